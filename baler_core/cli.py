@@ -1,0 +1,184 @@
+"""The ``baler`` command: train, compress, decompress, info (and the pipeline's helper steps)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import BalerError
+
+log = logging.getLogger("baler")
+
+
+def _list(s: str | None) -> list[str] | None:
+    return [x.strip() for x in s.split(",") if x.strip()] if s else None
+
+
+def _add_input_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tree", help="ROOT input: the TTree to read (needed when the file holds several)")
+    p.add_argument("--branches", "--columns", dest="branches",
+                   help="comma-separated branches/columns to read; ROOT accepts glob patterns such as 'Jet_*'")
+    p.add_argument("--cut", help="ROOT input: an uproot cut expression selecting entries, e.g. 'NJet > 0'")
+    p.add_argument("--field-key", help="NPZ field input: the array to read (default: 'field' or the only one)")
+
+
+def _cmd_train(a: argparse.Namespace) -> None:
+    from .trainer import load_config, load_training_data, train_dataset
+
+    mc, tc = load_config(a.config)
+    for key in ("latent_dim", "ratio", "model", "latent_dtype", "decoder_dtype"):
+        if getattr(a, key) is not None:
+            setattr(mc, key, getattr(a, key))
+    if a.latent_dim is not None:
+        mc.ratio = None
+    for key in ("epochs", "device", "seed", "batch_size", "lr", "patience"):
+        if getattr(a, key) is not None:
+            setattr(tc, key, getattr(a, key))
+    data = load_training_data(a.input, _list(a.branches), a.tree, a.cut, a.field_key)
+    val = load_training_data(a.val_input, _list(a.branches), a.tree, a.cut, a.field_key) if a.val_input else None
+    bundle, result = train_dataset(data, a.output, mc, tc, val, resume=a.resume, history_path=a.history)
+    log.info("trained %s %s on %s: %d epochs, best validation loss %.4g at epoch %d, %.1f s on %s",
+             bundle.record["model"], bundle.record["model_args"], a.input, result.epochs_run, result.best_val_loss,
+             result.best_epoch, result.seconds, result.device)
+    print(json.dumps({"model": str(a.output), "best_val_loss": result.best_val_loss, "epochs": result.epochs_run,
+                      "seconds": round(result.seconds, 3), "device": result.device}))
+
+
+def _cmd_compress(a: argparse.Namespace) -> None:
+    from .codec import CompressionOptions, compress_field, compress_table, file_info
+    from .error_bounds import load_bound_spec
+    from .fields import is_field_path, read_field
+    from .model_store import load_model
+    from .tables import iter_table_chunks
+
+    bundle = load_model(a.model)
+    bounds = load_bound_spec(a.error_bound, a.error_bound_file)
+    opts = CompressionOptions(bounds=bounds, embed_decoder=a.embed_decoder, entropy=a.entropy)
+    if is_field_path(a.input):
+        compress_field(read_field(a.input, a.field_key), bundle, a.output, opts, str(a.input))
+    else:
+        is_root = Path(a.input).suffix.lower() == ".root"
+        columns = _list(a.branches) or (bundle.columns if is_root else None)
+        chunks = iter_table_chunks(a.input, columns, a.tree, a.cut)
+        compress_table(chunks, bundle, a.output, opts, str(a.input))
+    print(json.dumps(file_info(a.output)))
+
+
+def _cmd_decompress(a: argparse.Namespace) -> None:
+    from .codec import iter_decompress
+    from .fields import write_field
+    from .model_store import load_model
+    from .tables import write_table
+
+    bundle = load_model(a.model) if a.model else None
+    parts = list(iter_decompress(a.input, bundle, str(a.model)))
+    import numpy as np
+    import pandas as pd
+
+    out = Path(a.output)
+    tmp = out.with_name(f".{out.name}.part{out.suffix}")
+    if parts and isinstance(parts[0], np.ndarray):
+        write_field(np.concatenate(parts), tmp)
+    else:
+        write_table(pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0], tmp)
+    tmp.replace(out)
+    log.info("decompressed %s into %s", a.input, out)
+
+
+def _cmd_info(a: argparse.Namespace) -> None:
+    from .codec import file_info
+
+    info = file_info(a.input)
+    if a.json:
+        print(json.dumps(info, indent=2))
+        return
+    print(f"file              {info['file']}  (format {info['format_version']}, {info['kind']})")
+    print(f"rows              {info['rows']}" + (f"  shape {info['shape']}" if info["shape"] else ""))
+    print(f"raw bytes         {info['raw_bytes']}")
+    print(f"compressed bytes  {info['compressed_bytes']}")
+    print(f"decoder bytes     {info['decoder_bytes']}  ({'embedded' if info['decoder_embedded'] else 'separate'})")
+    print(f"ratio             {info['ratio_without_decoder']:.3f} without decoder, "
+          f"{info['ratio_with_decoder']:.3f} with decoder")
+    print(f"error bound       {info['error_bound']}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="baler", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"baler {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log", help="also write the log to this file")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train an autoencoder on a table or field and write a model file")
+    p.add_argument("input", help="training data: .parquet, .npz (table or field), .npy (field) or .root")
+    p.add_argument("-o", "--output", required=True, help="model file to write (.safetensors)")
+    p.add_argument("--config", help="YAML with 'model:' and 'training:' settings (see config/README.md)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--latent-dim", type=int, help="latent size (dense) or latent channels (conv2d)")
+    g.add_argument("--ratio", type=float, help="nominal ratio: float32 input bits / quantized latent bits")
+    p.add_argument("--model", choices=["auto", "dense", "conv2d"], help="registry model (default: by data kind)")
+    p.add_argument("--latent-dtype", help="latent storage: float32, float16 or intN (default int12)")
+    p.add_argument("--decoder-dtype", choices=["float32", "float16", "bfloat16"], help="stored decoder weights")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    p.add_argument("--device", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt.pt if it exists")
+    p.add_argument("--val-input", help="validation data (default: a held-out fraction of INPUT)")
+    p.add_argument("--history", help="per-epoch history TSV to write")
+    _add_input_options(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("compress", help="compress data into a .baler file with a trained model")
+    p.add_argument("input")
+    p.add_argument("-m", "--model", required=True, help="model file from 'baler train'")
+    p.add_argument("-o", "--output", required=True, help=".baler file to write")
+    p.add_argument("--error-bound", help="abs=X, rel=X (pointwise), range=X (of each column's range) or none")
+    p.add_argument("--error-bound-file", help="YAML {default: SPEC, columns: {name: SPEC}} with per-column bounds")
+    p.add_argument("--embed-decoder", action="store_true", help="store the decoder in the file (self-contained)")
+    p.add_argument("--entropy", choices=["auto", "ans", "zstd"], default="auto", help="integer stream coder")
+    _add_input_options(p)
+    p.set_defaults(func=_cmd_compress)
+
+    p = sub.add_parser("decompress", help="rebuild data from a .baler file and its decoder")
+    p.add_argument("input", help=".baler file")
+    p.add_argument("-m", "--model", help="model file (not needed when the decoder is embedded)")
+    p.add_argument("-o", "--output", required=True, help="output: .parquet, .npz or .root (tables), .npy/.npz (fields)")
+    p.set_defaults(func=_cmd_decompress)
+
+    p = sub.add_parser("info", help="sizes and ratios of a .baler file")
+    p.add_argument("input")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_info)
+
+    from .cli_pipeline import add_pipeline_commands
+
+    add_pipeline_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if args.log:
+        Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(args.log))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=handlers,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args)
+    except BalerError as exc:
+        log.error("%s", exc)
+        print(f"baler: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,468 @@
+"""Compress tables and fields into ``.baler`` files and rebuild them from the file and the decoder alone.
+
+Per block of rows (or frames): normalize with the model's stored normalization, encode, quantize the
+latent, decode the *dequantized* latent into a prediction, then per column store what the bound needs:
+
+- ``int``: integer-valued columns, exact: residual to the rounded prediction.
+- ``lin``: ``abs``/``range`` bounds, uniform residual bins of width 2*bound.
+- ``log``: ``rel`` bounds, residual bins in log|x| plus zero and sign-flip flags.
+- ``ae``: no bound, the autoencoder's reconstruction as it is (the original Baler's behaviour).
+- ``const`` and ``raw``: constant columns, and integer columns too wide for float64 predictions.
+
+The compressor rebuilds every value exactly as the decompressor will (same function, same float64
+decoder arithmetic on the CPU), checks the bound on the output dtype, and stores any value that misses it,
+and every NaN and +-Inf, exactly as an exception. Decompression never needs the original input.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import zstandard
+
+from . import __version__
+from .container import ContainerReader, ContainerWriter
+from .entropy import decode_ints, encode_ints
+from .error_bounds import Bound, BoundSpec
+from .errors import FormatError, InputError, ModelMismatchError
+from .model_store import ModelBundle, load_decoder_blob, sha256_hex
+from .quantization import (dequantize_latent, log_magnitude, quantize_latent, quantize_residual, reconstruct,
+                           residual_step)
+
+log = logging.getLogger(__name__)
+
+INFER_BATCH = 32768
+ZSTD_LEVEL = 9
+MAX_BLOCK_VALUES = 1 << 31
+
+
+@dataclass
+class CompressionOptions:
+    bounds: BoundSpec
+    embed_decoder: bool = False
+    entropy: str = "auto"  # auto | ans | zstd
+    block_rows: int = 1 << 18
+    level: int = ZSTD_LEVEL
+
+
+# ------------------------------------------------------------------ model inference
+def _float64_decoder(bundle: ModelBundle) -> torch.nn.Module:
+    """A float64 CPU copy: predictions identical across machines to ~1e-16, far inside the safety margin."""
+    return copy.deepcopy(bundle.model).to("cpu").double().eval()
+
+
+@torch.no_grad()
+def _encode(bundle: ModelBundle, xn: np.ndarray) -> np.ndarray:
+    model = bundle.model.to("cpu").eval()
+    outs = [model.encode(torch.from_numpy(xn[s : s + INFER_BATCH])).numpy() for s in range(0, len(xn), INFER_BATCH)]
+    return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+
+
+@torch.no_grad()
+def _decode(dec64: torch.nn.Module, z: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
+    outs = [dec64.decode(torch.from_numpy(z[s : s + INFER_BATCH].astype(np.float64)), shape).numpy()
+            for s in range(0, len(z), INFER_BATCH)]
+    return np.concatenate(outs)
+
+
+def _latent_channels(bundle: ModelBundle, n_rows: int, frame_shape: tuple[int, int] | None) -> tuple[int, ...]:
+    m = bundle.model
+    if frame_shape is None:
+        return (n_rows, m.latent_dim)
+    return (n_rows, *m.latent_shape(*frame_shape))
+
+
+# ------------------------------------------------------------------ per-column coding
+def _is_integer_column(x: np.ndarray, finite: np.ndarray) -> bool:
+    if x.dtype.kind in "biu":
+        return True
+    v = x[finite]
+    return bool(v.size) and bool(np.all(v == np.rint(v))) and bool(np.all(np.abs(v) < 2**52))
+
+
+def _needs_raw(x: np.ndarray) -> bool:
+    """Integer columns whose values float64 cannot hold exactly, or whose spread overflows int64 residuals."""
+    if x.dtype.kind not in "iu" or x.size == 0:
+        return False
+    lo, hi = int(x.min()), int(x.max())
+    return max(abs(lo), abs(hi)) >= 2**52 or hi - lo >= 2**52
+
+
+def _check(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, params: dict) -> np.ndarray:
+    """Mask of values that miss their bound (or exactness) in the output dtype."""
+    if mode == "ae":
+        return np.zeros(x.shape, bool)
+    xf = x.astype(np.float64)
+    rf = recon.astype(np.float64)
+    if mode in ("int", "const"):
+        bad = rf != xf
+    elif mode == "lin":
+        tol = bound.value if bound.kind == "abs" else bound.value * params["range"]
+        with np.errstate(invalid="ignore", over="ignore"):
+            bad = ~(np.abs(rf - xf) <= tol)
+    else:  # log
+        with np.errstate(invalid="ignore", over="ignore"):
+            bad = ~(np.abs(rf - xf) <= bound.value * np.abs(xf))
+    if x.dtype.kind == "f":
+        bad |= (xf == 0) & (np.signbit(xf) != np.signbit(rf))  # -0.0 kept exactly
+    return bad
+
+
+def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int
+                   ) -> tuple[dict, dict[str, bytes], np.ndarray]:
+    """Code one column (1-D values, any numeric dtype) against its float64 prediction."""
+    n = x.size
+    streams: dict[str, bytes] = {}
+    if x.dtype.kind == "b":
+        x = x.astype(np.uint8)
+    if _needs_raw(x):
+        streams["raw"] = zstandard.ZstdCompressor(level=level).compress(np.ascontiguousarray(x).tobytes())
+        return {"mode": "raw"}, streams, x
+    xf = x.astype(np.float64)
+    finite = np.isfinite(xf)
+    pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
+    fin_vals = xf[finite]
+    params: dict = {}
+    r = zero = flip = None
+    if _is_integer_column(x, finite):
+        mode = "int"
+        lo, hi = (int(fin_vals.min()), int(fin_vals.max())) if fin_vals.size else (0, 0)
+        params = {"lo": lo, "hi": hi}
+        p = np.clip(np.rint(pred), lo, hi).astype(np.int64)
+        xi = np.where(finite, xf, 0).astype(np.int64) if x.dtype.kind == "f" else x.astype(np.int64)
+        r = np.where(finite, xi - p, 0)
+    elif fin_vals.size and np.all(fin_vals == fin_vals[0]) and bound.kind != "none":
+        mode, params = "const", {"value": float(fin_vals[0])}
+    elif bound.kind == "none":
+        mode = "ae"
+    elif bound.kind in ("abs", "range"):
+        mode = "lin"
+        col_range = float(fin_vals.max() - fin_vals.min()) if fin_vals.size else 0.0
+        params = {"step": residual_step(bound.kind, bound.value, col_range), "range": col_range}
+        if params["step"] <= 0 or not np.isfinite(params["step"]):
+            params["step"] = 1.0
+        r, _ = quantize_residual(np.where(finite, xf - pred, 0.0), params["step"])
+    else:  # rel
+        mode = "log"
+        params = {"step": residual_step("rel", bound.value, 0.0)}
+        zero = (xf == 0) & finite
+        with np.errstate(divide="ignore"):
+            lx = np.log(np.abs(np.where(finite & ~zero, xf, 1.0)))
+        r, _ = quantize_residual(np.where(finite & ~zero, lx - log_magnitude(pred), 0.0), params["step"])
+        flip = ((xf < 0) != (pred < 0)) & finite & ~zero
+    recon = reconstruct(mode, pred, r, params, zero, flip)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = recon.astype(x.dtype) if x.dtype.kind != "f" else recon.astype(x.dtype)
+    bad = ~finite | _check(mode, x, out, bound, params)
+    if r is not None:
+        r = np.where(bad, 0, r)
+        streams["r"] = encode_ints(r, entropy, level)
+    if zero is not None:
+        streams["zero"] = encode_ints(zero.astype(np.int64), entropy, level)
+        streams["flip"] = encode_ints(np.where(bad, 0, flip).astype(np.int64), entropy, level)
+    idx = np.flatnonzero(bad)
+    if idx.size:
+        streams["exc_idx"] = encode_ints(np.diff(idx, prepend=0), "zstd", level)
+        streams["exc_val"] = zstandard.ZstdCompressor(level=level).compress(np.ascontiguousarray(x[idx]).tobytes())
+        out[idx] = x[idx]
+    return {"mode": mode, "n_exceptions": int(idx.size), **params}, streams, out
+
+
+def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    mode = rec.get("mode")
+    store_dtype = np.dtype(np.uint8) if dtype.kind == "b" else dtype
+    if mode == "raw":
+        raw = _unzstd(read("raw"), n * store_dtype.itemsize)
+        return np.frombuffer(raw, dtype=store_dtype).copy().astype(dtype)
+    pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
+    r = decode_ints(read("r"), n) if mode in ("int", "lin", "log") else None
+    zero = decode_ints(read("zero"), n) if mode == "log" else None
+    flip = decode_ints(read("flip"), n) if mode == "log" else None
+    try:
+        recon = reconstruct(mode, pred, r, rec, zero, flip)
+    except (KeyError, TypeError) as exc:
+        raise FormatError(f"column record malformed ({exc})") from exc
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = recon.astype(store_dtype)
+    k = rec.get("n_exceptions", 0)
+    if not isinstance(k, int) or not 0 <= k <= n:
+        raise FormatError(f"exception count {k!r} out of range")
+    if k:
+        idx = np.cumsum(decode_ints(read("exc_idx"), k))
+        if idx.size and (idx[0] < 0 or idx[-1] >= n or np.any(np.diff(idx) <= 0)):
+            raise FormatError("exception indices out of range")
+        out[idx] = np.frombuffer(_unzstd(read("exc_val"), k * store_dtype.itemsize), dtype=store_dtype)
+    return out.astype(dtype)
+
+
+def _unzstd(blob: bytes, size: int) -> bytes:
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(blob, max_output_size=size)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"section does not decompress ({exc})") from exc
+    if len(raw) != size:
+        raise FormatError(f"section holds {len(raw)} bytes, expected {size}")
+    return raw
+
+
+# ------------------------------------------------------------------ latent coding
+def _write_latent(w: ContainerWriter, prefix: str, z: np.ndarray, spec: str, opts: CompressionOptions
+                  ) -> tuple[dict, np.ndarray]:
+    stored, params = quantize_latent(z, spec)
+    for c in range(z.shape[1]):
+        ch = np.ascontiguousarray(stored[:, c])
+        if spec.startswith("int"):
+            blob = encode_ints(ch.ravel(), opts.entropy, opts.level)
+        else:
+            blob = zstandard.ZstdCompressor(level=opts.level).compress(ch.tobytes())
+        w.add(f"{prefix}/latent/{c}", blob)
+    return params, dequantize_latent(stored, spec, params)
+
+
+def _read_latent(rd: ContainerReader, prefix: str, shape: tuple[int, ...], spec: str, params: dict) -> np.ndarray:
+    per = int(np.prod(shape[2:], dtype=np.int64)) * shape[0]
+    chans = []
+    for c in range(shape[1]):
+        blob = rd.read(f"{prefix}/latent/{c}")
+        if spec.startswith("int"):
+            ch = decode_ints(blob, per)
+        else:
+            dt = np.float32 if spec == "float32" else np.float16
+            ch = np.frombuffer(_unzstd(blob, per * np.dtype(dt).itemsize), dtype=dt)
+        chans.append(ch.reshape((shape[0], *shape[2:])))
+    stored = np.stack(chans, axis=1) if chans else np.zeros(shape)
+    return dequantize_latent(stored, spec, params)
+
+
+# ------------------------------------------------------------------ tables
+def _model_header(bundle: ModelBundle, blob: bytes, embedded: bool) -> dict:
+    return {"name": bundle.record["model"], "decoder_sha256": sha256_hex(blob), "decoder_bytes": len(blob),
+            "embedded": embedded}
+
+
+def _check_table_columns(df: pd.DataFrame, bundle: ModelBundle, source: str) -> None:
+    expected = bundle.columns
+    missing = [c for c in expected if c not in df.columns]
+    extra = [c for c in df.columns if c not in expected]
+    if missing:
+        raise InputError(f"{source}: column(s) the model expects are missing: {', '.join(missing)}")
+    if extra:
+        raise InputError(f"{source}: column(s) the model was not trained on: {', '.join(extra)}; "
+                         "select the model's columns or train a model for them")
+
+
+def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle, out_path: str | Path,
+                   opts: CompressionOptions, source: str = "input") -> dict:
+    """Stream table chunks into ``out_path``; returns the header written."""
+    if bundle.kind != "table":
+        raise InputError(f"{source}: model is for {bundle.kind}s, not tables")
+    norm = bundle.normalizer
+    spec = bundle.record["latent"]["dtype"]
+    blob = bundle.decoder_blob()
+    dec64 = _float64_decoder(bundle)
+    blocks, n_total, columns = [], 0, None
+    t0 = time.perf_counter()
+    with ContainerWriter(out_path) as w:
+        if opts.embed_decoder:
+            w.add("decoder", blob)
+        for chunk in _rechunk(chunks, opts.block_rows):
+            _check_table_columns(chunk, bundle, source)
+            if columns is None:
+                columns = [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
+                opts.bounds.check_columns(list(chunk.columns))
+            elif [c["name"] for c in columns] != list(chunk.columns):
+                raise InputError(f"{source}: column order changed between chunks")
+            b = len(blocks)
+            model_order = chunk[bundle.columns].to_numpy(dtype=np.float64)
+            xn = norm.transform(model_order)
+            z = _encode(bundle, xn)
+            lat_params, zdq = _write_latent(w, f"b{b}", z, spec, opts)
+            pred = norm.inverse(_decode(dec64, zdq, None))
+            col_recs = []
+            for name in chunk.columns:
+                j = bundle.columns.index(name)
+                x = chunk[name].to_numpy()
+                rec, streams, _ = _encode_column(x, pred[:, j], opts.bounds.for_column(name), opts.entropy, opts.level)
+                for k, v in streams.items():
+                    w.add(f"b{b}/{name}/{k}", v)
+                col_recs.append(rec)
+            blocks.append({"rows": len(chunk), "latent": lat_params, "columns": col_recs})
+            n_total += len(chunk)
+        if columns is None:
+            raise InputError(f"{source}: no rows to compress")
+        header = {
+            "format": "baler", "kind": "table", "baler_version": __version__, "n_rows": n_total,
+            "columns": columns, "model_columns": bundle.columns, "latent": {"dtype": spec},
+            "model": _model_header(bundle, blob, opts.embed_decoder), "error_bound": opts.bounds.to_dict(),
+            "raw_bytes": int(n_total * sum(np.dtype(c["dtype"]).itemsize for c in columns)), "blocks": blocks,
+        }
+        size = w.finish(header)
+    log.info("compressed %d rows in %.2f s into %s (%d bytes)", n_total, time.perf_counter() - t0, out_path, size)
+    return header
+
+
+def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    for chunk in chunks:
+        for s in range(0, len(chunk), rows):
+            yield chunk.iloc[s : s + rows].reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ fields
+def compress_field(field: np.ndarray, bundle: ModelBundle, out_path: str | Path, opts: CompressionOptions,
+                   source: str = "input") -> dict:
+    """Compress an N x H x W field frame block by frame block."""
+    if bundle.kind != "field":
+        raise InputError(f"{source}: model is for {bundle.kind}s, not fields")
+    if field.ndim != 3:
+        raise InputError(f"{source}: a field must be N x H x W, got shape {field.shape}")
+    if field.dtype not in (np.float32, np.float64):
+        raise InputError(f"{source}: field dtype must be float32 or float64, got {field.dtype}")
+    norm = bundle.normalizer
+    spec = bundle.record["latent"]["dtype"]
+    blob = bundle.decoder_blob()
+    dec64 = _float64_decoder(bundle)
+    n, h, w_ = field.shape
+    frames_per_block = max(1, opts.block_rows // max(h * w_, 1) * 16)
+    bound = opts.bounds.default
+    blocks = []
+    with ContainerWriter(out_path) as w:
+        if opts.embed_decoder:
+            w.add("decoder", blob)
+        for b, s in enumerate(range(0, n, frames_per_block)):
+            x = np.asarray(field[s : s + frames_per_block])
+            xn = norm.transform(x.reshape(-1, 1)).reshape(x.shape)
+            z = _encode(bundle, xn)
+            lat_params, zdq = _write_latent(w, f"b{b}", z, spec, opts)
+            pred = norm.inverse(_decode(dec64, zdq, (h, w_)).reshape(-1, 1)).reshape(-1)
+            rec, streams, _ = _encode_column(x.reshape(-1), pred, bound, opts.entropy, opts.level)
+            for k, v in streams.items():
+                w.add(f"b{b}/field/{k}", v)
+            blocks.append({"rows": len(x), "latent": lat_params, "columns": [rec]})
+        header = {
+            "format": "baler", "kind": "field", "baler_version": __version__, "n_rows": n, "shape": [n, h, w_],
+            "columns": [{"name": "field", "dtype": field.dtype.str}], "latent": {"dtype": spec},
+            "model": _model_header(bundle, blob, opts.embed_decoder), "error_bound": opts.bounds.to_dict(),
+            "raw_bytes": int(field.size * field.dtype.itemsize), "blocks": blocks,
+        }
+        w.finish(header)
+    return header
+
+
+# ------------------------------------------------------------------ decompression
+def _resolve_decoder(rd: ContainerReader, bundle: ModelBundle | None, model_source: str) -> ModelBundle:
+    want = rd.header.get("model", {}).get("decoder_sha256")
+    if bundle is None:
+        if "decoder" not in rd.header["sections"]:
+            raise InputError(f"{rd.path}: no decoder embedded; pass the model with -m MODEL")
+        blob = rd.read("decoder")
+        if sha256_hex(blob) != want:
+            raise FormatError(f"{rd.path}: embedded decoder does not match its recorded sha256")
+        return load_decoder_blob(blob, f"{rd.path}:decoder")
+    have = sha256_hex(bundle.decoder_blob())
+    if have != want:
+        raise ModelMismatchError(f"decoder of {model_source} (sha256 {have[:16]}...) does not match the one "
+                                 f"{rd.path} was compressed with (sha256 {str(want)[:16]}...)")
+    return bundle
+
+
+def _header_field(h: dict, key: str, kind: type, path) -> object:
+    v = h.get(key)
+    if not isinstance(v, kind) or isinstance(v, bool):
+        raise FormatError(f"{path}: header field {key!r} missing or of the wrong type")
+    return v
+
+
+def iter_decompress(path: str | Path, bundle: ModelBundle | None = None, model_source: str = "model"
+                    ) -> Iterator[pd.DataFrame | np.ndarray]:
+    """Yield decompressed blocks: DataFrames for tables, N x H x W arrays for fields."""
+    with ContainerReader(path) as rd:
+        h = rd.header
+        if h.get("format") != "baler" or h.get("kind") not in ("table", "field"):
+            raise FormatError(f"{path}: header does not describe a baler table or field")
+        bundle = _resolve_decoder(rd, bundle, model_source)
+        dec64 = _float64_decoder(bundle)
+        norm = bundle.normalizer
+        spec = _header_field(h.get("latent", {}), "dtype", str, path)
+        blocks = _header_field(h, "blocks", list, path)
+        columns = _header_field(h, "columns", list, path)
+        try:
+            dtypes = [np.dtype(c["dtype"]) for c in columns]
+            names = [str(c["name"]) for c in columns]
+        except (KeyError, TypeError) as exc:
+            raise FormatError(f"{path}: column list malformed ({exc})") from exc
+        if any(d.kind not in "biuf" for d in dtypes):
+            raise FormatError(f"{path}: column dtypes must be numeric")
+        n_total = _header_field(h, "n_rows", int, path)
+        if sum(b.get("rows", -1) if isinstance(b, dict) else -1 for b in blocks) != n_total:
+            raise FormatError(f"{path}: block row counts do not add up to n_rows")
+        frame = None
+        if h["kind"] == "field":
+            shape = _header_field(h, "shape", list, path)
+            if len(shape) != 3 or not all(isinstance(v, int) and v > 0 for v in shape[1:]):
+                raise FormatError(f"{path}: field shape {shape!r} invalid")
+            frame = (shape[1], shape[2])
+        for b, blk in enumerate(blocks):
+            n = blk.get("rows")
+            if not isinstance(n, int) or n < 0:
+                raise FormatError(f"{path}: block {b} row count invalid")
+            per = n * (frame[0] * frame[1] if frame else 1)
+            if per > MAX_BLOCK_VALUES or per * len(columns) > MAX_BLOCK_VALUES:
+                raise FormatError(f"{path}: block {b} declares {per} values per column, beyond limits")
+            recs = blk.get("columns")
+            if not isinstance(recs, list) or len(recs) != len(columns):
+                raise FormatError(f"{path}: block {b} column records do not match the columns")
+            zshape = _latent_channels(bundle, n, frame)
+            z = _read_latent(rd, f"b{b}", zshape, spec, blk.get("latent", {}))
+            out = _decode(dec64, z, frame)
+            if frame:
+                pred = norm.inverse(out.reshape(-1, 1)).reshape(-1)
+                vals = _decode_column(recs[0], lambda k: rd.read(f"b{b}/field/{k}"), per, pred, dtypes[0])
+                yield vals.reshape(n, *frame)
+                continue
+            pred = norm.inverse(out)
+            data = {}
+            for name, dt, rec in zip(names, dtypes, recs):
+                if name not in bundle.columns:
+                    raise ModelMismatchError(f"{path}: column {name!r} is unknown to the decoder")
+                j = bundle.columns.index(name)
+                data[name] = _decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred[:, j], dt)
+            yield pd.DataFrame(data, columns=names)
+
+
+def decompress(path: str | Path, bundle: ModelBundle | None = None, model_source: str = "model"
+               ) -> pd.DataFrame | np.ndarray:
+    """Decompress a whole file into memory."""
+    parts = list(iter_decompress(path, bundle, model_source))
+    if not parts:
+        raise FormatError(f"{path}: holds no blocks")
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def file_info(path: str | Path) -> dict:
+    """Sizes and ratios of a ``.baler`` file, with and without the decoder's bytes."""
+    with ContainerReader(path) as rd:
+        h = rd.header
+        total = rd.size
+        dec = int(h.get("model", {}).get("decoder_bytes", 0))
+        embedded = "decoder" in h["sections"]
+        data_bytes = total - (rd.section_bytes("decoder") if embedded else 0)
+        raw = int(h.get("raw_bytes", 0))
+        return {
+            "file": str(path), "kind": h.get("kind"), "rows": h.get("n_rows"), "shape": h.get("shape"),
+            "columns": len(h.get("columns", [])), "raw_bytes": raw, "compressed_bytes": data_bytes,
+            "decoder_bytes": dec, "decoder_embedded": embedded, "file_bytes": total,
+            "ratio_without_decoder": raw / data_bytes if data_bytes else float("nan"),
+            "ratio_with_decoder": raw / (data_bytes + dec) if data_bytes + dec else float("nan"),
+            "error_bound": h.get("error_bound"), "latent": h.get("latent"), "model": h.get("model"),
+            "format_version": ".".join(map(str, rd.version)),
+        }

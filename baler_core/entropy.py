@@ -1,0 +1,134 @@
+"""Lossless coding of integer streams (quantized latents and residuals) behind one interface.
+
+Methods: ``const`` (every value equal), ``zstd`` (zigzag, smallest width, byte planes, zstd) and ``ans``
+(an order-0 rANS coder from ``constriction`` with the stream's own histogram stored beside it, which reaches
+the empirical entropy). ``auto`` encodes with each applicable method and keeps the smallest. Every blob is
+self-describing and its declared sizes are checked before anything is allocated.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import zstandard
+
+from .errors import FormatError
+
+_CONST, _ZSTD, _ANS = 0, 1, 2
+MAX_ANS_ALPHABET = 1 << 14
+_WIDTHS = (1, 2, 4, 8)
+
+
+def zigzag(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.int64)
+    return ((x << 1) ^ (x >> 63)).view(np.uint64)
+
+
+def unzigzag(z: np.ndarray) -> np.ndarray:
+    z = z.astype(np.uint64)
+    return ((z >> np.uint64(1)).view(np.int64)) ^ -((z & np.uint64(1)).view(np.int64))
+
+
+def _zstd_encode(x: np.ndarray, level: int) -> bytes:
+    z = zigzag(x)
+    top = int(z.max()) if z.size else 0
+    width = next(w for w in _WIDTHS if top < 1 << (8 * w) or w == 8)
+    planes = z.astype(f"<u{width}").view(np.uint8).reshape(-1, width).T.copy()  # byte planes compress better
+    return struct.pack("<BB", _ZSTD, width) + zstandard.ZstdCompressor(level=level).compress(planes.tobytes())
+
+
+def _zstd_decode(blob: bytes, n: int) -> np.ndarray:
+    if len(blob) < 2:
+        raise FormatError("integer stream truncated (zstd header)")
+    width = blob[1]
+    if width not in _WIDTHS:
+        raise FormatError(f"integer stream declares width {width}, expected one of {_WIDTHS}")
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(blob[2:], max_output_size=n * width)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"integer stream does not decompress ({exc})") from exc
+    if len(raw) != n * width:
+        raise FormatError(f"integer stream holds {len(raw)} bytes, expected {n * width}")
+    planes = np.frombuffer(raw, dtype=np.uint8).reshape(width, n).T.copy()
+    return unzigzag(planes.view(f"<u{width}").reshape(n).astype(np.uint64))
+
+
+def _ans_encode(x: np.ndarray, level: int) -> bytes | None:
+    import constriction
+
+    lo, hi = int(x.min()), int(x.max())
+    k = hi - lo + 1
+    if k > MAX_ANS_ALPHABET or k < 2:
+        return None
+    sym = (x - lo).astype(np.int32)
+    counts = np.bincount(sym, minlength=k).astype(np.uint32)
+    model = constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
+    coder = constriction.stream.stack.AnsCoder()
+    coder.encode_reverse(sym, model)
+    words = coder.get_compressed().astype("<u4").tobytes()
+    ctab = zstandard.ZstdCompressor(level=level).compress(counts.astype("<u4").tobytes())
+    return struct.pack("<BqII", _ANS, lo, k, len(ctab)) + ctab + words
+
+
+def _ans_decode(blob: bytes, n: int) -> np.ndarray:
+    import constriction
+
+    head = struct.calcsize("<BqII")
+    if len(blob) < head:
+        raise FormatError("integer stream truncated (ans header)")
+    _, lo, k, nctab = struct.unpack_from("<BqII", blob)
+    if not 2 <= k <= MAX_ANS_ALPHABET or nctab > len(blob) - head:
+        raise FormatError(f"integer stream declares alphabet {k} / table {nctab} bytes beyond limits")
+    try:
+        counts_raw = zstandard.ZstdDecompressor().decompress(blob[head : head + nctab], max_output_size=4 * k)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"integer stream histogram does not decompress ({exc})") from exc
+    if len(counts_raw) != 4 * k:
+        raise FormatError("integer stream histogram has the wrong size")
+    counts = np.frombuffer(counts_raw, dtype="<u4").astype(np.float64)
+    if counts.sum() != n or not np.all(np.isfinite(counts)):
+        raise FormatError(f"integer stream histogram counts {counts.sum():.0f} values, expected {n}")
+    words = blob[head + nctab :]
+    if len(words) % 4:
+        raise FormatError("integer stream payload is not a whole number of 32-bit words")
+    model = constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
+    try:
+        coder = constriction.stream.stack.AnsCoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
+        sym = coder.decode(model, n)
+    except Exception as exc:  # constriction raises on exhausted or invalid data
+        raise FormatError(f"integer stream does not decode ({exc})") from exc
+    out = sym.astype(np.int64) + lo
+    if np.any(counts[sym] == 0):
+        raise FormatError("integer stream decodes to symbols its histogram excludes")
+    return out
+
+
+def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> bytes:
+    """Encode a 1-D integer array losslessly; ``method``: auto, zstd or ans."""
+    x = np.ascontiguousarray(values, dtype=np.int64).ravel()
+    if x.size == 0 or np.all(x == x[0]):
+        return struct.pack("<Bq", _CONST, int(x[0]) if x.size else 0)
+    candidates = []
+    if method in ("auto", "ans"):
+        a = _ans_encode(x, level)
+        if a is not None:
+            candidates.append(a)
+    if method in ("auto", "zstd") or not candidates:
+        candidates.append(_zstd_encode(x, level))
+    return min(candidates, key=len)
+
+
+def decode_ints(blob: bytes, n: int) -> np.ndarray:
+    """Decode ``n`` integers; a damaged blob raises FormatError, never returns wrong-sized data."""
+    if not blob:
+        raise FormatError("empty integer stream")
+    if blob[0] == _CONST:
+        if len(blob) != 9:
+            raise FormatError("constant integer stream has the wrong size")
+        return np.full(n, struct.unpack_from("<q", blob, 1)[0], dtype=np.int64)
+    if blob[0] == _ZSTD:
+        return _zstd_decode(blob, n)
+    if blob[0] == _ANS:
+        return _ans_decode(blob, n)
+    raise FormatError(f"integer stream method {blob[0]} unknown")

@@ -1,0 +1,65 @@
+"""Reading and writing fields: N x H x W arrays (CFD slices over time) in NPY or NPZ files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+FIELD_SUFFIXES = (".npy", ".npz")
+
+
+def read_field(path: str | Path, key: str | None = None) -> np.ndarray:
+    """Read a float N x H x W field; an NPZ must hold one array or name it with ``key``. Never unpickles."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: file does not exist")
+    try:
+        if p.suffix.lower() == ".npy":
+            arr = np.load(p, allow_pickle=False, mmap_mode="r")
+        elif p.suffix.lower() == ".npz":
+            with np.load(p, allow_pickle=False) as npz:
+                names = list(npz.files)
+                if key is None:
+                    key = "field" if "field" in names else names[0] if len(names) == 1 else None
+                if key is None or key not in names:
+                    raise InputError(f"{p}: choose the field array with --field-key; arrays in file: {', '.join(names)}")
+                arr = npz[key]
+        else:
+            raise InputError(f"{p}: unsupported field format {p.suffix!r}; expected .npy or .npz")
+    except ValueError as exc:
+        raise InputError(f"{p}: cannot read array without pickle ({exc})") from exc
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise InputError(f"{p}: a field must be N x H x W, got shape {arr.shape}")
+    if arr.dtype not in (np.float32, np.float64):
+        raise InputError(f"{p}: field dtype must be float32 or float64, got {arr.dtype}")
+    return arr
+
+
+def write_field(field: np.ndarray, path: str | Path) -> None:
+    """Write by suffix: .npy (plain array) or .npz (array named ``field``)."""
+    p = Path(path)
+    if p.suffix.lower() == ".npy":
+        np.save(p, field, allow_pickle=False)
+    elif p.suffix.lower() == ".npz":
+        np.savez_compressed(p, field=field)
+    else:
+        raise InputError(f"{p}: unsupported field format {p.suffix!r}; expected .npy or .npz")
+
+
+def is_field_path(path: str | Path) -> bool:
+    return Path(path).suffix.lower() == ".npy" or (
+        Path(path).suffix.lower() == ".npz" and "names" not in _npz_names(path)
+    )
+
+
+def _npz_names(path: str | Path) -> list[str]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return list(npz.files)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: not a readable NPZ file ({exc})") from exc

@@ -1,0 +1,158 @@
+"""From a dataset on disk to a trained model file: split, fit normalization on training rows, train, save."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import InputError
+from .fields import read_field
+from .model_store import ModelBundle, save_model
+from .models import build_model, latent_channels_for_ratio, latent_dim_for_ratio
+from .normalization import fit_normalizer
+from .quantization import latent_bits
+from .tables import read_table
+from .training import TrainConfig, TrainResult, train_model
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ModelConfig:
+    model: str = "auto"  # auto: dense for tables, conv2d for fields
+    latent_dim: int | None = None  # dense: latent size; conv2d: latent channels
+    ratio: float | None = None  # nominal ratio: float32 input bytes / quantized latent bytes
+    hidden: list[int] = field(default_factory=lambda: [200, 100, 50])
+    channels: list[int] = field(default_factory=lambda: [16, 32, 32])
+    activation: str | None = None
+    latent_dtype: str = "int12"
+    decoder_dtype: str = "float16"
+    normalization: str = "minmax"
+    log_columns: list[str] | str | None = "auto"
+    val_fraction: float = 0.15
+    max_train_rows: int | None = 2_000_000
+
+
+def load_config(path: str | Path | None) -> tuple[ModelConfig, TrainConfig]:
+    """Read a YAML file with optional ``model:`` and ``training:`` mappings; unknown keys are errors."""
+    mc, tc = ModelConfig(), TrainConfig()
+    if path is None:
+        return mc, tc
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: config file does not exist")
+    doc = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(doc, dict) or set(doc) - {"model", "training"}:
+        raise InputError(f"{p}: a training config holds only 'model' and 'training' mappings, got {sorted(doc)}")
+    return _apply(mc, doc.get("model") or {}, f"{p}: model"), _apply(tc, doc.get("training") or {}, f"{p}: training")
+
+
+def _apply(obj, values: dict, where: str):
+    known = {f.name for f in fields(obj)}
+    for k, v in values.items():
+        if k not in known:
+            raise InputError(f"{where}.{k}: unknown key; known keys: {', '.join(sorted(known))}")
+        setattr(obj, k, v)
+    return obj
+
+
+def split_rows(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint shuffled train/validation row indices (validation is never trained on)."""
+    if not 0 < val_fraction < 1:
+        raise InputError(f"val_fraction must lie in (0, 1), got {val_fraction}")
+    if n < 2:
+        raise InputError(f"need at least 2 rows to train (one for validation), got {n}")
+    perm = np.random.default_rng(seed).permutation(n)
+    n_val = min(max(1, int(round(n * val_fraction))), n - 1)
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def load_training_data(path: str | Path, columns: list[str] | None = None, tree: str | None = None,
+                       cut: str | None = None, field_key: str | None = None) -> pd.DataFrame | np.ndarray:
+    """A table (DataFrame) or a field (N x H x W array), chosen by the file."""
+    from .fields import is_field_path
+
+    if is_field_path(path):
+        return np.asarray(read_field(path, field_key))
+    return read_table(path, columns, tree, cut)
+
+
+def build_for_data(data: pd.DataFrame | np.ndarray, mc: ModelConfig) -> tuple[str, dict, str]:
+    """Registry name, constructor arguments and kind for the data and the model config."""
+    kind = "field" if isinstance(data, np.ndarray) else "table"
+    name = mc.model if mc.model != "auto" else ("conv2d" if kind == "field" else "dense")
+    bits = latent_bits(mc.latent_dtype)
+    if name == "dense":
+        if kind != "table":
+            raise InputError("model 'dense' needs a table; use conv2d for fields")
+        nf = data.shape[1]
+        latent = mc.latent_dim or (latent_dim_for_ratio(nf, mc.ratio, bits) if mc.ratio else max(1, nf // 2))
+        args = {"n_features": nf, "latent_dim": int(round(latent)), "hidden": list(mc.hidden),
+                "activation": mc.activation or "leaky_relu"}
+    elif name == "conv2d":
+        if kind != "field":
+            raise InputError("model 'conv2d' needs a field (N x H x W); use dense for tables")
+        depth = len(mc.channels)
+        lc = mc.latent_dim or (latent_channels_for_ratio(depth, mc.ratio, bits) if mc.ratio else 4)
+        args = {"latent_channels": max(1, int(round(lc))), "channels": list(mc.channels),
+                "activation": mc.activation or "gelu"}
+    else:
+        raise InputError(f"model {name!r} unknown; choose dense or conv2d")
+    return name, args, kind
+
+
+def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: ModelConfig, tc: TrainConfig,
+                  val_data: pd.DataFrame | np.ndarray | None = None, resume: bool = False,
+                  history_path: str | Path | None = None) -> tuple[ModelBundle, TrainResult]:
+    """Fit normalization on training rows only, train, and write the model file."""
+    name, args, kind = build_for_data(data, mc)
+    if kind == "table":
+        names = [str(c) for c in data.columns]
+        x_all = data.to_numpy(dtype=np.float64)
+        if val_data is not None:
+            missing = [c for c in names if c not in val_data.columns]
+            if missing:
+                raise InputError(f"validation data lacks columns: {', '.join(missing)}")
+            x_val_raw = val_data[names].to_numpy(dtype=np.float64)
+    else:
+        names = ["field"]
+        x_all = np.asarray(data, dtype=np.float64)
+        if val_data is not None:
+            if np.asarray(val_data).shape[1:] != x_all.shape[1:]:
+                raise InputError(f"validation field shape {np.asarray(val_data).shape} differs from {x_all.shape}")
+            x_val_raw = np.asarray(val_data, dtype=np.float64)
+    if val_data is None:
+        tr, va = split_rows(len(x_all), mc.val_fraction, tc.seed)
+        x_train_raw, x_val_raw = x_all[tr], x_all[va]
+    else:
+        x_train_raw = x_all
+    if mc.max_train_rows and len(x_train_raw) > mc.max_train_rows:
+        keep = np.sort(np.random.default_rng(tc.seed).choice(len(x_train_raw), mc.max_train_rows, replace=False))
+        x_train_raw = x_train_raw[keep]
+    flat = (lambda a: a.reshape(-1, 1)) if kind == "field" else (lambda a: a)
+    norm = fit_normalizer(flat(x_train_raw), names, mc.normalization,
+                          mc.log_columns if kind == "table" else None)
+    x_train = norm.transform(flat(x_train_raw)).reshape(x_train_raw.shape)
+    x_val = norm.transform(flat(x_val_raw)).reshape(x_val_raw.shape)
+    model = build_model(name, args)
+    ckpt = Path(str(model_path) + ".ckpt.pt")
+    result = train_model(model, x_train, x_val, tc, checkpoint_path=ckpt, resume=resume,
+                         history_path=history_path, model_args={"model": name, **args})
+    record = {
+        "model": name, "model_args": args, "kind": kind, "columns": names, "normalization": norm.to_dict(),
+        "latent": {"dtype": mc.latent_dtype}, "decoder_dtype": mc.decoder_dtype,
+        "training": {**{k: v for k, v in asdict(result).items() if k != "history"},
+                     "config": asdict(tc), "train_rows": int(len(x_train)), "val_rows": int(len(x_val))},
+    }
+    if kind == "field":
+        record["frame_shape"] = list(x_all.shape[1:])
+    save_model(model, json.loads(json.dumps(record, default=float)), model_path)
+    from .model_store import load_model
+
+    return load_model(model_path), result
