@@ -96,12 +96,13 @@ def _ans_decode(blob: bytes, n: int) -> np.ndarray:
     try:
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
         sym = coder.decode(model, n)
+        leftover = not coder.is_empty()
     except Exception as exc:  # constriction raises on exhausted or invalid data
         raise FormatError(f"integer stream does not decode ({exc})") from exc
-    out = sym.astype(np.int64) + lo
-    if np.any(counts[sym] == 0):
-        raise FormatError("integer stream decodes to symbols its histogram excludes")
-    return out
+    # The decoded symbols must use up the stream and reproduce the stored histogram exactly.
+    if leftover or not np.array_equal(np.bincount(sym, minlength=k)[:k], counts):
+        raise FormatError("integer stream is damaged: decoded values do not match its histogram")
+    return sym.astype(np.int64) + lo
 
 
 def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> bytes:

@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from baler_core.errors import InputError  # a ValueError subclass
+
 METRIC_COLUMNS: list[str] = [
     "variable",
     "n",
@@ -91,20 +93,28 @@ def _as_float(values: object, name: str) -> np.ndarray:
             return values.to_numpy(dtype=np.float64, na_value=np.nan)
         return np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"column {name!r} is not numeric: {exc}") from exc
+        raise InputError(f"column {name!r} is not numeric: {exc}") from exc
 
 
-def _validate_bound(name: str, bound: object) -> tuple[str, float]:
-    """Check a (kind, value) bound and return it normalised."""
+def _validate_bound(name: str, bound: object) -> tuple[str, float] | None:
+    """Check a (kind, value) bound and return it normalised (None for kind "none").
+
+    Also accepts objects with ``kind`` and ``value`` attributes, such as
+    ``baler_core.error_bounds.Bound``.
+    """
+    if hasattr(bound, "kind") and hasattr(bound, "value"):
+        bound = (bound.kind, bound.value)  # type: ignore[union-attr]
     try:
         kind, value = bound  # type: ignore[misc]
+        if kind == "none":
+            return None
         value = float(value)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"bound for {name!r} must be (kind, value), got {bound!r}") from exc
+        raise InputError(f"bound for {name!r} must be (kind, value), got {bound!r}") from exc
     if kind not in BOUND_KINDS:
-        raise ValueError(f"bound kind for {name!r} must be one of {BOUND_KINDS}, got {kind!r}")
+        raise InputError(f"bound kind for {name!r} must be one of {BOUND_KINDS}, got {kind!r}")
     if not math.isfinite(value) or value < 0:
-        raise ValueError(f"bound value for {name!r} must be finite and >= 0, got {value!r}")
+        raise InputError(f"bound value for {name!r} must be finite and >= 0, got {value!r}")
     return str(kind), value
 
 
@@ -112,12 +122,12 @@ def check_tables(original: pd.DataFrame, reconstructed: pd.DataFrame) -> None:
     """Raise ValueError if reconstructed lacks a column of original or row counts differ."""
     missing = [c for c in original.columns if c not in reconstructed.columns]
     if missing:
-        raise ValueError(
+        raise InputError(
             f"column {missing[0]!r} of the original table is missing in the reconstructed table"
             + (f" (also missing: {missing[1:]!r})" if len(missing) > 1 else "")
         )
     if len(original) != len(reconstructed):
-        raise ValueError(
+        raise InputError(
             f"row counts differ: original has {len(original)} rows, "
             f"reconstructed has {len(reconstructed)}"
         )
@@ -211,7 +221,8 @@ def per_variable_metrics(
     reconstructed as NaN/Inf makes max_abs_error (and max_rel_error for a
     nonzero original) inf and violates any bound.
 
-    ``bounds`` maps column -> (kind, value): "abs": |r| <= v; "rel":
+    ``bounds`` maps column -> (kind, value) (or an object with .kind and
+    .value; kind "none" means no bound): "abs": |r| <= v; "rel":
     |r| <= v*|orig| (so a zero must be reproduced exactly); "range":
     |r| <= v*(max-min).  A non-finite original is within the bound only if
     reproduced exactly (NaN->NaN, +Inf->+Inf).  frac_outside_bound is the
@@ -222,10 +233,10 @@ def per_variable_metrics(
     bounds = dict(bounds or {})
     unknown = [k for k in bounds if k not in original.columns]
     if unknown:
-        raise ValueError(f"bounds given for unknown column(s): {unknown!r}")
+        raise InputError(f"bounds given for unknown column(s): {unknown!r}")
     norm = {k: _validate_bound(k, v) for k, v in bounds.items()}
     if len(set(original.columns)) != len(original.columns):
-        raise ValueError("original table has duplicate column names")
+        raise InputError("original table has duplicate column names")
 
     rows = []
     for name in original.columns:
@@ -257,7 +268,7 @@ def field_error_stats(original: np.ndarray, reconstructed: np.ndarray) -> dict[s
     o = np.asarray(original, dtype=np.float64)
     r = np.asarray(reconstructed, dtype=np.float64)
     if o.shape != r.shape:
-        raise ValueError(f"shape mismatch: original {o.shape} vs reconstructed {r.shape}")
+        raise InputError(f"shape mismatch: original {o.shape} vs reconstructed {r.shape}")
     if o.size == 0:
         keys = ("max_abs_error", "rmse", "max_range_rel_error", "rmse_range_rel", "psnr_db", "residual_mean")
         return {k: math.nan for k in keys}
@@ -292,7 +303,7 @@ def field_to_metrics_table(
     o = np.asarray(original, dtype=np.float64)
     r = np.asarray(reconstructed, dtype=np.float64)
     if o.shape != r.shape:
-        raise ValueError(f"shape mismatch: original {o.shape} vs reconstructed {r.shape}")
+        raise InputError(f"shape mismatch: original {o.shape} vs reconstructed {r.shape}")
     bounds = {"field": bound} if bound is not None else None
     return per_variable_metrics(
         pd.DataFrame({"field": o.ravel()}), pd.DataFrame({"field": r.ravel()}), bounds
@@ -310,18 +321,18 @@ def aggregate_over_seeds(tables: list[pd.DataFrame]) -> pd.DataFrame:
     std is NaN for a single seed; NaN/inf values propagate.
     """
     if not tables:
-        raise ValueError("aggregate_over_seeds needs at least one table")
+        raise InputError("aggregate_over_seeds needs at least one table")
     first = tables[0]
     if "variable" not in first.columns:
-        raise ValueError("metrics tables need a 'variable' column")
+        raise InputError("metrics tables need a 'variable' column")
     variables = [str(v) for v in first["variable"]]
     if len(set(variables)) != len(variables):
-        raise ValueError("duplicate variables in the first metrics table")
+        raise InputError("duplicate variables in the first metrics table")
     indexed = []
     for i, t in enumerate(tables):
         vs = [str(v) for v in t["variable"]]
         if sorted(vs) != sorted(variables):
-            raise ValueError(
+            raise InputError(
                 f"table {i} has variables {sorted(vs)!r}, expected {sorted(variables)!r}"
             )
         indexed.append(t.assign(variable=vs).set_index("variable").loc[variables])

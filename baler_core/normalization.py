@@ -71,7 +71,7 @@ def _is_heavy_tailed(col: np.ndarray) -> bool:
     if col.size < 10:
         return False
     lo, med, hi = np.percentile(col, [0.5, 50, 99.5])
-    return bool(lo >= -1e-3 * max(abs(hi), 1e-30) and med > 0 and hi / med > 20)
+    return bool(lo >= -1e-3 * max(abs(hi), 1e-30) and med > 0 and hi / med > 10)
 
 
 def fit_normalizer(

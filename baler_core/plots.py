@@ -23,6 +23,7 @@ from matplotlib.backends.backend_pdf import PdfPages  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 from baler_core import metrics  # noqa: E402
+from baler_core.errors import InputError  # noqa: E402  (a ValueError)
 
 try:  # optional HEP styling
     import mplhep  # type: ignore[import-not-found]
@@ -256,16 +257,16 @@ def plot_field_frames(
     o = np.asarray(original, dtype=np.float64)
     r = np.asarray(reconstructed, dtype=np.float64)
     if o.shape != r.shape:
-        raise ValueError(f"shape mismatch: original {o.shape} vs reconstructed {r.shape}")
+        raise InputError(f"shape mismatch: original {o.shape} vs reconstructed {r.shape}")
     if o.ndim != 3:
-        raise ValueError(f"fields must be N x H x W, got shape {o.shape}")
+        raise InputError(f"fields must be N x H x W, got shape {o.shape}")
     n_frames = o.shape[0]
     frames = [int(f) for f in frames]
     if not frames:
-        raise ValueError("no frames selected")
+        raise InputError("no frames selected")
     for f in frames:
         if not 0 <= f < n_frames:
-            raise ValueError(f"frame index {f} out of range: field has {n_frames} frames")
+            raise InputError(f"frame index {f} out of range: field has {n_frames} frames")
     path = _prepare(path)
     total = metrics.field_error_stats(o, r)
 
@@ -316,7 +317,7 @@ def plot_loss_curves(history: pd.DataFrame, path: str | Path, title: str = "") -
     """
     missing = [c for c in ("epoch", "train_loss", "val_loss") if c not in history.columns]
     if missing:
-        raise ValueError(f"history is missing column(s) {missing!r}")
+        raise InputError(f"history is missing column(s) {missing!r}")
     path = _prepare(path)
     ep = metrics._as_float(history["epoch"], "epoch")
     tr = metrics._as_float(history["train_loss"], "train_loss")
@@ -385,7 +386,7 @@ def plot_rate_distortion(
     need = ["method", "label", "ratio", "ratio_with_decoder", error_column]
     missing = [c for c in need if c not in summary.columns]
     if missing:
-        raise ValueError(f"summary is missing column(s) {missing!r}")
+        raise InputError(f"summary is missing column(s) {missing!r}")
     path = _prepare(path)
 
     err = metrics._as_float(summary[error_column], error_column)

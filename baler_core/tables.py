@@ -89,7 +89,7 @@ def _open_tree(path: Path, tree: str | None):
         f = uproot.open(path)
     except Exception as exc:  # uproot raises many kinds for non-ROOT files
         raise InputError(f"{path}: not a readable ROOT file ({exc})") from exc
-    trees = [k.split(";")[0] for k, cls in f.classnames().items() if cls == "TTree"]
+    trees = [k.split(";")[0] for k, cls in f.classnames().items() if cls in ("TTree", "ROOT::RNTuple")]
     if tree is None:
         if len(trees) != 1:
             raise InputError(f"{path}: choose a tree with --tree; trees in file: {', '.join(trees) or 'none'}")
@@ -157,7 +157,9 @@ def write_root_table(df: pd.DataFrame, path: str | Path, tree: str = "events") -
     import uproot
 
     with uproot.recreate(path) as f:
-        f[tree] = {c: df[c].to_numpy() for c in df.columns}
+        branches = {c: df[c].to_numpy() for c in df.columns}
+        f.mktree(tree, {c: v.dtype for c, v in branches.items()})  # a TTree, readable by every ROOT version
+        f[tree].extend(branches)
 
 
 # ---------------------------------------------------------------- generic

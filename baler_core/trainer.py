@@ -140,6 +140,9 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
                           mc.log_columns if kind == "table" else None)
     x_train = norm.transform(flat(x_train_raw)).reshape(x_train_raw.shape)
     x_val = norm.transform(flat(x_val_raw)).reshape(x_val_raw.shape)
+    import torch
+
+    torch.manual_seed(tc.seed)  # reproducible initial weights
     model = build_model(name, args)
     ckpt = Path(str(model_path) + ".ckpt.pt")
     result = train_model(model, x_train, x_val, tc, checkpoint_path=ckpt, resume=resume,

@@ -199,11 +199,12 @@ def train_model(
             xb = _crop(xt[idx.to(xt.device)], cfg.patch, gen).to(device, non_blocking=True)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
                 loss, mse = _loss(model, xb, cfg.l1_latent)
+            mse = mse.detach()
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
             scaler.update()
-            tot += float(mse)
+            tot += mse.item()
             nb += 1
         val = evaluate_loss(model, xv, cfg.batch_size * 4, device)
         if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):

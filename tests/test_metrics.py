@@ -238,3 +238,20 @@ def test_field_to_metrics_table():
     assert row["max_range_rel_error"] == pytest.approx(0.25)
     assert row["frac_outside_bound"] == pytest.approx(0.25)  # tol 0.8 < 1
     assert field_to_metrics_table(o, o, None).iloc[0]["bound_kind"] == ""
+
+
+def test_bound_objects_and_none_kind():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Bound:  # same shape as baler_core.error_bounds.Bound
+        kind: str
+        value: float = 0.0
+
+    o = pd.DataFrame({"a": [1.0, 2.0, 0.0, 4.0], "b": [1.0, 2.0, 3.0, 4.0]})
+    r = pd.DataFrame({"a": [1.1, 2.0, 0.5, 3.0], "b": [1.0, 2.0, 3.0, 4.0]})
+    df = per_variable_metrics(o, r, {"a": Bound("range", 0.2), "b": Bound("none")})
+    assert df["bound_kind"].tolist() == ["range", ""]
+    assert df["frac_outside_bound"][0] == pytest.approx(0.25)
+    assert math.isnan(df["frac_outside_bound"][1])
+    assert field_to_metrics_table(np.ones((1, 2, 2)), np.ones((1, 2, 2)), ("none", 0.0)).iloc[0]["bound_kind"] == ""

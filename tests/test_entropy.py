@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+
+from baler_core.entropy import decode_ints, encode_ints, unzigzag, zigzag
+from baler_core.errors import FormatError
+
+
+@pytest.mark.parametrize("method", ["auto", "ans", "zstd"])
+@pytest.mark.parametrize("case", ["normal", "wide", "const", "binary", "extreme", "empty"])
+def test_round_trip_exact(method, case):
+    rng = np.random.default_rng(3)
+    x = {
+        "normal": np.rint(rng.normal(0, 30, 5000)),
+        "wide": rng.integers(-(2**40), 2**40, 1000),
+        "const": np.full(100, -7),
+        "binary": (rng.uniform(size=4000) < 0.05).astype(int),
+        "extreme": np.array([-(2**62), 2**62, 0, 1, -1]),
+        "empty": np.zeros(0, dtype=np.int64),
+    }[case].astype(np.int64)
+    blob = encode_ints(x, method)
+    y = decode_ints(blob, len(x))
+    assert y.dtype == np.int64
+    np.testing.assert_array_equal(x, y)
+
+
+def test_ans_reaches_entropy():
+    rng = np.random.default_rng(0)
+    x = np.rint(rng.normal(0, 20, 200_000)).astype(np.int64)
+    _, counts = np.unique(x, return_counts=True)
+    p = counts / counts.sum()
+    entropy_bytes = -(p * np.log2(p)).sum() * len(x) / 8
+    blob = encode_ints(x, "ans")
+    assert len(blob) < 1.02 * entropy_bytes + 2000
+    assert len(encode_ints(x, "auto")) <= len(encode_ints(x, "zstd"))
+
+
+def test_zigzag_inverse():
+    x = np.array([0, -1, 1, -(2**63), 2**63 - 1], dtype=np.int64)
+    np.testing.assert_array_equal(unzigzag(zigzag(x)), x)
+
+
+def test_damaged_streams_raise():
+    x = np.rint(np.random.default_rng(1).normal(0, 10, 1000)).astype(np.int64)
+    for method in ("ans", "zstd"):
+        blob = encode_ints(x, method)
+        with pytest.raises(FormatError):
+            decode_ints(blob[: len(blob) // 2], len(x))
+        with pytest.raises(FormatError):
+            decode_ints(bytes([77]) + blob[1:], len(x))
+    with pytest.raises(FormatError):
+        decode_ints(b"", 3)
