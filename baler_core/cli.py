@@ -29,7 +29,9 @@ def _add_input_options(p: argparse.ArgumentParser) -> None:
 def _cmd_train(a: argparse.Namespace) -> None:
     from .trainer import load_config, load_training_data, train_dataset
 
-    mc, tc = load_config(a.config)
+    from .normalization import Normalizer
+
+    mc, tc = load_config(a.config, a.config_json)
     for key in ("latent_dim", "ratio", "model", "latent_dtype", "decoder_dtype"):
         if getattr(a, key) is not None:
             setattr(mc, key, getattr(a, key))
@@ -40,7 +42,9 @@ def _cmd_train(a: argparse.Namespace) -> None:
             setattr(tc, key, getattr(a, key))
     data = load_training_data(a.input, _list(a.branches), a.tree, a.cut, a.field_key)
     val = load_training_data(a.val_input, _list(a.branches), a.tree, a.cut, a.field_key) if a.val_input else None
-    bundle, result = train_dataset(data, a.output, mc, tc, val, resume=a.resume, history_path=a.history)
+    norm = Normalizer.from_dict(json.loads(Path(a.normalization).read_text())) if a.normalization else None
+    bundle, result = train_dataset(data, a.output, mc, tc, val, resume=a.resume, history_path=a.history,
+                                   normalizer=norm)
     log.info("trained %s %s on %s: %d epochs, best validation loss %.4g at epoch %d, %.1f s on %s",
              bundle.record["model"], bundle.record["model_args"], a.input, result.epochs_run, result.best_val_loss,
              result.best_epoch, result.seconds, result.device)
@@ -55,6 +59,9 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     from .model_store import load_model
     from .tables import iter_table_chunks
 
+    import time
+
+    t0 = time.perf_counter()
     bundle = load_model(a.model)
     bounds = load_bound_spec(a.error_bound, a.error_bound_file)
     opts = CompressionOptions(bounds=bounds, embed_decoder=a.embed_decoder, entropy=a.entropy)
@@ -65,7 +72,10 @@ def _cmd_compress(a: argparse.Namespace) -> None:
         columns = _list(a.branches) or (bundle.columns if is_root else None)
         chunks = iter_table_chunks(a.input, columns, a.tree, a.cut)
         compress_table(chunks, bundle, a.output, opts, str(a.input))
-    print(json.dumps(file_info(a.output)))
+    info = {**file_info(a.output), "compress_seconds": time.perf_counter() - t0}
+    if a.stats:
+        Path(a.stats).write_text(json.dumps(info, indent=1))
+    print(json.dumps(info))
 
 
 def _cmd_decompress(a: argparse.Namespace) -> None:
@@ -74,8 +84,12 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
     from .model_store import load_model
     from .tables import write_table
 
+    import time
+
+    t0 = time.perf_counter()
     bundle = load_model(a.model) if a.model else None
     parts = list(iter_decompress(a.input, bundle, str(a.model)))
+    seconds = time.perf_counter() - t0
     import numpy as np
     import pandas as pd
 
@@ -86,7 +100,9 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
     else:
         write_table(pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0], tmp)
     tmp.replace(out)
-    log.info("decompressed %s into %s", a.input, out)
+    if a.stats:
+        Path(a.stats).write_text(json.dumps({"decompress_seconds": seconds}))
+    log.info("decompressed %s into %s in %.3f s", a.input, out, seconds)
 
 
 def _cmd_info(a: argparse.Namespace) -> None:
@@ -132,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt.pt if it exists")
     p.add_argument("--val-input", help="validation data (default: a held-out fraction of INPUT)")
     p.add_argument("--history", help="per-epoch history TSV to write")
+    p.add_argument("--normalization", help="normalization JSON from 'baler fit-norm' (default: fit on INPUT)")
+    p.add_argument("--config-json", help="inline JSON with 'model' and 'training' settings (after --config)")
     _add_input_options(p)
     p.set_defaults(func=_cmd_train)
 
@@ -143,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--error-bound-file", help="YAML {default: SPEC, columns: {name: SPEC}} with per-column bounds")
     p.add_argument("--embed-decoder", action="store_true", help="store the decoder in the file (self-contained)")
     p.add_argument("--entropy", choices=["auto", "ans", "zstd"], default="auto", help="integer stream coder")
+    p.add_argument("--stats", help="write sizes, ratios and timing as JSON to this file")
     _add_input_options(p)
     p.set_defaults(func=_cmd_compress)
 
@@ -150,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help=".baler file")
     p.add_argument("-m", "--model", help="model file (not needed when the decoder is embedded)")
     p.add_argument("-o", "--output", required=True, help="output: .parquet, .npz or .root (tables), .npy/.npz (fields)")
+    p.add_argument("--stats", help="write timing as JSON to this file")
     p.set_defaults(func=_cmd_decompress)
 
     p = sub.add_parser("info", help="sizes and ratios of a .baler file")

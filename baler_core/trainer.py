@@ -15,7 +15,7 @@ from .errors import InputError
 from .fields import read_field
 from .model_store import ModelBundle, save_model
 from .models import build_model, latent_channels_for_ratio, latent_dim_for_ratio
-from .normalization import fit_normalizer
+from .normalization import Normalizer, fit_normalizer
 from .quantization import latent_bits
 from .tables import read_table
 from .training import TrainConfig, TrainResult, train_model
@@ -39,18 +39,24 @@ class ModelConfig:
     max_train_rows: int | None = 2_000_000
 
 
-def load_config(path: str | Path | None) -> tuple[ModelConfig, TrainConfig]:
-    """Read a YAML file with optional ``model:`` and ``training:`` mappings; unknown keys are errors."""
+def load_config(path: str | Path | None, inline_json: str | None = None) -> tuple[ModelConfig, TrainConfig]:
+    """Read a YAML file (or an inline JSON string, applied after it) with optional ``model:`` and ``training:``
+    mappings; unknown keys are errors that name the key."""
     mc, tc = ModelConfig(), TrainConfig()
-    if path is None:
-        return mc, tc
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: config file does not exist")
-    doc = yaml.safe_load(p.read_text()) or {}
-    if not isinstance(doc, dict) or set(doc) - {"model", "training"}:
-        raise InputError(f"{p}: a training config holds only 'model' and 'training' mappings, got {sorted(doc)}")
-    return _apply(mc, doc.get("model") or {}, f"{p}: model"), _apply(tc, doc.get("training") or {}, f"{p}: training")
+    docs: list[tuple[str, dict]] = []
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise InputError(f"{p}: config file does not exist")
+        docs.append((str(p), yaml.safe_load(p.read_text()) or {}))
+    if inline_json:
+        docs.append(("--config-json", json.loads(inline_json)))
+    for where, doc in docs:
+        if not isinstance(doc, dict) or set(doc) - {"model", "training"}:
+            raise InputError(f"{where}: a training config holds only 'model' and 'training' mappings")
+        _apply(mc, doc.get("model") or {}, f"{where}: model")
+        _apply(tc, doc.get("training") or {}, f"{where}: training")
+    return mc, tc
 
 
 def _apply(obj, values: dict, where: str):
@@ -109,8 +115,9 @@ def build_for_data(data: pd.DataFrame | np.ndarray, mc: ModelConfig) -> tuple[st
 
 def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: ModelConfig, tc: TrainConfig,
                   val_data: pd.DataFrame | np.ndarray | None = None, resume: bool = False,
-                  history_path: str | Path | None = None) -> tuple[ModelBundle, TrainResult]:
-    """Fit normalization on training rows only, train, and write the model file."""
+                  history_path: str | Path | None = None, normalizer: Normalizer | None = None
+                  ) -> tuple[ModelBundle, TrainResult]:
+    """Fit normalization on training rows only (or use ``normalizer``, fitted earlier), train, save."""
     name, args, kind = build_for_data(data, mc)
     if kind == "table":
         names = [str(c) for c in data.columns]
@@ -136,8 +143,13 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
         keep = np.sort(np.random.default_rng(tc.seed).choice(len(x_train_raw), mc.max_train_rows, replace=False))
         x_train_raw = x_train_raw[keep]
     flat = (lambda a: a.reshape(-1, 1)) if kind == "field" else (lambda a: a)
-    norm = fit_normalizer(flat(x_train_raw), names, mc.normalization,
-                          mc.log_columns if kind == "table" else None)
+    if normalizer is not None:
+        if normalizer.names != names:
+            raise InputError(f"normalization columns {normalizer.names} do not match the data columns {names}")
+        norm = normalizer
+    else:
+        norm = fit_normalizer(flat(x_train_raw), names, mc.normalization,
+                              mc.log_columns if kind == "table" else None)
     x_train = norm.transform(flat(x_train_raw)).reshape(x_train_raw.shape)
     x_val = norm.transform(flat(x_val_raw)).reshape(x_val_raw.shape)
     import torch

@@ -169,8 +169,14 @@ def train_model(
     ckpt = Path(checkpoint_path) if checkpoint_path else None
     if resume and ckpt and ckpt.exists():
         state = load_checkpoint(ckpt)
-        if model_args is not None and state.get("model_args_json") not in (None, _json(model_args)):
-            raise InputError(f"{ckpt}: checkpoint was written for other model arguments; delete it or drop --resume")
+        same = (state.get("model_args_json") == _json(model_args or {})
+                and _settings_json(state.get("config_json")) == _settings_json(_json(asdict(cfg))))
+        if not same:
+            log.warning("%s was written with other model arguments or training settings; starting afresh", ckpt)
+            state = None
+    else:
+        state = None
+    if state is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -192,6 +198,11 @@ def train_model(
         bar = tqdm(total=cfg.epochs, initial=start_epoch, desc="train", unit="epoch")
     epoch = start_epoch - 1
     for epoch in epochs:
+        if bad_epochs >= cfg.patience:
+            stopped_early = True
+            log.info("early stop before epoch %d: no validation improvement for %d epochs", epoch, cfg.patience)
+            epoch -= 1
+            break
         model.train()
         t_ep = time.perf_counter()
         tot, nb = 0.0, 0
@@ -234,15 +245,23 @@ def train_model(
                 "bad_epochs": bad_epochs, "best_state": {k: v.detach().cpu() for k, v in best_state.items()},
                 "history": history, "config_json": _json(asdict(cfg)), "model_args_json": _json(model_args or {}),
             })
-        if bad_epochs >= cfg.patience:
-            stopped_early = True
-            log.info("early stop at epoch %d: no validation improvement for %d epochs", epoch, cfg.patience)
-            break
     if bar:
         bar.close()
     model.load_state_dict(best_state)
     model.to("cpu").eval()
     return TrainResult(epoch + 1, best_epoch, best_val, stopped_early, time.perf_counter() - t0, str(device), history)
+
+
+def _settings_json(config_json: str | None) -> str | None:
+    """Training settings that change the result (the device and thread count do not)."""
+    import json
+
+    if config_json is None:
+        return None
+    d = json.loads(config_json)
+    for k in ("device", "threads"):
+        d.pop(k, None)
+    return _json(d)
 
 
 def _json(obj: dict) -> str:

@@ -59,16 +59,17 @@ def test_sigkill_midway_then_resume_gives_same_weights(tmp_path):
         torch.testing.assert_close(v, resumed[k], rtol=0, atol=0)
 
 
-def test_resume_with_other_model_arguments_refused(tmp_path):
+def test_resume_with_other_settings_starts_afresh(tmp_path, caplog):
     xt, xv = _data()
     cfg = TrainConfig(epochs=2, device="cpu")
     m = build_model("dense", {"n_features": 6, "latent_dim": 2, "hidden": [16]})
     train_model(m, xt, xv, cfg, checkpoint_path=tmp_path / "c.pt", model_args={"latent_dim": 2})
     m2 = build_model("dense", {"n_features": 6, "latent_dim": 3, "hidden": [16]})
-    from baler_core.errors import InputError
-
-    with pytest.raises(InputError, match="other model arguments"):
-        train_model(m2, xt, xv, cfg, checkpoint_path=tmp_path / "c.pt", resume=True, model_args={"latent_dim": 3})
+    res = train_model(m2, xt, xv, cfg, checkpoint_path=tmp_path / "c.pt", resume=True, model_args={"latent_dim": 3})
+    assert "starting afresh" in caplog.text and len(res.history) == 2
+    res = train_model(m2, xt, xv, TrainConfig(epochs=3, device="cpu"), checkpoint_path=tmp_path / "c.pt",
+                      resume=True, model_args={"latent_dim": 3})
+    assert len(res.history) == 3 and res.history[0]["epoch"] == 0
 
 
 def test_early_stopping_and_history(tmp_path):

@@ -1,0 +1,103 @@
+"""Reference codecs measured on the same test split as baler: gzip and zstd (lossless) and, when their optional
+packages are installed, mantissa truncation + zstd, SZ3 and ZFP. Each reports bytes, ratio and throughput."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import zstandard
+
+from .errors import InputError
+
+
+@dataclass
+class BaselineResult:
+    method: str
+    label: str
+    raw_bytes: int
+    compressed_bytes: int
+    ratio: float
+    compress_MBps: float
+    decompress_MBps: float
+    lossless: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def table_bytes(data: pd.DataFrame | np.ndarray) -> bytes:
+    """The data as stored uncompressed: column after column in each column's dtype (fields: the array)."""
+    if isinstance(data, np.ndarray):
+        return np.ascontiguousarray(data).tobytes()
+    return b"".join(np.ascontiguousarray(data[c].to_numpy()).tobytes() for c in data.columns)
+
+
+def _timed(fn, *args, repeat: int = 3):
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        best = min(best, time.perf_counter() - t0)
+    return out, best
+
+
+def run_lossless(data: pd.DataFrame | np.ndarray, codec: str, level: int) -> tuple[BaselineResult, bytes]:
+    """Compress and decompress with gzip or zstd at ``level``; the round trip is checked byte for byte."""
+    raw = table_bytes(data)
+    if codec == "gzip":
+        enc, dec = (lambda b: gzip.compress(b, compresslevel=level, mtime=0)), gzip.decompress
+    elif codec == "zstd":
+        cctx, dctx = zstandard.ZstdCompressor(level=level), zstandard.ZstdDecompressor()
+        enc, dec = cctx.compress, dctx.decompress
+    else:
+        raise InputError(f"baseline codec {codec!r} unknown; choose gzip or zstd")
+    blob, t_c = _timed(enc, raw)
+    back, t_d = _timed(dec, blob)
+    if back != raw:
+        raise RuntimeError(f"{codec} round trip is not exact")
+    mb = len(raw) / 1e6
+    res = BaselineResult(codec, f"{codec}-l{level}", len(raw), len(blob), len(raw) / max(len(blob), 1),
+                         mb / max(t_c, 1e-9), mb / max(t_d, 1e-9), True)
+    return res, blob
+
+
+def truncate_mantissa(x: np.ndarray, keep_bits: int) -> np.ndarray:
+    """Round float32 values to ``keep_bits`` mantissa bits (pointwise relative error <= 2**-(keep_bits+1))."""
+    if x.dtype != np.float32:
+        return x
+    if not 0 <= keep_bits <= 23:
+        raise InputError(f"mantissa bits must be in [0, 23], got {keep_bits}")
+    drop = 23 - keep_bits
+    if drop == 0:
+        return x.copy()
+    u = x.view(np.uint32).astype(np.uint64)
+    half = np.uint64(1 << (drop - 1))
+    mask = np.uint64(((1 << 32) - 1) ^ ((1 << drop) - 1))
+    r = ((u + half) & mask).astype(np.uint32)
+    finite = np.isfinite(x)
+    out = np.where(finite, r.view(np.float32), x)
+    return out
+
+
+def run_truncation(data: pd.DataFrame | np.ndarray, keep_bits: int, level: int = 19
+                   ) -> tuple[BaselineResult, pd.DataFrame | np.ndarray]:
+    """Mantissa truncation of float32 columns followed by zstd (the production HEP trick)."""
+    if isinstance(data, np.ndarray):
+        rec = truncate_mantissa(data, keep_bits)
+    else:
+        rec = pd.DataFrame({c: truncate_mantissa(data[c].to_numpy(), keep_bits) for c in data.columns})
+    raw = table_bytes(data)
+    t0 = time.perf_counter()
+    blob = zstandard.ZstdCompressor(level=level).compress(table_bytes(rec))
+    t_c = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    zstandard.ZstdDecompressor().decompress(blob)
+    t_d = time.perf_counter() - t0
+    mb = len(raw) / 1e6
+    res = BaselineResult("trunc", f"trunc{keep_bits}-zstd{level}", len(raw), len(blob), len(raw) / len(blob),
+                         mb / max(t_c, 1e-9), mb / max(t_d, 1e-9), False)
+    return res, rec

@@ -1,0 +1,37 @@
+rule baseline_gzip:
+    input:
+        lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
+    output:
+        "results/{dataset}/baseline/gzip-l{level}/result.json",
+    log:
+        "logs/baseline_gzip/{dataset}-l{level}.log",
+    benchmark:
+        "results/benchmarks/baseline_gzip/{dataset}-l{level}.tsv"
+    shell:
+        "baler --log {log} baseline {input} --codec gzip --level {wildcards.level} -o {output} 2>> {log}"
+
+
+rule baseline_zstd:
+    input:
+        lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
+    output:
+        "results/{dataset}/baseline/zstd-l{level}/result.json",
+    log:
+        "logs/baseline_zstd/{dataset}-l{level}.log",
+    benchmark:
+        "results/benchmarks/baseline_zstd/{dataset}-l{level}.tsv"
+    shell:
+        "baler --log {log} baseline {input} --codec zstd --level {wildcards.level} -o {output} 2>> {log}"
+
+
+rule baseline_truncation:
+    input:
+        lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
+    output:
+        "results/{dataset}/baseline/trunc-l{level}/result.json",
+    log:
+        "logs/baseline_truncation/{dataset}-l{level}.log",
+    benchmark:
+        "results/benchmarks/baseline_truncation/{dataset}-l{level}.tsv"
+    shell:
+        "baler --log {log} baseline {input} --codec trunc --level {wildcards.level} -o {output} 2>> {log}"

@@ -1,0 +1,84 @@
+rule evaluate_per_variable:
+    input:
+        original=lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
+        reconstructed=lambda w: f"results/{w.dataset}/{w.model}-r{w.ratio}-s{w.seed}/eb-{w.bound}/reconstructed.{ext(w.dataset)}",
+    output:
+        report(
+            "results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/metrics.tsv",
+            caption="../report/metrics.rst",
+            category="Per-variable metrics",
+            subcategory="{dataset}",
+            labels={"point": "{model}-r{ratio}-s{seed}", "bound": "{bound}"},
+        ),
+    params:
+        bound=lambda w: bound_spec(w.bound),
+    log:
+        "logs/evaluate_per_variable/{dataset}/{model}-r{ratio}-s{seed}-{bound}.log",
+    shell:
+        "baler --log {log} evaluate {input.original} {input.reconstructed} -o {output} "
+        "--error-bound {params.bound} 2>> {log}"
+
+
+rule plot_run:
+    input:
+        original=lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
+        reconstructed=lambda w: f"results/{w.dataset}/{w.model}-r{w.ratio}-s{w.seed}/eb-{w.bound}/reconstructed.{ext(w.dataset)}",
+        history="results/{dataset}/{model}-r{ratio}-s{seed}/history.tsv",
+    output:
+        pdf="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/plots.pdf",
+        png=report(
+            directory("results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/png"),
+            patterns=["{name}.png"],
+            caption="../report/run_plots.rst",
+            category="Run plots",
+            subcategory="{dataset}",
+            labels={"point": "{model}-r{ratio}-s{seed}", "bound": "{bound}", "figure": "{name}"},
+        ),
+    log:
+        "logs/plot_run/{dataset}/{model}-r{ratio}-s{seed}-{bound}.log",
+    shell:
+        "baler --log {log} plot-run {input.original} {input.reconstructed} --history {input.history} "
+        "--pdf {output.pdf} --png-dir {output.png} --title '{wildcards.dataset} {wildcards.model}-r{wildcards.ratio}-s{wildcards.seed} {wildcards.bound}' 2>> {log}"
+
+
+rule summarize_sweep:
+    input:
+        points=lambda w: [f"{d}/{f}" for d in point_dirs(w.dataset) for f in ("compress.json", "metrics.tsv")]
+        + [f"{d}/decompress.{ext(w.dataset)}.json" for d in point_dirs(w.dataset)],
+        baselines=lambda w: baseline_files(w.dataset),
+    output:
+        report(
+            "results/{dataset}/summary.tsv",
+            caption="../report/summary.rst",
+            category="Sweep summary",
+            labels={"dataset": "{dataset}", "figure": "table"},
+        ),
+    params:
+        points=lambda w: point_dirs(w.dataset),
+    log:
+        "logs/summarize_sweep/{dataset}.log",
+    shell:
+        "baler --log {log} summarize --dataset {wildcards.dataset} --points {params.points} "
+        "--baselines {input.baselines} -o {output} 2>> {log}"
+
+
+rule plot_rate_distortion:
+    input:
+        "results/{dataset}/summary.tsv",
+    output:
+        report(
+            "results/{dataset}/rate_distortion.png",
+            caption="../report/rate_distortion.rst",
+            category="Sweep summary",
+            labels={"dataset": "{dataset}", "figure": "rate-distortion"},
+        ),
+    log:
+        "logs/plot_rate_distortion/{dataset}.log",
+    shell:
+        "baler --log {log} plot-summary {input} -o {output} --title {wildcards.dataset} 2>> {log}"
+
+
+def report_outputs(dataset):
+    out = [f"results/{dataset}/rate_distortion.png"]
+    out += [f"{d}/plots.pdf" for d in point_dirs(dataset)]
+    return out
