@@ -1,0 +1,127 @@
+"""Real Snakemake runs of the pipeline on a tiny config: outputs, no-op reruns, and which jobs a change reruns."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import make_jets
+
+REPO = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
+
+
+def tiny_config(tmp: Path) -> dict:
+    make_jets(600, seed=3).to_parquet(tmp / "jets.parquet")
+    return {
+        "datasets": {
+            "jets": {"kind": "table", "source": {"path": str(tmp / "jets.parquet")}},
+            "flow": {"kind": "field", "source": {"generator": "square", "n_frames": 8, "height": 24, "width": 64,
+                                                 "reynolds": 40, "steps_per_frame": 5, "warmup_steps": 50,
+                                                 "seed": 0},
+                     "training": {"epochs": 2, "batch_size": 2}},
+        },
+        "split": {"val_fraction": 0.2, "test_fraction": 0.25, "seed": 0},
+        "sweep": {"ratios": [2, 4], "seeds": [0], "error_bounds": ["range=1e-2"]},
+        "model": {"hidden": [16, 8], "channels": [4, 4]},
+        "training": {"epochs": 3, "batch_size": 64, "device": "cpu", "patience": 5},
+        "baselines": {"gzip_levels": [1], "zstd_levels": [1]},
+        "overrides": {},
+    }
+
+
+def snakemake(tmp: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp), "--cores", "2", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+def planned_jobs(tmp: Path) -> dict[str, int]:
+    """Job counts of a dry run (empty when there is nothing to do)."""
+    out = snakemake(tmp, "-n")
+    assert out.returncode == 0, out.stderr + out.stdout
+    text = out.stdout + out.stderr
+    counts = {}
+    m = re.search(r"Job stats:\n(.*?)\ntotal", text, re.S)
+    if m:
+        for line in m.group(1).splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[1].isdigit():
+                counts[parts[0]] = int(parts[1])
+    return counts
+
+
+def write_config(tmp: Path, cfg: dict) -> None:
+    (tmp / "config").mkdir(exist_ok=True)
+    (tmp / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("wf")
+    cfg = tiny_config(tmp)
+    write_config(tmp, cfg)
+    out = snakemake(tmp)
+    assert out.returncode == 0, out.stderr[-5000:]
+    return tmp, cfg
+
+
+def test_run_produces_outputs(finished_run):
+    import pandas as pd
+
+    tmp, _ = finished_run
+    for ds in ("jets", "flow"):
+        summary = pd.read_csv(tmp / f"results/{ds}/summary.tsv", sep="\t")
+        assert set(summary["method"]) >= {"gzip", "zstd"}
+        baler = summary[summary["method"].str.startswith("baler")]
+        assert len(baler) == 2
+        assert (baler["ratio_with_decoder"] < baler["ratio"]).all()
+        assert (baler["max_frac_outside_bound"] == 0).all()  # the bound holds on every value
+        assert (tmp / f"results/{ds}/rate_distortion.png").stat().st_size > 0
+    assert (tmp / "results/jets/dense-r2-s0/eb-range_1e-2/plots.pdf").exists()
+    assert list((tmp / "logs/train_model/jets").glob("*.log"))
+    assert list((tmp / "results/benchmarks/train_model/jets").glob("*.tsv"))
+
+
+def test_rerun_has_nothing_to_do(finished_run):
+    tmp, _ = finished_run
+    assert planned_jobs(tmp) == {}
+
+
+def test_changing_one_point_reruns_only_that_point(finished_run):
+    tmp, cfg = finished_run
+    cfg = {**cfg, "overrides": {"jets/dense-r4-s0": {"training": {"epochs": 4}}}}
+    write_config(tmp, cfg)
+    jobs = planned_jobs(tmp)
+    assert jobs == {"train_model": 1, "compress_dataset": 1, "decompress_dataset": 1, "evaluate_per_variable": 1,
+                    "plot_run": 1, "summarize_sweep": 1, "plot_rate_distortion": 1, "default": 1}, jobs
+
+
+def test_adding_a_ratio_adds_only_its_jobs(finished_run):
+    tmp, cfg = finished_run
+    cfg = {**cfg, "sweep": {**cfg["sweep"], "ratios": [2, 4, 8]}, "overrides": {}}
+    write_config(tmp, cfg)
+    jobs = planned_jobs(tmp)
+    per_dataset = {"train_model": 2, "compress_dataset": 2, "decompress_dataset": 2, "evaluate_per_variable": 2,
+                   "plot_run": 2, "summarize_sweep": 2, "plot_rate_distortion": 2, "default": 1}
+    assert jobs == per_dataset, jobs
+    assert not {"extract_dataset", "simulate_cfd", "split_dataset", "baseline_gzip"} & set(jobs)
+
+
+def test_bad_config_key_is_named(tmp_path):
+    cfg = tiny_config(tmp_path)
+    cfg["training"]["epoks"] = 3
+    write_config(tmp_path, cfg)
+    out = snakemake(tmp_path, "-n")
+    assert out.returncode != 0
+    assert "epoks" in out.stdout + out.stderr
+    cfg["training"].pop("epoks")
+    cfg["sweep"]["error_bounds"] = ["range=-1"]
+    write_config(tmp_path, cfg)
+    out = snakemake(tmp_path, "-n")
+    assert out.returncode != 0 and "range=-1" in out.stdout + out.stderr
