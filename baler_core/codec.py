@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 INFER_BATCH = 32768
 ZSTD_LEVEL = 9
-MAX_BLOCK_VALUES = 1 << 31
+MAX_EXPANSION = 4096.0  # most output bytes a file may declare per byte of itself
 
 
 @dataclass
@@ -124,7 +124,7 @@ def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, 
     if x.dtype.kind == "b":
         x = x.astype(np.uint8)
     if _needs_raw(x):
-        streams["raw"] = zstandard.ZstdCompressor(level=level).compress(np.ascontiguousarray(x).tobytes())
+        streams["raw"] = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(np.ascontiguousarray(x).tobytes())
         return {"mode": "raw"}, streams, x
     xf = x.astype(np.float64)
     finite = np.isfinite(xf)
@@ -171,7 +171,7 @@ def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, 
     idx = np.flatnonzero(bad)
     if idx.size:
         streams["exc_idx"] = encode_ints(np.diff(idx, prepend=0), "zstd", level)
-        streams["exc_val"] = zstandard.ZstdCompressor(level=level).compress(np.ascontiguousarray(x[idx]).tobytes())
+        streams["exc_val"] = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(np.ascontiguousarray(x[idx]).tobytes())
         out[idx] = x[idx]
     return {"mode": mode, "n_exceptions": int(idx.size), **params}, streams, out
 
@@ -222,7 +222,7 @@ def _write_latent(w: ContainerWriter, prefix: str, z: np.ndarray, spec: str, opt
         if spec.startswith("int"):
             blob = encode_ints(ch.ravel(), opts.entropy, opts.level)
         else:
-            blob = zstandard.ZstdCompressor(level=opts.level).compress(ch.tobytes())
+            blob = zstandard.ZstdCompressor(level=opts.level, write_checksum=True).compress(ch.tobytes())
         w.add(f"{prefix}/latent/{c}", blob)
     return params, dequantize_latent(stored, spec, params)
 
@@ -273,7 +273,12 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle, out_path
     with ContainerWriter(out_path) as w:
         if opts.embed_decoder:
             w.add("decoder", blob)
+        empty_columns = None
         for chunk in _rechunk(chunks, opts.block_rows):
+            if len(chunk) == 0:
+                _check_table_columns(chunk, bundle, source)
+                empty_columns = empty_columns or [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
+                continue
             _check_table_columns(chunk, bundle, source)
             if columns is None:
                 columns = [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
@@ -297,7 +302,9 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle, out_path
             blocks.append({"rows": len(chunk), "latent": lat_params, "columns": col_recs})
             n_total += len(chunk)
         if columns is None:
-            raise InputError(f"{source}: no rows to compress")
+            if empty_columns is None:
+                raise InputError(f"{source}: no rows and no columns to compress")
+            columns = empty_columns  # a zero-row table still records its names and dtypes
         header = {
             "format": "baler", "kind": "table", "baler_version": __version__, "n_rows": n_total,
             "columns": columns, "model_columns": bundle.columns, "latent": {"dtype": spec},
@@ -310,7 +317,10 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle, out_path
 
 
 def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
+    """Blocks of at most ``rows`` rows; empty chunks pass through so a zero-row table keeps its schema."""
     for chunk in chunks:
+        if len(chunk) == 0:
+            yield chunk
         for s in range(0, len(chunk), rows):
             yield chunk.iloc[s : s + rows].reset_index(drop=True)
 
@@ -374,75 +384,104 @@ def _resolve_decoder(rd: ContainerReader, bundle: ModelBundle | None, model_sour
 
 
 def _header_field(h: dict, key: str, kind: type, path) -> object:
-    v = h.get(key)
+    v = h.get(key) if isinstance(h, dict) else None
     if not isinstance(v, kind) or isinstance(v, bool):
         raise FormatError(f"{path}: header field {key!r} missing or of the wrong type")
     return v
 
 
-def iter_decompress(path: str | Path, bundle: ModelBundle | None = None, model_source: str = "model"
-                    ) -> Iterator[pd.DataFrame | np.ndarray]:
-    """Yield decompressed blocks: DataFrames for tables, N x H x W arrays for fields."""
-    with ContainerReader(path) as rd:
-        h = rd.header
-        if h.get("format") != "baler" or h.get("kind") not in ("table", "field"):
-            raise FormatError(f"{path}: header does not describe a baler table or field")
-        bundle = _resolve_decoder(rd, bundle, model_source)
-        dec64 = _float64_decoder(bundle)
-        norm = bundle.normalizer
-        spec = _header_field(h.get("latent", {}), "dtype", str, path)
-        blocks = _header_field(h, "blocks", list, path)
-        columns = _header_field(h, "columns", list, path)
+def _parse_columns(columns: list, path) -> tuple[list[str], list[np.dtype]]:
+    try:
+        names = [str(c["name"]) for c in columns]
+        dtypes = [np.dtype(c["dtype"]) for c in columns]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FormatError(f"{path}: column list malformed ({exc})") from exc
+    if any(d.kind not in "biuf" or d.itemsize > 8 for d in dtypes):
+        raise FormatError(f"{path}: column dtypes must be numeric, got {[d.str for d in dtypes]}")
+    if len(set(names)) != len(names):
+        raise FormatError(f"{path}: duplicate column names")
+    return names, dtypes
+
+
+def iter_decompress(path: str | Path, bundle: ModelBundle | None = None, model_source: str = "model",
+                    max_expansion: float = MAX_EXPANSION) -> Iterator[pd.DataFrame | np.ndarray]:
+    """Yield decompressed blocks: DataFrames for tables, N x H x W arrays for fields.
+
+    Every declared size is checked before anything is allocated: a file may not expand to more than
+    ``max_expansion`` times its own size (plus 64 MiB); anything malformed raises FormatError.
+    """
+    with ContainerReader(path) as rd, np.errstate(over="ignore", invalid="ignore"):
         try:
-            dtypes = [np.dtype(c["dtype"]) for c in columns]
-            names = [str(c["name"]) for c in columns]
-        except (KeyError, TypeError) as exc:
-            raise FormatError(f"{path}: column list malformed ({exc})") from exc
-        if any(d.kind not in "biuf" for d in dtypes):
-            raise FormatError(f"{path}: column dtypes must be numeric")
-        n_total = _header_field(h, "n_rows", int, path)
-        if sum(b.get("rows", -1) if isinstance(b, dict) else -1 for b in blocks) != n_total:
-            raise FormatError(f"{path}: block row counts do not add up to n_rows")
-        frame = None
-        if h["kind"] == "field":
-            shape = _header_field(h, "shape", list, path)
-            if len(shape) != 3 or not all(isinstance(v, int) and v > 0 for v in shape[1:]):
-                raise FormatError(f"{path}: field shape {shape!r} invalid")
-            frame = (shape[1], shape[2])
-        for b, blk in enumerate(blocks):
-            n = blk.get("rows")
-            if not isinstance(n, int) or n < 0:
-                raise FormatError(f"{path}: block {b} row count invalid")
-            per = n * (frame[0] * frame[1] if frame else 1)
-            if per > MAX_BLOCK_VALUES or per * len(columns) > MAX_BLOCK_VALUES:
-                raise FormatError(f"{path}: block {b} declares {per} values per column, beyond limits")
-            recs = blk.get("columns")
-            if not isinstance(recs, list) or len(recs) != len(columns):
-                raise FormatError(f"{path}: block {b} column records do not match the columns")
-            zshape = _latent_channels(bundle, n, frame)
-            z = _read_latent(rd, f"b{b}", zshape, spec, blk.get("latent", {}))
-            out = _decode(dec64, z, frame)
-            if frame:
-                pred = norm.inverse(out.reshape(-1, 1)).reshape(-1)
-                vals = _decode_column(recs[0], lambda k: rd.read(f"b{b}/field/{k}"), per, pred, dtypes[0])
-                yield vals.reshape(n, *frame)
-                continue
-            pred = norm.inverse(out)
-            data = {}
-            for name, dt, rec in zip(names, dtypes, recs):
-                if name not in bundle.columns:
-                    raise ModelMismatchError(f"{path}: column {name!r} is unknown to the decoder")
-                j = bundle.columns.index(name)
-                data[name] = _decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred[:, j], dt)
-            yield pd.DataFrame(data, columns=names)
+            yield from _decompress_blocks(rd, bundle, model_source, max_expansion)
+        except (FormatError, ModelMismatchError, InputError):
+            raise
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError, RuntimeError, MemoryError) as exc:
+            raise FormatError(f"{path}: malformed file ({type(exc).__name__}: {exc})") from exc
+
+
+def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_source: str, max_expansion: float
+                       ) -> Iterator[pd.DataFrame | np.ndarray]:
+    path, h = rd.path, rd.header
+    if h.get("format") != "baler" or h.get("kind") not in ("table", "field"):
+        raise FormatError(f"{path}: header does not describe a baler table or field")
+    spec = _header_field(h.get("latent"), "dtype", str, path)
+    blocks = _header_field(h, "blocks", list, path)
+    names, dtypes = _parse_columns(_header_field(h, "columns", list, path), path)
+    n_total = _header_field(h, "n_rows", int, path)
+    if n_total < 0 or any(not isinstance(b, dict) or not isinstance(b.get("rows"), int) or b["rows"] < 0
+                          for b in blocks) or sum(b["rows"] for b in blocks) != n_total:
+        raise FormatError(f"{path}: block row counts do not add up to n_rows")
+    frame = None
+    if h["kind"] == "field":
+        shape = _header_field(h, "shape", list, path)
+        if (len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
+                or shape[0] != n_total or min(shape[1:]) < 1 or len(names) != 1):
+            raise FormatError(f"{path}: field shape {shape!r} invalid")
+        frame = (shape[1], shape[2])
+    per_row = frame[0] * frame[1] if frame else 1
+    out_bytes = n_total * per_row * sum(d.itemsize for d in dtypes)
+    limit = max_expansion * rd.size + (64 << 20)
+    if out_bytes > limit:
+        raise FormatError(f"{path}: declares {out_bytes} output bytes from a {rd.size}-byte file "
+                          f"(limit {int(limit)}); refusing to allocate")
+    bundle = _resolve_decoder(rd, bundle, model_source)
+    if bundle.kind != h["kind"]:
+        raise ModelMismatchError(f"{path}: holds a {h['kind']} but the decoder is for {bundle.kind}s")
+    if not blocks:  # zero rows: names, dtypes and frame shape still come back
+        if frame:
+            yield np.zeros((0, *frame), dtype=dtypes[0])
+        else:
+            yield pd.DataFrame({n: np.zeros(0, dtype=d) for n, d in zip(names, dtypes)}, columns=names)
+        return
+    dec64 = _float64_decoder(bundle)
+    norm = bundle.normalizer
+    for b, blk in enumerate(blocks):
+        n = blk["rows"]
+        recs = blk.get("columns")
+        if not isinstance(recs, list) or len(recs) != len(names) or not all(isinstance(r, dict) for r in recs):
+            raise FormatError(f"{path}: block {b} column records do not match the columns")
+        zshape = _latent_channels(bundle, n, frame)
+        z = _read_latent(rd, f"b{b}", zshape, spec, blk.get("latent", {}))
+        out = _decode(dec64, z, frame)
+        if frame:
+            pred = norm.inverse(out.reshape(-1, 1)).reshape(-1)
+            vals = _decode_column(recs[0], lambda k: rd.read(f"b{b}/field/{k}"), n * per_row, pred, dtypes[0])
+            yield vals.reshape(n, *frame)
+            continue
+        pred = norm.inverse(out)
+        data = {}
+        for name, dt, rec in zip(names, dtypes, recs):
+            if name not in bundle.columns:
+                raise ModelMismatchError(f"{path}: column {name!r} is unknown to the decoder")
+            j = bundle.columns.index(name)
+            data[name] = _decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred[:, j], dt)
+        yield pd.DataFrame(data, columns=names)
 
 
 def decompress(path: str | Path, bundle: ModelBundle | None = None, model_source: str = "model"
                ) -> pd.DataFrame | np.ndarray:
     """Decompress a whole file into memory."""
     parts = list(iter_decompress(path, bundle, model_source))
-    if not parts:
-        raise FormatError(f"{path}: holds no blocks")
     if isinstance(parts[0], np.ndarray):
         return np.concatenate(parts)
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]

@@ -5,6 +5,7 @@ Layout (all integers little-endian)::
     magic  b"\\x89BALER\\r\\n"   8 bytes
     u16 major, u16 minor       format version
     section bytes ...          each section is self-describing (see entropy.py) and listed in the header
+                               with its offset, length and CRC-32
     header                     UTF-8 JSON: shapes, columns, dtypes, model sha256, codec parameters, sections
     u64 header length
     sha256                     32 bytes over everything before it
@@ -23,6 +24,7 @@ import hashlib
 import json
 import os
 import struct
+import zlib
 from pathlib import Path
 
 from .errors import FormatError, InputError
@@ -55,7 +57,7 @@ class ContainerWriter:
     def add(self, name: str, data: bytes) -> None:
         if name in self.sections:
             raise ValueError(f"section {name!r} written twice")
-        self.sections[name] = [self._pos, len(data)]
+        self.sections[name] = [self._pos, len(data), zlib.crc32(data)]
         self._write(data)
 
     def finish(self, header: dict) -> int:
@@ -142,18 +144,20 @@ class ContainerReader:
         if not isinstance(self.header, dict) or not isinstance(self.header.get("sections"), dict):
             raise FormatError(f"{name}: header lacks a section table")
         for sec, val in self.header["sections"].items():
-            if (not isinstance(val, list) or len(val) != 2 or not all(type(v) is int for v in val)
+            if (not isinstance(val, list) or len(val) != 3 or not all(type(v) is int for v in val)
                     or val[0] < _PREFIX or val[1] < 0 or val[0] + val[1] > self.header_start):
                 raise FormatError(f"{name}: section {sec!r} lies outside the file body")
 
     def read(self, name: str) -> bytes:
         if name not in self.header["sections"]:
             raise FormatError(f"{self.path}: section {name!r} missing")
-        off, length = self.header["sections"][name]
+        off, length, crc = self.header["sections"][name]
         self._f.seek(off)
         data = self._f.read(length)
         if len(data) != length:
             raise FormatError(f"{self.path}: section {name!r} truncated")
+        if zlib.crc32(data) != crc:
+            raise FormatError(f"{self.path}: section {name!r} is damaged (CRC mismatch)")
         return data
 
     def section_bytes(self, prefix: str = "") -> int:

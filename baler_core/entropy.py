@@ -35,7 +35,7 @@ def _zstd_encode(x: np.ndarray, level: int) -> bytes:
     top = int(z.max()) if z.size else 0
     width = next(w for w in _WIDTHS if top < 1 << (8 * w) or w == 8)
     planes = z.astype(f"<u{width}").view(np.uint8).reshape(-1, width).T.copy()  # byte planes compress better
-    return struct.pack("<BB", _ZSTD, width) + zstandard.ZstdCompressor(level=level).compress(planes.tobytes())
+    return struct.pack("<BB", _ZSTD, width) + zstandard.ZstdCompressor(level=level, write_checksum=True).compress(planes.tobytes())
 
 
 def _zstd_decode(blob: bytes, n: int) -> np.ndarray:
@@ -67,7 +67,7 @@ def _ans_encode(x: np.ndarray, level: int) -> bytes | None:
     coder = constriction.stream.stack.AnsCoder()
     coder.encode_reverse(sym, model)
     words = coder.get_compressed().astype("<u4").tobytes()
-    ctab = zstandard.ZstdCompressor(level=level).compress(counts.astype("<u4").tobytes())
+    ctab = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(counts.astype("<u4").tobytes())
     return struct.pack("<BqII", _ANS, lo, k, len(ctab)) + ctab + words
 
 

@@ -72,7 +72,7 @@ def test_sections_outside_body_refused(tmp_path):
     import hashlib
 
     body = MAGIC + struct.pack("<HH", *VERSION) + b"abc"
-    hdr = json.dumps({"sections": {"a": [12, 10_000]}}).encode()
+    hdr = json.dumps({"sections": {"a": [12, 10_000, 0]}}).encode()
     blob = body + hdr + struct.pack("<Q", len(hdr))
     p.write_bytes(blob + hashlib.sha256(blob).digest() + b"BALEREND")
     with pytest.raises(FormatError, match="outside"):

@@ -125,3 +125,15 @@ def test_bad_config_key_is_named(tmp_path):
     write_config(tmp_path, cfg)
     out = snakemake(tmp_path, "-n")
     assert out.returncode != 0 and "range=-1" in out.stdout + out.stderr
+
+
+def test_failing_rule_leaves_no_output_and_a_log_that_says_why(tmp_path):
+    cfg = tiny_config(tmp_path)
+    cfg["datasets"] = {"broken": {"kind": "table", "source": {"path": str(tmp_path / "nope.parquet")}}}
+    write_config(tmp_path, cfg)
+    out = snakemake(tmp_path, "results/broken/data/full.parquet")
+    assert out.returncode != 0
+    assert not (tmp_path / "results/broken/data/full.parquet").exists()
+    assert not list((tmp_path / "results").rglob("*.part*")) if (tmp_path / "results").exists() else True
+    log = (tmp_path / "logs/extract_dataset/broken.log").read_text()
+    assert "nope.parquet: file does not exist" in log
