@@ -91,15 +91,23 @@ def _cmd_baseline(a: argparse.Namespace) -> None:
     if a.codec in ("gzip", "zstd"):
         res, _ = run_lossless(data, a.codec, a.level)
         out = {**res.to_dict(), "max_abs_error": 0.0, "max_range_rel_error": 0.0, "max_rel_error": 0.0}
-    elif a.codec == "trunc":
+    else:
+        from .baselines import run_error_bounded
+        from .error_bounds import parse_bound
         from .metrics import field_to_metrics_table, per_variable_metrics
 
-        res, rec = run_truncation(data, a.level)
+        if a.codec == "trunc":
+            res, rec = run_truncation(data, a.level)
+        else:
+            bound = parse_bound(a.error_bound or "")
+            res, rec = run_error_bounded(data, a.codec, bound.kind, bound.value)
         m = (field_to_metrics_table(data, rec) if isinstance(data, np.ndarray) else per_variable_metrics(data, rec))
         out = {**res.to_dict(), **{k: float(m[k].max()) for k in
                                    ("max_abs_error", "max_range_rel_error", "max_rel_error")}}
-    else:
-        raise SystemExit(f"baseline codec {a.codec!r} unknown")
+        if a.metrics:
+            from .metrics import write_metrics_tsv
+
+            write_metrics_tsv(m, a.metrics)
     Path(a.output).write_text(json.dumps(out, indent=1))
 
 
@@ -154,7 +162,18 @@ def _cmd_plot_summary(a: argparse.Namespace) -> None:
     plot_rate_distortion(pd.read_csv(a.summary, sep="\t"), a.output, title=a.title)
 
 
+def _cmd_aggregate_seeds(a: argparse.Namespace) -> None:
+    from .metrics import aggregate_over_seeds, read_metrics_tsv, write_metrics_tsv
+
+    write_metrics_tsv(aggregate_over_seeds([read_metrics_tsv(p) for p in a.inputs]), a.output)
+
+
 def add_pipeline_commands(sub) -> None:
+    p = sub.add_parser("aggregate-seeds", help="mean and spread of per-variable metrics over several seeds")
+    p.add_argument("inputs", nargs="+", help="metrics.tsv files, one per seed")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_cmd_aggregate_seeds)
+
     p = sub.add_parser("plot-run", help="per-variable plots (PDF + PNGs), field frames and loss curves of a run")
     p.add_argument("original")
     p.add_argument("reconstructed")
@@ -210,8 +229,10 @@ def add_pipeline_commands(sub) -> None:
 
     p = sub.add_parser("baseline", help="run a reference codec on a dataset and write its figures as JSON")
     p.add_argument("input")
-    p.add_argument("--codec", required=True, choices=["gzip", "zstd", "trunc"])
-    p.add_argument("--level", type=int, required=True, help="compression level (trunc: mantissa bits kept)")
+    p.add_argument("--codec", required=True, choices=["gzip", "zstd", "trunc", "sz3", "zfp"])
+    p.add_argument("--level", type=int, default=0, help="compression level (trunc: mantissa bits kept)")
+    p.add_argument("--error-bound", help="sz3/zfp: abs=X or range=X")
+    p.add_argument("--metrics", help="lossy codecs: also write the per-variable metrics TSV here")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_baseline)
 

@@ -137,3 +137,20 @@ def test_failing_rule_leaves_no_output_and_a_log_that_says_why(tmp_path):
     assert not list((tmp_path / "results").rglob("*.part*")) if (tmp_path / "results").exists() else True
     log = (tmp_path / "logs/extract_dataset/broken.log").read_text()
     assert "nope.parquet: file does not exist" in log
+
+
+def test_report_builds(finished_run):
+    tmp, cfg = finished_run
+    write_config(tmp, cfg)
+    out = snakemake(tmp, "--report", "report.html")
+    assert out.returncode == 0, out.stderr[-3000:]
+    html = (tmp / "report.html").read_text(errors="replace")
+    assert len(html) > 10_000 and "summary.tsv" in html and "rate_distortion.png" in html
+
+
+def test_several_seeds_plan_aggregation(finished_run):
+    tmp, cfg = finished_run
+    cfg = {**cfg, "sweep": {**cfg["sweep"], "seeds": [0, 1]}, "overrides": {}}
+    write_config(tmp, cfg)
+    jobs = planned_jobs(tmp)
+    assert jobs.get("aggregate_seeds") == 4 and jobs.get("train_model") == 4, jobs

@@ -35,3 +35,22 @@ rule baseline_truncation:
         "results/benchmarks/baseline_truncation/{dataset}-l{level}.tsv"
     shell:
         "baler --log {log} baseline {input} --codec trunc --level {wildcards.level} -o {output} 2>> {log}"
+
+
+rule baseline_lossy:
+    input:
+        lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
+    output:
+        result="results/{dataset}/baseline/{lossy}-eb-{bound}/result.json",
+        metrics="results/{dataset}/baseline/{lossy}-eb-{bound}/metrics.tsv",
+    params:
+        bound=lambda w: bound_spec(w.bound),
+    log:
+        "logs/baseline_lossy/{dataset}-{lossy}-{bound}.log",
+    benchmark:
+        "results/benchmarks/baseline_lossy/{dataset}-{lossy}-{bound}.tsv"
+    wildcard_constraints:
+        lossy="sz3|zfp",
+    shell:
+        "baler --log {log} baseline {input} --codec {wildcards.lossy} --error-bound {params.bound} "
+        "-o {output.result} --metrics {output.metrics} 2>> {log}"

@@ -1,3 +1,4 @@
+import importlib.util
 import json
 import shlex
 
@@ -65,6 +66,10 @@ def baseline_files(dataset):
     out = [f"results/{dataset}/baseline/gzip-l{l}/result.json" for l in b["gzip_levels"]]
     out += [f"results/{dataset}/baseline/zstd-l{l}/result.json" for l in b["zstd_levels"]]
     out += [f"results/{dataset}/baseline/trunc-l{k}/result.json" for k in b.get("truncation_bits", [])]
+    for codec, module in (("sz3", "pysz"), ("zfp", "zfpy")):
+        if importlib.util.find_spec(module) is not None:  # the optional [baselines] extra
+            out += [f"results/{dataset}/baseline/{codec}-eb-{bound_tag(e)}/result.json"
+                    for e in b.get("lossy_bounds", [])]
     return out
 
 

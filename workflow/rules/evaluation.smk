@@ -78,7 +78,35 @@ rule plot_rate_distortion:
         "baler --log {log} plot-summary {input} -o {output} --title {wildcards.dataset} 2>> {log}"
 
 
+rule aggregate_seeds:
+    input:
+        lambda w: expand(
+            "results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/metrics.tsv",
+            seed=sweep(w.dataset)["seeds"],
+            allow_missing=True,
+        ),
+    output:
+        report(
+            "results/{dataset}/{model}-r{ratio}-seeds/eb-{bound}/metrics_over_seeds.tsv",
+            caption="../report/seeds.rst",
+            category="Per-variable metrics",
+            subcategory="{dataset}",
+            labels={"point": "{model}-r{ratio} (all seeds)", "bound": "{bound}"},
+        ),
+    log:
+        "logs/aggregate_seeds/{dataset}/{model}-r{ratio}-{bound}.log",
+    shell:
+        "baler --log {log} aggregate-seeds {input} -o {output} 2>> {log}"
+
+
 def report_outputs(dataset):
     out = [f"results/{dataset}/rate_distortion.png"]
     out += [f"{d}/plots.pdf" for d in point_dirs(dataset)]
+    s = sweep(dataset)
+    if len(s["seeds"]) > 1:
+        out += [
+            f"results/{dataset}/{model_name(dataset)}-r{r}-seeds/eb-{bound_tag(b)}/metrics_over_seeds.tsv"
+            for r in s["ratios"]
+            for b in s["error_bounds"]
+        ]
     return out
