@@ -136,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--latent-dim", type=int, help="latent size (dense) or latent channels (conv2d)")
     g.add_argument("--ratio", type=float, help="nominal ratio: float32 input bits / quantized latent bits")
-    p.add_argument("--model", choices=["auto", "dense", "conv2d"], help="registry model (default: by data kind)")
+    p.add_argument("--model", choices=["auto", "dense", "conv2d", "sequential"],
+                   help="registry model (default: dense for tables, conv2d for fields); sequential: column-by-column "
+                        "prediction for error-bounded table coding (--latent-dim sets its hidden width)")
     p.add_argument("--latent-dtype", help="latent storage: float32, float16 or intN (default int12)")
     p.add_argument("--decoder-dtype", choices=["float32", "float16", "bfloat16"], help="stored decoder weights")
     p.add_argument("--epochs", type=int)

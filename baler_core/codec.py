@@ -286,20 +286,21 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle, out_path
             elif [c["name"] for c in columns] != list(chunk.columns):
                 raise InputError(f"{source}: column order changed between chunks")
             b = len(blocks)
-            model_order = chunk[bundle.columns].to_numpy(dtype=np.float64)
-            xn = norm.transform(model_order)
-            z = _encode(bundle, xn)
-            lat_params, zdq = _write_latent(w, f"b{b}", z, spec, opts)
-            pred = norm.inverse(_decode(dec64, zdq, None))
-            col_recs = []
-            for name in chunk.columns:
-                j = bundle.columns.index(name)
-                x = chunk[name].to_numpy()
-                rec, streams, _ = _encode_column(x, pred[:, j], opts.bounds.for_column(name), opts.entropy, opts.level)
-                for k, v in streams.items():
-                    w.add(f"b{b}/{name}/{k}", v)
-                col_recs.append(rec)
-            blocks.append({"rows": len(chunk), "latent": lat_params, "columns": col_recs})
+            if _is_sequential(bundle):
+                lat_params, recs_by_name = {}, _encode_sequential(w, b, chunk, bundle, dec64, opts)
+            else:
+                xn = norm.transform(chunk[bundle.columns].to_numpy(dtype=np.float64))
+                lat_params, zdq = _write_latent(w, f"b{b}", _encode(bundle, xn), spec, opts)
+                pred = norm.inverse(_decode(dec64, zdq, None))
+                recs_by_name = {}
+                for j, name in enumerate(bundle.columns):
+                    rec, streams, _ = _encode_column(chunk[name].to_numpy(), pred[:, j], opts.bounds.for_column(name),
+                                                     opts.entropy, opts.level)
+                    for k, v in streams.items():
+                        w.add(f"b{b}/{name}/{k}", v)
+                    recs_by_name[name] = rec
+            blocks.append({"rows": len(chunk), "latent": lat_params,
+                           "columns": [recs_by_name[name] for name in chunk.columns]})
             n_total += len(chunk)
         if columns is None:
             if empty_columns is None:
@@ -314,6 +315,52 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle, out_path
         size = w.finish(header)
     log.info("compressed %d rows in %.2f s into %s (%d bytes)", n_total, time.perf_counter() - t0, out_path, size)
     return header
+
+
+def _is_sequential(bundle: ModelBundle) -> bool:
+    return bool(getattr(bundle.model, "sequential", False))
+
+
+def _normalized_column(norm, j: int, values: np.ndarray) -> np.ndarray:
+    """One reconstructed column in the model's normalized units (non-finite values become 0)."""
+    c = norm.columns[j]
+    v = values.astype(np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        v = np.arcsinh(v / c.log_scale) if c.log else v
+        y = (v - c.offset) / c.scale
+    y[~np.isfinite(y)] = 0.0
+    return y
+
+
+@torch.no_grad()
+def _sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray) -> np.ndarray:
+    """Physical-unit prediction of column ``j`` from the reconstructed columns before it (float64, CPU)."""
+    prev = torch.from_numpy(recon_n[:, :j])
+    pred_n = np.concatenate([dec64.predict_column(j, prev[s : s + INFER_BATCH]).numpy()
+                             for s in range(0, max(len(prev), 1), INFER_BATCH)])[: len(prev)]
+    full = np.zeros((len(pred_n), len(norm.columns)))
+    full[:, j] = pred_n
+    return norm.inverse(full)[:, j]
+
+
+def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64,
+                       opts: CompressionOptions) -> dict[str, dict]:
+    """Code columns in model order, each predicted from the columns already reconstructed."""
+    if opts.bounds.default.kind == "none" and any(
+            opts.bounds.for_column(c).kind == "none" for c in bundle.columns):
+        raise InputError("the sequential model stores no latent: give an error bound (abs=, rel= or range=)")
+    norm = bundle.normalizer
+    recon_n = np.zeros((len(chunk), len(bundle.columns)))
+    recs = {}
+    for j, name in enumerate(bundle.columns):
+        pred = _sequential_prediction(dec64, norm, j, recon_n)
+        rec, streams, out = _encode_column(chunk[name].to_numpy(), pred, opts.bounds.for_column(name),
+                                           opts.entropy, opts.level)
+        for k, v in streams.items():
+            w.add(f"b{b}/{name}/{k}", v)
+        recs[name] = rec
+        recon_n[:, j] = _normalized_column(norm, j, out)
+    return recs
 
 
 def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
@@ -460,6 +507,19 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
         recs = blk.get("columns")
         if not isinstance(recs, list) or len(recs) != len(names) or not all(isinstance(r, dict) for r in recs):
             raise FormatError(f"{path}: block {b} column records do not match the columns")
+        if _is_sequential(bundle):
+            by_name = dict(zip(names, zip(dtypes, recs)))
+            if set(by_name) != set(bundle.columns):
+                raise ModelMismatchError(f"{path}: columns do not match the sequential decoder's")
+            recon_n = np.zeros((n, len(bundle.columns)))
+            data = {}
+            for j, name in enumerate(bundle.columns):
+                dt, rec = by_name[name]
+                pred = _sequential_prediction(dec64, norm, j, recon_n)
+                data[name] = _decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred, dt)
+                recon_n[:, j] = _normalized_column(norm, j, data[name])
+            yield pd.DataFrame({c: data[c] for c in names}, columns=names)
+            continue
         zshape = _latent_channels(bundle, n, frame)
         z = _read_latent(rd, f"b{b}", zshape, spec, blk.get("latent", {}))
         out = _decode(dec64, z, frame)

@@ -16,7 +16,7 @@ import zstandard
 from .errors import FormatError
 
 _CONST, _ZSTD, _ANS = 0, 1, 2
-MAX_ANS_ALPHABET = 1 << 14
+MAX_ANS_ALPHABET = 1 << 16
 _WIDTHS = (1, 2, 4, 8)
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import zstandard
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
@@ -25,6 +26,7 @@ from .normalization import Normalizer
 MODEL_FORMAT = "baler-model"
 MODEL_FORMAT_VERSION = 1
 DECODER_PREFIX = "decoder."
+MAX_DECODER_BYTES = 4 << 30
 
 
 @dataclass
@@ -68,10 +70,11 @@ def _store_tensors(model: torch.nn.Module, decoder_dtype: str, only_decoder: boo
 
 
 def decoder_blob(model: torch.nn.Module, record: dict) -> bytes:
-    """Deterministic bytes of the decoder weights and the record decompression needs."""
+    """Deterministic bytes of the decoder weights and the record decompression needs, zstd-compressed
+    (the bytes a decoder really costs to store; masked or repeated weights compress away)."""
     tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=True)
     meta = {"baler_decoder": json.dumps(_decoder_record(record), sort_keys=True)}
-    return st_save(tensors, metadata=meta)
+    return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(st_save(tensors, metadata=meta))
 
 
 def sha256_hex(blob: bytes) -> str:
@@ -140,5 +143,9 @@ def load_model(path: str | Path) -> ModelBundle:
 
 def load_decoder_blob(blob: bytes, source: str = "embedded decoder") -> ModelBundle:
     """Rebuild a model from a decoder blob; its encoder stays untrained and must not be used."""
+    try:
+        blob = zstandard.ZstdDecompressor().decompress(blob, max_output_size=MAX_DECODER_BYTES)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"{source}: decoder blob does not decompress ({exc})") from exc
     tensors, record = _parse_blob(blob, "baler_decoder", source)
     return _rebuild(tensors, record, source, decoder_only=True)

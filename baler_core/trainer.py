@@ -37,6 +37,7 @@ class ModelConfig:
     log_columns: list[str] | str | None = "auto"
     val_fraction: float = 0.15
     max_train_rows: int | None = 2_000_000
+    context: bool = True  # sequential model: predict from earlier columns (False: the per-column floor)
 
 
 def load_config(path: str | Path | None, inline_json: str | None = None) -> tuple[ModelConfig, TrainConfig]:
@@ -96,11 +97,16 @@ def build_for_data(data: pd.DataFrame | np.ndarray, mc: ModelConfig) -> tuple[st
     bits = latent_bits(mc.latent_dtype)
     if name == "dense":
         if kind != "table":
-            raise InputError("model 'dense' needs a table; use conv2d for fields")
+            raise InputError("model 'dense' needs a table; use conv2d for fields")  # noqa: E501
         nf = data.shape[1]
         latent = mc.latent_dim or (latent_dim_for_ratio(nf, mc.ratio, bits) if mc.ratio else max(1, nf // 2))
         args = {"n_features": nf, "latent_dim": int(round(latent)), "hidden": list(mc.hidden),
                 "activation": mc.activation or "leaky_relu"}
+    elif name == "sequential":
+        if kind != "table":
+            raise InputError("model 'sequential' needs a table")
+        args = {"n_features": data.shape[1], "hidden": int(mc.latent_dim or 32), "context": mc.context,
+                "activation": mc.activation or "gelu"}
     elif name == "conv2d":
         if kind != "field":
             raise InputError("model 'conv2d' needs a field (N x H x W); use dense for tables")

@@ -42,6 +42,7 @@ class TrainConfig:
     l1_latent: float = 0.0  # sparsity penalty on the latent (the original Baler defined one but never applied it)
     patch: int | None = 64  # fields: random square crops of this size during training (None: whole frames)
     threads: int | None = None
+    loss: str = "mse"  # mse | l1 (l1 suits residual coding: the median minimizes the residual's spread)
 
 
 @dataclass
@@ -91,21 +92,31 @@ def _crop(x: torch.Tensor, patch: int | None, gen: torch.Generator) -> torch.Ten
     return x[:, i : i + ph, j : j + pw]
 
 
-def _loss(model: nn.Module, xb: torch.Tensor, l1: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _distortion(x_hat: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
+    d = x_hat.float() - x
+    if kind == "mse":
+        return d.pow(2)
+    if kind == "l1":
+        return d.abs()
+    raise InputError(f"loss {kind!r} unknown; choose mse or l1")
+
+
+def _loss(model: nn.Module, xb: torch.Tensor, l1: float, kind: str = "mse") -> tuple[torch.Tensor, torch.Tensor]:
     out = model(xb)
-    mse = torch.mean((out["x_hat"].float() - xb) ** 2)
-    total = mse + l1 * out["latent"].float().abs().mean() if l1 > 0 else mse
-    return total, mse
+    dist = _distortion(out["x_hat"], xb, kind).mean()
+    total = dist + l1 * out["latent"].float().abs().mean() if l1 > 0 else dist
+    return total, dist
 
 
 @torch.no_grad()
-def evaluate_loss(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device) -> float:
+def evaluate_loss(model: nn.Module, x: torch.Tensor, batch_size: int, device: torch.device,
+                  kind: str = "mse") -> float:
     model.eval()
     total, n = 0.0, 0
     for start in range(0, len(x), batch_size):
         xb = x[start : start + batch_size].to(device)
         out = model(xb)
-        total += float(torch.sum((out["x_hat"].float() - xb) ** 2)) / xb[0].numel()
+        total += float(torch.sum(_distortion(out["x_hat"], xb, kind))) / xb[0].numel()
         n += len(xb)
     return total / max(n, 1)
 
@@ -209,7 +220,7 @@ def train_model(
         for idx in _batches(len(xt), cfg.batch_size, gen):
             xb = _crop(xt[idx.to(xt.device)], cfg.patch, gen).to(device, non_blocking=True)
             with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                loss, mse = _loss(model, xb, cfg.l1_latent)
+                loss, mse = _loss(model, xb, cfg.l1_latent, cfg.loss)
             mse = mse.detach()
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -217,7 +228,7 @@ def train_model(
             scaler.update()
             tot += mse.item()
             nb += 1
-        val = evaluate_loss(model, xv, cfg.batch_size * 4, device)
+        val = evaluate_loss(model, xv, cfg.batch_size * 4, device, cfg.loss)
         if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
             sched.step(val)
         else:

@@ -5,6 +5,8 @@
 #   bash scripts/slurm_local_cluster.sh status   # sinfo/squeue; exit 0 when the node takes jobs
 #   bash scripts/slurm_local_cluster.sh down     # stop the daemons, remove their state
 #
+# `up` exits with 3 when the packages cannot be installed (no apt-get, no network), 1 on any other failure.
+#
 # Debian/Ubuntu only (apt-get), run as root (or with password-less sudo). No systemd needed: the daemons run
 # in the background from this script. The one node, `localhost`, has every CPU of this machine and one fake
 # GPU (GRES gpu:1 backed by /dev/null), so jobs that ask for a GPU (`--gpus=1`, `--gres=gpu:1`) are scheduled
@@ -66,6 +68,10 @@ install_packages() {
 
 node_state() {
     sinfo -h -N -n localhost -o '%t' 2>/dev/null | head -n 1 || true
+}
+
+ours_running() {  # the slurmctld this script started is alive (sinfo takes ~10 s to fail without one)
+    [ -s "$RUN/slurmctld.bg" ] && kill -0 "$(cat "$RUN/slurmctld.bg")" 2>/dev/null
 }
 
 is_up() {
@@ -174,8 +180,8 @@ start_daemon() {  # name, command...
 }
 
 up() {
-    install_packages
-    if is_up; then
+    install_packages || exit 3
+    if ours_running && is_up; then
         say "cluster already up"
         sinfo
         return 0
@@ -203,7 +209,7 @@ up() {
         tail -n 20 "$LOG"/*.out "$LOG"/*.log >&2 2>/dev/null || true
         return 1
     fi
-    say "cluster up after ${i} polls: $(sinfo -h -o '%P %D %t %C(A/I/O/T) cpus, %m MB, %G')"
+    say "cluster up: $(sinfo -h -o '%P %D %t %C(A/I/O/T) cpus, %m MB, %G')"
 }
 
 stop_daemons() {  # [quiet]
@@ -223,7 +229,7 @@ stop_daemons() {  # [quiet]
 }
 
 down() {
-    if command -v scancel >/dev/null && is_up; then
+    if command -v scancel >/dev/null && ours_running; then
         $SUDO scancel --full --state=PENDING,RUNNING,SUSPENDED >/dev/null 2>&1 || true
         $SUDO scancel --state=PENDING,RUNNING,SUSPENDED >/dev/null 2>&1 || true
     fi
