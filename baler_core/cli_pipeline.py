@@ -249,3 +249,4 @@ def add_pipeline_commands(sub) -> None:
     p.add_argument("--baselines", nargs="*", help="baseline JSON files")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_summarize)
+    from .cli_filesets import add_fileset_commands; add_fileset_commands(sub)  # noqa: E702 (file-set commands)

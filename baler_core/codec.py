@@ -116,9 +116,26 @@ def _check(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, params: di
     return bad
 
 
-def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int
-                   ) -> tuple[dict, dict[str, bytes], np.ndarray]:
-    """Code one column (1-D values, any numeric dtype) against its float64 prediction."""
+def lorenzo(r: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Exact integer N-d Lorenzo transform (differences along every axis) of quantized residuals: smooth
+    fields leave small differences, which entropy-code far better than the residuals themselves."""
+    d = r.reshape(shape)
+    for axis in range(d.ndim):
+        d = np.diff(d, axis=axis, prepend=0)
+    return d.ravel()
+
+
+def inverse_lorenzo(d: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    r = d.reshape(shape)
+    for axis in reversed(range(r.ndim)):
+        r = np.cumsum(r, axis=axis)
+    return r.ravel()
+
+
+def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int,
+                   lorenzo_shape: tuple[int, ...] | None = None) -> tuple[dict, dict[str, bytes], np.ndarray]:
+    """Code one column (1-D values, any numeric dtype) against its float64 prediction. Fields pass their
+    block shape as ``lorenzo_shape`` to code the residuals' Lorenzo differences instead."""
     n = x.size
     streams: dict[str, bytes] = {}
     if x.dtype.kind == "b":
@@ -164,7 +181,11 @@ def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, 
     bad = ~finite | _check(mode, x, out, bound, params)
     if r is not None:
         r = np.where(bad, 0, r)
-        streams["r"] = encode_ints(r, entropy, level)
+        if lorenzo_shape is not None and mode in ("lin", "int"):
+            params["lorenzo"] = list(lorenzo_shape)
+            streams["r"] = encode_ints(lorenzo(r, lorenzo_shape), entropy, level)
+        else:
+            streams["r"] = encode_ints(r, entropy, level)
     if zero is not None:
         streams["zero"] = encode_ints(zero.astype(np.int64), entropy, level)
         streams["flip"] = encode_ints(np.where(bad, 0, flip).astype(np.int64), entropy, level)
@@ -184,6 +205,11 @@ def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype) -
         return np.frombuffer(raw, dtype=store_dtype).copy().astype(dtype)
     pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
     r = decode_ints(read("r"), n) if mode in ("int", "lin", "log") else None
+    if r is not None and rec.get("lorenzo") is not None:
+        shape = tuple(int(v) for v in rec["lorenzo"])
+        if int(np.prod(shape)) != n or min(shape, default=1) < 0:
+            raise FormatError(f"Lorenzo shape {shape} does not hold {n} values")
+        r = inverse_lorenzo(r, shape)
     zero = decode_ints(read("zero"), n) if mode == "log" else None
     flip = decode_ints(read("flip"), n) if mode == "log" else None
     try:
@@ -214,15 +240,21 @@ def _unzstd(blob: bytes, size: int) -> bytes:
 
 
 # ------------------------------------------------------------------ latent coding
+def _latent_blobs(stored: np.ndarray, spec: str, opts: CompressionOptions) -> list[bytes]:
+    blobs = []
+    for c in range(stored.shape[1]):
+        ch = np.ascontiguousarray(stored[:, c])
+        if spec.startswith("int"):
+            blobs.append(encode_ints(ch.ravel(), opts.entropy, opts.level))
+        else:
+            blobs.append(zstandard.ZstdCompressor(level=opts.level, write_checksum=True).compress(ch.tobytes()))
+    return blobs
+
+
 def _write_latent(w: ContainerWriter, prefix: str, z: np.ndarray, spec: str, opts: CompressionOptions
                   ) -> tuple[dict, np.ndarray]:
     stored, params = quantize_latent(z, spec)
-    for c in range(z.shape[1]):
-        ch = np.ascontiguousarray(stored[:, c])
-        if spec.startswith("int"):
-            blob = encode_ints(ch.ravel(), opts.entropy, opts.level)
-        else:
-            blob = zstandard.ZstdCompressor(level=opts.level, write_checksum=True).compress(ch.tobytes())
+    for c, blob in enumerate(_latent_blobs(stored, spec, opts)):
         w.add(f"{prefix}/latent/{c}", blob)
     return params, dequantize_latent(stored, spec, params)
 
@@ -333,8 +365,15 @@ def _normalized_column(norm, j: int, values: np.ndarray) -> np.ndarray:
 
 
 @torch.no_grad()
-def _sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray) -> np.ndarray:
-    """Physical-unit prediction of column ``j`` from the reconstructed columns before it (float64, CPU)."""
+def _sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict[str, np.ndarray],
+                           relations: dict) -> np.ndarray:
+    """Physical-unit prediction of column ``j`` from the reconstructed columns before it (float64, CPU):
+    an exact linear relation where the model found one, else the column's MLP."""
+    name = norm.columns[j].name
+    if name in relations:
+        from .relations import apply_relation
+
+        return apply_relation(relations[name], {k: recon[k] for k in relations[name]["inputs"]})
     prev = torch.from_numpy(recon_n[:, :j])
     pred_n = np.concatenate([dec64.predict_column(j, prev[s : s + INFER_BATCH]).numpy()
                              for s in range(0, max(len(prev), 1), INFER_BATCH)])[: len(prev)]
@@ -350,15 +389,18 @@ def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: 
             opts.bounds.for_column(c).kind == "none" for c in bundle.columns):
         raise InputError("the sequential model stores no latent: give an error bound (abs=, rel= or range=)")
     norm = bundle.normalizer
+    relations = bundle.record.get("relations") or {}
     recon_n = np.zeros((len(chunk), len(bundle.columns)))
+    recon: dict[str, np.ndarray] = {}
     recs = {}
     for j, name in enumerate(bundle.columns):
-        pred = _sequential_prediction(dec64, norm, j, recon_n)
+        pred = _sequential_prediction(dec64, norm, j, recon_n, recon, relations)
         rec, streams, out = _encode_column(chunk[name].to_numpy(), pred, opts.bounds.for_column(name),
                                            opts.entropy, opts.level)
         for k, v in streams.items():
             w.add(f"b{b}/{name}/{k}", v)
         recs[name] = rec
+        recon[name] = out
         recon_n[:, j] = _normalized_column(norm, j, out)
     return recs
 
@@ -395,18 +437,34 @@ def compress_field(field: np.ndarray, bundle: ModelBundle, out_path: str | Path,
             w.add("decoder", blob)
         for b, s in enumerate(range(0, n, frames_per_block)):
             x = np.asarray(field[s : s + frames_per_block])
+            lshape = x.shape if bound.kind in ("abs", "range") else None
+            # candidate 1: the autoencoder's prediction (latent stored); candidate 2: no model, the residual
+            # is the field itself (Lorenzo differences of the quantized values). The smaller one is kept.
             xn = norm.transform(x.reshape(-1, 1)).reshape(x.shape)
             z = _encode(bundle, xn)
-            lat_params, zdq = _write_latent(w, f"b{b}", z, spec, opts)
-            pred = norm.inverse(_decode(dec64, zdq, (h, w_)).reshape(-1, 1)).reshape(-1)
-            rec, streams, _ = _encode_column(x.reshape(-1), pred, bound, opts.entropy, opts.level)
+            stored, lat_params = quantize_latent(z, spec)
+            lat_blobs = _latent_blobs(stored, spec, opts)
+            pred = norm.inverse(_decode(dec64, dequantize_latent(stored, spec, lat_params), (h, w_))
+                                .reshape(-1, 1)).reshape(-1)
+            cands = [("model", *_encode_column(x.reshape(-1), pred, bound, opts.entropy, opts.level, lshape),
+                      lat_blobs)]
+            if bound.kind in ("abs", "range"):
+                cands.append(("none", *_encode_column(x.reshape(-1), np.zeros(x.size), bound, opts.entropy,
+                                                      opts.level, lshape), []))
+            predictor, rec, streams, _, blobs = min(
+                cands, key=lambda c: sum(map(len, c[2].values())) + sum(map(len, c[4])))
+            for c, blob in enumerate(blobs):
+                w.add(f"b{b}/latent/{c}", blob)
             for k, v in streams.items():
                 w.add(f"b{b}/field/{k}", v)
-            blocks.append({"rows": len(x), "latent": lat_params, "columns": [rec]})
+            blocks.append({"rows": len(x), "predictor": predictor,
+                           "latent": lat_params if predictor == "model" else {}, "columns": [rec]})
+        model_used = any(blk["predictor"] == "model" for blk in blocks) or not blocks
         header = {
             "format": "baler", "kind": "field", "baler_version": __version__, "n_rows": n, "shape": [n, h, w_],
             "columns": [{"name": "field", "dtype": field.dtype.str}], "latent": {"dtype": spec},
-            "model": _model_header(bundle, blob, opts.embed_decoder), "error_bound": opts.bounds.to_dict(),
+            "model": {**_model_header(bundle, blob, opts.embed_decoder), "used": model_used},
+            "error_bound": opts.bounds.to_dict(),
             "raw_bytes": int(field.size * field.dtype.itemsize), "blocks": blocks,
         }
         w.finish(header)
@@ -491,6 +549,21 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
     if out_bytes > limit:
         raise FormatError(f"{path}: declares {out_bytes} output bytes from a {rd.size}-byte file "
                           f"(limit {int(limit)}); refusing to allocate")
+    needs_model = h.get("model", {}).get("used", True) is not False
+    if not needs_model:  # every block was coded without the autoencoder: no decoder is needed
+        for b, blk in enumerate(blocks):
+            if blk.get("predictor") != "none" or not frame:
+                raise FormatError(f"{path}: block {b} needs a model but the header says none is used")
+            recs = blk.get("columns")
+            if not isinstance(recs, list) or len(recs) != 1 or not isinstance(recs[0], dict):
+                raise FormatError(f"{path}: block {b} column records malformed")
+            n = blk["rows"]
+            vals = _decode_column(recs[0], lambda k, b=b: rd.read(f"b{b}/field/{k}"), n * per_row,
+                                  np.zeros(n * per_row), dtypes[0])
+            yield vals.reshape(n, *frame)
+        if not blocks:
+            yield np.zeros((0, *frame), dtype=dtypes[0])
+        return
     bundle = _resolve_decoder(rd, bundle, model_source)
     if bundle.kind != h["kind"]:
         raise ModelMismatchError(f"{path}: holds a {h['kind']} but the decoder is for {bundle.kind}s")
@@ -512,13 +585,19 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
             if set(by_name) != set(bundle.columns):
                 raise ModelMismatchError(f"{path}: columns do not match the sequential decoder's")
             recon_n = np.zeros((n, len(bundle.columns)))
+            relations = bundle.record.get("relations") or {}
             data = {}
             for j, name in enumerate(bundle.columns):
                 dt, rec = by_name[name]
-                pred = _sequential_prediction(dec64, norm, j, recon_n)
+                pred = _sequential_prediction(dec64, norm, j, recon_n, data, relations)
                 data[name] = _decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred, dt)
                 recon_n[:, j] = _normalized_column(norm, j, data[name])
             yield pd.DataFrame({c: data[c] for c in names}, columns=names)
+            continue
+        if frame and blk.get("predictor") == "none":
+            vals = _decode_column(recs[0], lambda k: rd.read(f"b{b}/field/{k}"), n * per_row,
+                                  np.zeros(n * per_row), dtypes[0])
+            yield vals.reshape(n, *frame)
             continue
         zshape = _latent_channels(bundle, n, frame)
         z = _read_latent(rd, f"b{b}", zshape, spec, blk.get("latent", {}))
@@ -552,7 +631,8 @@ def file_info(path: str | Path) -> dict:
     with ContainerReader(path) as rd:
         h = rd.header
         total = rd.size
-        dec = int(h.get("model", {}).get("decoder_bytes", 0))
+        used = h.get("model", {}).get("used", True) is not False
+        dec = int(h.get("model", {}).get("decoder_bytes", 0)) if used else 0
         embedded = "decoder" in h["sections"]
         data_bytes = total - (rd.section_bytes("decoder") if embedded else 0)
         raw = int(h.get("raw_bytes", 0))

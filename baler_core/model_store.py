@@ -53,7 +53,8 @@ class ModelBundle:
 
 
 def _decoder_record(record: dict) -> dict:
-    keys = ("format", "version", "model", "model_args", "kind", "columns", "normalization", "latent", "decoder_dtype")
+    keys = ("format", "version", "model", "model_args", "kind", "columns", "normalization", "latent", "decoder_dtype",
+            "relations")
     return {k: record[k] for k in keys if k in record}
 
 

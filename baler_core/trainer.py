@@ -38,6 +38,7 @@ class ModelConfig:
     val_fraction: float = 0.15
     max_train_rows: int | None = 2_000_000
     context: bool = True  # sequential model: predict from earlier columns (False: the per-column floor)
+    relations: bool = True  # sequential model: find exact linear relations and predict those columns exactly
 
 
 def load_config(path: str | Path | None, inline_json: str | None = None) -> tuple[ModelConfig, TrainConfig]:
@@ -125,6 +126,20 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
                   ) -> tuple[ModelBundle, TrainResult]:
     """Fit normalization on training rows only (or use ``normalizer``, fitted earlier), train, save."""
     name, args, kind = build_for_data(data, mc)
+    relations: dict = {}
+    if name == "sequential" and mc.relations:
+        from .relations import find_linear_relations
+
+        order, relations = find_linear_relations(data.to_numpy(dtype=np.float64), [str(c) for c in data.columns])
+        data = data[order]
+        if val_data is not None:
+            val_data = val_data[[c for c in order if c in val_data.columns]]
+        if normalizer is not None:
+            by_name = {c.name: c for c in normalizer.columns}
+            normalizer = Normalizer(normalizer.method, [by_name[c] for c in order if c in by_name])
+        for n, r in relations.items():
+            log.info("column %s = %s (relative RMS residual %.1e): predicted exactly", n,
+                     " + ".join(f"{c:.6g}*{i}" for i, c in zip(r["inputs"], r["coef"])), r["rel_rms"])
     if kind == "table":
         names = [str(c) for c in data.columns]
         x_all = data.to_numpy(dtype=np.float64)
@@ -167,7 +182,7 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
                          history_path=history_path, model_args={"model": name, **args})
     record = {
         "model": name, "model_args": args, "kind": kind, "columns": names, "normalization": norm.to_dict(),
-        "latent": {"dtype": mc.latent_dtype}, "decoder_dtype": mc.decoder_dtype,
+        "latent": {"dtype": mc.latent_dtype}, "decoder_dtype": mc.decoder_dtype, "relations": relations,
         "training": {**{k: v for k, v in asdict(result).items() if k != "history"},
                      "config": asdict(tc), "train_rows": int(len(x_train)), "val_rows": int(len(x_val))},
     }

@@ -9,7 +9,7 @@
 #
 # Debian/Ubuntu only (apt-get), run as root (or with password-less sudo). No systemd needed: the daemons run
 # in the background from this script. The one node, `localhost`, has every CPU of this machine and one fake
-# GPU (GRES gpu:1 backed by /dev/null), so jobs that ask for a GPU (`--gpus=1`, `--gres=gpu:1`) are scheduled
+# GPU (GRES gpu:fake:1 backed by /dev/null), so jobs that ask for a GPU (`--gpus=1`, `--gres=gpu:1`) are scheduled
 # as on a GPU cluster; CUDA itself is not there. No slurmdbd: `sacct` does not work, job status comes from
 # `squeue`, which keeps finished jobs for MinJobAge seconds.
 #
@@ -133,14 +133,14 @@ SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0
 KillWait=10
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:1 State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:fake:1 State=UNKNOWN
 PartitionName=local Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
     $SUDO tee "$GRES_CONF" >/dev/null <<EOF
 $MARKER
-# A fake GPU: File must name a character device; /dev/null is one. No NVML autodetection.
+# A fake GPU of type "fake": File must name a character device; /dev/null is one. No NVML autodetection.
 AutoDetect=off
-NodeName=localhost Name=gpu File=/dev/null
+NodeName=localhost Name=gpu Type=fake File=/dev/null
 EOF
 }
 

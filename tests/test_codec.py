@@ -159,3 +159,19 @@ def test_field_other_frame_size_works(field_model, tmp_path):
     out = tmp_path / "g.baler"
     compress_field(field, bundle, out, CompressionOptions(BoundSpec(Bound("range", 1e-3))))
     assert decompress(out, bundle).shape == (3, 20, 31)
+
+
+def test_field_lorenzo_path_needs_no_decoder(field_model, tmp_path):
+    """When the Lorenzo coder beats the autoencoder on every block, the file decodes without any model."""
+    _, bundle = field_model
+    y, x = np.mgrid[0:40, 0:60] / 40.0
+    field = np.stack([np.sin(3 * x + 0.1 * t) * np.cos(2 * y) for t in range(6)]).astype(np.float32)
+    out = tmp_path / "l.baler"
+    compress_field(field, bundle, out, CompressionOptions(BoundSpec(Bound("range", 1e-3))))
+    info = file_info(out)
+    rec = decompress(out, bundle)
+    _assert_bound(field.ravel(), rec.ravel(), Bound("range", 1e-3))
+    if not info["model"]["used"]:
+        assert info["decoder_bytes"] == 0
+        np.testing.assert_array_equal(decompress(out), rec)
+    assert info["ratio_without_decoder"] > 5

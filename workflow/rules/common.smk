@@ -92,11 +92,16 @@ def train_gpus(w):
     return 1 if training_settings(w)["training"].get("device", "auto") in ("cuda", "auto_gpu") else 0
 
 
+def is_fileset(dataset):
+    """Whether a dataset is a file set (`source.files` or `source.file_list`): see rules/filesets.smk."""
+    return "files" in DATASETS[dataset]["source"] or "file_list" in DATASETS[dataset]["source"]
+
+
 def get_final_output():
     out = []
     for d in DATASETS:
         out.append(f"results/{d}/summary.tsv")
-        out.extend(report_outputs(d))
+        out.extend(fileset_outputs(d) if is_fileset(d) else report_outputs(d))
     return out
 
 

@@ -1,0 +1,62 @@
+"""Exact linear relations between table columns, found on training rows and used by the sequential model.
+
+Physics tables carry them: a jet's energy is the sum of its per-species energies, a total multiplicity the
+sum of the species' multiplicities. A column that is an exact linear combination of others is moved after
+them and predicted from their *reconstructed* values with float64 coefficients, so its residual is almost
+always zero and costs almost nothing to store.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+REL_TOLERANCE = 1e-5  # residual RMS relative to the column's RMS that counts as "exact"
+
+
+def _fit(target: np.ndarray, inputs: np.ndarray) -> tuple[np.ndarray, float, float]:
+    a = np.column_stack([inputs, np.ones(len(inputs))])
+    coef, *_ = np.linalg.lstsq(a, target, rcond=None)
+    resid = target - a @ coef
+    scale = float(np.sqrt(np.mean(target**2))) or 1.0
+    return coef, float(np.sqrt(np.mean(resid**2)) / scale), float(coef[-1])
+
+
+def find_linear_relations(x: np.ndarray, names: list[str], tol: float = REL_TOLERANCE
+                          ) -> tuple[list[str], dict[str, dict]]:
+    """Return a column order (derived columns last) and, per derived column, ``{"inputs", "coef", "intercept"}``.
+
+    Columns are examined from last to first; a column is derived when it is an exact linear combination of the
+    columns not yet derived, so every relation keeps at least one of its members as an input.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    finite = np.all(np.isfinite(x), axis=1)
+    x = x[finite]
+    if len(x) < 2 * len(names) + 10:
+        return list(names), {}
+    derived: dict[str, dict] = {}
+    for j in reversed(range(len(names))):
+        if np.ptp(x[:, j]) == 0:
+            continue
+        others = [i for i in range(len(names)) if i != j and names[i] not in derived and np.ptp(x[:, i]) > 0]
+        if not others:
+            continue
+        coef, rel, intercept = _fit(x[:, j], x[:, others])
+        if rel < tol:
+            keep = [(names[i], float(c)) for i, c in zip(others, coef[:-1]) if abs(c) > 1e-9]
+            derived[names[j]] = {"inputs": [k for k, _ in keep], "coef": [c for _, c in keep],
+                                 "intercept": intercept, "rel_rms": rel}
+    order = [n for n in names if n not in derived] + [n for n in names if n in derived]
+    # a derived column may use another derived column only if that one comes earlier
+    pos = {n: i for i, n in enumerate(order)}
+    for n, rel in list(derived.items()):
+        if any(pos[i] >= pos[n] for i in rel["inputs"]):
+            del derived[n]
+    return order, derived
+
+
+def apply_relation(rel: dict, columns: dict[str, np.ndarray]) -> np.ndarray:
+    """The derived column's prediction from reconstructed input columns (physical units, float64)."""
+    out = np.full(len(next(iter(columns.values()))) if columns else 0, float(rel["intercept"]))
+    for name, c in zip(rel["inputs"], rel["coef"]):
+        out = out + float(c) * columns[name].astype(np.float64)
+    return out
