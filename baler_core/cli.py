@@ -188,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if args.log:
+    if args.log:  # the log file gets everything; the terminal (often appended to the same file) only warnings
         Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+        handlers[0].setLevel(logging.WARNING)
         handlers.append(logging.FileHandler(args.log))
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=handlers,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

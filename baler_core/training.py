@@ -258,6 +258,8 @@ def train_model(
             })
     if bar:
         bar.close()
+    if history_path:  # also when resuming a finished run, so the history always exists
+        write_history(history, history_path)
     model.load_state_dict(best_state)
     model.to("cpu").eval()
     return TrainResult(epoch + 1, best_epoch, best_val, stopped_early, time.perf_counter() - t0, str(device), history)

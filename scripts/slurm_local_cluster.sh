@@ -164,8 +164,7 @@ start_munge() {
     $SUDO chmod 0755 /run/munge
     $SUDO runuser -u munge -- /usr/sbin/munged    # daemonizes; pid file /run/munge/munged.pid
     $SUDO touch "$RUN/munged.ours"
-    local i
-    for i in $(seq 50); do
+    for _ in $(seq 50); do
         if munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then return 0; fi
         sleep 0.2
     done
@@ -195,8 +194,9 @@ up() {
     start_munge
     start_daemon slurmctld slurmctld -D -i
     start_daemon slurmd slurmd -D -N localhost
-    local i state
-    for i in $(seq 120); do
+    local state="" deadline=$((SECONDS + 60))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        ours_running || break  # slurmctld exited: its log says why
         state=$(node_state)
         case "$state" in
             idle) break ;;
@@ -213,7 +213,7 @@ up() {
 }
 
 stop_daemons() {  # [quiet]
-    local name pid i
+    local name pid
     for name in slurmd slurmctld; do
         pid=""
         [ -s "$RUN/$name.bg" ] && pid=$(cat "$RUN/$name.bg")
@@ -221,8 +221,8 @@ stop_daemons() {  # [quiet]
         if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
             [ "${1:-}" = quiet ] || say "stopping $name ($pid)"
             $SUDO kill -TERM "$pid" 2>/dev/null || true
-            for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-            kill -0 "$pid" 2>/dev/null && $SUDO kill -KILL "$pid" 2>/dev/null || true
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+            if kill -0 "$pid" 2>/dev/null; then $SUDO kill -KILL "$pid" 2>/dev/null || true; fi
         fi
         $SUDO rm -f "$RUN/$name.bg" "$RUN/$name.pid"
     done

@@ -113,7 +113,9 @@ def slurm_config(tmp: Path) -> dict:
     cfg = tiny_config(tmp)
     cfg["datasets"] = {"jets": cfg["datasets"]["jets"]}
     cfg["sweep"]["ratios"] = [2]
-    cfg["training"]["device"] = "cuda"  # train_model then asks for a GPU (train_gpus in common.smk)
+    # As a GPU run is configured: the rule itself then asks for a GPU (train_gpus in workflow/rules/common.smk);
+    # profiles/slurm gives train_model one either way.
+    cfg["training"]["device"] = "cuda"
     return cfg
 
 
@@ -128,6 +130,11 @@ def test_profile_dry_run_without_cluster(plugin, tmp_path):
     assert train, text[-3000:]
     assert re.search(r"\bgpu=1\b", train.group(1)) and "cpus_per_gpu=" in train.group(1), train.group(1)
     assert re.search(r"\bmem_mb=4000\b", train.group(1)), train.group(1)
+    # without the profile, the rule's own request: one GPU because training.device is cuda
+    out = _snakemake(tmp_path, "--cores", "2", "-n", timeout_s=300)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-5000:]
+    assert re.search(r"rule train_model:.*?resources: [^\n]*\bgpu=1\b", text, re.S), text[-3000:]
 
 
 def test_profile_found_by_name_after_install(plugin, tmp_path):

@@ -127,3 +127,15 @@ def test_device_fallback_warns():
     if not torch.cuda.is_available():
         with pytest.warns(RuntimeWarning, match="falling back to CPU"):
             assert resolve_device("cuda").type == "cpu"
+
+
+def test_resuming_a_finished_run_still_writes_history(tmp_path):
+    xt, xv = _data()
+    cfg = TrainConfig(epochs=3, device="cpu")
+    args = {"n_features": 6, "latent_dim": 2, "hidden": [16]}
+    m = build_model("dense", args)
+    train_model(m, xt, xv, cfg, checkpoint_path=tmp_path / "c.pt", model_args=args)
+    m2 = build_model("dense", args)
+    res = train_model(m2, xt, xv, cfg, checkpoint_path=tmp_path / "c.pt", resume=True,
+                      history_path=tmp_path / "h.tsv", model_args=args)
+    assert len(pd.read_csv(tmp_path / "h.tsv", sep="\t")) == 3 and len(res.history) == 3

@@ -80,7 +80,10 @@ def test_run_produces_outputs(finished_run):
         assert set(summary["method"]) >= {"gzip", "zstd"}
         baler = summary[summary["method"].str.startswith("baler")]
         assert len(baler) == 2
-        assert (baler["ratio_with_decoder"] < baler["ratio"]).all()
+        # the decoder's bytes count (a field block coded without the model needs no decoder: equal ratios)
+        assert (baler["ratio_with_decoder"] <= baler["ratio"]).all()
+        if ds == "jets":
+            assert (baler["ratio_with_decoder"] < baler["ratio"]).all()
         assert (baler["max_frac_outside_bound"] == 0).all()  # the bound holds on every value
         assert (tmp / f"results/{ds}/rate_distortion.png").stat().st_size > 0
     assert (tmp / "results/jets/dense-r2-s0/eb-range_1e-2/plots.pdf").exists()

@@ -89,7 +89,7 @@ def training_json(w):
 
 
 def train_gpus(w):
-    return 1 if training_settings(w)["training"].get("device", "auto") in ("cuda", "auto_gpu") else 0
+    return 1 if str(training_settings(w)["training"].get("device", "auto")).startswith("cuda") else 0
 
 
 def is_fileset(dataset):

@@ -149,8 +149,8 @@ rule compress_file:
         dataset=_alternatives(FILESETS),
         stem=STEM_PATTERN,
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=lambda w, attempt: 3000 * attempt,
+        runtime=lambda w, attempt: 60 * attempt,
     shell:
         "baler --log {log} compress {input.data:q} -m {input.model} -o {output.baler} "
         "--error-bound {params.bound} --stats {output.stats} {params.read} > /dev/null 2>> {log}"
@@ -171,8 +171,8 @@ rule decompress_file:
         dataset=_alternatives(FILESETS),
         stem=STEM_PATTERN,
     resources:
-        mem_mb=3000,
-        runtime=60,
+        mem_mb=lambda w, attempt: 3000 * attempt,
+        runtime=lambda w, attempt: 60 * attempt,
     shell:
         "baler --log {log} decompress {input.baler} -m {input.model} -o {output.data} "
         "--stats {output.stats} 2>> {log}"
@@ -195,8 +195,8 @@ rule evaluate_file:
         dataset=_alternatives(FILESETS),
         stem=STEM_PATTERN,
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=lambda w, attempt: 4000 * attempt,
+        runtime=lambda w, attempt: 60 * attempt,
     shell:
         "baler --log {log} evaluate-file {input.original:q} {input.reconstructed} -o {output} "
         "--error-bound {params.bound} {params.read} 2>> {log}"
