@@ -133,14 +133,16 @@ def columns_of(data) -> list[np.ndarray]:
     return [np.ascontiguousarray(data[c].to_numpy()) for c in data.columns]
 
 
-def max_range_rel_error(orig, rec) -> float:
-    """max over columns of max|x - x_rec| / (max x - min x), in float64, column by column."""
+def max_range_rel_error(orig, rec, chunk: int = 1 << 20) -> float:
+    """max over columns of max|x - x_rec| / (max x - min x), in float64, a slice at a time (bounded memory)."""
     worst = 0.0
     for x, y in zip(columns_of(orig), columns_of(rec)):
-        x64 = x.astype(np.float64).ravel()
-        y64 = np.asarray(y).astype(np.float64).ravel()
-        rng = float(x64.max() - x64.min())
-        err = float(np.max(np.abs(x64 - y64))) if x64.size else 0.0
+        x, y = x.reshape(-1), np.asarray(y).reshape(-1)
+        if not x.size:
+            continue
+        rng = float(x.max()) - float(x.min())
+        err = max(float(np.max(np.abs(x[s : s + chunk].astype(np.float64) - y[s : s + chunk].astype(np.float64))))
+                  for s in range(0, x.size, chunk))
         worst = max(worst, err / rng if rng > 0 else err)
     return worst
 
@@ -260,9 +262,9 @@ def run_one(method: str, kind: str, mb: float, workdir: Path, data_path: Path, s
         cd.append(time.process_time() - c0)
         if i == 0 and tc[0] + td[0] > slow:
             break
+    peak = maxrss_mb()  # before the error check, which is not part of the method
     size = size_of(blob)
     err = max_range_rel_error(data, rec)
-    peak = maxrss_mb()
     mbytes = n_bytes / 1e6
     row = {
         "data": kind, "size_MB": round(mbytes, 1), "method": method,
@@ -287,7 +289,7 @@ def train_models(workdir: Path, data_path: Path, quick: bool, field_frames: int)
     epochs = 2 if quick else 20
     out, seconds = {}, {}
     specs = [
-        ("baler-sequential", sample, ModelConfig(model="sequential", latent_dim=32),
+        ("baler-sequential", sample, ModelConfig(model="sequential", latent_dim=16),
          TrainConfig(loss="l1", batch_size=1024, epochs=epochs, device="cpu")),
         ("baler-dense", sample, ModelConfig(latent_dim=12, hidden=[64, 32]),
          TrainConfig(loss="l1", batch_size=1024, epochs=epochs, device="cpu")),
@@ -471,25 +473,29 @@ def _run_measured(args: list[str], env: dict) -> tuple[float, float, int]:
     return wall, rss, p.returncode
 
 
-def _prepare_memory_inputs(workdir: Path, data_path: Path, sizes: tuple[float, float]) -> None:
-    """Write the jets (parquet) and field (npy) inputs at both sizes (run in a child: the driver stays small)."""
+def _prepare_memory_inputs(workdir: Path, data_path: Path, sizes: list[float]) -> None:
+    """Write the inputs (run in a child: the driver stays small): jets parquet at sizes[0:2], field npy at
+    sizes[2:4]."""
     jets = load_jets(data_path)
     field = np.load(workdir / "field_base.npy")
-    for mb in sizes:
+    for mb in sizes[:2]:
         tile_jets(jets, mb).to_parquet(workdir / f"jets-{mb:g}MB.parquet", index=False)
+    for mb in sizes[2:]:
         np.save(workdir / f"field-{mb:g}MB.npy", tile_field(field, mb))
 
 
-def memory_scaling(workdir: Path, data_path: Path, sizes: tuple[float, float], env: dict) -> list[dict]:
+def memory_scaling(workdir: Path, data_path: Path, sizes: tuple[float, float], field_sizes: tuple[float, float],
+                   env: dict) -> list[dict]:
     """Peak RSS of ``baler compress`` and ``baler decompress`` (file in, file out) at two sizes 10x apart."""
     models = json.loads((workdir / "models.json").read_text())
     subprocess.run([sys.executable, __file__, "--prepare-memory", "--workdir", str(workdir), "--data",
-                    str(data_path), "--sizes", *map(str, sizes)], check=True, env=env)
+                    str(data_path), "--mem-sizes", *map(str, [*sizes, *field_sizes])], check=True, env=env)
     _, base_rss, _ = _run_measured(["--version"], env)  # the interpreter with baler's imports, no data
     rows = []
-    for kind, method, suffix in (("jets", "baler-dense", "parquet"), ("field", "baler-conv2d", "npy")):
+    for kind, method, suffix, kind_sizes in (("jets", "baler-dense", "parquet", sizes),
+                                             ("field", "baler-conv2d", "npy", field_sizes)):
         per = {}
-        for mb in sizes:
+        for mb in kind_sizes:
             src = workdir / f"{kind}-{mb:g}MB.{suffix}"
             out = workdir / f"{kind}-{mb:g}MB.baler"
             back = workdir / f"{kind}-{mb:g}MB.back.{suffix}"
@@ -500,11 +506,11 @@ def memory_scaling(workdir: Path, data_path: Path, sizes: tuple[float, float], e
                        "ok": st_c == 0 and st_d == 0}
             for q in (src, out, back):
                 q.unlink(missing_ok=True)
-        small, large = per[sizes[0]], per[sizes[1]]
+        small, large = per[kind_sizes[0]], per[kind_sizes[1]]
         for step in ("compress", "decompress"):
             a, b = small[f"{step}_rss_MB"], large[f"{step}_rss_MB"]
-            rows.append({"data": kind, "step": f"baler {step} (CLI, {method})", "small_MB": sizes[0],
-                         "large_MB": sizes[1], "rss_small_MB": a, "rss_large_MB": b, "ratio": b / a,
+            rows.append({"data": kind, "step": f"baler {step} (CLI, {method})", "small_MB": kind_sizes[0],
+                         "large_MB": kind_sizes[1], "rss_small_MB": a, "rss_large_MB": b, "ratio": b / a,
                          "ratio_above_interpreter": (b - base_rss) / max(a - base_rss, 1e-9),
                          "interpreter_rss_MB": base_rss, "seconds_large": large[f"{step}_s"],
                          "ok": small["ok"] and large["ok"]})
@@ -527,21 +533,41 @@ def _cli_with_rss(rss_file: str, args: list[str]) -> int:
 
 
 # ------------------------------------------------------------------ snakemake -n
-def time_dry_run(repeats: int) -> dict:
+def time_dry_run(repeats: int, workdir: Path) -> dict:
+    """``snakemake -n`` in the repository (read-only), median of ``repeats``.
+
+    Where a SLURM client (``scontrol``) is installed, the SLURM executor plugin runs ``scontrol show config``
+    when snakemake loads it, on every invocation; without a reachable controller that call waits for its
+    timeout. The dry run is timed a second time with ``scontrol`` shadowed by one that fails at once, to
+    show that part separately."""
     if not (REPO / "results" / "hzz_jets" / "summary.tsv").exists():
         return {"skipped": "results/hzz_jets/summary.tsv missing: no finished default run to dry-run"}
     exe = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or shutil.which("snakemake")
     if exe is None:
         return {"skipped": "snakemake not installed"}
-    times, last = [], ""
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        p = subprocess.run([exe, "-n"], cwd=REPO, capture_output=True, text=True)
-        times.append(time.perf_counter() - t0)
-        last = (p.stdout + p.stderr).strip().splitlines()
-    text = "\n".join(last)
-    return {"median_s": statistics.median(times), "times_s": times, "returncode": p.returncode,
-            "nothing_to_do": "Nothing to be done" in text, "last_line": last[-1] if last else ""}
+
+    def timed(env=None):
+        times, p = [], None
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            p = subprocess.run([exe, "-n"], cwd=REPO, capture_output=True, text=True, env=env)
+            times.append(time.perf_counter() - t0)
+        return times, p
+
+    times, p = timed()
+    text = p.stdout + p.stderr
+    total = [ln for ln in text.splitlines() if ln.strip().startswith("total")]
+    res = {"median_s": statistics.median(times), "times_s": times, "returncode": p.returncode,
+           "nothing_to_do": "Nothing to be done" in text,
+           "pending_jobs": total[-1].split()[-1] if total else "0"}
+    if shutil.which("scontrol"):
+        shim = workdir / "no-scontrol"
+        shim.mkdir(exist_ok=True)
+        (shim / "scontrol").write_text("#!/bin/sh\nexit 1\n")
+        (shim / "scontrol").chmod(0o755)
+        env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"}
+        res["median_s_without_scontrol"] = statistics.median(timed(env)[0])
+    return res
 
 
 # ------------------------------------------------------------------ driver
@@ -574,8 +600,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, help="also write the table as TSV here (and the full results as .json)")
     p.add_argument("--workdir", type=Path, help="scratch folder (default: a temporary one, removed at the end)")
     p.add_argument("--sizes", type=float, nargs=2, metavar=("SMALL", "LARGE"),
-                   help="table sizes in MB (default 20 200; --quick 2 20)")
-    p.add_argument("--field-mb", type=float, help="field size in MB (default 200; --quick 10)")
+                   help="table sizes in MB (default 20 200; --quick 1 10)")
+    p.add_argument("--field-mb", type=float, help="field size in MB (default 200; --quick 5)")
     p.add_argument("--slow", type=float, default=20.0, help="run a method once when a round trip takes longer")
     p.add_argument("--train-cap", type=float, help="seconds allowed to the default-model CPU training run")
     p.add_argument("--skip", nargs="*", default=[], help="sections to skip: table field memory train snakemake")
@@ -584,6 +610,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mb", type=float, help=argparse.SUPPRESS)
     p.add_argument("--train-child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--prepare-memory", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--mem-sizes", type=float, nargs="*", help=argparse.SUPPRESS)
+    p.add_argument("--field-mem-sizes", type=float, nargs=2, metavar=("SMALL", "LARGE"),
+                   help="field sizes (MB) for the memory-scaling check (default 2 20; --quick 0.5 5)")
     p.add_argument("--threads", type=int, help="torch threads in every measurement (default: torch's own, the "
                    "number of cores)")
     p.add_argument("--spin", action="store_true", help="leave OMP_WAIT_POLICY alone (default: PASSIVE, see README)")
@@ -595,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(a.threads)
 
     if a.prepare_memory:
-        _prepare_memory_inputs(a.workdir, a.data, tuple(a.sizes))
+        _prepare_memory_inputs(a.workdir, a.data, a.mem_sizes)
         return 0
     if a.one:  # a single measurement in a fresh process
         print(json.dumps(run_one(a.one, a.kind, a.mb, a.workdir, a.data, a.slow)), flush=True)
@@ -605,9 +634,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     load_jets(a.data)  # fail early, with a clear message, when the shared data is absent
-    sizes = tuple(a.sizes or ((2.0, 20.0) if a.quick else (20.0, 200.0)))
-    field_mb = a.field_mb or (10.0 if a.quick else 200.0)
-    train_cap = a.train_cap or (20.0 if a.quick else 150.0)
+    sizes = tuple(a.sizes or ((1.0, 10.0) if a.quick else (20.0, 200.0)))
+    field_sizes = tuple(a.field_mem_sizes or ((0.5, 5.0) if a.quick else (2.0, 20.0)))
+    field_mb = a.field_mb or (5.0 if a.quick else 200.0)
+    train_cap = a.train_cap or (20.0 if a.quick else 120.0)
     workdir = a.workdir or Path(tempfile.mkdtemp(prefix="baler-throughput-"))
     workdir.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
@@ -643,14 +673,14 @@ def main(argv: list[str] | None = None) -> int:
         res["table"] = rows
         if "memory" not in a.skip:
             print("memory scaling (baler CLI, file in / file out) ...", flush=True)
-            res["memory"] = memory_scaling(workdir, a.data, sizes, dict(os.environ))
+            res["memory"] = memory_scaling(workdir, a.data, sizes, field_sizes, dict(os.environ))
         if "train" not in a.skip:
             print(f"CPU training of the default dense model (cap {train_cap:g} s) ...", flush=True)
             res["training"] = time_default_training(workdir, a.data, a.rows, train_cap)
             res["training_profile"] = profile_training(a.data, a.rows, 1 if a.quick else 3)
         if "snakemake" not in a.skip:
             print("snakemake -n ...", flush=True)
-            res["snakemake_dry_run"] = time_dry_run(1 if a.quick else 3)
+            res["snakemake_dry_run"] = time_dry_run(1 if a.quick else 3, workdir)
     finally:
         if a.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -724,9 +754,13 @@ def report(res: dict) -> None:
               f"({pr['threads']} threads): {shares}, other {100 * pr['other']:.0f}%")
     sm = res.get("snakemake_dry_run")
     if sm:
-        print("snakemake -n: " + (sm["skipped"] if "skipped" in sm else
-                                  f"median {sm['median_s']:.2f} s of {len(sm['times_s'])} "
-                                  f"({'nothing to do' if sm['nothing_to_do'] else 'WORK PENDING: ' + sm['last_line']})"))
+        if "skipped" in sm:
+            print("snakemake -n: " + sm["skipped"])
+        else:
+            extra = (f"; {sm['median_s_without_scontrol']:.2f} s with scontrol (SLURM client) shadowed"
+                     if "median_s_without_scontrol" in sm else "")
+            print(f"snakemake -n: median {sm['median_s']:.2f} s of {len(sm['times_s'])} "
+                  f"({'nothing to do' if sm['nothing_to_do'] else str(sm['pending_jobs']) + ' jobs pending'}){extra}")
     print("targets:")
     for name, value, ok in targets(res):
         print(f"  [{'PASS' if ok else 'FAIL' if ok is not None else ' ?? '}] {name}: {value}")

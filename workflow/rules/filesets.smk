@@ -52,10 +52,12 @@ def fileset_training_files(w):
 
 
 def fileset_sample_json(dataset):
-    """The settings that define the training sample (a change redraws it and retrains); not the file pattern."""
+    """The settings that define the training sample, defaults filled in (a change redraws it and retrains); not
+    the file pattern, so that adding files or rewriting the pattern does not retrain."""
     src = DATASETS[dataset]["source"]
-    return shlex.quote(json.dumps({k: src[k] for k in ("tree", "branches", "cut", "train_sample") if k in src},
-                                  sort_keys=True))
+    keep = {k: src[k] for k in ("tree", "branches", "cut") if k in src}
+    keep["train_sample"] = _filesets.sample_settings(src)
+    return shlex.quote(json.dumps(keep, sort_keys=True))
 
 
 def fileset_set_json(dataset):
