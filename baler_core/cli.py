@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .errors import BalerError
+from .errors import BalerError, InputError
 
 log = logging.getLogger("baler")
 
@@ -70,7 +70,7 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     else:
         is_root = Path(a.input).suffix.lower() == ".root"
         columns = _list(a.branches) or (bundle.columns if is_root else None)
-        chunks = iter_table_chunks(a.input, columns, a.tree, a.cut)
+        chunks = iter_table_chunks(a.input, columns, a.tree, a.cut, chunk_rows=opts.block_rows)
         compress_table(chunks, bundle, a.output, opts, str(a.input))
     info = {**file_info(a.output), "compress_seconds": time.perf_counter() - t0}
     if a.stats:
@@ -88,21 +88,66 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
 
     t0 = time.perf_counter()
     bundle = load_model(a.model) if a.model else None
-    parts = list(iter_decompress(a.input, bundle, str(a.model)))
-    seconds = time.perf_counter() - t0
-    import numpy as np
-    import pandas as pd
-
     out = Path(a.output)
     tmp = out.with_name(f".{out.name}.part{out.suffix}")
-    if parts and isinstance(parts[0], np.ndarray):
-        write_field(np.concatenate(parts), tmp)
-    else:
-        write_table(pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0], tmp)
+    try:
+        _write_blocks(iter_decompress(a.input, bundle, str(a.model)), tmp, a.input)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    seconds = time.perf_counter() - t0
     tmp.replace(out)
     if a.stats:
         Path(a.stats).write_text(json.dumps({"decompress_seconds": seconds}))
     log.info("decompressed %s into %s in %.3f s", a.input, out, seconds)
+
+
+def _write_blocks(blocks, path: Path, source: str) -> None:
+    """Write decompressed blocks as they come (Parquet and NPY stream; NPZ and ROOT are written at the end)."""
+    import numpy as np
+    import pandas as pd
+
+    from .codec import file_info
+    from .fields import write_field
+    from .tables import write_table
+
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for block in blocks:
+                if isinstance(block, np.ndarray):
+                    raise InputError(f"{source} holds a field: write it to .npy or .npz, not {path.suffix}")
+                table = pa.Table.from_pandas(block, preserve_index=False)
+                writer = writer or pq.ParquetWriter(path, table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+        return
+    if suffix == ".npy":
+        shape = file_info(source)["shape"]
+        if not shape:
+            raise InputError(f"{source} holds a table: write it to .parquet, .npz or .root, not .npy")
+        mm = None
+        start = 0
+        for block in blocks:
+            if mm is None:
+                mm = np.lib.format.open_memmap(path, mode="w+", dtype=block.dtype, shape=tuple(shape))
+            mm[start : start + len(block)] = block
+            start += len(block)
+        if mm is not None:
+            mm.flush()
+            del mm
+        return
+    parts = list(blocks)
+    if parts and isinstance(parts[0], np.ndarray):
+        write_field(np.concatenate(parts), path)
+    else:
+        write_table(pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0], path)
 
 
 def _cmd_info(a: argparse.Namespace) -> None:

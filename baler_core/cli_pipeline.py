@@ -50,6 +50,12 @@ def _cmd_extract(a: argparse.Namespace) -> None:
     _save_any(df, a.output)
 
 
+def _cmd_extract_field(a: argparse.Namespace) -> None:
+    from .fields import read_field
+
+    _save_any(np.asarray(read_field(a.input, a.field_key)), a.output)
+
+
 def _cmd_simulate_cfd(a: argparse.Namespace) -> None:
     from . import cfd
 
@@ -197,6 +203,12 @@ def add_pipeline_commands(sub) -> None:
     p.add_argument("--cut")
     p.add_argument("--max-rows", type=int)
     p.set_defaults(func=_cmd_extract)
+
+    p = sub.add_parser("extract-field", help="read an N x H x W field (.npy/.npz) into an NPY file")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--field-key")
+    p.set_defaults(func=_cmd_extract_field)
 
     p = sub.add_parser("simulate-cfd", help="simulate a 2-D flow and write x-velocity frames N x H x W")
     p.add_argument("-o", "--output", required=True)

@@ -59,17 +59,24 @@ def _float64_decoder(bundle: ModelBundle) -> torch.nn.Module:
     return copy.deepcopy(bundle.model).to("cpu").double().eval()
 
 
+def _batch_rows(shape: tuple[int, ...] | None) -> int:
+    """Rows (or frames) per inference batch: about INFER_BATCH values, so memory stays bounded for fields."""
+    return max(1, INFER_BATCH // (shape[-2] * shape[-1])) if shape else INFER_BATCH
+
+
 @torch.no_grad()
 def _encode(bundle: ModelBundle, xn: np.ndarray) -> np.ndarray:
     model = bundle.model.to("cpu").eval()
-    outs = [model.encode(torch.from_numpy(xn[s : s + INFER_BATCH])).numpy() for s in range(0, len(xn), INFER_BATCH)]
+    step = _batch_rows(xn.shape[1:] if xn.ndim == 3 else None)
+    outs = [model.encode(torch.from_numpy(xn[s : s + step])).numpy() for s in range(0, len(xn), step)]
     return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
 
 
 @torch.no_grad()
 def _decode(dec64: torch.nn.Module, z: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
-    outs = [dec64.decode(torch.from_numpy(z[s : s + INFER_BATCH].astype(np.float64)), shape).numpy()
-            for s in range(0, len(z), INFER_BATCH)]
+    step = _batch_rows(shape)
+    outs = [dec64.decode(torch.from_numpy(z[s : s + step].astype(np.float64)), shape).numpy()
+            for s in range(0, len(z), step)]
     return np.concatenate(outs)
 
 
@@ -377,9 +384,10 @@ def _sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict
     prev = torch.from_numpy(recon_n[:, :j])
     pred_n = np.concatenate([dec64.predict_column(j, prev[s : s + INFER_BATCH]).numpy()
                              for s in range(0, max(len(prev), 1), INFER_BATCH)])[: len(prev)]
-    full = np.zeros((len(pred_n), len(norm.columns)))
-    full[:, j] = pred_n
-    return norm.inverse(full)[:, j]
+    c = norm.columns[j]  # the inverse normalization of this one column (Normalizer.inverse, column j)
+    col = pred_n * c.scale + c.offset
+    with np.errstate(over="ignore"):
+        return np.sinh(col) * c.log_scale if c.log else col
 
 
 def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64,

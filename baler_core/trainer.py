@@ -106,7 +106,9 @@ def build_for_data(data: pd.DataFrame | np.ndarray, mc: ModelConfig) -> tuple[st
     elif name == "sequential":
         if kind != "table":
             raise InputError("model 'sequential' needs a table")
-        args = {"n_features": data.shape[1], "hidden": int(mc.latent_dim or 32), "context": mc.context,
+        # --ratio sets the width of the heads (smaller decoder): hidden = 64 / ratio
+        hidden = mc.latent_dim or (max(4, int(round(64 / mc.ratio))) if mc.ratio else 32)
+        args = {"n_features": data.shape[1], "hidden": int(hidden), "context": mc.context,
                 "activation": mc.activation or "gelu"}
     elif name == "conv2d":
         if kind != "field":

@@ -1,4 +1,6 @@
 rule baseline_gzip:
+    conda:
+        "../envs/baler.yaml"
     input:
         lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
     output:
@@ -8,10 +10,12 @@ rule baseline_gzip:
     benchmark:
         "results/benchmarks/baseline_gzip/{dataset}-l{level}.tsv"
     shell:
-        "baler --log {log} baseline {input} --codec gzip --level {wildcards.level} -o {output} 2>> {log}"
+        "python -m baler_core.cli --log {log} baseline {input} --codec gzip --level {wildcards.level} -o {output} 2>> {log}"
 
 
 rule baseline_zstd:
+    conda:
+        "../envs/baler.yaml"
     input:
         lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
     output:
@@ -21,10 +25,12 @@ rule baseline_zstd:
     benchmark:
         "results/benchmarks/baseline_zstd/{dataset}-l{level}.tsv"
     shell:
-        "baler --log {log} baseline {input} --codec zstd --level {wildcards.level} -o {output} 2>> {log}"
+        "python -m baler_core.cli --log {log} baseline {input} --codec zstd --level {wildcards.level} -o {output} 2>> {log}"
 
 
 rule baseline_truncation:
+    conda:
+        "../envs/baler.yaml"
     input:
         lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
     output:
@@ -34,10 +40,12 @@ rule baseline_truncation:
     benchmark:
         "results/benchmarks/baseline_truncation/{dataset}-l{level}.tsv"
     shell:
-        "baler --log {log} baseline {input} --codec trunc --level {wildcards.level} -o {output} 2>> {log}"
+        "python -m baler_core.cli --log {log} baseline {input} --codec trunc --level {wildcards.level} -o {output} 2>> {log}"
 
 
 rule baseline_lossy:
+    conda:
+        "../envs/baler.yaml"
     input:
         lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
     output:
@@ -52,5 +60,5 @@ rule baseline_lossy:
     wildcard_constraints:
         lossy="sz3|zfp",
     shell:
-        "baler --log {log} baseline {input} --codec {wildcards.lossy} --error-bound {params.bound} "
+        "python -m baler_core.cli --log {log} baseline {input} --codec {wildcards.lossy} --error-bound {params.bound} "
         "-o {output.result} --metrics {output.metrics} 2>> {log}"

@@ -1,4 +1,6 @@
 rule extract_dataset:
+    conda:
+        "../envs/baler.yaml"
     output:
         "results/{dataset}/data/full.parquet",
     params:
@@ -9,10 +11,12 @@ rule extract_dataset:
     wildcard_constraints:
         dataset=_alternatives([d for d in TABLES if "path" in DATASETS[d]["source"]]),
     shell:
-        "baler --log {log} extract {params.args} -o {output} 2>> {log}"
+        "python -m baler_core.cli --log {log} extract {params.args} -o {output} 2>> {log}"
 
 
 rule extract_field:
+    conda:
+        "../envs/baler.yaml"
     output:
         "results/{dataset}/data/full.npy",
     params:
@@ -22,11 +26,12 @@ rule extract_field:
     wildcard_constraints:
         dataset=_alternatives([d for d in FIELDS if "path" in DATASETS[d]["source"]]),
     shell:
-        "python -c \"import numpy as np, sys; from baler_core.fields import read_field; "
-        "np.save(sys.argv[2], np.asarray(read_field(sys.argv[1])))\" '{params.path}' {output} 2> {log}"
+        "python -m baler_core.cli --log {log} extract-field '{params.path}' -o {output} 2>> {log}"
 
 
 rule simulate_cfd:
+    conda:
+        "../envs/baler.yaml"
     output:
         "results/{dataset}/data/full.npy",
     params:
@@ -39,10 +44,12 @@ rule simulate_cfd:
     wildcard_constraints:
         dataset=_alternatives([d for d in FIELDS if "generator" in DATASETS[d]["source"]]),
     shell:
-        "baler --log {log} simulate-cfd {params.args} -o {output} 2>> {log}"
+        "python -m baler_core.cli --log {log} simulate-cfd {params.args} -o {output} 2>> {log}"
 
 
 rule split_dataset:
+    conda:
+        "../envs/baler.yaml"
     input:
         lambda w: f"results/{w.dataset}/data/full.{ext(w.dataset)}",
     output:
@@ -56,12 +63,14 @@ rule split_dataset:
     wildcard_constraints:
         ext="parquet|npy",
     shell:
-        "baler --log {log} split {input} --train {output.train} --val {output.val} --test {output.test} "
+        "python -m baler_core.cli --log {log} split {input} --train {output.train} --val {output.val} --test {output.test} "
         "--val-fraction {params.split[val_fraction]} --test-fraction {params.split[test_fraction]} "
         "--seed {params.split[seed]} 2>> {log}"
 
 
 rule fit_normalization:
+    conda:
+        "../envs/baler.yaml"
     input:
         lambda w: f"results/{w.dataset}/data/train.{ext(w.dataset)}",
     output:
@@ -72,16 +81,5 @@ rule fit_normalization:
     log:
         "logs/fit_normalization/{dataset}.log",
     shell:
-        "baler --log {log} fit-norm {input} -o {output} --method {params.method} "
+        "python -m baler_core.cli --log {log} fit-norm {input} -o {output} --method {params.method} "
         "--log-columns '{params.log_columns}' 2>> {log}"
-
-
-def training_settings_for_dataset(dataset):
-    return {**config["model"], **DATASETS[dataset].get("model", {})}
-
-
-def _log_columns(dataset):
-    cols = training_settings_for_dataset(dataset).get("log_columns", "auto")
-    if cols is None:
-        return "none"
-    return cols if isinstance(cols, str) else ",".join(cols)

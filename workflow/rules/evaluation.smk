@@ -1,4 +1,6 @@
 rule evaluate_per_variable:
+    conda:
+        "../envs/baler.yaml"
     input:
         original=lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
         reconstructed=lambda w: f"results/{w.dataset}/{w.model}-r{w.ratio}-s{w.seed}/eb-{w.bound}/reconstructed.{ext(w.dataset)}",
@@ -15,11 +17,13 @@ rule evaluate_per_variable:
     log:
         "logs/evaluate_per_variable/{dataset}/{model}-r{ratio}-s{seed}-{bound}.log",
     shell:
-        "baler --log {log} evaluate {input.original} {input.reconstructed} -o {output} "
+        "python -m baler_core.cli --log {log} evaluate {input.original} {input.reconstructed} -o {output} "
         "--error-bound {params.bound} 2>> {log}"
 
 
 rule plot_run:
+    conda:
+        "../envs/baler.yaml"
     input:
         original=lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
         reconstructed=lambda w: f"results/{w.dataset}/{w.model}-r{w.ratio}-s{w.seed}/eb-{w.bound}/reconstructed.{ext(w.dataset)}",
@@ -37,14 +41,15 @@ rule plot_run:
     log:
         "logs/plot_run/{dataset}/{model}-r{ratio}-s{seed}-{bound}.log",
     shell:
-        "baler --log {log} plot-run {input.original} {input.reconstructed} --history {input.history} "
+        "python -m baler_core.cli --log {log} plot-run {input.original} {input.reconstructed} --history {input.history} "
         "--pdf {output.pdf} --png-dir {output.png} --title '{wildcards.dataset} {wildcards.model}-r{wildcards.ratio}-s{wildcards.seed} {wildcards.bound}' 2>> {log}"
 
 
 rule summarize_sweep:
+    conda:
+        "../envs/baler.yaml"
     input:
-        points=lambda w: [f"{d}/{f}" for d in point_dirs(w.dataset) for f in ("compress.json", "metrics.tsv")]
-        + [f"{d}/decompress.{ext(w.dataset)}.json" for d in point_dirs(w.dataset)],
+        points=point_summary_inputs,
         baselines=lambda w: baseline_files(w.dataset),
     output:
         report(
@@ -58,11 +63,13 @@ rule summarize_sweep:
     log:
         "logs/summarize_sweep/{dataset}.log",
     shell:
-        "baler --log {log} summarize --dataset {wildcards.dataset} --points {params.points} "
+        "python -m baler_core.cli --log {log} summarize --dataset {wildcards.dataset} --points {params.points} "
         "--baselines {input.baselines} -o {output} 2>> {log}"
 
 
 rule plot_rate_distortion:
+    conda:
+        "../envs/baler.yaml"
     input:
         "results/{dataset}/summary.tsv",
     output:
@@ -75,10 +82,12 @@ rule plot_rate_distortion:
     log:
         "logs/plot_rate_distortion/{dataset}.log",
     shell:
-        "baler --log {log} plot-summary {input} -o {output} --title {wildcards.dataset} 2>> {log}"
+        "python -m baler_core.cli --log {log} plot-summary {input} -o {output} --title {wildcards.dataset} 2>> {log}"
 
 
 rule aggregate_seeds:
+    conda:
+        "../envs/baler.yaml"
     input:
         lambda w: expand(
             "results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/metrics.tsv",
@@ -96,17 +105,4 @@ rule aggregate_seeds:
     log:
         "logs/aggregate_seeds/{dataset}/{model}-r{ratio}-{bound}.log",
     shell:
-        "baler --log {log} aggregate-seeds {input} -o {output} 2>> {log}"
-
-
-def report_outputs(dataset):
-    out = [f"results/{dataset}/rate_distortion.png"]
-    out += [f"{d}/plots.pdf" for d in point_dirs(dataset)]
-    s = sweep(dataset)
-    if len(s["seeds"]) > 1:
-        out += [
-            f"results/{dataset}/{model_name(dataset)}-r{r}-seeds/eb-{bound_tag(b)}/metrics_over_seeds.tsv"
-            for r in s["ratios"]
-            for b in s["error_bounds"]
-        ]
-    return out
+        "python -m baler_core.cli --log {log} aggregate-seeds {input} -o {output} 2>> {log}"

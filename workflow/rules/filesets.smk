@@ -5,111 +5,13 @@
 # and evaluated by its own jobs; `summarize_files` pools bytes and errors over the files into summary.tsv.
 # Adding files to the set runs only their jobs and the summary: the training files are recorded in
 # results/<dataset>/data/training_files.json at first use (see baler_core/filesets.py: training_files).
-import functools
-
-from baler_core import filesets as _filesets
-
-
-for _name, _ds in DATASETS.items():
-    _filesets.check_source(_name, _ds["kind"], _ds["source"])
-
-FILESETS = [d for d in DATASETS if is_fileset(d)]
-STEM_PATTERN = "[A-Za-z0-9_-]+"
-
-
-@functools.lru_cache(maxsize=None)
-def fileset_stems(dataset):
-    """{stem: path} of a file set's inputs, resolved once per Snakemake process (use `file_list` for big sets:
-    a glob is re-run by every process, including each cluster job)."""
-    return _filesets.stems_map(_filesets.resolve_files(DATASETS[dataset]["source"]))
-
-
-@functools.lru_cache(maxsize=None)
-def _fileset_batches(dataset):
-    return _filesets.file_batches(fileset_stems(dataset), DATASETS[dataset]["source"].get("files_per_job", 1))
-
-
-def fileset_path(w):
-    """The input file of one per-file job."""
-    stems = fileset_stems(w.dataset)
-    if w.stem not in stems:
-        raise ValueError(f"{w.stem}: no input file of dataset {w.dataset} has this name")
-    return stems[w.stem]
-
-
-def fileset_evaluated(dataset):
-    return bool(DATASETS[dataset].get("evaluate_files", False))
-
-
-def fileset_manifest(dataset):
-    return f"results/{dataset}/data/training_files.json"
-
-
-def fileset_training_files(w):
-    """Training files: train_sample.files, else the manifest's (frozen at first use), else a seeded pick."""
-    return _filesets.training_files(DATASETS[w.dataset]["source"], fileset_manifest(w.dataset),
-                                    all_files=list(fileset_stems(w.dataset).values()))
-
-
-def fileset_sample_json(dataset):
-    """The settings that define the training sample, defaults filled in (a change redraws it and retrains); not
-    the file pattern, so that adding files or rewriting the pattern does not retrain."""
-    src = DATASETS[dataset]["source"]
-    keep = {k: src[k] for k in ("tree", "branches", "cut") if k in src}
-    keep["train_sample"] = _filesets.sample_settings(src)
-    return shlex.quote(json.dumps(keep, sort_keys=True))
-
-
-def fileset_set_json(dataset):
-    src = DATASETS[dataset]["source"]
-    return shlex.quote(json.dumps({k: src[k] for k in ("files", "file_list") if k in src}, sort_keys=True))
-
-
-def fileset_read_args(dataset):
-    """--tree, --branches and --cut of `baler compress` / `baler evaluate-file` for a file set."""
-    src = DATASETS[dataset]["source"]
-    args = []
-    if src.get("tree"):
-        args += ["--tree", src["tree"]]
-    if src.get("branches"):
-        args += ["--branches", ",".join(src["branches"])]
-    if src.get("cut"):
-        args += ["--cut", src["cut"]]
-    return " ".join(shlex.quote(str(a)) for a in args)
-
-
-def fileset_group(w):
-    """Snakemake group of a per-file job (groups only matter on a cluster: one group = one cluster job).
-
-    files_per_job 1: the constant group `baler_files` (one cluster job per file and sweep point, holding its
-    compress, decompress and evaluate jobs; `--group-components baler_files=N` packs N of them into one job).
-    files_per_job k > 1: batches of k consecutive files of one sweep point and bound.
-    """
-    k = DATASETS[w.dataset]["source"].get("files_per_job", 1)
-    if k <= 1:
-        return "baler_files"
-    return f"baler_files_{w.dataset}_{w.model}-r{w.ratio}-s{w.seed}_{w.bound}_{_fileset_batches(w.dataset)[w.stem]}"
-
-
-def fileset_file_outputs(dataset):
-    """Every per-file output the summary pools."""
-    kinds = ["json"] + (["decompress.json", "metrics.tsv"] if fileset_evaluated(dataset) else [])
-    return [f"{d}/files/{s}.{k}" for d in point_dirs(dataset) for s in fileset_stems(dataset) for k in kinds]
-
-
-def fileset_outputs(dataset):
-    """Final outputs of a file set besides summary.tsv (used by get_final_output)."""
-    out = [f"results/{dataset}/files.tsv"]
-    if fileset_evaluated(dataset):
-        out.append(f"results/{dataset}/rate_distortion.png")
-    return out
-
-
 ruleorder: sample_training_rows > split_dataset
 ruleorder: summarize_files > summarize_sweep
 
 
 rule sample_training_rows:
+    conda:
+        "../envs/baler.yaml"
     input:
         fileset_training_files,
     output:
@@ -128,12 +30,14 @@ rule sample_training_rows:
     resources:
         mem_mb=4000,
     shell:
-        "baler --log {log} sample-files {input:q} --source-json {params.source} "
+        "python -m baler_core.cli --log {log} sample-files {input:q} --source-json {params.source} "
         "--val-fraction {params.val_fraction} --train {output.train} --val {output.val} "
         "--manifest {output.manifest} 2>> {log}"
 
 
 rule compress_file:
+    conda:
+        "../envs/baler.yaml"
     input:
         data=fileset_path,
         model="results/{dataset}/{model}-r{ratio}-s{seed}/model.safetensors",
@@ -154,11 +58,13 @@ rule compress_file:
         mem_mb=lambda w, attempt: 3000 * attempt,
         runtime=lambda w, attempt: 60 * attempt,
     shell:
-        "baler --log {log} compress {input.data:q} -m {input.model} -o {output.baler} "
+        "python -m baler_core.cli --log {log} compress {input.data:q} -m {input.model} -o {output.baler} "
         "--error-bound {params.bound} --stats {output.stats} {params.read} > /dev/null 2>> {log}"
 
 
 rule decompress_file:
+    conda:
+        "../envs/baler.yaml"
     input:
         baler="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.baler",
         model="results/{dataset}/{model}-r{ratio}-s{seed}/model.safetensors",
@@ -176,11 +82,13 @@ rule decompress_file:
         mem_mb=lambda w, attempt: 3000 * attempt,
         runtime=lambda w, attempt: 60 * attempt,
     shell:
-        "baler --log {log} decompress {input.baler} -m {input.model} -o {output.data} "
+        "python -m baler_core.cli --log {log} decompress {input.baler} -m {input.model} -o {output.data} "
         "--stats {output.stats} 2>> {log}"
 
 
 rule evaluate_file:
+    conda:
+        "../envs/baler.yaml"
     input:
         original=fileset_path,
         reconstructed="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.parquet",
@@ -200,11 +108,13 @@ rule evaluate_file:
         mem_mb=lambda w, attempt: 4000 * attempt,
         runtime=lambda w, attempt: 60 * attempt,
     shell:
-        "baler --log {log} evaluate-file {input.original:q} {input.reconstructed} -o {output} "
+        "python -m baler_core.cli --log {log} evaluate-file {input.original:q} {input.reconstructed} -o {output} "
         "--error-bound {params.bound} {params.read} 2>> {log}"
 
 
 rule summarize_files:
+    conda:
+        "../envs/baler.yaml"
     input:
         lambda w: fileset_file_outputs(w.dataset),
     output:
@@ -225,6 +135,6 @@ rule summarize_files:
     wildcard_constraints:
         dataset=_alternatives(FILESETS),
     shell:
-        "baler --log {log} summarize-files --dataset {wildcards.dataset} --source-json {params.source} "
+        "python -m baler_core.cli --log {log} summarize-files --dataset {wildcards.dataset} --source-json {params.source} "
         "--points {params.points} {params.evaluated} -o {output.summary} --files-table {output.files} "
         "--metrics {output.metrics} 2>> {log}"

@@ -1,4 +1,6 @@
 rule train_model:
+    conda:
+        "../envs/baler.yaml"
     input:
         train=lambda w: f"results/{w.dataset}/data/train.{ext(w.dataset)}",
         val=lambda w: f"results/{w.dataset}/data/val.{ext(w.dataset)}",
@@ -18,12 +20,14 @@ rule train_model:
         mem_mb=4000,
         runtime=120,
     shell:
-        "baler --log {log} train {input.train} --val-input {input.val} --normalization {input.norm} "
+        "python -m baler_core.cli --log {log} train {input.train} --val-input {input.val} --normalization {input.norm} "
         "-o {output.model} --history {output.history} --model {wildcards.model} --ratio {wildcards.ratio} "
         "--seed {wildcards.seed} --config-json '{params.settings}' --resume 2>> {log}"
 
 
 rule compress_dataset:
+    conda:
+        "../envs/baler.yaml"
     input:
         data=lambda w: f"results/{w.dataset}/data/test.{ext(w.dataset)}",
         model="results/{dataset}/{model}-r{ratio}-s{seed}/model.safetensors",
@@ -37,11 +41,13 @@ rule compress_dataset:
     benchmark:
         "results/benchmarks/compress_dataset/{dataset}/{model}-r{ratio}-s{seed}-{bound}.tsv"
     shell:
-        "baler --log {log} compress {input.data} -m {input.model} -o {output.baler} "
+        "python -m baler_core.cli --log {log} compress {input.data} -m {input.model} -o {output.baler} "
         "--error-bound {params.bound} --stats {output.stats} > /dev/null 2>> {log}"
 
 
 rule decompress_dataset:
+    conda:
+        "../envs/baler.yaml"
     input:
         baler="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/test.baler",
         model="results/{dataset}/{model}-r{ratio}-s{seed}/model.safetensors",
@@ -55,5 +61,5 @@ rule decompress_dataset:
     wildcard_constraints:
         ext="parquet|npy",
     shell:
-        "baler --log {log} decompress {input.baler} -m {input.model} -o {output.data} "
+        "python -m baler_core.cli --log {log} decompress {input.baler} -m {input.model} -o {output.data} "
         "--stats {output.stats} 2>> {log}"
