@@ -461,8 +461,8 @@ def compress_field(field: np.ndarray, bundle: ModelBundle, out_path: str | Path,
                                                       opts.level, lshape), []))
             predictor, rec, streams, _, blobs = min(
                 cands, key=lambda c: sum(map(len, c[2].values())) + sum(map(len, c[4])))
-            for c, blob in enumerate(blobs):
-                w.add(f"b{b}/latent/{c}", blob)
+            for c, latent_blob in enumerate(blobs):
+                w.add(f"b{b}/latent/{c}", latent_blob)
             for k, v in streams.items():
                 w.add(f"b{b}/field/{k}", v)
             blocks.append({"rows": len(x), "predictor": predictor,

@@ -175,3 +175,18 @@ def test_field_lorenzo_path_needs_no_decoder(field_model, tmp_path):
         assert info["decoder_bytes"] == 0
         np.testing.assert_array_equal(decompress(out), rec)
     assert info["ratio_without_decoder"] > 5
+
+
+def test_field_without_bound_uses_model_and_records_its_decoder(field_model, tmp_path):
+    from baler_core.container import ContainerReader
+    from baler_core.model_store import sha256_hex
+
+    path, bundle = field_model
+    field = make_field(5, 37, 53, seed=8)
+    out = tmp_path / "n.baler"
+    compress_field(field, bundle, out, CompressionOptions(BoundSpec()))
+    with ContainerReader(out) as rd:
+        assert rd.header["model"]["used"] is True
+        assert rd.header["model"]["decoder_sha256"] == sha256_hex(bundle.decoder_blob())
+    rec = decompress(out, load_model(path), str(path))  # a fresh load, as another process would
+    assert rec.shape == field.shape and np.all(np.isfinite(rec))

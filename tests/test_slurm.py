@@ -116,6 +116,15 @@ def slurm_config(tmp: Path) -> dict:
     # As a GPU run is configured: the rule itself then asks for a GPU (train_gpus in workflow/rules/common.smk);
     # profiles/slurm gives train_model one either way.
     cfg["training"]["device"] = "cuda"
+    # a small file set too (issue 8): one model, one compress/decompress/evaluate job per file, as SLURM jobs
+    from conftest import make_jets
+
+    (tmp / "parts").mkdir(exist_ok=True)
+    whole = make_jets(900, seed=7)
+    for i in range(3):
+        whole.iloc[i * 300 : (i + 1) * 300].reset_index(drop=True).to_parquet(tmp / "parts" / f"part_{i}.parquet")
+    cfg["datasets"]["jetfiles"] = {"kind": "table", "evaluate_files": True,
+                                   "source": {"files": "parts/*.parquet", "train_sample": {"rows": 600, "seed": 1}}}
     return cfg
 
 
@@ -187,6 +196,8 @@ def test_pipeline_runs_as_slurm_jobs(cluster, tmp_path):
     assert (summary["method"].str.startswith("baler")).sum() == 1
     assert (summary[summary["method"].str.startswith("baler")]["max_frac_outside_bound"] == 0).all()
     assert (tmp_path / "results/jets/rate_distortion.png").stat().st_size > 0
+    files = pd.read_csv(tmp_path / "results/jetfiles/files.tsv", sep="\t")
+    assert len(files) >= 3, files  # every file of the set was compressed by its own SLURM job
     train_log = (tmp_path / "logs/train_model/jets/dense-r2-s0.log").read_text()
 
     # Every non-local job was submitted with sbatch, once.
