@@ -174,7 +174,7 @@ def test_pipeline_runs_as_slurm_jobs(cluster, tmp_path):
     dry = _snakemake(tmp_path, "--profile", str(PROFILE), "-n", timeout_s=300)
     assert dry.returncode == 0, (dry.stdout + dry.stderr)[-5000:]
     planned = _job_stats(dry.stdout + dry.stderr)
-    assert planned.get("train_model") == 1, planned
+    assert planned.get("train_model") == 2, planned  # the table dataset and the file set
     local = _local_rules()
     expected = Counter({rule: n for rule, n in planned.items() if rule not in local})
 
@@ -208,6 +208,13 @@ def test_pipeline_runs_as_slurm_jobs(cluster, tmp_path):
         rule = re.search(r"/rule_([A-Za-z0-9_]+?)/", slurm_log).group(1)
         by_rule[rule] += 1
         slurm_ids.setdefault(rule, []).append(slurm_id)
+    # Grouped per-file jobs (group baler_files) go to SLURM as one job per group: count the jobs inside.
+    group_calls = [c for c in re.findall(r"sbatch call: (sbatch .*)", log) if "/group_baler_files" in c]
+    n_groups = len(re.findall(r"Job [0-9a-f-]{36} has been submitted with SLURM jobid \d+", log))
+    assert n_groups == len(group_calls) == 3, (n_groups, len(group_calls))  # one group job per input file
+    for call in group_calls:
+        for rule in re.findall(r"'(\w+):dataset=", call.split("--allowed-rules")[0]):
+            by_rule[rule] += 1
     print(f"jobs in the DAG: {dict(planned)}; local (not submitted): {sorted(local & set(planned))}")
     print(f"submitted to SLURM: {sum(by_rule.values())} jobs {dict(by_rule)}")
     assert by_rule == expected, (by_rule, expected)
@@ -227,17 +234,18 @@ def test_pipeline_runs_as_slurm_jobs(cluster, tmp_path):
 
     # train_model asked SLURM for a GPU: the sbatch call and the scheduler's record of the job.
     calls = [c for c in re.findall(r"sbatch call: (sbatch .*)", log) if "--comment rule_train_model_" in c]
-    assert len(calls) == 1, calls
-    flags = calls[0].split(" --wrap=")[0]
+    assert len(calls) == 2, calls  # one model for the table dataset, one for the file set
+    for call in calls:
+        flags = call.split(" --wrap=")[0]
+        assert re.search(r"--gpus=1\b", flags), flags
+        assert re.search(r"--cpus-per-gpu=\d+", flags), flags
+        assert re.search(r"--mem 4000\b", flags), flags
     print(f"train_model sbatch flags: {flags}")
-    assert re.search(r"--gpus=1\b", flags), flags
-    assert re.search(r"--cpus-per-gpu=\d+", flags), flags
-    assert re.search(r"--mem 4000\b", flags), flags
     others = [c.split(" --wrap=")[0] for c in re.findall(r"sbatch call: (sbatch .*)", log)
               if "--comment rule_train_model_" not in c]
     assert others and not any("--gpus" in c or "--gres" in c for c in others), others
 
-    (train_id,) = slurm_ids["train_model"]
+    train_id = sorted(slurm_ids["train_model"])[0]
     job = subprocess.run(["scontrol", "show", "job", train_id], capture_output=True, text=True, timeout=60)
     if job.returncode == 0:
         record = " ".join(job.stdout.split())
