@@ -184,7 +184,7 @@ def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, 
         flip = ((xf < 0) != (pred < 0)) & finite & ~zero
     recon = reconstruct(mode, pred, r, params, zero, flip)
     with np.errstate(invalid="ignore", over="ignore"):
-        out = recon.astype(x.dtype) if x.dtype.kind != "f" else recon.astype(x.dtype)
+        out = recon.astype(x.dtype)
     bad = ~finite | _check(mode, x, out, bound, params)
     if r is not None:
         r = np.where(bad, 0, r)
@@ -360,17 +360,6 @@ def _is_sequential(bundle: ModelBundle) -> bool:
     return bool(getattr(bundle.model, "sequential", False))
 
 
-def _normalized_column(norm, j: int, values: np.ndarray) -> np.ndarray:
-    """One reconstructed column in the model's normalized units (non-finite values become 0)."""
-    c = norm.columns[j]
-    v = values.astype(np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        v = np.arcsinh(v / c.log_scale) if c.log else v
-        y = (v - c.offset) / c.scale
-    y[~np.isfinite(y)] = 0.0
-    return y
-
-
 @torch.no_grad()
 def _sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict[str, np.ndarray],
                            relations: dict) -> np.ndarray:
@@ -384,10 +373,7 @@ def _sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict
     prev = torch.from_numpy(recon_n[:, :j])
     pred_n = np.concatenate([dec64.predict_column(j, prev[s : s + INFER_BATCH]).numpy()
                              for s in range(0, max(len(prev), 1), INFER_BATCH)])[: len(prev)]
-    c = norm.columns[j]  # the inverse normalization of this one column (Normalizer.inverse, column j)
-    col = pred_n * c.scale + c.offset
-    with np.errstate(over="ignore"):
-        return np.sinh(col) * c.log_scale if c.log else col
+    return norm.inverse_column(j, pred_n)
 
 
 def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64,
@@ -409,7 +395,7 @@ def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: 
             w.add(f"b{b}/{name}/{k}", v)
         recs[name] = rec
         recon[name] = out
-        recon_n[:, j] = _normalized_column(norm, j, out)
+        recon_n[:, j] = norm.transform_column(j, out)
     return recs
 
 
@@ -599,7 +585,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
                 dt, rec = by_name[name]
                 pred = _sequential_prediction(dec64, norm, j, recon_n, data, relations)
                 data[name] = _decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred, dt)
-                recon_n[:, j] = _normalized_column(norm, j, data[name])
+                recon_n[:, j] = norm.transform_column(j, data[name])
             yield pd.DataFrame({c: data[c] for c in names}, columns=names)
             continue
         if frame and blk.get("predictor") == "none":

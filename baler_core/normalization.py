@@ -34,25 +34,38 @@ class Normalizer:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    def transform_column(self, j: int, values: np.ndarray) -> np.ndarray:
+        """Column ``j`` in normalized units (float64); non-finite values become 0."""
+        c = self.columns[j]
+        v = np.asarray(values, dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            y = ((np.arcsinh(v / c.log_scale) if c.log else v) - c.offset) / c.scale
+        y[~np.isfinite(y)] = 0.0
+        return y
+
+    def inverse_column(self, j: int, y: np.ndarray) -> np.ndarray:
+        """Column ``j`` back in physical units (float64)."""
+        c = self.columns[j]
+        col = np.asarray(y, dtype=np.float64) * c.scale + c.offset
+        with np.errstate(over="ignore"):
+            return np.sinh(col) * c.log_scale if c.log else col
+
     def transform(self, x: np.ndarray) -> np.ndarray:
         """Map an (N, F) array to normalized float32; non-finite values become 0."""
         x = np.asarray(x, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != len(self.columns):
             raise InputError(f"normalization expects {len(self.columns)} columns, got array of shape {x.shape}")
         y = np.empty_like(x)
-        for j, c in enumerate(self.columns):
-            col = np.arcsinh(x[:, j] / c.log_scale) if c.log else x[:, j]
-            y[:, j] = (col - c.offset) / c.scale
-        y[~np.isfinite(y)] = 0.0
+        for j in range(len(self.columns)):
+            y[:, j] = self.transform_column(j, x[:, j])
         return y.astype(np.float32)
 
     def inverse(self, y: np.ndarray) -> np.ndarray:
         """Map normalized values back to physical units (float64)."""
         y = np.asarray(y, dtype=np.float64)
         x = np.empty_like(y)
-        for j, c in enumerate(self.columns):
-            col = y[:, j] * c.scale + c.offset
-            x[:, j] = np.sinh(col) * c.log_scale if c.log else col
+        for j in range(len(self.columns)):
+            x[:, j] = self.inverse_column(j, y[:, j])
         return x
 
     def to_dict(self) -> dict:

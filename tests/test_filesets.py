@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -151,15 +150,9 @@ def test_check_source_refuses_meaningless_keys():
 snakemake_needed = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snakemake is not installed")
 
 
-def _snakemake(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = ["snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-
-
-def _planned_jobs(tmp: Path) -> dict[str, int]:
-    from test_workflow import planned_jobs
-
-    return planned_jobs(tmp)
+from test_workflow import planned_jobs as _planned_jobs  # noqa: E402
+from test_workflow import snakemake as _snakemake  # noqa: E402
+from test_workflow import write_config as _write_config  # noqa: E402
 
 
 def _config(source: dict) -> dict:
@@ -172,11 +165,6 @@ def _config(source: dict) -> dict:
         "baselines": {"gzip_levels": [1], "zstd_levels": [1]},
         "overrides": {},
     }
-
-
-def _write_config(tmp: Path, cfg: dict) -> None:
-    (tmp / "config").mkdir(exist_ok=True)
-    (tmp / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
 
 
 @pytest.fixture(scope="module")

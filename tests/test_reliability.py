@@ -108,6 +108,8 @@ def test_edge_case_values_round_trip(tmp_path):
         assert np.all(np.abs(r[fin].astype(float) - s[fin]) <= tol)
         f64 = df["f64"].to_numpy()
         assert rec["f64"].dtype == np.float64
+        tol64 = {"rel": spec.value * np.abs(f64), "abs": spec.value, "range": spec.value * np.ptp(f64)}[spec.kind]
+        assert np.all(np.abs(rec["f64"].to_numpy() - f64) <= tol64)
 
 
 @pytest.mark.parametrize("rows", [0, 1])

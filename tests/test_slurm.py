@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from test_workflow import tiny_config, write_config
+from test_workflow import job_stats, tiny_config, write_config
 
 REPO = Path(__file__).resolve().parents[1]
 PROFILE = REPO / "profiles" / "slurm"
@@ -86,17 +86,6 @@ def _snakemake(tmp: Path, *args: str, timeout_s: int = 1500) -> subprocess.Compl
     cmd = ["timeout", "-s", "INT", "-k", "120", str(timeout_s),
            "snakemake", "-s", str(REPO / "Snakefile"), "-d", str(tmp), *args]
     return subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, env=_env(), timeout=timeout_s + 300)
-
-
-def _job_stats(text: str) -> Counter:
-    m = re.search(r"Job stats:\n(.*?)\ntotal", text, re.S)
-    counts = Counter()
-    if m:
-        for line in m.group(1).splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[1].isdigit():
-                counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def _local_rules() -> set[str]:
@@ -173,7 +162,7 @@ def test_pipeline_runs_as_slurm_jobs(cluster, tmp_path):
 
     dry = _snakemake(tmp_path, "--profile", str(PROFILE), "-n", timeout_s=300)
     assert dry.returncode == 0, (dry.stdout + dry.stderr)[-5000:]
-    planned = _job_stats(dry.stdout + dry.stderr)
+    planned = Counter(job_stats(dry.stdout + dry.stderr))
     assert planned.get("train_model") == 2, planned  # the table dataset and the file set
     local = _local_rules()
     expected = Counter({rule: n for rule, n in planned.items() if rule not in local})
