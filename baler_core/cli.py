@@ -62,14 +62,16 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     import time
 
     t0 = time.perf_counter()
-    bundle = load_model(a.model)
+    bundle = None if a.model == "none" else load_model(a.model)
     bounds = load_bound_spec(a.error_bound, a.error_bound_file)
-    opts = CompressionOptions(bounds=bounds, embed_decoder=a.embed_decoder, entropy=a.entropy)
+    opts = CompressionOptions(bounds=bounds, embed_decoder=a.embed_decoder, entropy=a.entropy, threads=a.threads)
+    if a.level is not None:
+        opts.level = a.level
     if is_field_path(a.input):
         compress_field(read_field(a.input, a.field_key), bundle, a.output, opts, str(a.input))
     else:
         is_root = Path(a.input).suffix.lower() == ".root"
-        columns = _list(a.branches) or (bundle.columns if is_root else None)
+        columns = _list(a.branches) or (bundle.columns if is_root and bundle is not None else None)
         chunks = iter_table_chunks(a.input, columns, a.tree, a.cut, chunk_rows=opts.block_rows)
         compress_table(chunks, bundle, a.output, opts, str(a.input))
     info = {**file_info(a.output), "compress_seconds": time.perf_counter() - t0}
@@ -87,11 +89,11 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
     import time
 
     t0 = time.perf_counter()
-    bundle = load_model(a.model) if a.model else None
+    bundle = load_model(a.model) if a.model and a.model != "none" else None
     out = Path(a.output)
     tmp = out.with_name(f".{out.name}.part{out.suffix}")
     try:
-        _write_blocks(iter_decompress(a.input, bundle, str(a.model)), tmp, a.input)
+        _write_blocks(iter_decompress(a.input, bundle, str(a.model), threads=a.threads), tmp, a.input)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -202,12 +204,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("compress", help="compress data into a .baler file with a trained model")
     p.add_argument("input")
-    p.add_argument("-m", "--model", required=True, help="model file from 'baler train'")
+    p.add_argument("-m", "--model", required=True,
+                   help="model file from 'baler train', or 'none': no model, every value on a grid that keeps "
+                        "the error bound (fastest; needs --error-bound)")
     p.add_argument("-o", "--output", required=True, help=".baler file to write")
     p.add_argument("--error-bound", help="abs=X, rel=X (pointwise), range=X (of each column's range) or none")
     p.add_argument("--error-bound-file", help="YAML {default: SPEC, columns: {name: SPEC}} with per-column bounds")
     p.add_argument("--embed-decoder", action="store_true", help="store the decoder in the file (self-contained)")
-    p.add_argument("--entropy", choices=["auto", "ans", "zstd"], default="auto", help="integer stream coder")
+    p.add_argument("--entropy", choices=["auto", "ans", "zstd"], default="auto",
+                   help="integer stream coder: ans (smallest), zstd (fastest, with --level 1), auto (the smaller)")
+    p.add_argument("--level", type=int, help="zstd level (default 9)")
+    p.add_argument("--threads", type=int, default=0, help="threads for model-free coding (default: all cores)")
     p.add_argument("--stats", help="write sizes, ratios and timing as JSON to this file")
     _add_input_options(p)
     p.set_defaults(func=_cmd_compress)
@@ -217,6 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-m", "--model", help="model file (not needed when the decoder is embedded)")
     p.add_argument("-o", "--output", required=True, help="output: .parquet, .npz or .root (tables), .npy/.npz (fields)")
     p.add_argument("--stats", help="write timing as JSON to this file")
+    p.add_argument("--threads", type=int, default=0, help="threads for model-free files (default: all cores)")
     p.set_defaults(func=_cmd_decompress)
 
     p = sub.add_parser("info", help="sizes and ratios of a .baler file")

@@ -241,9 +241,9 @@ def add_pipeline_commands(sub) -> None:
 
     p = sub.add_parser("baseline", help="run a reference codec on a dataset and write its figures as JSON")
     p.add_argument("input")
-    p.add_argument("--codec", required=True, choices=["gzip", "zstd", "trunc", "sz3", "zfp"])
+    p.add_argument("--codec", required=True, choices=["gzip", "zstd", "trunc", "sz3", "zfp", "grid"])
     p.add_argument("--level", type=int, default=0, help="compression level (trunc: mantissa bits kept)")
-    p.add_argument("--error-bound", help="sz3/zfp: abs=X or range=X")
+    p.add_argument("--error-bound", help="sz3/zfp: abs=X or range=X; grid (baler without a model): any bound")
     p.add_argument("--metrics", help="lossy codecs: also write the per-variable metrics TSV here")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_baseline)

@@ -8,6 +8,8 @@ latent, decode the *dequantized* latent into a prediction, then per column store
 - ``log``: ``rel`` bounds, residual bins in log|x| plus zero and sign-flip flags.
 - ``ae``: no bound, the autoencoder's reconstruction as it is (the original Baler's behaviour).
 - ``const`` and ``raw``: constant columns, and integer columns too wide for float64 predictions.
+- ``grid``: no model (``bundle=None``, ``baler compress -m none``), values on a uniform grid in their own
+  dtype (:mod:`baler_core.direct`); columns (and field blocks) are coded in parallel threads.
 
 The compressor rebuilds every value exactly as the decompressor will (same function, same float64
 decoder arithmetic on the CPU), checks the bound on the output dtype, and stores any value that misses it,
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,6 +33,7 @@ import zstandard
 
 from . import __version__
 from .container import ContainerReader, ContainerWriter
+from .direct import decode_grid, encode_grid, inverse_lorenzo, lorenzo, ordered_map
 from .entropy import decode_ints, encode_ints
 from .error_bounds import Bound, BoundSpec
 from .errors import FormatError, InputError, ModelMismatchError
@@ -51,6 +55,13 @@ class CompressionOptions:
     entropy: str = "auto"  # auto | ans | zstd
     block_rows: int = 1 << 18
     level: int = ZSTD_LEVEL
+    threads: int = 0  # 0: every core this process may use
+
+
+def _threads(opts: CompressionOptions) -> int:
+    if opts.threads > 0:
+        return opts.threads
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 # ------------------------------------------------------------------ model inference
@@ -123,22 +134,6 @@ def _check(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, params: di
     return bad
 
 
-def lorenzo(r: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Exact integer N-d Lorenzo transform (differences along every axis) of quantized residuals: smooth
-    fields leave small differences, which entropy-code far better than the residuals themselves."""
-    d = r.reshape(shape)
-    for axis in range(d.ndim):
-        d = np.diff(d, axis=axis, prepend=0)
-    return d.ravel()
-
-
-def inverse_lorenzo(d: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    r = d.reshape(shape)
-    for axis in reversed(range(r.ndim)):
-        r = np.cumsum(r, axis=axis)
-    return r.ravel()
-
-
 def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int,
                    lorenzo_shape: tuple[int, ...] | None = None) -> tuple[dict, dict[str, bytes], np.ndarray]:
     """Code one column (1-D values, any numeric dtype) against its float64 prediction. Fields pass their
@@ -206,6 +201,8 @@ def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, 
 
 def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype) -> np.ndarray:
     mode = rec.get("mode")
+    if mode == "grid":
+        return decode_grid(rec, read, n, dtype)
     store_dtype = np.dtype(np.uint8) if dtype.kind == "b" else dtype
     if mode == "raw":
         raw = _unzstd(read("raw"), n * store_dtype.itemsize)
@@ -298,62 +295,127 @@ def _check_table_columns(df: pd.DataFrame, bundle: ModelBundle, source: str) -> 
                          "select the model's columns or train a model for them")
 
 
-def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle, out_path: str | Path,
+def _free_center(x: np.ndarray, bound: Bound) -> float:
+    """A constant prediction for a column coded without a model on the general path: the middle of its
+    finite values (in log magnitude for ``rel`` bounds, whose residuals are log ratios)."""
+    v = x[np.isfinite(x)].astype(np.float64) if x.dtype.kind == "f" else x.astype(np.float64)
+    if bound.kind == "rel":
+        v = np.abs(v[v != 0])
+        return float(np.exp((np.log(v.min()) + np.log(v.max())) / 2)) if v.size else 1.0
+    return float((v.min() + v.max()) / 2) if v.size else 0.0
+
+
+def _encode_free_column(x: np.ndarray, bound: Bound, opts: CompressionOptions,
+                        lorenzo_shape: tuple[int, ...] | None = None) -> tuple[dict, dict[str, bytes]]:
+    """Code a column without a model: on its grid where that applies, else the general path against a
+    constant prediction (stored as ``pred``)."""
+    if bound.kind == "none":
+        raise InputError("compressing without a model needs an error bound (abs=, rel= or range=)")
+    got = encode_grid(x, bound, opts.entropy, opts.level, lorenzo_shape)
+    if got is not None:
+        return got
+    center = _free_center(x, bound) if lorenzo_shape is None else 0.0
+    rec, streams, _ = _encode_column(x.ravel(), np.full(x.size, center), bound, opts.entropy, opts.level,
+                                     lorenzo_shape)
+    return {**rec, "pred": center}, streams
+
+
+def _free_pred(rec: dict, n: int) -> np.ndarray:
+    pred = rec.get("pred", 0.0)
+    if not isinstance(pred, (int, float)) or isinstance(pred, bool):
+        raise FormatError(f"column record's constant prediction {pred!r} is not a number")
+    return np.full(n, float(pred))
+
+
+def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, out_path: str | Path,
                    opts: CompressionOptions, source: str = "input") -> dict:
-    """Stream table chunks into ``out_path``; returns the header written."""
-    if bundle.kind != "table":
+    """Stream table chunks into ``out_path``; returns the header written. ``bundle=None`` codes every column
+    without a model (``grid`` mode, fastest; needs an error bound)."""
+    if bundle is not None and bundle.kind != "table":
         raise InputError(f"{source}: model is for {bundle.kind}s, not tables")
-    norm = bundle.normalizer
-    spec = bundle.record["latent"]["dtype"]
-    blob = bundle.decoder_blob()
-    dec64 = _float64_decoder(bundle)
+    if bundle is None and any(b.kind == "none" for b in [opts.bounds.default, *opts.bounds.columns.values()]):
+        raise InputError(f"{source}: compressing without a model needs an error bound on every column "
+                         "(abs=, rel= or range=)")
+    blob = bundle.decoder_blob() if bundle is not None else b""
+    dec64 = _float64_decoder(bundle) if bundle is not None else None
+    spec = bundle.record["latent"]["dtype"] if bundle is not None else "none"
     blocks, n_total, columns = [], 0, None
     t0 = time.perf_counter()
     with ContainerWriter(out_path) as w:
-        if opts.embed_decoder:
+        if opts.embed_decoder and bundle is not None:
             w.add("decoder", blob)
         empty_columns = None
         for chunk in _rechunk(chunks, opts.block_rows):
-            if len(chunk) == 0:
+            if bundle is not None:
                 _check_table_columns(chunk, bundle, source)
+            if len(chunk) == 0:
                 empty_columns = empty_columns or [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
                 continue
-            _check_table_columns(chunk, bundle, source)
             if columns is None:
                 columns = [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
                 opts.bounds.check_columns(list(chunk.columns))
             elif [c["name"] for c in columns] != list(chunk.columns):
                 raise InputError(f"{source}: column order changed between chunks")
+            elif [c["dtype"] for c in columns] != [chunk[c].dtype.str for c in chunk.columns]:
+                raise InputError(f"{source}: column dtypes changed between chunks")
             b = len(blocks)
-            if _is_sequential(bundle):
-                lat_params, recs_by_name = {}, _encode_sequential(w, b, chunk, bundle, dec64, opts)
+            if bundle is None:
+                recs_by_name = _encode_free_block(w, b, chunk, opts)
+            elif _is_sequential(bundle):
+                recs_by_name = _encode_sequential(w, b, chunk, bundle, dec64, opts)
             else:
-                xn = norm.transform(chunk[bundle.columns].to_numpy(dtype=np.float64))
-                lat_params, zdq = _write_latent(w, f"b{b}", _encode(bundle, xn), spec, opts)
-                pred = norm.inverse(_decode(dec64, zdq, None))
-                recs_by_name = {}
-                for j, name in enumerate(bundle.columns):
-                    rec, streams, _ = _encode_column(chunk[name].to_numpy(), pred[:, j], opts.bounds.for_column(name),
-                                                     opts.entropy, opts.level)
-                    for k, v in streams.items():
-                        w.add(f"b{b}/{name}/{k}", v)
-                    recs_by_name[name] = rec
-            blocks.append({"rows": len(chunk), "latent": lat_params,
+                recs_by_name = _encode_dense_block(w, b, chunk, bundle, dec64, opts)
+            blocks.append({"rows": len(chunk), "latent": recs_by_name.pop("__latent__", {}),
+                           **({"predictor": "none"} if bundle is None else {}),
                            "columns": [recs_by_name[name] for name in chunk.columns]})
             n_total += len(chunk)
         if columns is None:
             if empty_columns is None:
                 raise InputError(f"{source}: no rows and no columns to compress")
             columns = empty_columns  # a zero-row table still records its names and dtypes
+        model = (_model_header(bundle, blob, opts.embed_decoder) if bundle is not None else
+                 {"name": "none", "decoder_sha256": None, "decoder_bytes": 0, "embedded": False, "used": False})
         header = {
             "format": "baler", "kind": "table", "baler_version": __version__, "n_rows": n_total,
-            "columns": columns, "model_columns": bundle.columns, "latent": {"dtype": spec},
-            "model": _model_header(bundle, blob, opts.embed_decoder), "error_bound": opts.bounds.to_dict(),
+            "columns": columns, "model_columns": bundle.columns if bundle is not None else [c["name"] for c in columns],
+            "latent": {"dtype": spec}, "model": model, "error_bound": opts.bounds.to_dict(),
             "raw_bytes": int(n_total * sum(np.dtype(c["dtype"]).itemsize for c in columns)), "blocks": blocks,
         }
         size = w.finish(header)
     log.info("compressed %d rows in %.2f s into %s (%d bytes)", n_total, time.perf_counter() - t0, out_path, size)
     return header
+
+
+def _encode_free_block(w: ContainerWriter, b: int, chunk: pd.DataFrame, opts: CompressionOptions) -> dict[str, dict]:
+    """Every column on its own grid, columns in parallel threads."""
+    def one(name: str) -> tuple[str, dict, dict[str, bytes]]:
+        x = chunk[name].to_numpy()
+        if x.dtype.kind == "b":
+            x = x.astype(np.uint8)
+        return (name, *_encode_free_column(x, opts.bounds.for_column(name), opts))
+
+    recs = {}
+    for name, rec, streams in ordered_map(one, list(chunk.columns), _threads(opts)):
+        for k, v in streams.items():
+            w.add(f"b{b}/{name}/{k}", v)
+        recs[name] = rec
+    return recs
+
+
+def _encode_dense_block(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64,
+                        opts: CompressionOptions) -> dict[str, dict]:
+    norm = bundle.normalizer
+    xn = norm.transform(chunk[bundle.columns].to_numpy(dtype=np.float64))
+    lat_params, zdq = _write_latent(w, f"b{b}", _encode(bundle, xn), bundle.record["latent"]["dtype"], opts)
+    pred = norm.inverse(_decode(dec64, zdq, None))
+    recs: dict[str, dict] = {"__latent__": lat_params}
+    for j, name in enumerate(bundle.columns):
+        rec, streams, _ = _encode_column(chunk[name].to_numpy(), pred[:, j], opts.bounds.for_column(name),
+                                         opts.entropy, opts.level)
+        for k, v in streams.items():
+            w.add(f"b{b}/{name}/{k}", v)
+        recs[name] = rec
+    return recs
 
 
 def _is_sequential(bundle: ModelBundle) -> bool:
@@ -409,56 +471,66 @@ def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame
 
 
 # ------------------------------------------------------------------ fields
-def compress_field(field: np.ndarray, bundle: ModelBundle, out_path: str | Path, opts: CompressionOptions,
+def compress_field(field: np.ndarray, bundle: ModelBundle | None, out_path: str | Path, opts: CompressionOptions,
                    source: str = "input") -> dict:
-    """Compress an N x H x W field frame block by frame block."""
-    if bundle.kind != "field":
+    """Compress an N x H x W field frame block by frame block. Per block the autoencoder's prediction and the
+    model-free grid (Lorenzo differences) are both tried and the smaller kept; ``bundle=None`` uses only the
+    grid, blocks in parallel threads."""
+    if bundle is not None and bundle.kind != "field":
         raise InputError(f"{source}: model is for {bundle.kind}s, not fields")
     if field.ndim != 3:
         raise InputError(f"{source}: a field must be N x H x W, got shape {field.shape}")
     if field.dtype not in (np.float32, np.float64):
         raise InputError(f"{source}: field dtype must be float32 or float64, got {field.dtype}")
-    norm = bundle.normalizer
-    spec = bundle.record["latent"]["dtype"]
-    blob = bundle.decoder_blob()
-    dec64 = _float64_decoder(bundle)
-    n, h, w_ = field.shape
-    frames_per_block = max(1, opts.block_rows // max(h * w_, 1) * 16)
     bound = opts.bounds.default
+    if bundle is None and bound.kind == "none":
+        raise InputError(f"{source}: compressing without a model needs an error bound (abs=, rel= or range=)")
+    spec = bundle.record["latent"]["dtype"] if bundle is not None else "none"
+    blob = bundle.decoder_blob() if bundle is not None else b""
+    dec64 = _float64_decoder(bundle) if bundle is not None else None
+    n, h, w_ = field.shape
+    frames_per_block = max(1, opts.block_rows // max(h * w_, 1) * (4 if bundle is None else 16))
+    starts = range(0, n, frames_per_block)
+
+    def free_block(s: int) -> tuple[str, dict, dict[str, bytes], list[bytes], dict]:
+        x = np.asarray(field[s : s + frames_per_block])
+        rec, streams = _encode_free_column(x, bound, opts, x.shape if bound.kind in ("abs", "range") else None)
+        return "none", rec, streams, [], {}
+
+    def model_block(s: int) -> tuple[str, dict, dict[str, bytes], list[bytes], dict]:
+        x = np.asarray(field[s : s + frames_per_block])
+        lshape = x.shape if bound.kind in ("abs", "range") else None
+        # candidate 1: the autoencoder's prediction (latent stored); candidate 2: no model (the grid)
+        xn = bundle.normalizer.transform(x.reshape(-1, 1)).reshape(x.shape)
+        stored, lat_params = quantize_latent(_encode(bundle, xn), spec)
+        lat_blobs = _latent_blobs(stored, spec, opts)
+        pred = bundle.normalizer.inverse(_decode(dec64, dequantize_latent(stored, spec, lat_params), (h, w_))
+                                         .reshape(-1, 1)).reshape(-1)
+        rec, streams, _ = _encode_column(x.reshape(-1), pred, bound, opts.entropy, opts.level, lshape)
+        cands = [("model", rec, streams, lat_blobs, lat_params)]
+        if bound.kind in ("abs", "range"):
+            cands.append(free_block(s))
+        return min(cands, key=lambda c: sum(map(len, c[2].values())) + sum(map(len, c[3])))
+
     blocks = []
     with ContainerWriter(out_path) as w:
-        if opts.embed_decoder:
+        if opts.embed_decoder and bundle is not None:
             w.add("decoder", blob)
-        for b, s in enumerate(range(0, n, frames_per_block)):
-            x = np.asarray(field[s : s + frames_per_block])
-            lshape = x.shape if bound.kind in ("abs", "range") else None
-            # candidate 1: the autoencoder's prediction (latent stored); candidate 2: no model, the residual
-            # is the field itself (Lorenzo differences of the quantized values). The smaller one is kept.
-            xn = norm.transform(x.reshape(-1, 1)).reshape(x.shape)
-            z = _encode(bundle, xn)
-            stored, lat_params = quantize_latent(z, spec)
-            lat_blobs = _latent_blobs(stored, spec, opts)
-            pred = norm.inverse(_decode(dec64, dequantize_latent(stored, spec, lat_params), (h, w_))
-                                .reshape(-1, 1)).reshape(-1)
-            cands = [("model", *_encode_column(x.reshape(-1), pred, bound, opts.entropy, opts.level, lshape),
-                      lat_blobs)]
-            if bound.kind in ("abs", "range"):
-                cands.append(("none", *_encode_column(x.reshape(-1), np.zeros(x.size), bound, opts.entropy,
-                                                      opts.level, lshape), []))
-            predictor, rec, streams, _, blobs = min(
-                cands, key=lambda c: sum(map(len, c[2].values())) + sum(map(len, c[4])))
-            for c, latent_blob in enumerate(blobs):
+        coded = ordered_map(free_block, starts, _threads(opts)) if bundle is None else map(model_block, starts)
+        for b, (s, (predictor, rec, streams, lat_blobs, lat_params)) in enumerate(zip(starts, coded)):
+            for c, latent_blob in enumerate(lat_blobs):
                 w.add(f"b{b}/latent/{c}", latent_blob)
             for k, v in streams.items():
                 w.add(f"b{b}/field/{k}", v)
-            blocks.append({"rows": len(x), "predictor": predictor,
-                           "latent": lat_params if predictor == "model" else {}, "columns": [rec]})
-        model_used = any(blk["predictor"] == "model" for blk in blocks) or not blocks
+            blocks.append({"rows": min(frames_per_block, n - s), "predictor": predictor, "latent": lat_params,
+                           "columns": [rec]})
+        model_used = any(blk["predictor"] == "model" for blk in blocks) or (not blocks and bundle is not None)
+        model = (_model_header(bundle, blob, opts.embed_decoder) if bundle is not None else
+                 {"name": "none", "decoder_sha256": None, "decoder_bytes": 0, "embedded": False})
         header = {
             "format": "baler", "kind": "field", "baler_version": __version__, "n_rows": n, "shape": [n, h, w_],
             "columns": [{"name": "field", "dtype": field.dtype.str}], "latent": {"dtype": spec},
-            "model": {**_model_header(bundle, blob, opts.embed_decoder), "used": model_used},
-            "error_bound": opts.bounds.to_dict(),
+            "model": {**model, "used": model_used}, "error_bound": opts.bounds.to_dict(),
             "raw_bytes": int(field.size * field.dtype.itemsize), "blocks": blocks,
         }
         w.finish(header)
@@ -503,7 +575,7 @@ def _parse_columns(columns: list, path) -> tuple[list[str], list[np.dtype]]:
 
 
 def iter_decompress(path: str | Path, bundle: ModelBundle | None = None, model_source: str = "model",
-                    max_expansion: float = MAX_EXPANSION) -> Iterator[pd.DataFrame | np.ndarray]:
+                    max_expansion: float = MAX_EXPANSION, threads: int = 0) -> Iterator[pd.DataFrame | np.ndarray]:
     """Yield decompressed blocks: DataFrames for tables, N x H x W arrays for fields.
 
     Every declared size is checked before anything is allocated: a file may not expand to more than
@@ -511,15 +583,16 @@ def iter_decompress(path: str | Path, bundle: ModelBundle | None = None, model_s
     """
     with ContainerReader(path) as rd, np.errstate(over="ignore", invalid="ignore"):
         try:
-            yield from _decompress_blocks(rd, bundle, model_source, max_expansion)
+            yield from _decompress_blocks(rd, bundle, model_source, max_expansion,
+                                          _threads(CompressionOptions(BoundSpec(), threads=threads)))
         except (FormatError, ModelMismatchError, InputError):
             raise
         except (KeyError, TypeError, ValueError, IndexError, OverflowError, RuntimeError, MemoryError) as exc:
             raise FormatError(f"{path}: malformed file ({type(exc).__name__}: {exc})") from exc
 
 
-def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_source: str, max_expansion: float
-                       ) -> Iterator[pd.DataFrame | np.ndarray]:
+def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_source: str, max_expansion: float,
+                       threads: int) -> Iterator[pd.DataFrame | np.ndarray]:
     path, h = rd.path, rd.header
     if h.get("format") != "baler" or h.get("kind") not in ("table", "field"):
         raise FormatError(f"{path}: header does not describe a baler table or field")
@@ -545,18 +618,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
                           f"(limit {int(limit)}); refusing to allocate")
     needs_model = h.get("model", {}).get("used", True) is not False
     if not needs_model:  # every block was coded without the autoencoder: no decoder is needed
-        for b, blk in enumerate(blocks):
-            if blk.get("predictor") != "none" or not frame:
-                raise FormatError(f"{path}: block {b} needs a model but the header says none is used")
-            recs = blk.get("columns")
-            if not isinstance(recs, list) or len(recs) != 1 or not isinstance(recs[0], dict):
-                raise FormatError(f"{path}: block {b} column records malformed")
-            n = blk["rows"]
-            vals = _decode_column(recs[0], lambda k, b=b: rd.read(f"b{b}/field/{k}"), n * per_row,
-                                  np.zeros(n * per_row), dtypes[0])
-            yield vals.reshape(n, *frame)
-        if not blocks:
-            yield np.zeros((0, *frame), dtype=dtypes[0])
+        yield from _decompress_free(rd, blocks, names, dtypes, frame, threads)
         return
     bundle = _resolve_decoder(rd, bundle, model_source)
     if bundle.kind != h["kind"]:
@@ -611,13 +673,58 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
         yield pd.DataFrame(data, columns=names)
 
 
-def decompress(path: str | Path, bundle: ModelBundle | None = None, model_source: str = "model"
-               ) -> pd.DataFrame | np.ndarray:
+def _decompress_free(rd: ContainerReader, blocks: list, names: list[str], dtypes: list[np.dtype],
+                     frame: tuple[int, int] | None, threads: int) -> Iterator[pd.DataFrame | np.ndarray]:
+    """Blocks coded without a model: field blocks in parallel threads, table columns in parallel threads."""
+    for b, blk in enumerate(blocks):
+        recs = blk.get("columns")
+        if (blk.get("predictor") != "none" or not isinstance(recs, list) or len(recs) != len(names)
+                or not all(isinstance(r, dict) for r in recs)):
+            raise FormatError(f"{rd.path}: block {b} needs a model or its column records are malformed, "
+                              "but the header says no model is used")
+    per_row = frame[0] * frame[1] if frame else 1
+
+    def column(b: int, j: int) -> np.ndarray:
+        rec, n = blocks[b]["columns"][j], blocks[b]["rows"] * per_row
+        read = lambda k: rd.read(f"b{b}/{'field' if frame else names[j]}/{k}")  # noqa: E731
+        if rec.get("mode") == "grid":
+            return decode_grid(rec, read, n, dtypes[j])
+        return _decode_column(rec, read, n, _free_pred(rec, n), dtypes[j])
+
+    if frame:
+        for b, vals in enumerate(ordered_map(lambda b: column(b, 0), range(len(blocks)), threads)):
+            yield vals.reshape(blocks[b]["rows"], *frame)
+        if not blocks:
+            yield np.zeros((0, *frame), dtype=dtypes[0])
+        return
+    for b in range(len(blocks)):
+        cols = list(ordered_map(lambda j, b=b: column(b, j), range(len(names)), threads))
+        yield pd.DataFrame(dict(zip(names, cols)), columns=names, copy=False)
+    if not blocks:
+        yield pd.DataFrame({n: np.zeros(0, dtype=d) for n, d in zip(names, dtypes)}, columns=names)
+
+
+def decompress(path: str | Path, bundle: ModelBundle | None = None, model_source: str = "model",
+               threads: int = 0) -> pd.DataFrame | np.ndarray:
     """Decompress a whole file into memory."""
-    parts = list(iter_decompress(path, bundle, model_source))
-    if isinstance(parts[0], np.ndarray):
-        return np.concatenate(parts)
-    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    with ContainerReader(path, verify=False) as rd:  # the shape, to fill one array instead of concatenating
+        shape = rd.header.get("shape") if rd.header.get("kind") == "field" else None
+    blocks = iter_decompress(path, bundle, model_source, threads=threads)
+    if shape is not None:
+        out = None
+        start = 0
+        for part in blocks:  # iter_decompress has checked the shape against the blocks and the file size
+            if out is None:
+                out = np.empty((int(shape[0]), *part.shape[1:]), dtype=part.dtype)
+            out[start : start + len(part)] = part
+            start += len(part)
+        return out
+    parts = list(blocks)
+    if len(parts) == 1:
+        return parts[0]
+    names = list(parts[0].columns)  # one copy per column; pd.concat would copy into 2-D blocks again
+    cols = {c: np.concatenate([p[c].to_numpy() for p in parts]) for c in names}
+    return pd.DataFrame(cols, columns=names, copy=False)
 
 
 def file_info(path: str | Path) -> dict:

@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -96,6 +97,7 @@ class ContainerReader:
             raise InputError(f"{self.path}: file does not exist")
         self.size = self.path.stat().st_size
         self._f = open(self.path, "rb")
+        self._lock = threading.Lock()  # sections may be read from several decoding threads
         try:
             self._open(verify)
         except Exception:
@@ -152,8 +154,9 @@ class ContainerReader:
         if name not in self.header["sections"]:
             raise FormatError(f"{self.path}: section {name!r} missing")
         off, length, crc = self.header["sections"][name]
-        self._f.seek(off)
-        data = self._f.read(length)
+        with self._lock:
+            self._f.seek(off)
+            data = self._f.read(length)
         if len(data) != length:
             raise FormatError(f"{self.path}: section {name!r} truncated")
         if zlib.crc32(data) != crc:

@@ -1,6 +1,7 @@
 """Lossless coding of integer streams (quantized latents and residuals) behind one interface.
 
-Methods: ``const`` (every value equal), ``zstd`` (zigzag, smallest width, byte planes, zstd) and ``ans``
+Methods: ``const`` (every value equal), ``zstd`` (zigzag unless no value is negative, smallest width, byte
+planes, zstd) and ``ans``
 (an order-0 rANS coder from ``constriction`` with the stream's own histogram stored beside it, which reaches
 the empirical entropy). ``auto`` encodes with each applicable method and keeps the smallest. Every blob is
 self-describing and its declared sizes are checked before anything is allocated.
@@ -15,30 +16,56 @@ import zstandard
 
 from .errors import FormatError
 
-_CONST, _ZSTD, _ANS = 0, 1, 2
+_CONST, _ZSTD, _ANS, _ZSTD_U = 0, 1, 2, 3
 MAX_ANS_ALPHABET = 1 << 16
 _WIDTHS = (1, 2, 4, 8)
 
 
 def zigzag(x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.int64)
-    return ((x << 1) ^ (x >> 63)).view(np.uint64)
+    """Signed to unsigned (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...), in the input's width (int32 or int64)."""
+    if x.dtype != np.int32:
+        x = x.astype(np.int64)
+    bits = 8 * x.itemsize - 1
+    return ((x << 1) ^ (x >> bits)).view(f"u{x.itemsize}")
 
 
 def unzigzag(z: np.ndarray) -> np.ndarray:
-    z = z.astype(np.uint64)
-    return ((z >> np.uint64(1)).view(np.int64)) ^ -((z & np.uint64(1)).view(np.int64))
+    """Inverse of :func:`zigzag`, in the input's width (uint8 -> int8, ..., uint64 -> int64)."""
+    z = np.asarray(z)
+    if z.dtype.kind != "u":
+        z = z.astype(np.uint64)
+    signed = f"i{z.itemsize}"
+    return (z >> 1).view(signed) ^ -(z & 1).view(signed)
+
+
+def _to_planes(z: np.ndarray, width: int) -> bytes:
+    """Byte planes (all low bytes, then the next bytes, ...): they compress better than interleaved words."""
+    planes = np.empty((width, z.size), dtype=np.uint8)
+    for i in range(width):
+        np.copyto(planes[i], z >> np.array(8 * i, z.dtype) if i else z, casting="unsafe")
+    return planes.tobytes()
+
+
+def _from_planes(raw: bytes, n: int, width: int) -> np.ndarray:
+    planes = np.frombuffer(raw, dtype=np.uint8).reshape(width, n)
+    z = planes[width - 1].astype(f"<u{width}")
+    for i in reversed(range(width - 1)):
+        z <<= np.array(8, z.dtype)
+        z |= planes[i]
+    return z
 
 
 def _zstd_encode(x: np.ndarray, level: int) -> bytes:
-    z = zigzag(x)
+    """Non-negative streams are stored as they are (``_ZSTD_U``), signed ones zigzagged (``_ZSTD``)."""
+    unsigned = x.size == 0 or int(x.min()) >= 0
+    z = x.view(f"u{x.itemsize}") if unsigned else zigzag(x)
     top = int(z.max()) if z.size else 0
     width = next(w for w in _WIDTHS if top < 1 << (8 * w) or w == 8)
-    planes = z.astype(f"<u{width}").view(np.uint8).reshape(-1, width).T.copy()  # byte planes compress better
-    return struct.pack("<BB", _ZSTD, width) + zstandard.ZstdCompressor(level=level, write_checksum=True).compress(planes.tobytes())
+    return (struct.pack("<BB", _ZSTD_U if unsigned else _ZSTD, width)
+            + zstandard.ZstdCompressor(level=level, write_checksum=True).compress(_to_planes(z, width)))
 
 
-def _zstd_decode(blob: bytes, n: int) -> np.ndarray:
+def _zstd_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
     if len(blob) < 2:
         raise FormatError("integer stream truncated (zstd header)")
     width = blob[1]
@@ -50,8 +77,14 @@ def _zstd_decode(blob: bytes, n: int) -> np.ndarray:
         raise FormatError(f"integer stream does not decompress ({exc})") from exc
     if len(raw) != n * width:
         raise FormatError(f"integer stream holds {len(raw)} bytes, expected {n * width}")
-    planes = np.frombuffer(raw, dtype=np.uint8).reshape(width, n).T.copy()
-    return unzigzag(planes.view(f"<u{width}").reshape(n).astype(np.uint64))
+    z = _from_planes(raw, n, width)
+    if blob[0] == _ZSTD_U:
+        if width == 8 and n and int(z.max()) >= 2**63:
+            raise FormatError("unsigned integer stream holds values beyond int64")
+        if narrow:  # unsigned of the stored width; callers widen before any arithmetic that could wrap
+            return z if width < 8 else z.view(np.int64)
+        return z.astype(np.int64)
+    return unzigzag(z) if narrow else unzigzag(z.astype(np.uint64))
 
 
 def _ans_encode(x: np.ndarray, level: int) -> bytes | None:
@@ -61,7 +94,7 @@ def _ans_encode(x: np.ndarray, level: int) -> bytes | None:
     k = hi - lo + 1
     if k > MAX_ANS_ALPHABET or k < 2:
         return None
-    sym = (x - lo).astype(np.int32)
+    sym = (x - lo).astype(np.int32, copy=False)
     counts = np.bincount(sym, minlength=k).astype(np.uint32)
     model = constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
     coder = constriction.stream.stack.AnsCoder()
@@ -71,7 +104,7 @@ def _ans_encode(x: np.ndarray, level: int) -> bytes | None:
     return struct.pack("<BqII", _ANS, lo, k, len(ctab)) + ctab + words
 
 
-def _ans_decode(blob: bytes, n: int) -> np.ndarray:
+def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
     import constriction
 
     head = struct.calcsize("<BqII")
@@ -102,12 +135,15 @@ def _ans_decode(blob: bytes, n: int) -> np.ndarray:
     # The decoded symbols must use up the stream and reproduce the stored histogram exactly.
     if leftover or not np.array_equal(np.bincount(sym, minlength=k)[:k], counts):
         raise FormatError("integer stream is damaged: decoded values do not match its histogram")
+    if narrow and -(2**31) <= lo and lo + k < 2**31:
+        return sym.astype(np.int32, copy=False) + np.int32(lo)
     return sym.astype(np.int64) + lo
 
 
 def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> bytes:
     """Encode a 1-D integer array losslessly; ``method``: auto, zstd or ans."""
-    x = np.ascontiguousarray(values, dtype=np.int64).ravel()
+    values = np.asarray(values)
+    x = np.ascontiguousarray(values, dtype=np.int32 if values.dtype == np.int32 else np.int64).ravel()
     if x.size == 0 or np.all(x == x[0]):
         return struct.pack("<Bq", _CONST, int(x[0]) if x.size else 0)
     candidates = []
@@ -120,16 +156,18 @@ def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> byt
     return min(candidates, key=len)
 
 
-def decode_ints(blob: bytes, n: int) -> np.ndarray:
-    """Decode ``n`` integers; a damaged blob raises FormatError, never returns wrong-sized data."""
+def decode_ints(blob: bytes, n: int, narrow: bool = False) -> np.ndarray:
+    """Decode ``n`` integers as int64, or with ``narrow`` in the smallest signed type the stream stores (for
+    speed; callers then do their own arithmetic in a wide enough type). A damaged blob raises FormatError,
+    never returns wrong-sized data."""
     if not blob:
         raise FormatError("empty integer stream")
     if blob[0] == _CONST:
         if len(blob) != 9:
             raise FormatError("constant integer stream has the wrong size")
         return np.full(n, struct.unpack_from("<q", blob, 1)[0], dtype=np.int64)
-    if blob[0] == _ZSTD:
-        return _zstd_decode(blob, n)
+    if blob[0] in (_ZSTD, _ZSTD_U):
+        return _zstd_decode(blob, n, narrow)
     if blob[0] == _ANS:
-        return _ans_decode(blob, n)
+        return _ans_decode(blob, n, narrow)
     raise FormatError(f"integer stream method {blob[0]} unknown")

@@ -51,6 +51,21 @@ def test_error_bounded_references(codec, module):
     assert res.ratio > 1
 
 
+def test_grid_baseline_is_baler_without_a_model():
+    df = make_jets(3000)
+    res, rec = run_error_bounded(df, "grid", "range", 1e-3)
+    for c in df.columns:
+        a, b = df[c].to_numpy(np.float64), rec[c].to_numpy(np.float64)
+        assert np.all(np.abs(a - b) <= 1e-3 * (a.max() - a.min())), c
+    assert rec.dtypes.to_dict() == df.dtypes.to_dict()
+    lossless, _ = run_lossless(df, "zstd", 19)
+    assert res.ratio > 2 * lossless.ratio and res.label == "baler-grid-range0.001"
+    field = make_field(6, 40, 50)
+    res, rec = run_error_bounded(field, "grid", "rel", 1e-3)
+    assert rec.shape == field.shape
+    assert np.all(np.abs(rec.astype(float) - field) <= 1e-3 * np.abs(field.astype(float)))
+
+
 def test_aggregate_seeds_command(tmp_path):
     from baler_core.metrics import per_variable_metrics, write_metrics_tsv
 

@@ -90,6 +90,8 @@ def baseline_files(dataset):
     out = [f"results/{dataset}/baseline/gzip-l{l}/result.json" for l in b["gzip_levels"]]
     out.extend(f"results/{dataset}/baseline/zstd-l{l}/result.json" for l in b["zstd_levels"])
     out.extend(f"results/{dataset}/baseline/trunc-l{k}/result.json" for k in b.get("truncation_bits", []))
+    # baler without a model (-m none): the floor every trained model has to beat, at each lossy bound
+    out.extend(f"results/{dataset}/baseline/grid-eb-{bound_tag(e)}/result.json" for e in b.get("lossy_bounds", []))
     for codec, module in (("sz3", "pysz"), ("zfp", "zfpy")):
         if importlib.util.find_spec(module) is not None:  # the optional [baselines] extra
             out.extend(f"results/{dataset}/baseline/{codec}-eb-{bound_tag(e)}/result.json"

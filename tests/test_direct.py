@@ -1,0 +1,158 @@
+"""Model-free coding (``-m none``, the ``grid`` mode): bounds on every value, exact integers, dtypes, no decoder
+needed, thread-count independence, multi-block files, and the entropy coder's narrow/unsigned streams."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from baler_core.codec import CompressionOptions, compress_field, compress_table, decompress, file_info
+from baler_core.direct import encode_grid
+from baler_core.entropy import decode_ints, encode_ints
+from baler_core.error_bounds import Bound, BoundSpec, parse_bound
+from baler_core.errors import InputError
+from conftest import make_field, make_jets
+from test_codec import _assert_bound
+
+
+def _table() -> pd.DataFrame:
+    df = make_jets(5000, seed=11)
+    df["pt64"] = df["pt"].astype(np.float64) * 1.000001
+    df["big_int"] = np.arange(len(df), dtype=np.int64) * (2**40)
+    df["flagb"] = df["frac"] > 0.5
+    df["offset"] = (1e4 + df["eta"]).astype(np.float32)  # far from zero: a grid relative to its origin
+    df.loc[3, "pt"] = np.nan
+    df.loc[4, "eta"] = np.inf
+    df.loc[5, "mass"] = -np.inf
+    df.loc[6, "phi"] = -0.0
+    df.loc[7, "pt64"] = np.nan
+    return df
+
+
+def _free(df, tmp_path, bounds, **kw):
+    out = tmp_path / "free.baler"
+    compress_table([df], None, out, CompressionOptions(bounds=bounds, **kw))
+    return decompress(out), out
+
+
+@pytest.mark.parametrize("spec", ["range=1e-3", "abs=0.01", "rel=4.9e-4", "range=1e-6"])
+def test_model_free_table_keeps_every_bound(tmp_path, spec):
+    df = _table()
+    bound = parse_bound(spec)
+    rec, out = _free(df, tmp_path, BoundSpec(bound), block_rows=1500)  # 4 blocks
+    assert list(rec.columns) == list(df.columns)
+    assert rec.dtypes.to_dict() == df.dtypes.to_dict()
+    for c in df.columns:
+        if c in ("nCharged", "nNeutral", "flag", "big_int", "flagb"):
+            np.testing.assert_array_equal(rec[c].to_numpy(), df[c].to_numpy())  # integers exact
+        else:
+            _assert_bound(df[c].to_numpy(), rec[c].to_numpy(), bound)
+    assert np.signbit(rec.loc[6, "phi"])
+    info = file_info(out)
+    assert info["decoder_bytes"] == 0 and info["model"]["used"] is False
+    modes = {c["mode"] for blk in json.loads(_header_json(out))["blocks"] for c in blk["columns"]}
+    if bound.kind in ("abs", "range"):
+        assert "grid" in modes  # the fast path ran (and the general one for the int64 and bool columns)
+    assert info["ratio_without_decoder"] > 1.5
+
+
+def _header_json(path) -> str:
+    from baler_core.container import ContainerReader
+
+    with ContainerReader(path) as rd:
+        return json.dumps(rd.header)
+
+
+def test_model_free_output_does_not_depend_on_threads(tmp_path):
+    df = _table()
+    spec = BoundSpec(Bound("range", 1e-3))
+    a, b = tmp_path / "a.baler", tmp_path / "b.baler"
+    compress_table([df], None, a, CompressionOptions(bounds=spec, threads=1, block_rows=2000))
+    compress_table([df], None, b, CompressionOptions(bounds=spec, threads=2, block_rows=2000))
+    assert a.read_bytes() == b.read_bytes()
+    pd.testing.assert_frame_equal(decompress(a, threads=1), decompress(b, threads=2))
+
+
+def test_grid_beats_lossless_zstd(tmp_path):
+    """At a 1e-3 range bound the grid stores far fewer bytes than lossless zstd -19 of the same floats."""
+    import zstandard
+
+    df = make_jets(20000, seed=3)[["pt", "eta", "phi", "mass"]]
+    spec = BoundSpec(Bound("range", 1e-3))
+    _, out = _free(df, tmp_path, spec)
+    raw = df.to_numpy().tobytes()
+    lossless = len(raw) / len(zstandard.ZstdCompressor(level=19).compress(raw))
+    assert file_info(out)["ratio_without_decoder"] > 2 * lossless
+
+
+def test_grid_declines_what_it_cannot_code():
+    x = np.array([1.0, np.nan, 2.0], np.float32)
+    assert encode_grid(x, Bound("range", 1e-3), "zstd", 3) is None  # NaN: general path
+    assert encode_grid(np.arange(5, dtype=np.int32), Bound("range", 1e-3), "zstd", 3) is None  # not a float
+    assert encode_grid(np.ones(5, np.float32), Bound("rel", 1e-3), "zstd", 3) is None
+    tiny = np.array([0.0, 1e30], np.float32)  # 1e-9 of the range is far finer than 2**22 steps
+    assert encode_grid(tiny, Bound("range", 1e-9), "zstd", 3) is None
+
+
+def test_model_free_needs_a_bound(tmp_path):
+    df = make_jets(100)
+    with pytest.raises(InputError, match="error bound"):
+        compress_table([df], None, tmp_path / "x.baler", CompressionOptions(bounds=BoundSpec()))
+    with pytest.raises(InputError, match="error bound"):
+        spec = BoundSpec(Bound("range", 1e-3), {"pt": Bound("none")})
+        compress_table([df], None, tmp_path / "x.baler", CompressionOptions(bounds=spec))
+    with pytest.raises(InputError, match="error bound"):
+        compress_field(make_field(), None, tmp_path / "f.baler", CompressionOptions(bounds=BoundSpec()))
+
+
+@pytest.mark.parametrize("spec", ["range=1e-3", "abs=1e-4", "rel=1e-3"])
+def test_model_free_field_round_trip(tmp_path, spec):
+    field = make_field(n=20, h=33, w=47)
+    field[2, 3, 4] = np.nan
+    bound = parse_bound(spec)
+    out = tmp_path / "f.baler"
+    compress_field(field, None, out, CompressionOptions(bounds=BoundSpec(bound), block_rows=2000))
+    rec = decompress(out)
+    assert rec.shape == field.shape and rec.dtype == field.dtype
+    _assert_bound(field.ravel(), rec.ravel(), bound)
+    info = file_info(out)
+    assert info["decoder_bytes"] == 0
+    if bound.kind != "rel":  # Lorenzo differences of a smooth field code far below raw floats
+        assert info["ratio_without_decoder"] > 3
+
+
+def test_model_free_cli_round_trip(tmp_path):
+    df = _table().drop(columns=["big_int"])
+    src, out, back = tmp_path / "t.parquet", tmp_path / "t.baler", tmp_path / "back.parquet"
+    df.to_parquet(src)
+    run = [sys.executable, "-m", "baler_core.cli"]
+    res = subprocess.run([*run, "compress", str(src), "-m", "none", "-o", str(out), "--error-bound", "range=1e-3",
+                          "--entropy", "zstd", "--level", "1", "--threads", "2"], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["decoder_bytes"] == 0
+    res = subprocess.run([*run, "decompress", str(out), "-o", str(back)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    rec = pd.read_parquet(back)
+    for c in ("pt", "eta", "offset"):
+        _assert_bound(df[c].to_numpy(), rec[c].to_numpy(), Bound("range", 1e-3))
+    res = subprocess.run([*run, "compress", str(src), "-m", "none", "-o", str(out)], capture_output=True, text=True)
+    assert res.returncode == 2 and "error bound" in res.stderr
+
+
+@pytest.mark.parametrize("values", [
+    np.array([0, 1, 255, 7], np.int64), np.array([0, 300, 65535], np.int32), np.array([5, 2**31 - 1], np.int64),
+    np.array([0, 2**40, 3], np.int64), np.array([-3, 0, 200], np.int32), np.array([-(2**40), 5], np.int64),
+    np.array([-128, 127], np.int32), np.array([-(2**31), 2**31 - 1], np.int32),
+])
+@pytest.mark.parametrize("method", ["zstd", "ans", "auto"])
+def test_integer_streams_narrow_and_wide_agree(values, method):
+    x = np.tile(values, 50)
+    blob = encode_ints(x, method, 3)
+    wide = decode_ints(blob, x.size)
+    narrow = decode_ints(blob, x.size, narrow=True)
+    assert wide.dtype == np.int64
+    np.testing.assert_array_equal(wide, x)
+    np.testing.assert_array_equal(narrow.astype(np.int64), x)
