@@ -55,7 +55,7 @@ def _cmd_train(a: argparse.Namespace) -> None:
 def _cmd_compress(a: argparse.Namespace) -> None:
     from .codec import CompressionOptions, compress_field, compress_table, file_info
     from .error_bounds import load_bound_spec
-    from .fields import is_field_path, read_field
+    from .fields import is_field_path, open_field
     from .model_store import load_model
     from .tables import iter_table_chunks
 
@@ -68,7 +68,7 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     if a.level is not None:
         opts.level = a.level
     if is_field_path(a.input):
-        compress_field(read_field(a.input, a.field_key), bundle, a.output, opts, str(a.input))
+        compress_field(open_field(a.input, a.field_key), bundle, a.output, opts, str(a.input))
     else:
         is_root = Path(a.input).suffix.lower() == ".root"
         columns = _list(a.branches) or (bundle.columns if is_root and bundle is not None else None)
@@ -130,20 +130,18 @@ def _write_blocks(blocks, path: Path, source: str) -> None:
             if writer is not None:
                 writer.close()
         return
-    if suffix == ".npy":
+    if suffix == ".npy":  # header, then each block's bytes as it comes: flat memory, unlike a memory map
         shape = file_info(source)["shape"]
         if not shape:
             raise InputError(f"{source} holds a table: write it to .parquet, .npz or .root, not .npy")
-        mm = None
-        start = 0
-        for block in blocks:
-            if mm is None:
-                mm = np.lib.format.open_memmap(path, mode="w+", dtype=block.dtype, shape=tuple(shape))
-            mm[start : start + len(block)] = block
-            start += len(block)
-        if mm is not None:
-            mm.flush()
-            del mm
+        with open(path, "wb") as f:
+            header_written = False
+            for block in blocks:
+                if not header_written:
+                    np.lib.format.write_array_header_2_0(f, {"descr": np.lib.format.dtype_to_descr(block.dtype),
+                                                            "fortran_order": False, "shape": tuple(shape)})
+                    header_written = True
+                f.write(np.ascontiguousarray(block).data)
         return
     parts = list(blocks)
     if parts and isinstance(parts[0], np.ndarray):

@@ -37,6 +37,7 @@ from .direct import decode_grid, encode_grid, inverse_lorenzo, lorenzo, ordered_
 from .entropy import decode_ints, encode_ints
 from .error_bounds import Bound, BoundSpec
 from .errors import FormatError, InputError, ModelMismatchError
+from .fields import NpyFrames
 from .model_store import ModelBundle, load_decoder_blob, sha256_hex
 from .quantization import (dequantize_latent, log_magnitude, quantize_latent, quantize_residual, reconstruct,
                            residual_step)
@@ -471,8 +472,8 @@ def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame
 
 
 # ------------------------------------------------------------------ fields
-def compress_field(field: np.ndarray, bundle: ModelBundle | None, out_path: str | Path, opts: CompressionOptions,
-                   source: str = "input") -> dict:
+def compress_field(field: np.ndarray | NpyFrames, bundle: ModelBundle | None, out_path: str | Path,
+                   opts: CompressionOptions, source: str = "input") -> dict:
     """Compress an N x H x W field frame block by frame block. Per block the autoencoder's prediction and the
     model-free grid (Lorenzo differences) are both tried and the smaller kept; ``bundle=None`` uses only the
     grid, blocks in parallel threads."""

@@ -32,7 +32,7 @@ from .errors import FormatError, InputError
 
 MAGIC = b"\x89BALER\r\n"
 END_MAGIC = b"BALEREND"
-VERSION = (1, 0)
+VERSION = (1, 1)  # 1.1: the model-free `grid` mode and unsigned zstd integer streams
 _PREFIX = len(MAGIC) + 4
 _TRAILER = 8 + 32 + len(END_MAGIC)
 MAX_HEADER_BYTES = 64 << 20

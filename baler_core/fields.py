@@ -40,6 +40,43 @@ def read_field(path: str | Path, key: str | None = None) -> np.ndarray:
     return arr
 
 
+class NpyFrames:
+    """Frames of an N x H x W ``.npy`` file read on demand with plain file reads: slicing ``[a:b]`` returns an
+    array. Unlike a memory map, the pages read do not stay in this process's resident memory, so compressing
+    a file larger than memory keeps a flat memory profile."""
+
+    def __init__(self, path: str | Path, like: np.ndarray) -> None:
+        self.path = Path(path)
+        self.shape, self.dtype, self.ndim, self.size = like.shape, like.dtype, like.ndim, like.size
+        self._offset = like.offset if isinstance(like, np.memmap) else 0
+        self._frame = int(np.prod(like.shape[1:])) * like.dtype.itemsize
+        if not isinstance(like, np.memmap) or like.base is None or not like.flags.c_contiguous:
+            raise InputError(f"{self.path}: frames can only be streamed from a C-ordered .npy file")
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, sl: slice) -> np.ndarray:
+        start, stop, step = sl.indices(self.shape[0])
+        if step != 1:
+            raise IndexError("NpyFrames supports contiguous slices only")
+        n = max(0, stop - start)
+        with open(self.path, "rb") as f:
+            f.seek(self._offset + start * self._frame)
+            out = np.fromfile(f, dtype=self.dtype, count=n * self._frame // self.dtype.itemsize)
+        if out.size * self.dtype.itemsize != n * self._frame:
+            raise InputError(f"{self.path}: file shorter than its header declares")
+        return out.reshape(n, *self.shape[1:])
+
+
+def open_field(path: str | Path, key: str | None = None) -> np.ndarray | NpyFrames:
+    """Like :func:`read_field`, but a C-ordered 3-D ``.npy`` comes back as :class:`NpyFrames` (streamed)."""
+    arr = read_field(path, key)
+    if Path(path).suffix.lower() == ".npy" and isinstance(arr, np.memmap) and arr.ndim == 3 and arr.flags.c_contiguous:
+        return NpyFrames(path, arr)
+    return arr
+
+
 def write_field(field: np.ndarray, path: str | Path) -> None:
     """Write by suffix: .npy (plain array) or .npz (array named ``field``)."""
     p = Path(path)

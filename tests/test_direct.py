@@ -156,3 +156,24 @@ def test_integer_streams_narrow_and_wide_agree(values, method):
     assert wide.dtype == np.int64
     np.testing.assert_array_equal(wide, x)
     np.testing.assert_array_equal(narrow.astype(np.int64), x)
+
+
+def test_model_free_cli_field_streams_npy(tmp_path):
+    """A .npy field is read frame block by frame block and written back block by block, shape and dtype kept."""
+    from baler_core.fields import NpyFrames, open_field
+
+    field = make_field(n=70, h=20, w=30).astype(np.float64)
+    src, out, back = tmp_path / "f.npy", tmp_path / "f.baler", tmp_path / "back.npy"
+    np.save(src, field)
+    frames = open_field(src)
+    assert isinstance(frames, NpyFrames) and frames.shape == field.shape
+    np.testing.assert_array_equal(frames[5:9], field[5:9])
+    run = [sys.executable, "-m", "baler_core.cli"]
+    res = subprocess.run([*run, "compress", str(src), "-m", "none", "-o", str(out), "--error-bound", "abs=1e-3"],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([*run, "decompress", str(out), "-o", str(back)], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    rec = np.load(back)
+    assert rec.shape == field.shape and rec.dtype == np.float64
+    assert np.abs(rec - field).max() <= 1e-3
