@@ -64,7 +64,8 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     bundle = None if a.model == "none" else load_model(a.model)
     bounds = load_bound_spec(a.error_bound, a.error_bound_file)
-    opts = CompressionOptions(bounds=bounds, embed_decoder=a.embed_decoder, entropy=a.entropy, threads=a.threads)
+    opts = CompressionOptions(bounds=bounds, embed_decoder=a.embed_decoder, entropy=a.entropy, threads=a.threads,
+                              field_predictor=a.field_predictor)
     if a.level is not None:
         opts.level = a.level
     if is_field_path(a.input):
@@ -213,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="integer stream coder: ans (smallest), zstd (fastest, with --level 1), auto (the smaller)")
     p.add_argument("--level", type=int, help="zstd level (default 9)")
     p.add_argument("--threads", type=int, default=0, help="threads for model-free coding (default: all cores)")
+    p.add_argument("--field-predictor", choices=["auto", "lorenzo", "interp"], default="auto",
+                   help="fields, blocks coded without the model: Lorenzo differences (fastest), multi-level cubic "
+                        "interpolation, or auto (both, the smaller kept)")
     p.add_argument("--stats", help="write sizes, ratios and timing as JSON to this file")
     _add_input_options(p)
     p.set_defaults(func=_cmd_compress)

@@ -33,7 +33,7 @@ import zstandard
 
 from . import __version__
 from .container import ContainerReader, ContainerWriter
-from .direct import decode_grid, encode_grid, inverse_lorenzo, lorenzo, ordered_map
+from .direct import PREDICTORS, decode_grid, encode_grid, inverse_lorenzo, lorenzo, ordered_map
 from .entropy import decode_ints, encode_ints
 from .error_bounds import Bound, BoundSpec
 from .errors import FormatError, InputError, ModelMismatchError
@@ -57,6 +57,7 @@ class CompressionOptions:
     block_rows: int = 1 << 18
     level: int = ZSTD_LEVEL
     threads: int = 0  # 0: every core this process may use
+    field_predictor: str = "auto"  # model-free field blocks: lorenzo, interp, or auto (both, the smaller kept)
 
 
 def _threads(opts: CompressionOptions) -> int:
@@ -307,17 +308,17 @@ def _free_center(x: np.ndarray, bound: Bound) -> float:
 
 
 def _encode_free_column(x: np.ndarray, bound: Bound, opts: CompressionOptions,
-                        lorenzo_shape: tuple[int, ...] | None = None) -> tuple[dict, dict[str, bytes]]:
+                        shape: tuple[int, ...] | None = None) -> tuple[dict, dict[str, bytes]]:
     """Code a column without a model: on its grid where that applies, else the general path against a
     constant prediction (stored as ``pred``)."""
     if bound.kind == "none":
         raise InputError("compressing without a model needs an error bound (abs=, rel= or range=)")
-    got = encode_grid(x, bound, opts.entropy, opts.level, lorenzo_shape)
+    predictors = PREDICTORS if opts.field_predictor == "auto" else (opts.field_predictor,)
+    got = encode_grid(x, bound, opts.entropy, opts.level, shape, predictors)
     if got is not None:
         return got
-    center = _free_center(x, bound) if lorenzo_shape is None else 0.0
-    rec, streams, _ = _encode_column(x.ravel(), np.full(x.size, center), bound, opts.entropy, opts.level,
-                                     lorenzo_shape)
+    center = _free_center(x, bound) if shape is None else 0.0
+    rec, streams, _ = _encode_column(x.ravel(), np.full(x.size, center), bound, opts.entropy, opts.level, shape)
     return {**rec, "pred": center}, streams
 
 

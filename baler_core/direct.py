@@ -6,8 +6,10 @@ torch and does its arithmetic in the column's own float dtype: a float32 column 
 times faster than the float64 path of model predictions. Values are rebuilt as ``origin + q * step`` in that
 dtype by the same numpy operations at compression and at decompression, so the compressor checks the bound on
 exactly the values the decompressor will return; any value that misses it is stored exactly as an exception.
-Integer-valued columns get ``step = 1`` and come back exact. Fields code the N-d Lorenzo differences of the
-grid indices (the prediction SZ-style compressors use, applied to the quantized values).
+Integer-valued columns get ``step = 1`` and come back exact. Field blocks code either the N-d Lorenzo
+differences of the grid indices or the residuals of a multi-level cubic interpolation (the two predictors of
+SZ-style compressors, applied to the quantized values, so both are exact integer transforms), whichever is
+smaller.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import zstandard
 
 from .entropy import decode_ints, encode_ints
 from .error_bounds import Bound
-from .errors import FormatError
+from .errors import FormatError, InputError
 from .quantization import SAFETY
 
 GRID_LIMIT = 2**22  # at most this many steps either side of the center: indices stay exact in float32
@@ -54,6 +56,75 @@ def inverse_lorenzo(d: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return r.ravel()
 
 
+def _ix(ndim: int, axis: int, sl: slice) -> tuple[slice, ...]:
+    return tuple(sl if a == axis else slice(None) for a in range(ndim))
+
+
+def _interp_steps(shape: tuple[int, ...]) -> Iterator[tuple[int, int, tuple[slice, ...]]]:
+    """(level, axis, view) in coding order: from the coarsest stride down to 1, and per stride along each axis
+    in turn, the points at odd multiples of the stride along that axis are predicted from their neighbours
+    along it, which are already known (the multi-level interpolation of SZ3, on grid indices)."""
+    levels = max(1, int(np.ceil(np.log2(max(max(shape), 2)))))
+    for lev in range(levels - 1, -1, -1):
+        s = 1 << lev
+        for d in range(len(shape)):
+            yield lev, d, tuple(slice(0, None, s if a <= d else 2 * s) for a in range(len(shape)))
+
+
+def _interp_predict(v: np.ndarray, d: int) -> np.ndarray:
+    """Integer prediction of the odd entries of ``v`` along axis ``d`` from the even ones: cubic
+    (-1, 9, 9, -1)/16 where four neighbours exist, linear where two, the left one at the end."""
+    e = v[_ix(v.ndim, d, slice(0, None, 2))]
+    m, k = e.shape[d], v.shape[d] // 2
+    left = e[_ix(v.ndim, d, slice(0, k))]
+    pred = left.copy()
+    if m > 1:
+        r = min(k, m - 1)
+        pred[_ix(v.ndim, d, slice(0, r))] = (left[_ix(v.ndim, d, slice(0, r))]
+                                             + e[_ix(v.ndim, d, slice(1, r + 1))] + 1) // 2
+    c = min(k, m - 2) - 1  # targets 1 .. c have neighbours i-1, i, i+1, i+2
+    if c >= 1:
+        t = lambda a, b: e[_ix(v.ndim, d, slice(a, b))]  # noqa: E731
+        pred[_ix(v.ndim, d, slice(1, c + 1))] = (9 * (t(1, c + 1) + t(2, c + 2)) - t(0, c) - t(3, c + 3) + 8) // 16
+    return pred
+
+
+def interp_forward(q: np.ndarray) -> list[np.ndarray]:
+    """Residuals of the multi-level interpolation, one array per level (coarsest first); the first entry is
+    the anchor (the value at the origin). Exact and invertible: integer predictions of integer indices."""
+    q = q.astype(np.int64)
+    out: dict[int, list[np.ndarray]] = {}
+    for lev, d, sl in _interp_steps(q.shape):
+        v = q[sl]
+        tgt = v[_ix(v.ndim, d, slice(1, None, 2))]
+        out.setdefault(lev, []).append((tgt - _interp_predict(v, d)).ravel())
+    return [q[(0,) * q.ndim].reshape(1)] + [np.concatenate(out[lev]) for lev in sorted(out, reverse=True)]
+
+
+def interp_level_sizes(shape: tuple[int, ...]) -> list[int]:
+    sizes: dict[int, int] = {}
+    for lev, d, sl in _interp_steps(shape):
+        n = [len(range(*s.indices(dim))) for s, dim in zip(sl, shape)]
+        n[d] //= 2
+        sizes[lev] = sizes.get(lev, 0) + int(np.prod(n))
+    return [1] + [sizes[lev] for lev in sorted(sizes, reverse=True)]
+
+
+def interp_inverse(parts: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+    q = np.zeros(shape, dtype=np.int64)
+    q[(0,) * len(shape)] = parts[0][0]
+    pos: dict[int, int] = {}
+    levels = {lev: i + 1 for i, lev in enumerate(sorted({lev for lev, _, _ in _interp_steps(shape)}, reverse=True))}
+    for lev, d, sl in _interp_steps(shape):
+        v = q[sl]
+        odd = v[_ix(v.ndim, d, slice(1, None, 2))]
+        start = pos.get(lev, 0)
+        res = parts[levels[lev]][start : start + odd.size]
+        pos[lev] = start + odd.size
+        odd[...] = _interp_predict(v, d) + res.reshape(odd.shape)
+    return q
+
+
 def _grid(x: np.ndarray, bound: Bound) -> dict | None:
     """Grid parameters for a finite float column, or None where the grid does not apply."""
     lo, hi = x.min(), x.max()
@@ -82,10 +153,14 @@ def grid_values(q: np.ndarray, origin: float, step: float, dtype: np.dtype) -> n
     return out
 
 
-def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int,
-                lorenzo_shape: tuple[int, ...] | None = None) -> tuple[dict, dict[str, bytes]] | None:
+PREDICTORS = ("lorenzo", "interp")
+
+
+def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tuple[int, ...] | None = None,
+                predictors: tuple[str, ...] = ("lorenzo",)) -> tuple[dict, dict[str, bytes]] | None:
     """Code a float column (any shape, coded flat) on its grid; None where the general path must do it
-    (non-finite values, a grid too fine for the dtype, a bound other than abs/range)."""
+    (non-finite values, a grid too fine for the dtype, a bound other than abs/range). Fields pass their block
+    ``shape`` and the ``predictors`` to try on the grid indices (``lorenzo``, ``interp``); the smallest wins."""
     if x.dtype not in _MARGIN or bound.kind not in ("abs", "range") or x.size == 0:
         return None
     x = np.ascontiguousarray(x).ravel()
@@ -116,11 +191,31 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int,
         streams["exc_val"] = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(x[idx].tobytes())
     rec = {"mode": "grid", "origin": p["origin"], "step": p["step"], "range": p["range"],
            "n_exceptions": int(idx.size)}
-    if lorenzo_shape is not None:
-        rec["lorenzo"] = list(lorenzo_shape)
-        qi = lorenzo(qi, lorenzo_shape)
-    streams["r"] = encode_ints(qi, entropy, level)
-    return rec, streams
+    if shape is None:
+        streams["r"] = encode_ints(qi, entropy, level)
+        return rec, streams
+    cands = []
+    for name in predictors:
+        if name == "lorenzo":
+            cands.append(({"lorenzo": list(shape)}, {"r": encode_ints(lorenzo(qi, shape), entropy, level)}))
+        elif name == "interp":
+            parts = interp_forward(qi.reshape(shape))
+            cands.append(({"interp": list(shape)},
+                          {f"r{i}": encode_ints(part, entropy, level) for i, part in enumerate(parts)}))
+        else:
+            raise InputError(f"field predictor {name!r} unknown; choose from {', '.join(PREDICTORS)}")
+    extra, coded = min(cands, key=lambda c: sum(map(len, c[1].values())))
+    return {**rec, **extra}, {**streams, **coded}
+
+
+def _block_shape(rec: dict, key: str, n: int) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in rec[key])
+    except (TypeError, ValueError) as exc:
+        raise FormatError(f"{key} shape {rec[key]!r} malformed") from exc
+    if not shape or len(shape) > 8 or min(shape) < 1 or int(np.prod(shape)) != n:
+        raise FormatError(f"{key} shape {shape} does not hold {n} values")
+    return shape
 
 
 def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype) -> np.ndarray:
@@ -131,12 +226,14 @@ def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype
         origin, step = float(rec["origin"]), float(rec["step"])
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"grid column record malformed ({exc})") from exc
-    q = decode_ints(read("r"), n, narrow=True)
-    if rec.get("lorenzo") is not None:
-        shape = tuple(int(v) for v in rec["lorenzo"])
-        if int(np.prod(shape)) != n or min(shape, default=1) < 0:
-            raise FormatError(f"Lorenzo shape {shape} does not hold {n} values")
-        q = inverse_lorenzo(q, shape)
+    if rec.get("interp") is not None:
+        shape = _block_shape(rec, "interp", n)
+        parts = [decode_ints(read(f"r{i}"), size) for i, size in enumerate(interp_level_sizes(shape))]
+        q = interp_inverse(parts, shape).ravel()
+    else:
+        q = decode_ints(read("r"), n, narrow=True)
+        if rec.get("lorenzo") is not None:
+            q = inverse_lorenzo(q, _block_shape(rec, "lorenzo", n))
     out = grid_values(q, origin, step, dtype)
     k = rec.get("n_exceptions", 0)
     if not isinstance(k, int) or not 0 <= k <= n:

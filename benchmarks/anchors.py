@@ -130,13 +130,10 @@ def jets(tmp: Path, quick: bool) -> None:
                                            log_columns=None),
                                TrainConfig(epochs=epochs, batch_size=512, device="cpu"))
     baler_point("jets", "baler-classic", df, classic, "none", tmp)
-    floor, _ = train_dataset(df, tmp / "floor.safetensors",
-                             ModelConfig(model="sequential", context=False, relations=False, latent_dim=1),
-                             TrainConfig(epochs=2, loss="l1", batch_size=1024, device="cpu"))
     seq, _ = train_dataset(df, tmp / "seq.safetensors", ModelConfig(model="sequential", latent_dim=16),
                            TrainConfig(epochs=epochs, loss="l1", batch_size=1024, device="cpu", patience=8))
     for spec in bounds:
-        baler_point("jets", "floor (quantize+ANS)", df, floor, spec, tmp)
+        baler_point("jets", "baler-grid (no model)", df, None, spec, tmp)  # the floor: quantize + rANS
         baler_point("jets", "baler-sequential", df, seq, spec, tmp)
 
 
@@ -149,6 +146,7 @@ def fields(tmp: Path, quick: bool) -> None:
     }
     for name, field in flows.items():
         lossless_and_references(name, field, ["range=1e-3"])
+        baler_point(name, "baler-grid (no model)", field, None, "range=1e-3", tmp)
         bundle, _ = train_dataset(field, tmp / f"{name}.safetensors", ModelConfig(latent_dim=4, channels=[16, 32]),
                                   TrainConfig(epochs=10 if quick else 80, batch_size=4, device="cpu", patch=None))
         baler_point(name, "baler-conv2d", field, bundle, "range=1e-3", tmp)

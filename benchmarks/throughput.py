@@ -46,8 +46,9 @@ DEFAULT_DATA = REPO.parent / "shared" / "data" / "pythia_jets_13TeV_50k.parquet"
 BOUND = 1e-3
 FIELD_SIZE = 128  # turbulence frames are FIELD_SIZE x FIELD_SIZE
 # baler-grid-*: no model (``-m none``), values on a grid that keeps the bound; -zstd1 is the fastest
-# configuration (zstd level 1), -ans the smallest (rANS)
-GRID = {"baler-grid-zstd1": ("zstd", 1), "baler-grid-ans": ("ans", 3)}
+# configuration (zstd level 1, Lorenzo differences on fields), -ans the smallest (rANS, and on fields the
+# smaller of Lorenzo and cubic interpolation per block)
+GRID = {"baler-grid-zstd1": ("zstd", 1, "lorenzo"), "baler-grid-ans": ("ans", 3, "auto")}
 TABLE_METHODS = [*GRID, "baler-sequential", "baler-dense", "zstd-3", "sz3", "zfp", "blosc2", "pcodec"]
 FIELD_METHODS = [*GRID, "baler-conv2d", "zstd-3", "sz3", "zfp", "blosc2", "pcodec"]
 LOSSLESS = {"zstd-3", "blosc2", "pcodec"}
@@ -226,7 +227,7 @@ def _baler_codec(method: str, data, workdir: Path, models: dict):
     bundle = None if method in GRID else load_model(models[method])
     opts = CompressionOptions(BoundSpec(Bound("range", BOUND)))
     if method in GRID:
-        opts.entropy, opts.level = GRID[method]
+        opts.entropy, opts.level, opts.field_predictor = GRID[method]
     out = workdir / f"{method}-{os.getpid()}.baler"
 
     def compress():
@@ -502,7 +503,8 @@ def memory_scaling(workdir: Path, data_path: Path, sizes: tuple[float, float], f
                                              ("field", "baler-grid-zstd1", "npy", field_sizes),
                                              ("field", "baler-conv2d", "npy", field_sizes)):
         model = models.get(method, "none")
-        extra = ["--entropy", GRID[method][0], "--level", str(GRID[method][1])] if method in GRID else []
+        extra = (["--entropy", GRID[method][0], "--level", str(GRID[method][1]), "--field-predictor", GRID[method][2]]
+                 if method in GRID else [])
         per = {}
         for mb in kind_sizes:
             src = workdir / f"{kind}-{mb:g}MB.{suffix}"

@@ -177,3 +177,33 @@ def test_model_free_cli_field_streams_npy(tmp_path):
     rec = np.load(back)
     assert rec.shape == field.shape and rec.dtype == np.float64
     assert np.abs(rec - field).max() <= 1e-3
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 3, 5), (7, 1, 9), (17, 33, 65), (3, 4), (130,)])
+def test_interpolation_transform_is_exact(shape):
+    from baler_core.direct import interp_forward, interp_inverse, interp_level_sizes
+
+    q = np.random.default_rng(len(shape)).integers(0, 5000, shape)
+    parts = interp_forward(q)
+    assert [p.size for p in parts] == interp_level_sizes(shape)
+    assert sum(p.size for p in parts) == q.size
+    np.testing.assert_array_equal(interp_inverse(parts, shape), q)
+
+
+@pytest.mark.parametrize("predictor", ["lorenzo", "interp", "auto"])
+def test_field_predictors_keep_the_bound_and_auto_is_smallest(tmp_path, predictor):
+    field = make_field(n=24, h=40, w=70)
+    sizes = {}
+    for p in ("lorenzo", "interp", predictor):
+        out = tmp_path / f"{p}.baler"
+        compress_field(field, None, out, CompressionOptions(bounds=BoundSpec(Bound("range", 1e-3)), entropy="ans",
+                                                            field_predictor=p))
+        rec = decompress(out)
+        _assert_bound(field.ravel(), rec.ravel(), Bound("range", 1e-3))
+        sizes[p] = out.stat().st_size
+    header = json.loads(_header_json(tmp_path / f"{predictor}.baler"))
+    used = {k for blk in header["blocks"] for k in ("lorenzo", "interp") if k in blk["columns"][0]}
+    if predictor != "auto":
+        assert used == {predictor}
+    else:
+        assert sizes["auto"] <= min(sizes["lorenzo"], sizes["interp"])
