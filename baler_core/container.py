@@ -6,7 +6,8 @@ Layout (all integers little-endian)::
     u16 major, u16 minor       format version
     section bytes ...          each section is self-describing (see entropy.py) and listed in the header
                                with its offset, length and CRC-32
-    header                     UTF-8 JSON: shapes, columns, dtypes, model sha256, codec parameters, sections
+    header                     UTF-8 JSON (zstd-compressed since 1.2): shapes, columns, dtypes, model sha256,
+                               codec parameters, sections
     u64 header length
     sha256                     32 bytes over everything before it
     end magic b"BALEREND"      8 bytes
@@ -28,11 +29,14 @@ import threading
 import zlib
 from pathlib import Path
 
+import zstandard
+
 from .errors import FormatError, InputError
 
 MAGIC = b"\x89BALER\r\n"
 END_MAGIC = b"BALEREND"
-VERSION = (1, 1)  # 1.1: the model-free `grid` mode and unsigned zstd integer streams
+VERSION = (1, 2)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2: zstd-compressed header
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PREFIX = len(MAGIC) + 4
 _TRAILER = 8 + 32 + len(END_MAGIC)
 MAX_HEADER_BYTES = 64 << 20
@@ -64,7 +68,9 @@ class ContainerWriter:
     def finish(self, header: dict) -> int:
         """Write header and trailer, fsync and rename into place; returns the file size."""
         header = {**header, "sections": self.sections}
-        raw = json.dumps(header, sort_keys=True, allow_nan=False).encode()
+        # zstd: per-column records repeat the same keys, and small files are mostly header otherwise
+        raw = zstandard.ZstdCompressor(level=19, write_checksum=True).compress(
+            json.dumps(header, sort_keys=True, allow_nan=False, separators=(",", ":")).encode())
         self._write(raw)
         self._write(struct.pack("<Q", len(raw)))
         digest = self._hash.digest()
@@ -139,8 +145,14 @@ class ContainerReader:
                 raise FormatError(f"{name}: checksum mismatch: the file is damaged")
         self.header_start = body_end - 8 - hlen
         self._f.seek(self.header_start)
+        raw = self._f.read(hlen)
+        if raw[:4] == _ZSTD_MAGIC:  # 1.2 and later; 1.0 and 1.1 files store plain JSON
+            try:
+                raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=MAX_HEADER_BYTES)
+            except zstandard.ZstdError as exc:
+                raise FormatError(f"{name}: header does not decompress ({exc})") from exc
         try:
-            self.header = json.loads(self._f.read(hlen))
+            self.header = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise FormatError(f"{name}: header is not valid JSON ({exc})") from exc
         if not isinstance(self.header, dict) or not isinstance(self.header.get("sections"), dict):

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import zstandard
 
 from baler_core.codec import decompress
 from baler_core.container import END_MAGIC
@@ -34,9 +35,14 @@ def reseal(body_and_header: bytes, header_len: int) -> bytes:
 
 
 def split_file(raw: bytes) -> tuple[bytes, bytes]:
+    """(body, header as plain JSON bytes): a zstd-compressed header (format 1.2) is decompressed. ``reseal``
+    may store either form; readers accept both."""
     (hlen,) = struct.unpack_from("<Q", raw, len(raw) - _TRAILER)
     end = len(raw) - _TRAILER
-    return raw[: end - hlen], raw[end - hlen : end]
+    header = raw[end - hlen : end]
+    if header[:4] == b"\x28\xb5\x2f\xfd":
+        header = zstandard.ZstdDecompressor().decompress(header)
+    return raw[: end - hlen], header
 
 
 def _mutate_json(obj, rng: random.Random):
@@ -91,13 +97,14 @@ def _mutate(raw: bytes, rng: random.Random, kind: int) -> bytes:
             pos = rng.randrange(12, len(bb)) if len(bb) > 12 else 0
             bb[pos] ^= rng.randrange(1, 256)
         return reseal(bytes(bb) + header, len(header))
-    if kind == 5:  # re-sealed structured header mutation
+    if kind == 5:  # re-sealed structured header mutation, stored compressed as a writer would
         h = _mutate_json(json.loads(header), rng)
-        new = json.dumps(h).encode()
+        new = zstandard.ZstdCompressor().compress(json.dumps(h).encode())
         return reseal(body + new, len(new))
-    hb = bytearray(header)  # re-sealed raw header byte mutation (often invalid JSON)
+    hb = bytearray(header)  # re-sealed raw header byte mutation (often invalid JSON), stored compressed or plain
     hb[rng.randrange(len(hb))] ^= rng.randrange(1, 256)
-    return reseal(body + bytes(hb), len(hb))
+    new = zstandard.ZstdCompressor().compress(bytes(hb)) if rng.random() < 0.5 else bytes(hb)
+    return reseal(body + new, len(new))
 
 
 def check_case(data: bytes, path: Path, bundle, expected) -> str:

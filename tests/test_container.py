@@ -77,3 +77,26 @@ def test_sections_outside_body_refused(tmp_path):
     p.write_bytes(blob + hashlib.sha256(blob).digest() + b"BALEREND")
     with pytest.raises(FormatError, match="outside"):
         ContainerReader(p)
+
+
+def test_header_is_compressed_and_plain_json_headers_still_read(tmp_path):
+    """1.2 writes a zstd header; a file written with a plain JSON header (1.0 / 1.1) still opens."""
+    import hashlib
+
+    import zstandard
+
+    p = tmp_path / "x.baler"
+    _write(p)
+    raw = p.read_bytes()
+    hlen = struct.unpack_from("<Q", raw, len(raw) - 48)[0]
+    body_end = len(raw) - 40
+    header_start = body_end - 8 - hlen
+    assert raw[header_start : header_start + 4] == b"\x28\xb5\x2f\xfd"
+    header = json.loads(zstandard.ZstdDecompressor().decompress(raw[header_start : header_start + hlen]))
+    plain = json.dumps(header).encode()
+    body = raw[:header_start] + plain + struct.pack("<Q", len(plain))
+    old = tmp_path / "old.baler"
+    old.write_bytes(body + hashlib.sha256(body).digest() + b"BALEREND")
+    with ContainerReader(old) as rd:
+        assert rd.header == header
+        assert rd.read("a") == ContainerReader(p).read("a")
