@@ -153,13 +153,19 @@ def iter_root_chunks(
         yield _arrays_to_frame(arrays, names, f"{p}:{ttree.name}")
 
 
+ROOT_BASKET_ROWS = 100_000
+
+
 def write_root_table(df: pd.DataFrame, path: str | Path, tree: str = "events") -> None:
+    """Write a flat TTree in baskets of ``ROOT_BASKET_ROWS`` entries, so that readers (``uproot.iterate``,
+    ROOT) can stream it; one basket per branch would have to be read whole."""
     import uproot
 
     with uproot.recreate(path) as f:
         branches = {c: df[c].to_numpy() for c in df.columns}
         f.mktree(tree, {c: v.dtype for c, v in branches.items()})  # a TTree, readable by every ROOT version
-        f[tree].extend(branches)
+        for s in range(0, max(len(df), 1), ROOT_BASKET_ROWS):
+            f[tree].extend({c: v[s : s + ROOT_BASKET_ROWS] for c, v in branches.items()})
 
 
 # ---------------------------------------------------------------- generic
@@ -172,8 +178,8 @@ def iter_table_chunks(
 ) -> Iterator[pd.DataFrame]:
     """Stream any supported table in chunks of about ``chunk_rows`` rows."""
     fmt = table_format(path)
-    if fmt == "root":
-        yield from iter_root_chunks(path, tree, columns, cut=cut)
+    if fmt == "root":  # entries per step: for jagged branches a step holds several rows per entry
+        yield from iter_root_chunks(path, tree, columns, cut=cut, step_size=chunk_rows)
         return
     if fmt == "parquet":
         import pyarrow.parquet as pq

@@ -484,8 +484,12 @@ def _prepare_memory_inputs(workdir: Path, data_path: Path, sizes: list[float]) -
     sizes[2:4]."""
     jets = load_jets(data_path)
     field = np.load(workdir / "field_base.npy")
+    from baler_core.tables import write_root_table
+
     for mb in sizes[:2]:
-        tile_jets(jets, mb).to_parquet(workdir / f"jets-{mb:g}MB.parquet", index=False)
+        df = tile_jets(jets, mb)
+        df.to_parquet(workdir / f"jets-{mb:g}MB.parquet", index=False)
+        write_root_table(df, workdir / f"jets-{mb:g}MB.root")  # baskets of 100k entries
     for mb in sizes[2:]:
         np.save(workdir / f"field-{mb:g}MB.npy", tile_field(field, mb))
 
@@ -499,6 +503,7 @@ def memory_scaling(workdir: Path, data_path: Path, sizes: tuple[float, float], f
     _, base_rss, _ = _run_measured(["--version"], env)  # the interpreter with baler's imports, no data
     rows = []
     for kind, method, suffix, kind_sizes in (("jets", "baler-grid-zstd1", "parquet", sizes),
+                                             ("jets", "baler-grid-zstd1", "root", sizes),
                                              ("jets", "baler-dense", "parquet", sizes),
                                              ("field", "baler-grid-zstd1", "npy", field_sizes),
                                              ("field", "baler-conv2d", "npy", field_sizes)):
@@ -520,12 +525,12 @@ def memory_scaling(workdir: Path, data_path: Path, sizes: tuple[float, float], f
         small, large = per[kind_sizes[0]], per[kind_sizes[1]]
         for step in ("compress", "decompress"):
             a, b = small[f"{step}_rss_MB"], large[f"{step}_rss_MB"]
-            rows.append({"data": kind, "step": f"baler {step} (CLI, {method})", "small_MB": kind_sizes[0],
+            rows.append({"data": kind, "step": f"baler {step} (CLI, {method}, .{suffix})", "small_MB": kind_sizes[0],
                          "large_MB": kind_sizes[1], "rss_small_MB": a, "rss_large_MB": b, "ratio": b / a,
                          "ratio_above_interpreter": (b - base_rss) / max(a - base_rss, 1e-9),
                          "interpreter_rss_MB": base_rss, "seconds_large": large[f"{step}_s"],
                          "ok": small["ok"] and large["ok"]})
-    for q in workdir.glob("*MB.parquet"):
+    for q in [*workdir.glob("*MB.parquet"), *workdir.glob("*MB.root")]:
         q.unlink()
     for q in workdir.glob("*MB.npy"):
         q.unlink()

@@ -207,3 +207,19 @@ def test_field_predictors_keep_the_bound_and_auto_is_smallest(tmp_path, predicto
         assert used == {predictor}
     else:
         assert sizes["auto"] <= min(sizes["lorenzo"], sizes["interp"])
+
+
+def test_multi_block_file_decompresses_to_root_block_by_block(tmp_path):
+    from baler_core.cli import main
+    from baler_core.tables import read_table, write_root_table
+
+    df = make_jets(2500, seed=9)
+    src, out, back = tmp_path / "in.root", tmp_path / "x.baler", tmp_path / "back.root"
+    write_root_table(df, src)  # baskets of 100k entries
+    compress_table([read_table(src, tree="events")], None, out,
+                   CompressionOptions(bounds=BoundSpec(Bound("range", 1e-3)), block_rows=1000))  # 3 blocks
+    assert main(["decompress", str(out), "-o", str(back)]) == 0
+    rec = read_table(back, tree="events")
+    assert len(rec) == len(df) and list(rec.columns) == list(df.columns)
+    np.testing.assert_array_equal(rec["nNeutral"].to_numpy(), df["nNeutral"].to_numpy())
+    _assert_bound(df["pt"].to_numpy(), rec["pt"].to_numpy(), Bound("range", 1e-3))
