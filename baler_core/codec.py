@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -166,7 +167,9 @@ def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, 
         mode = "ae"
     elif bound.kind in ("abs", "range"):
         mode = "lin"
-        col_range = float(fin_vals.max() - fin_vals.min()) if fin_vals.size else 0.0
+        with np.errstate(over="ignore"):  # a span beyond float64 is clamped (the header is strict JSON)
+            span = float(fin_vals.max() - fin_vals.min()) if fin_vals.size else 0.0
+        col_range = min(span, float(np.finfo(np.float64).max))
         params = {"step": residual_step(bound.kind, bound.value, col_range), "range": col_range}
         if params["step"] <= 0 or not np.isfinite(params["step"]):
             params["step"] = 1.0
@@ -213,7 +216,7 @@ def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype) -
     r = decode_ints(read("r"), n) if mode in ("int", "lin", "log") else None
     if r is not None and rec.get("lorenzo") is not None:
         shape = tuple(int(v) for v in rec["lorenzo"])
-        if int(np.prod(shape)) != n or min(shape, default=1) < 0:
+        if math.prod(shape) != n or min(shape, default=1) < 0:
             raise FormatError(f"Lorenzo shape {shape} does not hold {n} values")
         r = inverse_lorenzo(r, shape)
     zero = decode_ints(read("zero"), n) if mode == "log" else None

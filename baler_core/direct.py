@@ -14,6 +14,7 @@ smaller.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -131,8 +132,9 @@ def _grid(x: np.ndarray, bound: Bound) -> dict | None:
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return None  # NaN or +-Inf present: the general path stores them as exceptions
     col_range = float(hi) - float(lo)
-    integer = bool(np.array_equal(np.rint(x), x)) and max(abs(float(lo)), abs(float(hi))) < GRID_LIMIT
-    if integer:
+    if np.array_equal(np.rint(x), x):  # integer-valued: exact, like the model path's ``int`` mode
+        if col_range > 2 * GRID_LIMIT:
+            return None  # too wide for exact float32 indices: the general path's int mode keeps it exact
         return {"origin": float(lo), "step": 1.0, "tol": 0.0, "range": col_range}
     tol = bound.value if bound.kind == "abs" else bound.value * col_range
     step = float(x.dtype.type(2 * tol * SAFETY))
@@ -213,7 +215,8 @@ def _block_shape(rec: dict, key: str, n: int) -> tuple[int, ...]:
         shape = tuple(int(v) for v in rec[key])
     except (TypeError, ValueError) as exc:
         raise FormatError(f"{key} shape {rec[key]!r} malformed") from exc
-    if not shape or len(shape) > 8 or min(shape) < 1 or int(np.prod(shape)) != n:
+    # math.prod on Python ints: np.prod wraps around, and a hostile shape could then match n
+    if not shape or len(shape) > 8 or min(shape) < 1 or max(shape) > n or math.prod(shape) != n:
         raise FormatError(f"{key} shape {shape} does not hold {n} values")
     return shape
 

@@ -223,3 +223,31 @@ def test_multi_block_file_decompresses_to_root_block_by_block(tmp_path):
     assert len(rec) == len(df) and list(rec.columns) == list(df.columns)
     np.testing.assert_array_equal(rec["nNeutral"].to_numpy(), df["nNeutral"].to_numpy())
     _assert_bound(df["pt"].to_numpy(), rec["pt"].to_numpy(), Bound("range", 1e-3))
+
+
+@pytest.mark.parametrize("spec", ["abs=0.4", "range=1e-3"])
+def test_wide_integer_valued_columns_stay_exact(tmp_path, spec):
+    """Integer-valued floats far from zero (run numbers) and wider than the grid's exact span come back exact."""
+    df = pd.DataFrame({"run": (5_000_000 + np.arange(1000) % 37).astype(np.float64),
+                       "wide": (np.arange(1000) * 40_000.0 - 2e7).astype(np.float64),
+                       "f32": (2**23 + np.arange(1000) % 5 * 2).astype(np.float32)})
+    rec, _ = _free(df, tmp_path, BoundSpec(parse_bound(spec)))
+    for c in df.columns:
+        np.testing.assert_array_equal(rec[c].to_numpy(), df[c].to_numpy(), err_msg=c)
+
+
+def test_span_beyond_float64_is_stored(tmp_path):
+    df = pd.DataFrame({"x": [-1.7e308, 1.7e308, 0.0, 1.0]})
+    rec, _ = _free(df, tmp_path, BoundSpec(Bound("abs", 1e-3)))
+    assert np.all(np.abs(rec["x"].to_numpy() - df["x"].to_numpy()) <= 1e-3)
+
+
+def test_hostile_block_shape_is_refused_before_allocation():
+    from baler_core.direct import _block_shape
+    from baler_core.errors import FormatError
+
+    n = 1 << 20
+    for shape in ([n, (1 << 44) + 1], [1 << 32, 1 << 32, 1 << 20], [0, 5], [n * 2]):
+        with pytest.raises(FormatError):
+            _block_shape({"interp": shape}, "interp", n)
+    assert _block_shape({"interp": [4, 16, 16384]}, "interp", n) == (4, 16, 16384)
