@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import (BOUND, DEFAULT_DATA, codec_for, fmt_table, max_range_rel_error, maxrss_mb,  # noqa: E402
+from throughput import (BOUND, DEFAULT_DATA, GRID, codec_for, fmt_table, max_range_rel_error, maxrss_mb,  # noqa: E402
                         raw_bytes, tile_jets)
 
 COLUMNS = ["pt", "eta", "phi", "mass", "area", "energy", "chargedHadronEnergy", "neutralHadronEnergy",
@@ -171,7 +171,7 @@ def main(argv=None) -> int:
     data = tile_jets(base, mb)
     n_bytes = raw_bytes(data)
     rows = []
-    for method in ["baler-sequential", "baler-dense", "zstd-3", "sz3", "zfp", "blosc2", "pcodec"]:
+    for method in [*GRID, "baler-sequential", "baler-dense", "zstd-3", "sz3", "zfp", "blosc2", "pcodec"]:
         try:
             compress, decompress, size_of = codec_for(method, data, work, models)
         except ImportError as exc:
