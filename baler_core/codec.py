@@ -34,7 +34,7 @@ import zstandard
 
 from . import __version__
 from .container import ContainerReader, ContainerWriter
-from .direct import PREDICTORS, decode_grid, encode_grid, inverse_lorenzo, lorenzo, ordered_map
+from .direct import AUTO_PREDICTORS, decode_grid, encode_grid, inverse_lorenzo, lorenzo, ordered_map
 from .entropy import decode_ints, encode_ints
 from .error_bounds import Bound, BoundSpec
 from .errors import FormatError, InputError, ModelMismatchError
@@ -58,7 +58,7 @@ class CompressionOptions:
     block_rows: int = 1 << 18
     level: int = ZSTD_LEVEL
     threads: int = 0  # 0: every core this process may use
-    field_predictor: str = "auto"  # model-free field blocks: lorenzo, interp, or auto (both, the smaller kept)
+    field_predictor: str = "auto"  # model-free field blocks: lorenzo, interp, spline, or auto (lorenzo and spline)
 
 
 def _threads(opts: CompressionOptions) -> int:
@@ -316,7 +316,7 @@ def _encode_free_column(x: np.ndarray, bound: Bound, opts: CompressionOptions,
     constant prediction (stored as ``pred``)."""
     if bound.kind == "none":
         raise InputError("compressing without a model needs an error bound (abs=, rel= or range=)")
-    predictors = PREDICTORS if opts.field_predictor == "auto" else (opts.field_predictor,)
+    predictors = AUTO_PREDICTORS if opts.field_predictor == "auto" else (opts.field_predictor,)
     got = encode_grid(x, bound, opts.entropy, opts.level, shape, predictors)
     if got is not None:
         return got

@@ -6,10 +6,13 @@ torch and does its arithmetic in the column's own float dtype: a float32 column 
 times faster than the float64 path of model predictions. Values are rebuilt as ``origin + q * step`` in that
 dtype by the same numpy operations at compression and at decompression, so the compressor checks the bound on
 exactly the values the decompressor will return; any value that misses it is stored exactly as an exception.
-Integer-valued columns get ``step = 1`` and come back exact. Field blocks code either the N-d Lorenzo
-differences of the grid indices or the residuals of a multi-level cubic interpolation (the two predictors of
-SZ-style compressors, applied to the quantized values, so both are exact integer transforms), whichever is
-smaller.
+Integer-valued columns get ``step = 1`` and come back exact. Field blocks try several predictors and keep the
+smallest:
+- the N-d Lorenzo differences of the grid indices;
+- a multi-level cubic interpolation of the grid indices (both are exact integer transforms);
+- ``spline``: SZ3's scheme, cubic interpolation level by level from the values already *reconstructed*, with
+  the residual quantized to the bound. The float64 arithmetic is the same numpy operations in the same order
+  on both sides, and values that miss the bound after the cast are stored exactly, as on the grid.
 """
 
 from __future__ import annotations
@@ -155,59 +158,138 @@ def grid_values(q: np.ndarray, origin: float, step: float, dtype: np.dtype) -> n
     return out
 
 
-PREDICTORS = ("lorenzo", "interp")
+PREDICTORS = ("lorenzo", "interp", "spline")
+AUTO_PREDICTORS = ("lorenzo", "spline")  # interp never beat spline in our measurements
+MAX_SPLINE_RESIDUAL = 2**40  # larger residuals (wild outliers under a tiny bound): the grid predictors code them
+
+
+def _spline_predict(v: np.ndarray, d: int) -> np.ndarray:
+    """Float version of :func:`_interp_predict`: the same neighbours and weights on reconstructed values."""
+    e = v[_ix(v.ndim, d, slice(0, None, 2))]
+    m, k = e.shape[d], v.shape[d] // 2
+    left = e[_ix(v.ndim, d, slice(0, k))]
+    pred = left.copy()
+    if m > 1:
+        r = min(k, m - 1)
+        pred[_ix(v.ndim, d, slice(0, r))] = 0.5 * (left[_ix(v.ndim, d, slice(0, r))]
+                                                   + e[_ix(v.ndim, d, slice(1, r + 1))])
+    c = min(k, m - 2) - 1
+    if c >= 1:
+        t = lambda a, b: e[_ix(v.ndim, d, slice(a, b))]  # noqa: E731
+        pred[_ix(v.ndim, d, slice(1, c + 1))] = (9.0 * (t(1, c + 1) + t(2, c + 2)) - t(0, c) - t(3, c + 3)) / 16.0
+    return pred
+
+
+def spline_forward(x: np.ndarray, step: float) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """SZ3's scheme: each level is predicted by cubic interpolation from the values already *reconstructed*
+    (float64), and the residual is quantized to ``step``. Unlike ``interp`` no value is put on a grid first, so
+    a smooth field leaves far more zero residuals. Returns per-level residuals (coarsest first) and the
+    float64 reconstruction the decoder will build, or None when a residual is too large to code."""
+    x64 = x.astype(np.float64)
+    rec = np.zeros(x.shape)
+    rec[(0,) * x.ndim] = x64[(0,) * x.ndim]  # the anchor, stored exactly in the record
+    out: dict[int, list[np.ndarray]] = {}
+    for lev, d, sl in _interp_steps(x.shape):
+        v = rec[sl]
+        odd = v[_ix(v.ndim, d, slice(1, None, 2))]
+        pred = _spline_predict(v, d)
+        q = np.rint((x64[sl][_ix(v.ndim, d, slice(1, None, 2))] - pred) / step)
+        if q.size and np.abs(q).max() > MAX_SPLINE_RESIDUAL:
+            return None
+        q = q.astype(np.int64)
+        odd[...] = pred + q * step
+        out.setdefault(lev, []).append(q.ravel())
+    return [np.concatenate(out[lev]) for lev in sorted(out, reverse=True)], rec
+
+
+def spline_inverse(anchor: float, parts: list[np.ndarray], shape: tuple[int, ...], step: float) -> np.ndarray:
+    rec = np.zeros(shape)
+    rec[(0,) * len(shape)] = anchor
+    pos: dict[int, int] = {}
+    levels = {lev: i for i, lev in enumerate(sorted({lev for lev, _, _ in _interp_steps(shape)}, reverse=True))}
+    for lev, d, sl in _interp_steps(shape):
+        v = rec[sl]
+        odd = v[_ix(v.ndim, d, slice(1, None, 2))]
+        start = pos.get(lev, 0)
+        q = parts[levels[lev]][start : start + odd.size].reshape(odd.shape)
+        pos[lev] = start + odd.size
+        odd[...] = _spline_predict(v, d) + q * step
+    return rec
+
+
+def _misses(x: np.ndarray, recon: np.ndarray, tol: float, zero_possible: bool) -> np.ndarray:
+    """Mask of values whose rebuilt value (in ``x``'s dtype) misses the bound or the sign of a zero."""
+    t = x.dtype.type
+    if tol == 0:
+        bad = recon != x
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            diff = np.abs(recon - x)
+        bad = ~(diff <= t(tol * (1 - _MARGIN[x.dtype])))
+    if zero_possible:
+        zeros = x == 0
+        if zeros.any():  # -0.0 and +0.0 both come back with their own sign
+            bad |= zeros & (np.signbit(x) != np.signbit(recon))
+    return bad
+
+
+def _exceptions(x: np.ndarray, idx: np.ndarray, level: int) -> dict[str, bytes]:
+    if not idx.size:
+        return {}
+    return {"exc_idx": encode_ints(np.diff(idx, prepend=0), "zstd", level),
+            "exc_val": zstandard.ZstdCompressor(level=level, write_checksum=True).compress(x[idx].tobytes())}
 
 
 def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tuple[int, ...] | None = None,
                 predictors: tuple[str, ...] = ("lorenzo",)) -> tuple[dict, dict[str, bytes]] | None:
     """Code a float column (any shape, coded flat) on its grid; None where the general path must do it
     (non-finite values, a grid too fine for the dtype, a bound other than abs/range). Fields pass their block
-    ``shape`` and the ``predictors`` to try on the grid indices (``lorenzo``, ``interp``); the smallest wins."""
+    ``shape`` and the ``predictors`` to try (``lorenzo``, ``interp``, ``spline``); the smallest result wins."""
     if x.dtype not in _MARGIN or bound.kind not in ("abs", "range") or x.size == 0:
         return None
     x = np.ascontiguousarray(x).ravel()
     p = _grid(x, bound)
     if p is None:
         return None
+    unknown = [name for name in predictors if name not in PREDICTORS]
+    if unknown:
+        raise InputError(f"field predictor {unknown[0]!r} unknown; choose from {', '.join(PREDICTORS)}")
     t = x.dtype.type
     q = x - t(p["origin"])  # >= 0, so the indices need no zigzag
     q *= t(1 / p["step"])
     np.rint(q, out=q)
     qi = q.astype(np.int32)
-    recon = grid_values(qi, p["origin"], p["step"], x.dtype)
-    if p["tol"] == 0:
-        bad = recon != x
-    else:
-        diff = np.subtract(recon, x, out=q)
-        np.abs(diff, out=diff)
-        bad = ~(diff <= t(p["tol"] * (1 - _MARGIN[x.dtype])))
-    if p["origin"] <= 0 <= p["origin"] + p["range"]:
-        zeros = x == 0
-        if zeros.any():  # -0.0 and +0.0 both come back with their own sign
-            bad |= zeros & (np.signbit(x) != np.signbit(recon))
-    idx = np.flatnonzero(bad)
-    streams: dict[str, bytes] = {}
-    if idx.size:
-        qi[idx] = 0
-        streams["exc_idx"] = encode_ints(np.diff(idx, prepend=0), "zstd", level)
-        streams["exc_val"] = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(x[idx].tobytes())
-    rec = {"mode": "grid", "origin": p["origin"], "step": p["step"], "range": p["range"],
-           "n_exceptions": int(idx.size)}
+    del q
+    zero_possible = p["origin"] <= 0 <= p["origin"] + p["range"]
+    idx = np.flatnonzero(_misses(x, grid_values(qi, p["origin"], p["step"], x.dtype), p["tol"], zero_possible))
+    qi[idx] = 0
+    rec = {"mode": "grid", "origin": p["origin"], "step": p["step"], "range": p["range"]}
     if shape is None:
-        streams["r"] = encode_ints(qi, entropy, level)
-        return rec, streams
-    cands = []
-    for name in predictors:
-        if name == "lorenzo":
-            cands.append(({"lorenzo": list(shape)}, {"r": encode_ints(lorenzo(qi, shape), entropy, level)}))
-        elif name == "interp":
-            parts = interp_forward(qi.reshape(shape))
-            cands.append(({"interp": list(shape)},
-                          {f"r{i}": encode_ints(part, entropy, level) for i, part in enumerate(parts)}))
-        else:
-            raise InputError(f"field predictor {name!r} unknown; choose from {', '.join(PREDICTORS)}")
+        return {**rec, "n_exceptions": int(idx.size)}, {**_exceptions(x, idx, level), "r": encode_ints(qi, entropy, level)}
+    cands: list[tuple[dict, dict[str, bytes]]] = []
+    if "lorenzo" in predictors:
+        cands.append(({"lorenzo": list(shape), "n_exceptions": int(idx.size)},
+                      {**_exceptions(x, idx, level), "r": encode_ints(lorenzo(qi, shape), entropy, level)}))
+    if "interp" in predictors:
+        parts = interp_forward(qi.reshape(shape))
+        cands.append(({"interp": list(shape), "n_exceptions": int(idx.size)},
+                      {**_exceptions(x, idx, level),
+                       **{f"r{i}": encode_ints(part, entropy, level) for i, part in enumerate(parts)}}))
+    if "spline" in predictors and p["tol"] > 0:
+        got = spline_forward(x.reshape(shape), p["step"])
+        if got is not None:
+            parts, srec = got
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = srec.ravel().astype(x.dtype)
+            sidx = np.flatnonzero(_misses(x, out, p["tol"], zero_possible))
+            cands.append(({"spline": list(shape), "anchor": float(x[0]), "n_exceptions": int(sidx.size)},
+                          {**_exceptions(x, sidx, level),
+                           **{f"s{i}": encode_ints(part, entropy, level) for i, part in enumerate(parts)}}))
+    if not cands:  # only spline was asked for and it does not apply: Lorenzo
+        cands.append(({"lorenzo": list(shape), "n_exceptions": int(idx.size)},
+                      {**_exceptions(x, idx, level), "r": encode_ints(lorenzo(qi, shape), entropy, level)}))
     extra, coded = min(cands, key=lambda c: sum(map(len, c[1].values())))
-    return {**rec, **extra}, {**streams, **coded}
+    return {**rec, **extra}, coded
 
 
 def _block_shape(rec: dict, key: str, n: int) -> tuple[int, ...]:
@@ -229,15 +311,23 @@ def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype
         origin, step = float(rec["origin"]), float(rec["step"])
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"grid column record malformed ({exc})") from exc
-    if rec.get("interp") is not None:
+    if rec.get("spline") is not None:
+        shape = _block_shape(rec, "spline", n)
+        anchor = rec.get("anchor")
+        if not isinstance(anchor, (int, float)) or isinstance(anchor, bool) or not step > 0:
+            raise FormatError("spline block record malformed (anchor or step)")
+        parts = [decode_ints(read(f"s{i}"), size) for i, size in enumerate(interp_level_sizes(shape)[1:])]
+        with np.errstate(over="ignore", invalid="ignore"):  # only a damaged file overflows
+            out = spline_inverse(float(anchor), parts, shape, step).ravel().astype(dtype)
+    elif rec.get("interp") is not None:
         shape = _block_shape(rec, "interp", n)
         parts = [decode_ints(read(f"r{i}"), size) for i, size in enumerate(interp_level_sizes(shape))]
-        q = interp_inverse(parts, shape).ravel()
+        out = grid_values(interp_inverse(parts, shape).ravel(), origin, step, dtype)
     else:
         q = decode_ints(read("r"), n, narrow=True)
         if rec.get("lorenzo") is not None:
             q = inverse_lorenzo(q, _block_shape(rec, "lorenzo", n))
-    out = grid_values(q, origin, step, dtype)
+        out = grid_values(q, origin, step, dtype)
     k = rec.get("n_exceptions", 0)
     if not isinstance(k, int) or not 0 <= k <= n:
         raise FormatError(f"exception count {k!r} out of range")

@@ -190,11 +190,12 @@ def test_interpolation_transform_is_exact(shape):
     np.testing.assert_array_equal(interp_inverse(parts, shape), q)
 
 
-@pytest.mark.parametrize("predictor", ["lorenzo", "interp", "auto"])
+@pytest.mark.parametrize("predictor", ["lorenzo", "interp", "spline", "auto"])
 def test_field_predictors_keep_the_bound_and_auto_is_smallest(tmp_path, predictor):
     field = make_field(n=24, h=40, w=70)
+    field[3, 4, 5] = -0.0
     sizes = {}
-    for p in ("lorenzo", "interp", predictor):
+    for p in ("lorenzo", "spline", predictor):
         out = tmp_path / f"{p}.baler"
         compress_field(field, None, out, CompressionOptions(bounds=BoundSpec(Bound("range", 1e-3)), entropy="ans",
                                                             field_predictor=p))
@@ -202,11 +203,13 @@ def test_field_predictors_keep_the_bound_and_auto_is_smallest(tmp_path, predicto
         _assert_bound(field.ravel(), rec.ravel(), Bound("range", 1e-3))
         sizes[p] = out.stat().st_size
     header = json.loads(_header_json(tmp_path / f"{predictor}.baler"))
-    used = {k for blk in header["blocks"] for k in ("lorenzo", "interp") if k in blk["columns"][0]}
+    used = {k for blk in header["blocks"] for k in ("lorenzo", "interp", "spline") if k in blk["columns"][0]}
+    assert np.signbit(decompress(tmp_path / f"{predictor}.baler")[3, 4, 5])
     if predictor != "auto":
         assert used == {predictor}
     else:
-        assert sizes["auto"] <= min(sizes["lorenzo"], sizes["interp"])
+        assert sizes["auto"] <= min(sizes["lorenzo"], sizes["spline"])
+        assert sizes["spline"] < sizes["lorenzo"]  # a smooth field: interpolation from reconstructed values wins
 
 
 def test_multi_block_file_decompresses_to_root_block_by_block(tmp_path):
@@ -251,3 +254,31 @@ def test_hostile_block_shape_is_refused_before_allocation():
         with pytest.raises(FormatError):
             _block_shape({"interp": shape}, "interp", n)
     assert _block_shape({"interp": [4, 16, 16384]}, "interp", n) == (4, 16, 16384)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 1, 9), (5, 1, 1), (3, 17, 4), (2, 33, 65)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spline_round_trip_odd_shapes(tmp_path, shape, dtype):
+    rng = np.random.default_rng(sum(shape))
+    field = (np.cumsum(rng.normal(size=shape), axis=-1) * 3 + 100).astype(dtype)
+    out = tmp_path / "s.baler"
+    bound = Bound("abs", 0.01)
+    compress_field(field, None, out, CompressionOptions(bounds=BoundSpec(bound), field_predictor="spline",
+                                                        block_rows=64))
+    rec = decompress(out)
+    assert rec.shape == field.shape and rec.dtype == field.dtype
+    _assert_bound(field.ravel(), rec.ravel(), bound)
+
+
+def test_spline_record_checked(tmp_path):
+    from baler_core.direct import decode_grid
+    from baler_core.errors import FormatError
+
+    x = make_field(n=4, h=9, w=11)
+    rec, streams = encode_grid(x.ravel(), Bound("range", 1e-3), "ans", 3, x.shape, ("spline",))
+    assert "spline" in rec
+    np.testing.assert_allclose(decode_grid(rec, streams.__getitem__, x.size, x.dtype), x.ravel(),
+                               atol=1e-3 * float(x.max() - x.min()))
+    for bad in ({"anchor": "x"}, {"anchor": True}, {"step": -1.0}, {"spline": [4, 9, 12]}):
+        with pytest.raises(FormatError):
+            decode_grid({**rec, **bad}, streams.__getitem__, x.size, x.dtype)

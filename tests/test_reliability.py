@@ -29,7 +29,7 @@ def _train(df, path, **mc):
 
 
 def build_fuzz_corpus(tmp: Path) -> list:
-    """Three real files: a table with its decoder embedded, a table without, a field."""
+    """Five real files: a table with its decoder embedded, a table without, a field, and model-free ones."""
     jets = make_jets(300, seed=11)
     jets.loc[5, "eta"] = np.nan
     tb = _train(jets, tmp / "t.safetensors")
@@ -39,7 +39,12 @@ def build_fuzz_corpus(tmp: Path) -> list:
     fb, _ = train_dataset(field, tmp / "f.safetensors", ModelConfig(latent_dim=2, channels=[4, 4]),
                           TrainConfig(epochs=1, device="cpu", patch=None))
     compress_field(field, fb, tmp / "c.baler", CompressionOptions(BoundSpec(Bound("abs", 1e-3))))
-    return [(tmp / "a.baler", None, jets), (tmp / "b.baler", tb, jets), (tmp / "c.baler", fb, field)]
+    # model-free: a grid table (threads) and a spline-coded field
+    compress_table([jets], None, tmp / "d.baler", CompressionOptions(BoundSpec(Bound("range", 1e-3)), block_rows=128))
+    compress_field(field, None, tmp / "e.baler", CompressionOptions(BoundSpec(Bound("abs", 1e-3)),
+                                                                   field_predictor="spline"))
+    return [(tmp / "a.baler", None, jets), (tmp / "b.baler", tb, jets), (tmp / "c.baler", fb, field),
+            (tmp / "d.baler", None, jets), (tmp / "e.baler", None, field)]
 
 
 def test_fuzz_mutated_files(tmp_path):
