@@ -75,21 +75,23 @@ def _interp_steps(shape: tuple[int, ...]) -> Iterator[tuple[int, int, tuple[slic
             yield lev, d, tuple(slice(0, None, s if a <= d else 2 * s) for a in range(len(shape)))
 
 
-def _interp_predict(v: np.ndarray, d: int) -> np.ndarray:
-    """Integer prediction of the odd entries of ``v`` along axis ``d`` from the even ones: cubic
-    (-1, 9, 9, -1)/16 where four neighbours exist, linear where two, the left one at the end."""
+def _interp_predict(v: np.ndarray, d: int, exact: bool = True) -> np.ndarray:
+    """Prediction of the odd entries of ``v`` along axis ``d`` from the even ones: cubic (-1, 9, 9, -1)/16
+    where four neighbours exist, linear where two, the left one at the end. ``exact``: integer arithmetic on
+    grid indices (``interp``); else float64 on reconstructed values (``spline``)."""
     e = v[_ix(v.ndim, d, slice(0, None, 2))]
     m, k = e.shape[d], v.shape[d] // 2
     left = e[_ix(v.ndim, d, slice(0, k))]
     pred = left.copy()
     if m > 1:
         r = min(k, m - 1)
-        pred[_ix(v.ndim, d, slice(0, r))] = (left[_ix(v.ndim, d, slice(0, r))]
-                                             + e[_ix(v.ndim, d, slice(1, r + 1))] + 1) // 2
+        pair = left[_ix(v.ndim, d, slice(0, r))] + e[_ix(v.ndim, d, slice(1, r + 1))]
+        pred[_ix(v.ndim, d, slice(0, r))] = (pair + 1) // 2 if exact else 0.5 * pair
     c = min(k, m - 2) - 1  # targets 1 .. c have neighbours i-1, i, i+1, i+2
     if c >= 1:
         t = lambda a, b: e[_ix(v.ndim, d, slice(a, b))]  # noqa: E731
-        pred[_ix(v.ndim, d, slice(1, c + 1))] = (9 * (t(1, c + 1) + t(2, c + 2)) - t(0, c) - t(3, c + 3) + 8) // 16
+        cubic = 9 * (t(1, c + 1) + t(2, c + 2)) - t(0, c) - t(3, c + 3)
+        pred[_ix(v.ndim, d, slice(1, c + 1))] = (cubic + 8) // 16 if exact else cubic / 16.0
     return pred
 
 
@@ -163,23 +165,6 @@ AUTO_PREDICTORS = ("lorenzo", "spline")  # interp never beat spline in our measu
 MAX_SPLINE_RESIDUAL = 2**40  # larger residuals (wild outliers under a tiny bound): the grid predictors code them
 
 
-def _spline_predict(v: np.ndarray, d: int) -> np.ndarray:
-    """Float version of :func:`_interp_predict`: the same neighbours and weights on reconstructed values."""
-    e = v[_ix(v.ndim, d, slice(0, None, 2))]
-    m, k = e.shape[d], v.shape[d] // 2
-    left = e[_ix(v.ndim, d, slice(0, k))]
-    pred = left.copy()
-    if m > 1:
-        r = min(k, m - 1)
-        pred[_ix(v.ndim, d, slice(0, r))] = 0.5 * (left[_ix(v.ndim, d, slice(0, r))]
-                                                   + e[_ix(v.ndim, d, slice(1, r + 1))])
-    c = min(k, m - 2) - 1
-    if c >= 1:
-        t = lambda a, b: e[_ix(v.ndim, d, slice(a, b))]  # noqa: E731
-        pred[_ix(v.ndim, d, slice(1, c + 1))] = (9.0 * (t(1, c + 1) + t(2, c + 2)) - t(0, c) - t(3, c + 3)) / 16.0
-    return pred
-
-
 def spline_forward(x: np.ndarray, step: float) -> tuple[list[np.ndarray], np.ndarray] | None:
     """SZ3's scheme: each level is predicted by cubic interpolation from the values already *reconstructed*
     (float64), and the residual is quantized to ``step``. Unlike ``interp`` no value is put on a grid first, so
@@ -192,7 +177,7 @@ def spline_forward(x: np.ndarray, step: float) -> tuple[list[np.ndarray], np.nda
     for lev, d, sl in _interp_steps(x.shape):
         v = rec[sl]
         odd = v[_ix(v.ndim, d, slice(1, None, 2))]
-        pred = _spline_predict(v, d)
+        pred = _interp_predict(v, d, exact=False)
         q = np.rint((x64[sl][_ix(v.ndim, d, slice(1, None, 2))] - pred) / step)
         if q.size and np.abs(q).max() > MAX_SPLINE_RESIDUAL:
             return None
@@ -213,7 +198,7 @@ def spline_inverse(anchor: float, parts: list[np.ndarray], shape: tuple[int, ...
         start = pos.get(lev, 0)
         q = parts[levels[lev]][start : start + odd.size].reshape(odd.shape)
         pos[lev] = start + odd.size
-        odd[...] = _spline_predict(v, d) + q * step
+        odd[...] = _interp_predict(v, d, exact=False) + q * step
     return rec
 
 
