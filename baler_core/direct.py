@@ -220,7 +220,8 @@ def _misses(x: np.ndarray, recon: np.ndarray, tol: float, zero_possible: bool) -
         bad = recon != x
     else:
         with np.errstate(over="ignore", invalid="ignore"):
-            diff = np.abs(recon - x)
+            diff = np.subtract(recon, x)
+            np.abs(diff, out=diff)
         bad = ~(diff <= t(tol * (1 - _MARGIN[x.dtype])))
     if zero_possible:
         zeros = x == 0
