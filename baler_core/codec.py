@@ -61,9 +61,10 @@ class CompressionOptions:
     field_predictor: str = "auto"  # model-free field blocks: lorenzo, interp, spline, or auto (lorenzo and spline)
 
 
-def _threads(opts: CompressionOptions) -> int:
-    if opts.threads > 0:
-        return opts.threads
+def _threads(requested: int) -> int:
+    """``requested`` threads, or with 0 every core this process may use."""
+    if requested > 0:
+        return requested
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -394,13 +395,10 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
 def _encode_free_block(w: ContainerWriter, b: int, chunk: pd.DataFrame, opts: CompressionOptions) -> dict[str, dict]:
     """Every column on its own grid, columns in parallel threads."""
     def one(name: str) -> tuple[str, dict, dict[str, bytes]]:
-        x = chunk[name].to_numpy()
-        if x.dtype.kind == "b":
-            x = x.astype(np.uint8)
-        return (name, *_encode_free_column(x, opts.bounds.for_column(name), opts))
+        return (name, *_encode_free_column(chunk[name].to_numpy(), opts.bounds.for_column(name), opts))
 
     recs = {}
-    for name, rec, streams in ordered_map(one, list(chunk.columns), _threads(opts)):
+    for name, rec, streams in ordered_map(one, list(chunk.columns), _threads(opts.threads)):
         for k, v in streams.items():
             w.add(f"b{b}/{name}/{k}", v)
         recs[name] = rec
@@ -521,7 +519,7 @@ def compress_field(field: np.ndarray | NpyFrames, bundle: ModelBundle | None, ou
     with ContainerWriter(out_path) as w:
         if opts.embed_decoder and bundle is not None:
             w.add("decoder", blob)
-        coded = ordered_map(free_block, starts, _threads(opts)) if bundle is None else map(model_block, starts)
+        coded = ordered_map(free_block, starts, _threads(opts.threads)) if bundle is None else map(model_block, starts)
         for b, (s, (predictor, rec, streams, lat_blobs, lat_params)) in enumerate(zip(starts, coded)):
             for c, latent_blob in enumerate(lat_blobs):
                 w.add(f"b{b}/latent/{c}", latent_blob)
@@ -589,7 +587,7 @@ def iter_decompress(path: str | Path, bundle: ModelBundle | None = None, model_s
     with ContainerReader(path) as rd, np.errstate(over="ignore", invalid="ignore"):
         try:
             yield from _decompress_blocks(rd, bundle, model_source, max_expansion,
-                                          _threads(CompressionOptions(BoundSpec(), threads=threads)))
+                                          _threads(threads))
         except (FormatError, ModelMismatchError, InputError):
             raise
         except (KeyError, TypeError, ValueError, IndexError, OverflowError, RuntimeError, MemoryError) as exc:

@@ -78,6 +78,15 @@ def _interp_steps(shape: tuple[int, ...], order: tuple[int, ...] | None = None
             yield lev, d, tuple(slice(0, None, s if a in done else 2 * s) for a in range(len(shape)))
 
 
+def _interp_slots(shape: tuple[int, ...], order: tuple[int, ...] | None = None
+                  ) -> Iterator[tuple[int, int, tuple[slice, ...]]]:
+    """:func:`_interp_steps` with each level numbered 0, 1, ... from the coarsest: the index of its stream."""
+    top = None
+    for lev, d, sl in _interp_steps(shape, order):
+        top = lev if top is None else top
+        yield top - lev, d, sl
+
+
 def _interp_predict(v: np.ndarray, d: int, exact: bool = True) -> np.ndarray:
     """Prediction of the odd entries of ``v`` along axis ``d`` from the even ones: cubic (-1, 9, 9, -1)/16
     where four neighbours exist, linear where two, the left one at the end. ``exact``: integer arithmetic on
@@ -102,36 +111,46 @@ def interp_forward(q: np.ndarray) -> list[np.ndarray]:
     """Residuals of the multi-level interpolation, one array per level (coarsest first); the first entry is
     the anchor (the value at the origin). Exact and invertible: integer predictions of integer indices."""
     q = q.astype(np.int64)
-    out: dict[int, list[np.ndarray]] = {}
-    for lev, d, sl in _interp_steps(q.shape):
+    out: list[list[np.ndarray]] = [[q[(0,) * q.ndim].reshape(1)]]
+    for slot, d, sl in _interp_slots(q.shape):
         v = q[sl]
         tgt = v[_ix(v.ndim, d, slice(1, None, 2))]
-        out.setdefault(lev, []).append((tgt - _interp_predict(v, d)).ravel())
-    return [q[(0,) * q.ndim].reshape(1)] + [np.concatenate(out[lev]) for lev in sorted(out, reverse=True)]
+        if slot + 1 == len(out):
+            out.append([])
+        out[slot + 1].append((tgt - _interp_predict(v, d)).ravel())
+    return [np.concatenate(parts) for parts in out]
 
 
 def interp_level_sizes(shape: tuple[int, ...]) -> list[int]:
-    sizes: dict[int, int] = {}
-    for lev, d, sl in _interp_steps(shape):
+    """Values per stream of :func:`interp_forward`: the anchor, then each level's targets."""
+    sizes = [1]
+    for slot, d, sl in _interp_slots(shape):
         n = [len(range(*s.indices(dim))) for s, dim in zip(sl, shape)]
         n[d] //= 2
-        sizes[lev] = sizes.get(lev, 0) + int(np.prod(n))
-    return [1] + [sizes[lev] for lev in sorted(sizes, reverse=True)]
+        if slot + 1 == len(sizes):
+            sizes.append(0)
+        sizes[slot + 1] += math.prod(n)
+    return sizes
+
+
+def _fill_levels(rec: np.ndarray, parts: list[np.ndarray], predict: Callable[[np.ndarray, int], np.ndarray],
+                 order: tuple[int, ...] | None = None) -> np.ndarray:
+    """Rebuild ``rec`` level by level, in place: each target is its prediction plus its decoded residual
+    (``predict`` returns both already scaled: grid indices, or values for the spline)."""
+    pos = [0] * len(parts)
+    for slot, d, sl in _interp_slots(rec.shape, order):
+        v = rec[sl]
+        odd = v[_ix(v.ndim, d, slice(1, None, 2))]
+        res = parts[slot][pos[slot] : pos[slot] + odd.size].reshape(odd.shape)
+        pos[slot] += odd.size
+        odd[...] = predict(v, d, res)
+    return rec
 
 
 def interp_inverse(parts: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     q = np.zeros(shape, dtype=np.int64)
     q[(0,) * len(shape)] = parts[0][0]
-    pos: dict[int, int] = {}
-    levels = {lev: i + 1 for i, lev in enumerate(sorted({lev for lev, _, _ in _interp_steps(shape)}, reverse=True))}
-    for lev, d, sl in _interp_steps(shape):
-        v = q[sl]
-        odd = v[_ix(v.ndim, d, slice(1, None, 2))]
-        start = pos.get(lev, 0)
-        res = parts[levels[lev]][start : start + odd.size]
-        pos[lev] = start + odd.size
-        odd[...] = _interp_predict(v, d) + res.reshape(odd.shape)
-    return q
+    return _fill_levels(q, parts[1:], lambda v, d, res: _interp_predict(v, d) + res)
 
 
 def _grid(x: np.ndarray, bound: Bound) -> dict | None:
@@ -183,8 +202,8 @@ def spline_forward(x: np.ndarray, step: float, order: tuple[int, ...] | None = N
     x64 = x.astype(np.float64)
     rec = np.zeros(x.shape)
     rec[(0,) * x.ndim] = x64[(0,) * x.ndim]  # the anchor, stored exactly in the record
-    out: dict[int, list[np.ndarray]] = {}
-    for lev, d, sl in _interp_steps(x.shape, order):
+    out: list[list[np.ndarray]] = []
+    for slot, d, sl in _interp_slots(x.shape, order):
         v = rec[sl]
         odd = v[_ix(v.ndim, d, slice(1, None, 2))]
         pred = _interp_predict(v, d, exact=False)
@@ -192,25 +211,18 @@ def spline_forward(x: np.ndarray, step: float, order: tuple[int, ...] | None = N
         if q.size and np.abs(q).max() > MAX_SPLINE_RESIDUAL:
             return None
         q = q.astype(np.int64)
-        odd[...] = pred + q * step
-        out.setdefault(lev, []).append(q.ravel())
-    return [np.concatenate(out[lev]) for lev in sorted(out, reverse=True)], rec
+        odd[...] = pred + q * step  # the same expression as in spline_inverse
+        if slot == len(out):
+            out.append([])
+        out[slot].append(q.ravel())
+    return [np.concatenate(parts) for parts in out], rec
 
 
 def spline_inverse(anchor: float, parts: list[np.ndarray], shape: tuple[int, ...], step: float,
                    order: tuple[int, ...] | None = None) -> np.ndarray:
     rec = np.zeros(shape)
     rec[(0,) * len(shape)] = anchor
-    pos: dict[int, int] = {}
-    levels = {lev: i for i, lev in enumerate(sorted({lev for lev, _, _ in _interp_steps(shape)}, reverse=True))}
-    for lev, d, sl in _interp_steps(shape, order):
-        v = rec[sl]
-        odd = v[_ix(v.ndim, d, slice(1, None, 2))]
-        start = pos.get(lev, 0)
-        q = parts[levels[lev]][start : start + odd.size].reshape(odd.shape)
-        pos[lev] = start + odd.size
-        odd[...] = _interp_predict(v, d, exact=False) + q * step
-    return rec
+    return _fill_levels(rec, parts, lambda v, d, q: _interp_predict(v, d, exact=False) + q * step, order)
 
 
 def _misses(x: np.ndarray, recon: np.ndarray, tol: float, zero_possible: bool) -> np.ndarray:
@@ -261,17 +273,18 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
     idx = np.flatnonzero(_misses(x, grid_values(qi, p["origin"], p["step"], x.dtype), p["tol"], zero_possible))
     qi[idx] = 0
     rec = {"mode": "grid", "origin": p["origin"], "step": p["step"], "range": p["range"]}
+    n_exc, grid_exc = {"n_exceptions": int(idx.size)}, _exceptions(x, idx, level)
     if shape is None:
-        return {**rec, "n_exceptions": int(idx.size)}, {**_exceptions(x, idx, level), "r": encode_ints(qi, entropy, level)}
-    cands: list[tuple[dict, dict[str, bytes]]] = []
-    if "lorenzo" in predictors:
-        cands.append(({"lorenzo": list(shape), "n_exceptions": int(idx.size)},
-                      {**_exceptions(x, idx, level), "r": encode_ints(lorenzo(qi, shape), entropy, level)}))
+        return {**rec, **n_exc}, {**grid_exc, "r": encode_ints(qi, entropy, level)}
+
+    def lorenzo_cand() -> tuple[dict, dict[str, bytes]]:
+        return {"lorenzo": list(shape), **n_exc}, {**grid_exc, "r": encode_ints(lorenzo(qi, shape), entropy, level)}
+
+    cands = [lorenzo_cand()] if "lorenzo" in predictors else []
     if "interp" in predictors:
         parts = interp_forward(qi.reshape(shape))
-        cands.append(({"interp": list(shape), "n_exceptions": int(idx.size)},
-                      {**_exceptions(x, idx, level),
-                       **{f"r{i}": encode_ints(part, entropy, level) for i, part in enumerate(parts)}}))
+        cands.append(({"interp": list(shape), **n_exc},
+                      {**grid_exc, **{f"r{i}": encode_ints(part, entropy, level) for i, part in enumerate(parts)}}))
     for order in spline_orders(len(shape)) if "spline" in predictors and p["tol"] > 0 else []:
         got = spline_forward(x.reshape(shape), p["step"], order)
         if got is not None:
@@ -283,9 +296,8 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
                            "n_exceptions": int(sidx.size)},
                           {**_exceptions(x, sidx, level),
                            **{f"s{i}": encode_ints(part, entropy, level) for i, part in enumerate(parts)}}))
-    if not cands:  # only spline was asked for and it does not apply: Lorenzo
-        cands.append(({"lorenzo": list(shape), "n_exceptions": int(idx.size)},
-                      {**_exceptions(x, idx, level), "r": encode_ints(lorenzo(qi, shape), entropy, level)}))
+    if not cands:  # only spline was asked for and it does not apply
+        cands.append(lorenzo_cand())
     extra, coded = min(cands, key=lambda c: sum(map(len, c[1].values())))
     return {**rec, **extra}, coded
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -45,13 +46,11 @@ class NpyFrames:
     array. Unlike a memory map, the pages read do not stay in this process's resident memory, so compressing
     a file larger than memory keeps a flat memory profile."""
 
-    def __init__(self, path: str | Path, like: np.ndarray) -> None:
+    def __init__(self, path: str | Path, frames: np.memmap) -> None:
         self.path = Path(path)
-        self.shape, self.dtype, self.ndim, self.size = like.shape, like.dtype, like.ndim, like.size
-        self._offset = like.offset if isinstance(like, np.memmap) else 0
-        self._frame = int(np.prod(like.shape[1:])) * like.dtype.itemsize
-        if not isinstance(like, np.memmap) or like.base is None or not like.flags.c_contiguous:
-            raise InputError(f"{self.path}: frames can only be streamed from a C-ordered .npy file")
+        self.shape, self.dtype, self.ndim, self.size = frames.shape, frames.dtype, frames.ndim, frames.size
+        self._offset = frames.offset  # where the data start, after the .npy header
+        self._frame = math.prod(frames.shape[1:]) * frames.dtype.itemsize
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -72,7 +71,7 @@ class NpyFrames:
 def open_field(path: str | Path, key: str | None = None) -> np.ndarray | NpyFrames:
     """Like :func:`read_field`, but a C-ordered 3-D ``.npy`` comes back as :class:`NpyFrames` (streamed)."""
     arr = read_field(path, key)
-    if Path(path).suffix.lower() == ".npy" and isinstance(arr, np.memmap) and arr.ndim == 3 and arr.flags.c_contiguous:
+    if isinstance(arr, np.memmap) and arr.flags.c_contiguous:  # .npy files are read as memory maps
         return NpyFrames(path, arr)
     return arr
 
