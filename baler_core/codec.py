@@ -40,8 +40,8 @@ from .error_bounds import Bound, BoundSpec
 from .errors import FormatError, InputError, ModelMismatchError
 from .fields import NpyFrames
 from .model_store import ModelBundle, load_decoder_blob, sha256_hex
-from .quantization import (dequantize_latent, log_magnitude, quantize_latent, quantize_residual, reconstruct,
-                           residual_step)
+from .quantization import (MAX_RESIDUAL, aligned_base, dequantize_latent, fragile, log_magnitude, quantize_latent,
+                           quantize_residual, reconstruct, residual_step)
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def _check(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, params: di
     rf = recon.astype(np.float64)
     if mode in ("int", "const"):
         bad = rf != xf
-    elif mode == "lin":
+    elif mode in ("lin", "alin"):
         tol = bound.value if bound.kind == "abs" else bound.value * params["range"]
         with np.errstate(invalid="ignore", over="ignore"):
             bad = ~(np.abs(rf - xf) <= tol)
@@ -139,9 +139,12 @@ def _check(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, params: di
 
 
 def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int,
-                   lorenzo_shape: tuple[int, ...] | None = None) -> tuple[dict, dict[str, bytes], np.ndarray]:
+                   lorenzo_shape: tuple[int, ...] | None = None, aligned: bool = False
+                   ) -> tuple[dict, dict[str, bytes], np.ndarray]:
     """Code one column (1-D values, any numeric dtype) against its float64 prediction. Fields pass their
-    block shape as ``lorenzo_shape`` to code the residuals' Lorenzo differences instead."""
+    block shape as ``lorenzo_shape`` to code the residuals' Lorenzo differences instead. ``aligned`` codes
+    float columns on the grid of multiples of the step (modes ``alin``/``alog``): the residual is the difference
+    of the value's and the prediction's grid indices."""
     n = x.size
     streams: dict[str, bytes] = {}
     if x.dtype.kind == "b":
@@ -155,10 +158,12 @@ def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, 
     fin_vals = xf[finite]
     params: dict = {}
     r = zero = flip = None
+    guard = None  # predictions on a rounding boundary, stored exactly (see quantization.fragile)
     if _is_integer_column(x, finite):
         mode = "int"
         lo, hi = (int(fin_vals.min()), int(fin_vals.max())) if fin_vals.size else (0, 0)
         params = {"lo": lo, "hi": hi}
+        guard = fragile(pred, 1.0)
         p = np.clip(np.rint(pred), lo, hi).astype(np.int64)
         xi = np.where(finite, xf, 0).astype(np.int64) if x.dtype.kind == "f" else x.astype(np.int64)
         r = np.where(finite, xi - p, 0)
@@ -174,19 +179,30 @@ def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, 
         params = {"step": residual_step(bound.kind, bound.value, col_range), "range": col_range}
         if params["step"] <= 0 or not np.isfinite(params["step"]):
             params["step"] = 1.0
-        r, _ = quantize_residual(np.where(finite, xf - pred, 0.0), params["step"])
+        if aligned:
+            mode = "alin"
+            r = _aligned_residual(np.where(finite, xf, 0.0), pred, params["step"])
+            guard = fragile(pred, params["step"])
+        else:
+            r, _ = quantize_residual(np.where(finite, xf - pred, 0.0), params["step"])
     else:  # rel
-        mode = "log"
+        mode = "alog" if aligned else "log"
         params = {"step": residual_step("rel", bound.value, 0.0)}
         zero = (xf == 0) & finite
         with np.errstate(divide="ignore"):
             lx = np.log(np.abs(np.where(finite & ~zero, xf, 1.0)))
-        r, _ = quantize_residual(np.where(finite & ~zero, lx - log_magnitude(pred), 0.0), params["step"])
+        if aligned:
+            r = np.where(finite & ~zero, _aligned_residual(lx, log_magnitude(pred), params["step"]), 0)
+            guard = fragile(log_magnitude(pred), params["step"])
+        else:
+            r, _ = quantize_residual(np.where(finite & ~zero, lx - log_magnitude(pred), 0.0), params["step"])
         flip = ((xf < 0) != (pred < 0)) & finite & ~zero
     recon = reconstruct(mode, pred, r, params, zero, flip)
     with np.errstate(invalid="ignore", over="ignore"):
         out = recon.astype(x.dtype)
     bad = ~finite | _check(mode, x, out, bound, params)
+    if guard is not None:
+        bad |= guard
     if r is not None:
         r = np.where(bad, 0, r)
         if lorenzo_shape is not None and mode in ("lin", "int"):
@@ -205,6 +221,29 @@ def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, 
     return {"mode": mode, "n_exceptions": int(idx.size), **params}, streams, out
 
 
+def _aligned_residual(v: np.ndarray, pred: np.ndarray, step: float) -> np.ndarray:
+    """Grid index of ``v`` minus that of ``pred``; differences too large to store become 0 (then exceptions)."""
+    q, big = quantize_residual(v, step)
+    r = q - aligned_base(pred, step).astype(np.int64)
+    r[big | (np.abs(r) > MAX_RESIDUAL)] = 0
+    return r
+
+
+def _encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: CompressionOptions
+                 ) -> tuple[dict, dict[str, bytes], np.ndarray]:
+    """Code a float column three ways and keep the smallest: residuals of the prediction, grid indices
+    relative to the prediction's (better where values repeat, e.g. exact zeros), and grid indices relative to
+    a constant (better where the model predicts the column worse than its own spread)."""
+    first = _encode_column(x, pred, bound, opts.entropy, opts.level)
+    if first[0]["mode"] not in ("lin", "log"):
+        return first
+    center = _free_center(x, bound)
+    const = _encode_column(x, np.full(x.shape, center), bound, opts.entropy, opts.level, aligned=True)
+    const[0]["pred"] = center
+    cands = [first, _encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True), const]
+    return min(cands, key=lambda c: sum(map(len, c[1].values())))
+
+
 def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype) -> np.ndarray:
     mode = rec.get("mode")
     if mode == "grid":
@@ -213,15 +252,17 @@ def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype) -
     if mode == "raw":
         raw = _unzstd(read("raw"), n * store_dtype.itemsize)
         return np.frombuffer(raw, dtype=store_dtype).copy().astype(dtype)
+    if mode in ("alin", "alog") and "pred" in rec:  # the column was coded against a constant
+        pred = _free_pred(rec, n)
     pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
-    r = decode_ints(read("r"), n) if mode in ("int", "lin", "log") else None
+    r = decode_ints(read("r"), n) if mode in ("int", "lin", "log", "alin", "alog") else None
     if r is not None and rec.get("lorenzo") is not None:
         shape = tuple(int(v) for v in rec["lorenzo"])
         if math.prod(shape) != n or min(shape, default=1) < 0:
             raise FormatError(f"Lorenzo shape {shape} does not hold {n} values")
         r = inverse_lorenzo(r, shape)
-    zero = decode_ints(read("zero"), n) if mode == "log" else None
-    flip = decode_ints(read("flip"), n) if mode == "log" else None
+    zero = decode_ints(read("zero"), n) if mode in ("log", "alog") else None
+    flip = decode_ints(read("flip"), n) if mode in ("log", "alog") else None
     try:
         recon = reconstruct(mode, pred, r, rec, zero, flip)
     except (KeyError, TypeError) as exc:
@@ -413,8 +454,7 @@ def _encode_dense_block(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle:
     pred = norm.inverse(_decode(dec64, zdq, None))
     recs: dict[str, dict] = {"__latent__": lat_params}
     for j, name in enumerate(bundle.columns):
-        rec, streams, _ = _encode_column(chunk[name].to_numpy(), pred[:, j], opts.bounds.for_column(name),
-                                         opts.entropy, opts.level)
+        rec, streams, _ = _encode_best(chunk[name].to_numpy(), pred[:, j], opts.bounds.for_column(name), opts)
         for k, v in streams.items():
             w.add(f"b{b}/{name}/{k}", v)
         recs[name] = rec
@@ -454,8 +494,7 @@ def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: 
     recs = {}
     for j, name in enumerate(bundle.columns):
         pred = _sequential_prediction(dec64, norm, j, recon_n, recon, relations)
-        rec, streams, out = _encode_column(chunk[name].to_numpy(), pred, opts.bounds.for_column(name),
-                                           opts.entropy, opts.level)
+        rec, streams, out = _encode_best(chunk[name].to_numpy(), pred, opts.bounds.for_column(name), opts)
         for k, v in streams.items():
             w.add(f"b{b}/{name}/{k}", v)
         recs[name] = rec

@@ -24,7 +24,7 @@ from .models import build_model
 from .normalization import Normalizer
 
 MODEL_FORMAT = "baler-model"
-MODEL_FORMAT_VERSION = 1
+MODEL_FORMAT_VERSION = 2  # 2: relations may carry a "kind" (nonlinear); models without one are still written as 1
 DECODER_PREFIX = "decoder."
 MAX_DECODER_BYTES = 4 << 30
 
@@ -84,7 +84,9 @@ def sha256_hex(blob: bytes) -> str:
 
 def save_model(model: torch.nn.Module, record: dict, path: str | Path) -> None:
     """Write the model file atomically (temporary file, then rename)."""
-    record = {"format": MODEL_FORMAT, "version": MODEL_FORMAT_VERSION, **record}
+    # the oldest version that reads the model, so older readers keep loading what they understand
+    version = 2 if any("kind" in r for r in (record.get("relations") or {}).values()) else 1
+    record = {"format": MODEL_FORMAT, "version": version, **record}
     tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=False)
     data = st_save(tensors, metadata={"baler_model": json.dumps(record, sort_keys=True)})
     p = Path(path)

@@ -15,6 +15,7 @@ from .errors import FormatError, InputError
 
 SAFETY = 0.999  # quantization steps are 0.1 % finer than the bound allows, a margin for float rounding
 MAX_RESIDUAL = 2**40  # larger quantized residuals are stored as exceptions instead
+MAX_BASE = 2.0**52  # grid indices of aligned predictions are clipped here (float64 integers stay exact)
 
 
 def latent_bits(spec: str) -> float:
@@ -72,6 +73,22 @@ def log_magnitude(pred: np.ndarray) -> np.ndarray:
         return np.log(np.maximum(np.abs(pred), 1e-300))
 
 
+def aligned_base(pred: np.ndarray, step: float) -> np.ndarray:
+    """The prediction's index on the grid of multiples of ``step`` (the ``alin``/``alog`` modes): values are
+    rebuilt as ``(base + r) * step``, so a column's exact zeros and repeated values stay on the grid."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.clip(np.rint(pred / step), -MAX_BASE, MAX_BASE)
+
+
+def fragile(pred: np.ndarray, step: float) -> np.ndarray:
+    """Predictions within 1e-6 of a rounding boundary of ``pred / step``. A decoder on another machine may
+    compute the prediction a few ulps apart (BLAS, libm); the encoder stores these values exactly, so rounding
+    the prediction gives the same index everywhere."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        u = pred / step
+        return ~(np.abs(u - np.floor(u) - 0.5) >= 1e-6)
+
+
 def reconstruct(mode: str, pred: np.ndarray, r: np.ndarray | None, params: dict,
                 zero: np.ndarray | None = None, flip: np.ndarray | None = None) -> np.ndarray:
     """Values (float64, or int64 for ``int``) from the prediction and the quantized residual."""
@@ -84,6 +101,15 @@ def reconstruct(mode: str, pred: np.ndarray, r: np.ndarray | None, params: dict,
         return p + r
     if mode == "lin":
         return pred + r * params["step"]
+    if mode == "alin":
+        return (aligned_base(pred, params["step"]) + r) * params["step"]
+    if mode == "alog":
+        sign = np.where(pred < 0, -1.0, 1.0)
+        sign = np.where(flip.astype(bool), -sign, sign)
+        with np.errstate(over="ignore"):
+            out = sign * np.exp((aligned_base(log_magnitude(pred), params["step"]) + r) * params["step"])
+        out[zero.astype(bool)] = 0.0
+        return out
     if mode == "log":
         sign = np.where(pred < 0, -1.0, 1.0)
         sign = np.where(flip.astype(bool), -sign, sign)

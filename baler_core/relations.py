@@ -1,9 +1,11 @@
-"""Exact linear relations between table columns, found on training rows and used by the sequential model.
+"""Exact relations between table columns, found on training rows and used by the sequential model.
 
 Physics tables carry them: a jet's energy is the sum of its per-species energies, a total multiplicity the
 sum of the species' multiplicities. A column that is an exact linear combination of others is moved after
 them and predicted from their *reconstructed* values with float64 coefficients, so its residual is almost
-always zero and costs almost nothing to store.
+always zero and costs almost nothing to store. One nonlinear relation is looked for by column name: the
+energy of a four-vector from its transverse momentum, pseudorapidity and mass,
+E = sqrt((pt cosh eta)^2 + m^2).
 """
 
 from __future__ import annotations
@@ -54,8 +56,45 @@ def find_linear_relations(x: np.ndarray, names: list[str], tol: float = REL_TOLE
     return order, derived
 
 
+# role -> accepted names after a common prefix (``jet_pt``, ``jet_eta`` ... share the prefix ``jet_``)
+_FOUR_VECTOR = {"pt": ("pt",), "eta": ("eta",), "mass": ("mass", "m"), "energy": ("energy", "e")}
+
+
+def _energy(pt: np.ndarray, eta: np.ndarray, mass: np.ndarray) -> np.ndarray:
+    return np.sqrt((pt * np.cosh(eta)) ** 2 + mass**2)
+
+
+def find_energy_relation(x: np.ndarray, names: list[str], tol: float = REL_TOLERANCE) -> tuple[str, dict] | None:
+    """``(energy column, relation)`` where columns named pt, eta, mass and energy (with a common prefix, any
+    case) satisfy E = sqrt((pt cosh eta)^2 + m^2) to ``tol`` relative RMS on these rows, else None."""
+    lower = {n.lower(): n for n in names}
+    for n in names:
+        if not n.lower().endswith("pt"):
+            continue
+        prefix = n.lower()[:-2]
+        found = {role: next((lower[prefix + a] for a in alts if prefix + a in lower), None)
+                 for role, alts in _FOUR_VECTOR.items()}
+        if None in found.values():
+            continue
+        cols = [names.index(found[r]) for r in ("pt", "eta", "mass", "energy")]
+        v = np.asarray(x, dtype=np.float64)[:, cols]
+        v = v[np.all(np.isfinite(v), axis=1) & (v[:, 3] > 0)]
+        if len(v) < 10:
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            rel = np.sqrt(np.mean(((v[:, 3] - _energy(v[:, 0], v[:, 1], v[:, 2])) / v[:, 3]) ** 2))
+        if rel < tol:
+            return found["energy"], {"kind": "energy", "inputs": [found["pt"], found["eta"], found["mass"]],
+                                     "rel_rms": float(rel)}
+    return None
+
+
 def apply_relation(rel: dict, columns: dict[str, np.ndarray]) -> np.ndarray:
     """The derived column's prediction from reconstructed input columns (physical units, float64)."""
+    if rel.get("kind") == "energy":
+        pt, eta, mass = (columns[n].astype(np.float64) for n in rel["inputs"])
+        with np.errstate(over="ignore", invalid="ignore"):
+            return _energy(pt, eta, mass)
     out = np.full(len(next(iter(columns.values()))) if columns else 0, float(rel["intercept"]))
     for name, c in zip(rel["inputs"], rel["coef"]):
         out = out + float(c) * columns[name].astype(np.float64)

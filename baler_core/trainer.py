@@ -130,18 +130,26 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
     name, args, kind = build_for_data(data, mc)
     relations: dict = {}
     if name == "sequential" and mc.relations:
-        from .relations import find_linear_relations
+        from .relations import find_energy_relation, find_linear_relations
 
         order, relations = find_linear_relations(data.to_numpy(dtype=np.float64), [str(c) for c in data.columns])
+        for n, r in relations.items():
+            log.info("column %s = %s (relative RMS residual %.1e): predicted exactly", n,
+                     " + ".join(f"{c:.6g}*{i}" for i, c in zip(r["inputs"], r["coef"])), r["rel_rms"])
+        energy = find_energy_relation(data[order].to_numpy(dtype=np.float64), order)
+        if energy is not None and not ({energy[0], *energy[1]["inputs"]} & set(relations)):
+            col, rel = energy
+            order.remove(col)  # right after its last input, still before every linearly derived column
+            order.insert(max(order.index(i) for i in rel["inputs"]) + 1, col)
+            relations[col] = rel
+            log.info("column %s = sqrt((%s cosh %s)^2 + %s^2) (relative RMS residual %.1e): predicted exactly",
+                     col, *rel["inputs"], rel["rel_rms"])
         data = data[order]
         if val_data is not None:
             val_data = val_data[[c for c in order if c in val_data.columns]]
         if normalizer is not None:
             by_name = {c.name: c for c in normalizer.columns}
             normalizer = Normalizer(normalizer.method, [by_name[c] for c in order if c in by_name])
-        for n, r in relations.items():
-            log.info("column %s = %s (relative RMS residual %.1e): predicted exactly", n,
-                     " + ".join(f"{c:.6g}*{i}" for i, c in zip(r["inputs"], r["coef"])), r["rel_rms"])
     if kind == "table":
         names = [str(c) for c in data.columns]
         x_all = data.to_numpy(dtype=np.float64)

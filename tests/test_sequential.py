@@ -1,0 +1,171 @@
+"""The sequential table model: exact relations, per-column coding choices, bounds on every value."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from baler_core.codec import CompressionOptions, _decode_column, _encode_best, _encode_column, compress_table, decompress
+from baler_core.container import ContainerReader
+from baler_core.error_bounds import BoundSpec, parse_bound
+from baler_core.model_store import load_model
+from baler_core.relations import apply_relation, find_energy_relation, find_linear_relations
+from baler_core.trainer import ModelConfig, train_dataset
+from baler_core.training import TrainConfig
+from conftest import make_jets
+
+
+def _table(n: int = 2000, seed: int = 1) -> pd.DataFrame:
+    """make_jets plus per-species energies that sum to the energy, mostly-zero columns and a total."""
+    df = make_jets(n, seed).drop(columns=["flag"])
+    rng = np.random.default_rng(seed)
+    e = df["energy"].to_numpy(np.float64)
+    share = rng.dirichlet([2, 1, 1], n)
+    share[rng.uniform(size=n) < 0.5, 2] = 0.0  # a species that is often absent
+    share /= share.sum(axis=1, keepdims=True)
+    for i, name in enumerate(["chE", "neE", "rareE"]):
+        df[name] = (e * share[:, i]).astype(np.float32)
+    df["nTotal"] = df["nCharged"] + df["nNeutral"]
+    return df
+
+
+@pytest.fixture(scope="module")
+def table() -> pd.DataFrame:
+    return _table()
+
+
+@pytest.fixture(scope="module")
+def seq_model(table, tmp_path_factory):
+    path = tmp_path_factory.mktemp("seq") / "seq.safetensors"
+    bundle, _ = train_dataset(table, path, ModelConfig(model="sequential", latent_dim=8),
+                              TrainConfig(epochs=15, batch_size=256, device="cpu", loss="l1"))
+    return bundle
+
+
+def test_relations_found_and_ordered(seq_model):
+    rel = seq_model.record["relations"]
+    assert rel["energy"]["kind"] == "energy" and rel["energy"]["inputs"] == ["pt", "eta", "mass"]
+    assert "kind" not in rel["nTotal"] and set(rel["nTotal"]["inputs"]) == {"nCharged", "nNeutral"}
+    cols = seq_model.columns
+    for name, r in rel.items():  # every relation's inputs are reconstructed before it
+        assert all(cols.index(i) < cols.index(name) for i in r["inputs"]), name
+    assert seq_model.record["version"] == 2  # a nonlinear relation: older readers must refuse the model
+
+
+def test_model_without_nonlinear_relation_stays_version_1(tmp_path):
+    df = _table(600).drop(columns=["energy"])
+    bundle, _ = train_dataset(df, tmp_path / "m.safetensors", ModelConfig(model="sequential", latent_dim=4),
+                              TrainConfig(epochs=2, batch_size=256, device="cpu"))
+    assert "energy" not in bundle.record["relations"] and bundle.record["version"] == 1
+    assert load_model(tmp_path / "m.safetensors").record["version"] == 1
+
+
+def test_energy_relation_needs_the_physics_to_hold():
+    df = _table(800)
+    names = list(df.columns)
+    found = find_energy_relation(df.to_numpy(np.float64), names)
+    assert found is not None and found[0] == "energy"
+    pred = apply_relation(found[1], {c: df[c].to_numpy() for c in names})
+    assert np.max(np.abs(pred / df["energy"].to_numpy(np.float64) - 1)) < 1e-6
+    broken = df.copy()
+    broken["energy"] *= np.random.default_rng(0).uniform(0.9, 1.1, len(df)).astype(np.float32)
+    assert find_energy_relation(broken.to_numpy(np.float64), names) is None
+    renamed = df.rename(columns={"pt": "jet_pt", "eta": "jet_eta", "mass": "jet_m", "energy": "jet_e"})
+    got = find_energy_relation(renamed.to_numpy(np.float64), list(renamed.columns))
+    assert got is not None and got[0] == "jet_e" and got[1]["inputs"] == ["jet_pt", "jet_eta", "jet_m"]
+
+
+def test_linear_relation_keeps_an_input_of_each_relation(table):
+    order, rel = find_linear_relations(table.to_numpy(np.float64), list(table.columns))
+    assert sorted(order) == sorted(table.columns)
+    assert "nTotal" in rel and "nCharged" not in rel and "nNeutral" not in rel
+
+
+@pytest.mark.parametrize("spec", ["range=1e-3", "rel=4.9e-4", "rel=1e-2", "abs=0.05"])
+def test_sequential_bounds_hold_on_every_value(table, seq_model, tmp_path, spec):
+    out = tmp_path / "t.baler"
+    bound = parse_bound(spec)
+    compress_table([table], seq_model, out, CompressionOptions(BoundSpec(bound)))
+    rec = decompress(out, seq_model)
+    assert list(rec.columns) == list(table.columns)
+    for c in table.columns:
+        x, y = table[c].to_numpy(), rec[c].to_numpy()
+        assert y.dtype == x.dtype, c
+        xf, yf = x.astype(np.float64), y.astype(np.float64)
+        if c in ("nCharged", "nNeutral", "nTotal"):
+            assert np.array_equal(x, y), c
+        elif bound.kind == "range":
+            assert np.max(np.abs(xf - yf)) <= bound.value * np.ptp(xf), c
+        elif bound.kind == "abs":
+            assert np.max(np.abs(xf - yf)) <= bound.value, c
+        else:
+            assert np.all(np.abs(xf - yf) <= bound.value * np.abs(xf)), c
+    if bound.kind == "rel":  # a relative bound keeps zeros exactly
+        assert np.array_equal(rec["rareE"].to_numpy() == 0, table["rareE"].to_numpy() == 0)
+
+
+def test_energy_costs_little_with_its_relation(table, seq_model, tmp_path):
+    out = tmp_path / "t.baler"
+    compress_table([table], seq_model, out, CompressionOptions(BoundSpec(parse_bound("rel=4.9e-4"))))
+    sections = ContainerReader(out).header["sections"]
+    size = {c: sum(v[1] for k, v in sections.items() if k.split("/")[1] == c) for c in table.columns}
+    assert size["energy"] * 4 < size["pt"]  # pt costs ~12 bits a value, energy from pt, eta, mass ~1.5
+
+
+def _roundtrip_column(x, pred, spec, dec_pred=None):
+    bound = parse_bound(spec)
+    rec, streams, out = _encode_best(x, pred, bound, CompressionOptions(BoundSpec(bound)))
+    got = _decode_column(rec, streams.__getitem__, len(x), pred if dec_pred is None else dec_pred, x.dtype)
+    assert np.array_equal(got, out)
+    return rec, streams, got
+
+
+def test_repeated_values_coded_on_the_grid():
+    """A column of mostly exact zeros with a prediction that wanders around zero: the aligned mode keeps
+    the zeros on the grid, so the residual stream is far smaller than with plain residuals."""
+    rng = np.random.default_rng(0)
+    x = np.where(rng.uniform(size=20000) < 0.9, 0.0, rng.exponential(10, 20000)).astype(np.float32)
+    pred = np.where(x == 0, rng.uniform(-0.004, 0.004, x.size), x * (1 + rng.normal(0, 3e-3, x.size)))
+    rec, streams, got = _roundtrip_column(x, pred, "range=1e-3")
+    assert rec["mode"] == "alin"
+    plain = _encode_column(x, pred, parse_bound("range=1e-3"), "auto", 9)[1]
+    assert sum(map(len, streams.values())) < sum(map(len, plain.values()))
+    assert np.all(got[x == 0] == 0)
+
+
+@pytest.mark.parametrize("spec", ["range=1e-3", "rel=1e-3"])
+def test_useless_prediction_replaced_by_a_constant(spec):
+    rng = np.random.default_rng(1)
+    x = rng.normal(5, 1, 20000).astype(np.float32)
+    rec, _, got = _roundtrip_column(x, rng.normal(0, 100, x.size), spec)
+    assert "pred" in rec and rec["mode"] == ("alin" if spec.startswith("range") else "alog")
+    err = np.abs(got.astype(np.float64) - x)
+    assert np.all(err <= 1e-3 * (np.ptp(x.astype(np.float64)) if spec.startswith("range") else np.abs(x)))
+
+
+@pytest.mark.parametrize("spec", ["range=1e-3", "rel=1e-3", "int"])
+def test_prediction_on_a_rounding_boundary_is_stored_exactly(spec):
+    """A decoder elsewhere may compute the prediction an ulp apart. Values whose prediction sits on a rounding
+    boundary are stored exactly, so such a decoder still rebuilds every value within the bound."""
+    rng = np.random.default_rng(2)
+    if spec == "int":
+        x = rng.integers(0, 50, 5000).astype(np.float32)
+        pred, step, spec = x.astype(np.float64) + 0.5, 1.0, "range=1e-3"
+    else:
+        x = rng.uniform(1, 2, 5000).astype(np.float32)
+        step = 2 * 1e-3 * float(np.ptp(x.astype(np.float64))) * 0.999 if spec.startswith("range") else 2 * np.log1p(1e-3) * 0.999
+        xf = x.astype(np.float64)
+        k = np.rint(xf / step) if spec.startswith("range") else np.rint(np.log(xf) / step)
+        u = k + 0.5  # the prediction's index exactly half-way between two grid points
+        pred = u * step if spec.startswith("range") else np.exp(u * step)
+    bound = parse_bound(spec)
+    rec, streams, out = _encode_column(x, pred, bound, "auto", 9, aligned=x.dtype.kind == "f" and step != 1.0)
+    if step != 1.0 and spec.startswith("range"):
+        assert rec["n_exceptions"] >= 4000  # nearly every prediction sits on a boundary here
+    elif step == 1.0:
+        assert rec["mode"] == "int" and rec["n_exceptions"] == x.size
+    for direction in (np.inf, -np.inf):  # the decoder's prediction one ulp off, either way
+        got = _decode_column(rec, streams.__getitem__, x.size, np.nextafter(pred, direction), x.dtype)
+        if rec["mode"] == "int":
+            assert np.array_equal(got, x)
+        else:
+            assert np.max(np.abs(got.astype(np.float64) - x) / (x if spec.startswith("rel") else np.ptp(x))) <= 1e-3
