@@ -32,7 +32,7 @@ import pandas as pd
 import torch
 import zstandard
 
-from . import __version__
+from . import __version__, contexts
 from .container import ContainerReader, ContainerWriter
 from .direct import AUTO_PREDICTORS, decode_grid, encode_grid, inverse_lorenzo, lorenzo, ordered_map
 from .entropy import decode_ints, encode_ints
@@ -244,7 +244,10 @@ def _encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: Compressio
     return min(cands, key=lambda c: sum(map(len, c[1].values())))
 
 
-def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
+                   decoded: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """One column from its record and streams; ``decoded`` holds the columns decoded before it (sequential
+    blocks), which a context-split residual stream needs."""
     mode = rec.get("mode")
     if mode == "grid":
         return decode_grid(rec, read, n, dtype)
@@ -255,7 +258,14 @@ def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype) -
     if mode in ("alin", "alog") and "pred" in rec:  # the column was coded against a constant
         pred = _free_pred(rec, n)
     pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
-    r = decode_ints(read("r"), n) if mode in ("int", "lin", "log", "alin", "alog") else None
+    r = None
+    if mode in ("int", "lin", "log", "alin", "alog"):
+        if "ctx" in rec:
+            if decoded is None:
+                raise FormatError("a context-coded column outside a sequential block")
+            r = contexts.decode_split(read, rec, n, decoded)
+        else:
+            r = decode_ints(read("r"), n)
     if r is not None and rec.get("lorenzo") is not None:
         shape = tuple(int(v) for v in rec["lorenzo"])
         if math.prod(shape) != n or min(shape, default=1) < 0:
@@ -491,16 +501,37 @@ def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: 
     relations = bundle.record.get("relations") or {}
     recon_n = np.zeros((len(chunk), len(bundle.columns)))
     recon: dict[str, np.ndarray] = {}
+    sources: dict[tuple[str, bool], contexts.Source] = {}
     recs = {}
     for j, name in enumerate(bundle.columns):
         pred = _sequential_prediction(dec64, norm, j, recon_n, recon, relations)
         rec, streams, out = _encode_best(chunk[name].to_numpy(), pred, opts.bounds.for_column(name), opts)
+        _split_by_context(rec, streams, sources, opts)
+        sources.update(contexts.sources_of(name, out))
         for k, v in streams.items():
             w.add(f"b{b}/{name}/{k}", v)
         recs[name] = rec
         recon[name] = out
         recon_n[:, j] = norm.transform_column(j, out)
     return recs
+
+
+def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts: CompressionOptions) -> None:
+    """Replace the residual stream by per-group streams (see ``contexts``) where that is smaller."""
+    if "r" not in streams or "lorenzo" in rec or not sources:
+        return
+    n = len(next(iter(sources.values())).c)
+    r = decode_ints(streams["r"], n)
+    splits = contexts.choose(r, sources)
+    if not splits:
+        return
+    g, k = contexts.group_of(splits, {key: src.c for key, src in sources.items()}, n)
+    split = contexts.encode_split(r, g, k, opts.entropy, opts.level)
+    if sum(map(len, split.values())) < len(streams["r"]):
+        del streams["r"]
+        streams.update(split)
+        rec["ctx"] = [{"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}
+                      for name, magnitude, edges in splits]
 
 
 def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
@@ -688,7 +719,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
             for j, name in enumerate(bundle.columns):
                 dt, rec = by_name[name]
                 pred = _sequential_prediction(dec64, norm, j, recon_n, data, relations)
-                data[name] = _decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred, dt)
+                data[name] = _decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred, dt, data)
                 recon_n[:, j] = norm.transform_column(j, data[name])
             yield pd.DataFrame({c: data[c] for c in names}, columns=names)
             continue

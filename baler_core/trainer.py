@@ -106,8 +106,9 @@ def build_for_data(data: pd.DataFrame | np.ndarray, mc: ModelConfig) -> tuple[st
     elif name == "sequential":
         if kind != "table":
             raise InputError("model 'sequential' needs a table")
-        # --ratio sets the width of the heads (smaller decoder): hidden = 64 / ratio
-        hidden = mc.latent_dim or (max(4, int(round(64 / mc.ratio))) if mc.ratio else 32)
+        # --ratio sets the width of the heads (smaller decoder): hidden = 64 / ratio. The default is 8: on the
+        # 50k shared jets heads 16 or 32 wide saved < 0.5 % of the data bytes and cost 2.4x / 6.8x the decoder.
+        hidden = mc.latent_dim or (max(4, int(round(64 / mc.ratio))) if mc.ratio else 8)
         args = {"n_features": data.shape[1], "hidden": int(hidden), "context": mc.context,
                 "activation": mc.activation or "gelu"}
     elif name == "conv2d":

@@ -130,8 +130,9 @@ def jets(tmp: Path, quick: bool) -> None:
                                            log_columns=None),
                                TrainConfig(epochs=epochs, batch_size=512, device="cpu"))
     baler_point("jets", "baler-classic", df, classic, "none", tmp)
-    seq, _ = train_dataset(df, tmp / "seq.safetensors", ModelConfig(model="sequential", latent_dim=16),
-                           TrainConfig(epochs=epochs, loss="l1", batch_size=1024, device="cpu", patience=8))
+    seq, _ = train_dataset(df, tmp / "seq.safetensors", ModelConfig(model="sequential", latent_dim=8),
+                           TrainConfig(epochs=5 if quick else 300, loss="l1", batch_size=1024, device="cpu",
+                                       patience=20))
     for spec in bounds:
         baler_point("jets", "baler-grid (no model)", df, None, spec, tmp)  # the floor: quantize + rANS
         baler_point("jets", "baler-sequential", df, seq, spec, tmp)

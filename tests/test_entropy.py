@@ -49,3 +49,25 @@ def test_damaged_streams_raise():
             decode_ints(bytes([77]) + blob[1:], len(x))
     with pytest.raises(FormatError):
         decode_ints(b"", 3)
+
+
+def test_quantized_histogram_when_the_table_dominates():
+    """A wide alphabet in a short stream: the log-quantized table (method 4) beats the exact one."""
+    from baler_core.entropy import _ans_encode
+
+    x = np.rint(np.random.default_rng(4).laplace(0, 200, 20000)).astype(np.int64)
+    blob = encode_ints(x, "ans")
+    assert blob[0] == 4 and len(blob) < len(_ans_encode(x, 9))
+    np.testing.assert_array_equal(decode_ints(blob, len(x)), x)
+    with pytest.raises(FormatError):
+        decode_ints(blob[: len(blob) - 8], len(x))
+    with pytest.raises(FormatError):  # the table must be a plain stream, not another rANS stream
+        decode_ints(blob[:21] + bytes([2]) + blob[22:], len(x))
+
+
+def test_quantized_weights_are_exact_powers():
+    """Weights come from integers and powers of two only: q = 1 + 8 k means 2**k exactly."""
+    from baler_core.entropy import _q_weights
+
+    w = _q_weights(np.array([1, 9, 0, 17]))
+    assert w.tolist() == [1 / 7, 2 / 7, 0.0, 4 / 7]
