@@ -111,42 +111,6 @@ def _ans_encode(x: np.ndarray, level: int) -> bytes | None:
     return struct.pack("<BqII", _ANS, lo, k, len(ctab)) + ctab + words
 
 
-def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
-    import constriction
-
-    head = struct.calcsize("<BqII")
-    if len(blob) < head:
-        raise FormatError("integer stream truncated (ans header)")
-    _, lo, k, nctab = struct.unpack_from("<BqII", blob)
-    if not 2 <= k <= MAX_ANS_ALPHABET or nctab > len(blob) - head:
-        raise FormatError(f"integer stream declares alphabet {k} / table {nctab} bytes beyond limits")
-    try:
-        counts_raw = zstandard.ZstdDecompressor().decompress(blob[head : head + nctab], max_output_size=4 * k)
-    except zstandard.ZstdError as exc:
-        raise FormatError(f"integer stream histogram does not decompress ({exc})") from exc
-    if len(counts_raw) != 4 * k:
-        raise FormatError("integer stream histogram has the wrong size")
-    counts = np.frombuffer(counts_raw, dtype="<u4").astype(np.float64)
-    if counts.sum() != n or not np.all(np.isfinite(counts)):
-        raise FormatError(f"integer stream histogram counts {counts.sum():.0f} values, expected {n}")
-    words = blob[head + nctab :]
-    if len(words) % 4:
-        raise FormatError("integer stream payload is not a whole number of 32-bit words")
-    model = constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
-    try:
-        coder = constriction.stream.stack.AnsCoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
-        sym = coder.decode(model, n)
-        leftover = not coder.is_empty()
-    except Exception as exc:  # constriction raises on exhausted or invalid data
-        raise FormatError(f"integer stream does not decode ({exc})") from exc
-    # The decoded symbols must use up the stream and reproduce the stored histogram exactly.
-    if leftover or not np.array_equal(np.bincount(sym, minlength=k)[:k], counts):
-        raise FormatError("integer stream is damaged: decoded values do not match its histogram")
-    if narrow and -(2**31) <= lo and lo + k < 2**31:
-        return sym.astype(np.int32, copy=False) + np.int32(lo)
-    return sym.astype(np.int64) + lo
-
-
 def _q_weights(q: np.ndarray) -> np.ndarray:
     """Model probabilities from quantized counts, bit-identical everywhere: exact float products and an exactly
     rounded sum, no transcendental functions."""
@@ -174,31 +138,48 @@ def _ans_q_encode(x: np.ndarray, level: int) -> bytes | None:
     return struct.pack("<BqII", _ANS_Q, lo, k, len(table)) + table + words
 
 
-def _ans_q_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
+def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
+    """rANS stream with an exact (method 2) or log-quantized (method 4) histogram."""
     import constriction
 
     head = struct.calcsize("<BqII")
     if len(blob) < head:
         raise FormatError("integer stream truncated (ans header)")
-    _, lo, k, ntab = struct.unpack_from("<BqII", blob)
+    method, lo, k, ntab = struct.unpack_from("<BqII", blob)
     if not 2 <= k <= MAX_ANS_ALPHABET or ntab > len(blob) - head:
         raise FormatError(f"integer stream declares alphabet {k} / table {ntab} bytes beyond limits")
-    if ntab < 1 or blob[head] not in (_CONST, _ZSTD, _ZSTD_U):
-        raise FormatError("integer stream histogram is not a plain stream")
-    q = decode_ints(blob[head : head + ntab], k)
-    if q.min() < 0 or q.max() > _Q_MAX or not q.any():
-        raise FormatError("integer stream histogram out of range")
+    table = blob[head : head + ntab]
+    if method == _ANS:
+        try:
+            counts_raw = zstandard.ZstdDecompressor().decompress(table, max_output_size=4 * k)
+        except zstandard.ZstdError as exc:
+            raise FormatError(f"integer stream histogram does not decompress ({exc})") from exc
+        if len(counts_raw) != 4 * k:
+            raise FormatError("integer stream histogram has the wrong size")
+        counts = np.frombuffer(counts_raw, dtype="<u4").astype(np.float64)
+        if counts.sum() != n or not np.all(np.isfinite(counts)):
+            raise FormatError(f"integer stream histogram counts {counts.sum():.0f} values, expected {n}")
+        probs = counts / counts.sum()
+    else:
+        if ntab < 1 or table[0] not in (_CONST, _ZSTD, _ZSTD_U):
+            raise FormatError("integer stream histogram is not a plain stream")
+        q = decode_ints(table, k)
+        if q.min() < 0 or q.max() > _Q_MAX or not q.any():
+            raise FormatError("integer stream histogram out of range")
+        probs = _q_weights(q)
     words = blob[head + ntab :]
     if len(words) % 4:
         raise FormatError("integer stream payload is not a whole number of 32-bit words")
     try:
         coder = constriction.stream.stack.AnsCoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
-        sym = coder.decode(constriction.stream.model.Categorical(_q_weights(q), perfect=False), n)
+        sym = coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n)
         leftover = not coder.is_empty()
     except Exception as exc:  # constriction raises on exhausted or invalid data
         raise FormatError(f"integer stream does not decode ({exc})") from exc
-    if leftover or (n and q[sym].min() == 0):
-        raise FormatError("integer stream is damaged: it does not decode to exactly its values")
+    # The decoded symbols must use up the stream and reproduce the exact histogram, or have nonzero weight.
+    if leftover or (not np.array_equal(np.bincount(sym, minlength=k)[:k], counts) if method == _ANS
+                    else n and q[sym].min() == 0):
+        raise FormatError("integer stream is damaged: decoded values do not match its histogram")
     if narrow and -(2**31) <= lo and lo + k < 2**31:
         return sym.astype(np.int32, copy=False) + np.int32(lo)
     return sym.astype(np.int64) + lo
@@ -233,8 +214,6 @@ def decode_ints(blob: bytes, n: int, narrow: bool = False) -> np.ndarray:
         return np.full(n, struct.unpack_from("<q", blob, 1)[0], dtype=np.int64)
     if blob[0] in (_ZSTD, _ZSTD_U):
         return _zstd_decode(blob, n, narrow)
-    if blob[0] == _ANS:
+    if blob[0] in (_ANS, _ANS_Q):
         return _ans_decode(blob, n, narrow)
-    if blob[0] == _ANS_Q:
-        return _ans_q_decode(blob, n, narrow)
     raise FormatError(f"integer stream method {blob[0]} unknown")

@@ -156,6 +156,17 @@ class SequentialPredictor(nn.Module):
             h = self.act(torch.einsum("jnh,jhg->jng", h, d.w_hidden[k, cols]) + d.b_hidden[k, cols, None])
         return torch.einsum("jnh,jh->jn", h, d.w_out[cols]) + d.b_out[cols, None]
 
+    @torch.no_grad()
+    def clear_heads(self, cols: list[int]) -> None:
+        """Zero the heads of columns predicted otherwise (exact relations): their weights then cost almost
+        nothing in the compressed decoder."""
+        d = self.decoder
+        for j in cols:
+            for p in (d.w_in, d.b_in, d.w_out, d.b_out):
+                p[j] = 0
+            d.w_hidden[:, j] = 0
+            d.b_hidden[:, j] = 0
+
     def predict_column(self, j: int, previous: torch.Tensor) -> torch.Tensor:
         """Prediction of column ``j`` (N,) from reconstructed normalized columns ``previous`` (N, >= j)."""
         d = self.decoder

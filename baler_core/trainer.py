@@ -191,6 +191,8 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
     ckpt = Path(str(model_path) + ".ckpt.pt")
     result = train_model(model, x_train, x_val, tc, checkpoint_path=ckpt, resume=resume,
                          history_path=history_path, model_args={"model": name, **args})
+    if relations:
+        model.clear_heads([names.index(c) for c in relations])
     record = {
         "model": name, "model_args": args, "kind": kind, "columns": names, "normalization": norm.to_dict(),
         "latent": {"dtype": mc.latent_dtype}, "decoder_dtype": mc.decoder_dtype, "relations": relations,
