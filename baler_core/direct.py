@@ -17,6 +17,7 @@ smallest:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -225,6 +226,88 @@ def spline_inverse(anchor: float, parts: list[np.ndarray], shape: tuple[int, ...
     return _fill_levels(rec, parts, lambda v, d, q: _interp_predict(v, d, exact=False) + q * step, order)
 
 
+SPLIT_AXES = (1, 2)  # the split spline's candidates: correct along the 1 or 2 largest other axes
+
+
+def _split_axes(tshape: tuple[int, ...], d: int, naxes: int) -> tuple[list[int], list[tuple[int, ...]]]:
+    """Correction axes of a pass along ``d`` (the largest others with two or more targets, lower axis first on
+    a tie) and the parity patterns of its sub-passes, those with fewer odd parities first."""
+    axes = sorted((a for a in range(len(tshape)) if a != d and tshape[a] >= 2), key=lambda a: (-tshape[a], a))
+    axes = axes[:naxes]
+    return axes, sorted(itertools.product((0, 1), repeat=len(axes)), key=sum)
+
+
+def _pattern_index(ndim: int, axes: list[int], pat: tuple[int, ...]) -> tuple[slice, ...]:
+    return tuple(slice(pat[axes.index(a)], None, 2) if a in axes else slice(None) for a in range(ndim))
+
+
+def _interp_error(e: np.ndarray, a: int, n: int) -> np.ndarray:
+    """Interpolation errors at ``n`` odd positions along ``a`` from the known ones at the even positions:
+    the mean of both neighbours, the left one at the end."""
+    out = e[_ix(e.ndim, a, slice(0, n))].copy()
+    r = min(n, e.shape[a] - 1)
+    if r > 0:
+        out[_ix(e.ndim, a, slice(0, r))] = 0.5 * (e[_ix(e.ndim, a, slice(0, r))] + e[_ix(e.ndim, a, slice(1, r + 1))])
+    return out
+
+
+def split_spline(shape: tuple[int, ...], step: float, order: tuple[int, ...], naxes: int, anchor: float,
+                 x: np.ndarray | None = None, parts: dict[str, np.ndarray] | None = None
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
+    """The spline with split passes: the targets of each pass are coded in sub-passes by their parity along
+    ``naxes`` other axes, and a later sub-pass adds to its cubic prediction the interpolation error of its
+    already rebuilt neighbours along those axes (on smooth fields neighbouring lines err alike). One function
+    encodes (``x`` given: returns the residual streams ``t<level>.<odd parities>``) and decodes (``parts``
+    given), so both rebuild with the same float64 operations. None when a residual is too large to code."""
+    rec = np.zeros(shape)
+    rec[(0,) * len(shape)] = anchor
+    x64 = None if x is None else x.astype(np.float64).reshape(shape)
+    out: dict[str, list[np.ndarray]] = {}
+    pos: dict[str, int] = {}
+    for slot, d, sl in _interp_slots(shape, order):
+        v = rec[sl]
+        tsl = _ix(v.ndim, d, slice(1, None, 2))
+        tgt = v[tsl]
+        base = _interp_predict(v, d, exact=False)
+        err = np.zeros(tgt.shape)
+        axes, pats = _split_axes(tgt.shape, d, naxes)
+        xt = None if x64 is None else x64[sl][tsl]
+        for pat in pats:
+            idx = _pattern_index(v.ndim, axes, pat)
+            pred = base[idx]
+            corr = [_interp_error(err[tuple(slice(0, None, 2) if b == a else idx[b] for b in range(v.ndim))], a,
+                                  pred.shape[a]) for a, bit in zip(axes, pat) if bit]
+            if corr:
+                pred = pred + (corr[0] if len(corr) == 1 else (corr[0] + corr[1]) / 2)
+            name = f"t{slot}.{sum(pat)}"
+            if xt is not None:
+                q = np.rint((xt[idx] - pred) / step)
+                if q.size and np.abs(q).max() > MAX_SPLINE_RESIDUAL:
+                    return None
+                out.setdefault(name, []).append(q.astype(np.int64).ravel())
+            else:
+                k = pos.get(name, 0)
+                q = parts[name][k : k + pred.size].reshape(pred.shape)
+                pos[name] = k + pred.size
+            tgt[idx] = pred + q * step
+            err[idx] = tgt[idx] - base[idx]
+    return {k: np.concatenate(v) for k, v in out.items()}, rec
+
+
+def split_spline_sizes(shape: tuple[int, ...], order: tuple[int, ...], naxes: int) -> dict[str, int]:
+    """Values per stream of :func:`split_spline`, from the block shape alone."""
+    sizes: dict[str, int] = {}
+    for slot, d, sl in _interp_slots(shape, order):
+        n = [len(range(*s.indices(dim))) for s, dim in zip(sl, shape)]
+        n[d] //= 2
+        axes, pats = _split_axes(tuple(n), d, naxes)
+        for pat in pats:
+            cnt = math.prod(len(range(*i.indices(dim))) for i, dim in zip(_pattern_index(len(n), axes, pat), n))
+            name = f"t{slot}.{sum(pat)}"
+            sizes[name] = sizes.get(name, 0) + cnt
+    return sizes
+
+
 def _misses(x: np.ndarray, recon: np.ndarray, tol: float, zero_possible: bool) -> np.ndarray:
     """Mask of values whose rebuilt value (in ``x``'s dtype) misses the bound or the sign of a zero."""
     t = x.dtype.type
@@ -285,17 +368,17 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
         parts = interp_forward(qi.reshape(shape))
         cands.append(({"interp": list(shape), **n_exc},
                       {**grid_exc, **{f"r{i}": encode_ints(part, entropy, level) for i, part in enumerate(parts)}}))
-    for order in spline_orders(len(shape)) if "spline" in predictors and p["tol"] > 0 else []:
-        got = spline_forward(x.reshape(shape), p["step"], order)
+    splines = [(o, k) for o in spline_orders(len(shape)) for k in SPLIT_AXES]
+    for order, naxes in splines if "spline" in predictors and p["tol"] > 0 else []:
+        got = split_spline(shape, p["step"], order, naxes, float(x[0]), x=x)
         if got is not None:
             parts, srec = got
             with np.errstate(over="ignore", invalid="ignore"):
                 out = srec.ravel().astype(x.dtype)
             sidx = np.flatnonzero(_misses(x, out, p["tol"], zero_possible))
-            cands.append(({"spline": list(shape), "spline_order": list(order), "anchor": float(x[0]),
-                           "n_exceptions": int(sidx.size)},
-                          {**_exceptions(x, sidx, level),
-                           **{f"s{i}": encode_ints(part, entropy, level) for i, part in enumerate(parts)}}))
+            cands.append(({"split_spline": list(shape), "spline_order": list(order), "split_axes": naxes,
+                           "anchor": float(x[0]), "n_exceptions": int(sidx.size)},
+                          {**_exceptions(x, sidx, level), **{k: encode_ints(v, entropy, level) for k, v in parts.items()}}))
     if not cands:  # only spline was asked for and it does not apply
         cands.append(lorenzo_cand())
     extra, coded = min(cands, key=lambda c: sum(map(len, c[1].values())))
@@ -321,8 +404,9 @@ def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype
         origin, step = float(rec["origin"]), float(rec["step"])
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"grid column record malformed ({exc})") from exc
-    if rec.get("spline") is not None:
-        shape = _block_shape(rec, "spline", n)
+    key = "split_spline" if rec.get("split_spline") is not None else "spline"
+    if rec.get(key) is not None:
+        shape = _block_shape(rec, key, n)
         anchor = rec.get("anchor")
         if not isinstance(anchor, (int, float)) or isinstance(anchor, bool) or not step > 0:
             raise FormatError("spline block record malformed (anchor or step)")
@@ -330,9 +414,18 @@ def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype
         if (not isinstance(order, list) or not all(type(a) is int for a in order)
                 or sorted(order) != list(range(len(shape)))):
             raise FormatError(f"spline axis order {order!r} is not a permutation of the block's axes")
-        parts = [decode_ints(read(f"s{i}"), size) for i, size in enumerate(interp_level_sizes(shape)[1:])]
         with np.errstate(over="ignore", invalid="ignore"):  # only a damaged file overflows
-            out = spline_inverse(float(anchor), parts, shape, step, tuple(order)).ravel().astype(dtype)
+            if key == "spline":
+                parts = [decode_ints(read(f"s{i}"), size) for i, size in enumerate(interp_level_sizes(shape)[1:])]
+                out = spline_inverse(float(anchor), parts, shape, step, tuple(order)).ravel().astype(dtype)
+            else:
+                naxes = rec.get("split_axes")
+                if type(naxes) is not int or not 0 <= naxes <= len(shape):
+                    raise FormatError(f"split spline axis count {naxes!r} invalid")
+                streams = {k: decode_ints(read(k), size)
+                           for k, size in split_spline_sizes(shape, tuple(order), naxes).items()}
+                out = split_spline(shape, step, tuple(order), naxes, float(anchor), parts=streams)[1]
+                out = out.ravel().astype(dtype)
     elif rec.get("interp") is not None:
         shape = _block_shape(rec, "interp", n)
         parts = [decode_ints(read(f"r{i}"), size) for i, size in enumerate(interp_level_sizes(shape))]
