@@ -271,7 +271,14 @@ def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
         if math.prod(shape) != n or min(shape, default=1) < 0:
             raise FormatError(f"Lorenzo shape {shape} does not hold {n} values")
         r = inverse_lorenzo(r, shape)
-    zero = decode_ints(read("zero"), n) if mode in ("log", "alog") else None
+    zero = None
+    if mode in ("log", "alog"):
+        if "zero_ctx" in rec:
+            if decoded is None:
+                raise FormatError("a context-coded column outside a sequential block")
+            zero = contexts.decode_split(read, rec, n, decoded, "zero")
+        else:
+            zero = decode_ints(read("zero"), n)
     flip = decode_ints(read("flip"), n) if mode in ("log", "alog") else None
     try:
         recon = reconstruct(mode, pred, r, rec, zero, flip)
@@ -517,21 +524,24 @@ def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: 
 
 
 def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts: CompressionOptions) -> None:
-    """Replace the residual stream by per-group streams (see ``contexts``) where that is smaller."""
-    if "r" not in streams or "lorenzo" in rec or not sources:
+    """Replace the residual stream and the zero flags by per-group streams (see ``contexts``) where smaller."""
+    if "lorenzo" in rec or not sources:
         return
     n = len(next(iter(sources.values())).c)
-    r = decode_ints(streams["r"], n)
-    splits = contexts.choose(r, sources)
-    if not splits:
-        return
-    g, k = contexts.group_of(splits, {key: src.c for key, src in sources.items()}, n)
-    split = contexts.encode_split(r, g, k, opts.entropy, opts.level)
-    if sum(map(len, split.values())) < len(streams["r"]):
-        del streams["r"]
-        streams.update(split)
-        rec["ctx"] = [{"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}
-                      for name, magnitude, edges in splits]
+    for stream in ("r", "zero"):
+        if stream not in streams:
+            continue
+        r = decode_ints(streams[stream], n)
+        splits = contexts.choose(r, sources)
+        if not splits:
+            continue
+        g, k = contexts.group_of(splits, {key: src.c for key, src in sources.items()}, n)
+        split = contexts.encode_split(r, g, k, opts.entropy, opts.level, stream)
+        if sum(map(len, split.values())) < len(streams[stream]):
+            del streams[stream]
+            streams.update(split)
+            rec[contexts.record_key(stream)] = [{"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}
+                                                for name, magnitude, edges in splits]
 
 
 def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:

@@ -113,16 +113,23 @@ def sources_of(name: str, values: np.ndarray) -> dict[tuple[str, bool], Source]:
     return out
 
 
-def encode_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int) -> dict[str, bytes]:
+def record_key(stream: str) -> str:
+    """Where a column's record keeps the splits of ``stream``: ``ctx`` for the residuals ``r``, else
+    ``<stream>_ctx`` (the zero flags of relative bounds: ``zero_ctx``)."""
+    return "ctx" if stream == "r" else f"{stream}_ctx"
+
+
+def encode_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int, stream: str = "r"
+                 ) -> dict[str, bytes]:
     """One stream per group, named ``r@0`` ... (a group without rows still gets its constant stream)."""
-    return {f"r@{i}": encode_ints(r[g == i], entropy, level) for i in range(k)}
+    return {f"{stream}@{i}": encode_ints(r[g == i], entropy, level) for i in range(k)}
 
 
-def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray]) -> np.ndarray:
-    """The residual stream of a column coded with a ``ctx`` record, from the columns decoded before it."""
+def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray], stream: str = "r") -> np.ndarray:
+    """A column's ``stream`` coded in groups (see :func:`record_key`), from the columns decoded before it."""
     splits, values = [], {}
     try:
-        for item in rec["ctx"]:
+        for item in rec[record_key(stream)]:
             name, magnitude = item["col"], item["abs"]
             edges = np.asarray(item["edges"], dtype=np.float64)
             if not isinstance(name, str) or not isinstance(magnitude, bool):
@@ -144,5 +151,5 @@ def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray]) -> np.
     r = np.zeros(n, dtype=np.int64)
     for i in range(k):
         m = g == i
-        r[m] = decode_ints(read(f"r@{i}"), int(m.sum()))
+        r[m] = decode_ints(read(f"{stream}@{i}"), int(m.sum()))
     return r

@@ -39,6 +39,7 @@ class ModelConfig:
     max_train_rows: int | None = 2_000_000
     context: bool = True  # sequential model: predict from earlier columns (False: the per-column floor)
     relations: bool = True  # sequential model: find exact linear relations and predict those columns exactly
+    order: str = "auto"  # sequential model: column order, auto (relations.coding_order) or given (as in the data)
 
 
 def load_config(path: str | Path | None, inline_json: str | None = None) -> tuple[ModelConfig, TrainConfig]:
@@ -130,21 +131,27 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
     """Fit normalization on training rows only (or use ``normalizer``, fitted earlier), train, save."""
     name, args, kind = build_for_data(data, mc)
     relations: dict = {}
-    if name == "sequential" and mc.relations:
-        from .relations import find_energy_relation, find_linear_relations
+    if name == "sequential":
+        from .relations import coding_order, find_energy_relation, find_linear_relations
 
-        order, relations = find_linear_relations(data.to_numpy(dtype=np.float64), [str(c) for c in data.columns])
-        for n, r in relations.items():
-            log.info("column %s = %s (relative RMS residual %.1e): predicted exactly", n,
-                     " + ".join(f"{c:.6g}*{i}" for i, c in zip(r["inputs"], r["coef"])), r["rel_rms"])
-        energy = find_energy_relation(data[order].to_numpy(dtype=np.float64), order)
-        if energy is not None and not ({energy[0], *energy[1]["inputs"]} & set(relations)):
-            col, rel = energy
-            order.remove(col)  # right after its last input, still before every linearly derived column
-            order.insert(max(order.index(i) for i in rel["inputs"]) + 1, col)
-            relations[col] = rel
-            log.info("column %s = sqrt((%s cosh %s)^2 + %s^2) (relative RMS residual %.1e): predicted exactly",
-                     col, *rel["inputs"], rel["rel_rms"])
+        if mc.order not in ("auto", "given"):
+            raise InputError(f"model order {mc.order!r} unknown; choose auto or given")
+        order = [str(c) for c in data.columns]
+        if mc.order == "auto":
+            order = coding_order(data.to_numpy(dtype=np.float64), order)
+        if mc.relations:
+            order, relations = find_linear_relations(data[order].to_numpy(dtype=np.float64), order)
+            for n, r in relations.items():
+                log.info("column %s = %s (relative RMS residual %.1e): predicted exactly", n,
+                         " + ".join(f"{c:.6g}*{i}" for i, c in zip(r["inputs"], r["coef"])), r["rel_rms"])
+            energy = find_energy_relation(data[order].to_numpy(dtype=np.float64), order)
+            if energy is not None and not ({energy[0], *energy[1]["inputs"]} & set(relations)):
+                col, rel = energy
+                order.remove(col)  # right after its last input, still before every linearly derived column
+                order.insert(max(order.index(i) for i in rel["inputs"]) + 1, col)
+                relations[col] = rel
+                log.info("column %s = sqrt((%s cosh %s)^2 + %s^2) (relative RMS residual %.1e): predicted "
+                         "exactly", col, *rel["inputs"], rel["rel_rms"])
         data = data[order]
         if val_data is not None:
             val_data = val_data[[c for c in order if c in val_data.columns]]

@@ -169,3 +169,45 @@ def test_prediction_on_a_rounding_boundary_is_stored_exactly(spec):
             assert np.array_equal(got, x)
         else:
             assert np.max(np.abs(got.astype(np.float64) - x) / (x if spec.startswith("rel") else np.ptp(x))) <= 1e-3
+
+
+def test_auto_order_puts_counts_before_columns_with_zeros(seq_model):
+    cols = seq_model.columns
+    assert cols.index("nCharged") < cols.index("frac") and cols.index("nNeutral") < cols.index("rareE")
+    assert cols.index("pt") < cols.index("nCharged")  # floats without zeros come first
+
+
+def test_given_order_is_kept_and_unknown_order_refused(tmp_path):
+    from baler_core.errors import InputError
+    from baler_core.relations import coding_order
+
+    df = _table(600)
+    assert coding_order(df.to_numpy(np.float64), list(df.columns))[:5] == ["pt", "eta", "phi", "mass", "energy"]
+    bundle, _ = train_dataset(df, tmp_path / "g.safetensors", ModelConfig(model="sequential", latent_dim=4,
+                                                                          order="given", relations=False),
+                              TrainConfig(epochs=1, batch_size=256, device="cpu"))
+    assert bundle.columns == list(df.columns)
+    with pytest.raises(InputError, match="order"):
+        train_dataset(df, tmp_path / "b.safetensors", ModelConfig(model="sequential", order="random"),
+                      TrainConfig(epochs=1, device="cpu"))
+
+
+def test_zero_flags_split_by_a_count(tmp_path):
+    """An energy that is zero exactly when its count is: under a relative bound its zero flags are coded in
+    groups by the count, which makes them nearly free, and every zero comes back exactly."""
+    rng = np.random.default_rng(5)
+    n = 20000
+    count = rng.poisson(0.7, n).astype(np.float32)
+    df = pd.DataFrame({"pt": rng.gamma(3, 20, n).astype(np.float32), "count": count,
+                       "e": np.where(count > 0, rng.gamma(2, 5, n), 0).astype(np.float32)})
+    bundle, _ = train_dataset(df, tmp_path / "z.safetensors", ModelConfig(model="sequential", latent_dim=4),
+                              TrainConfig(epochs=2, batch_size=1024, device="cpu"))
+    out = tmp_path / "z.baler"
+    header = compress_table([df], bundle, out, CompressionOptions(BoundSpec(parse_bound("rel=1e-3"))))
+    rec = dict(zip([c["name"] for c in header["columns"]], header["blocks"][0]["columns"]))["e"]
+    assert rec["zero_ctx"][0]["col"] == "count"
+    sections = ContainerReader(out).header["sections"]
+    assert sum(v[1] for k, v in sections.items() if k.startswith("b0/e/zero@")) < 100  # 20,000 flags
+    back = decompress(out, bundle)
+    np.testing.assert_array_equal(back["e"].to_numpy() == 0, df["e"].to_numpy() == 0)
+    assert np.all(np.abs(back["e"].to_numpy(np.float64) - df["e"]) <= 1e-3 * np.abs(df["e"].to_numpy(np.float64)))
