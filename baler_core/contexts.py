@@ -36,6 +36,14 @@ class Source:
         self.gaps = np.flatnonzero(np.diff(v) > GAP * np.maximum(np.abs(v[:-1]), np.abs(v[1:]))) if v.size > 1 \
             else np.zeros(0, np.int64)
         self.cdf = np.searchsorted(fin, v[self.gaps], side="right") / max(c.size, 1)
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+
+    def groups(self, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(edges, group of each row)`` for up to ``k`` groups, computed once per source and ``k``."""
+        if k not in self._cache:
+            e = self.edges(k)
+            self._cache[k] = None if e is None else (e, labels(self.c, e))
+        return self._cache[k]
 
     def edges(self, k: int) -> np.ndarray | None:
         """Up to ``k - 1`` increasing edges near the quantiles, each in a gap of the sorted values wider than
@@ -54,42 +62,49 @@ def labels(c: np.ndarray, edges: np.ndarray) -> np.ndarray:
     return g
 
 
-def _cost_bits(r: np.ndarray, g: np.ndarray, k: int) -> float:
-    """Empirical conditional entropy of ``r`` given the groups, plus a rough histogram cost per group."""
-    lo = int(r.min())
-    width = int(r.max()) - lo + 1
-    counts = np.bincount(g * width + (r - lo), minlength=k * width).reshape(k, width).astype(np.float64)
-    tot = counts.sum(axis=1, keepdims=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        h = -np.nansum(counts * np.log2(counts / tot))
-    return float(h + 12 * np.count_nonzero(counts))
+def _xlogx(c: np.ndarray) -> float:
+    c = c[c > 0].astype(np.float64)
+    return float(np.dot(c, np.log2(c)))
+
+
+def _cost_bits(r0: np.ndarray, width: int, g: np.ndarray, k: int) -> float:
+    """Empirical conditional entropy of ``r0`` (residuals minus their minimum, below ``width``) given the
+    groups, plus a rough histogram cost per used bin: sum_g N_g log N_g - sum c log c + 12 bits a bin."""
+    counts = np.bincount(g * width + r0, minlength=k * width)
+    return _xlogx(np.bincount(g, minlength=k)) - _xlogx(counts) + 12.0 * np.count_nonzero(counts)
 
 
 def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], depth: int = 1
            ) -> list[tuple[str, bool, np.ndarray]]:
     """Greedily the best splits ``(column, use magnitude, edges)`` of ``r`` (at most ``depth``, each refining
     the groups of the one before); empty where no split looks smaller. ``sources`` maps (column, magnitude)
-    to its prepared values."""
+    to its prepared values (their groups are computed once per block and reused for every column)."""
     if r.size < MIN_ROWS or np.all(r == r[0]) or int(r.max()) - int(r.min()) > 1 << 16:
         return []
     chosen: list[tuple[str, bool, np.ndarray]] = []
     g, k = np.zeros(r.size, np.int64), 1
-    best_cost = _cost_bits(r, g, k)
+    r0 = r - r.min()
+    width = int(r0.max()) + 1
+    best_cost = _cost_bits(r0, width, g, k)
+
+    def cost_of(src: Source, m: int) -> tuple[float, tuple] | None:
+        got = src.groups(m)
+        if got is None or k * (len(got[0]) + 1) > MAX_GROUPS:
+            return None
+        edges, lab = got
+        g2 = g * (len(edges) + 1) + lab
+        return _cost_bits(r0, width, g2, k * (len(edges) + 1)), (edges, g2)
+
     for _ in range(depth):
-        best = None
-        for (name, magnitude), src in sources.items():
-            for m in GROUPS:
-                edges = src.edges(m)
-                if edges is None or k * (len(edges) + 1) > MAX_GROUPS:
-                    continue
-                g2 = g * (len(edges) + 1) + labels(src.c, edges)
-                cost = _cost_bits(r, g2, k * (len(edges) + 1))
-                if cost < best_cost:
-                    best, best_cost = (name, magnitude, edges, g2), cost
-        if best is None:
+        trials = [(c[0], key, c[1]) for key, src in sources.items() for m in GROUPS
+                  if (c := cost_of(src, m)) is not None]
+        if not trials:
             break
-        chosen.append(best[:3])
-        g, k = best[3], k * (len(best[2]) + 1)
+        cost, key, (edges, g2) = min(trials, key=lambda t: t[0])
+        if cost >= best_cost:
+            break
+        chosen.append((key[0], key[1], edges))
+        g, k, best_cost = g2, k * (len(edges) + 1), cost
     return chosen
 
 

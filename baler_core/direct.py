@@ -226,7 +226,7 @@ def spline_inverse(anchor: float, parts: list[np.ndarray], shape: tuple[int, ...
     return _fill_levels(rec, parts, lambda v, d, q: _interp_predict(v, d, exact=False) + q * step, order)
 
 
-SPLIT_AXES = (1, 2)  # the split spline's candidates: correct along the 1 or 2 largest other axes
+SPLIT_AXES = (2,)  # the split spline corrects along the 2 largest other axes (1 axis never won on a whole block)
 
 
 def _split_axes(tshape: tuple[int, ...], d: int, naxes: int) -> tuple[list[int], list[tuple[int, ...]]]:
