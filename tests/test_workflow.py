@@ -161,3 +161,24 @@ def test_several_seeds_plan_aggregation(finished_run):
     write_config(tmp, cfg)
     jobs = planned_jobs(tmp)
     assert jobs.get("aggregate_seeds") == 4 and jobs.get("train_model") == 4, jobs
+
+
+@pytest.mark.parametrize("smk, targets", [
+    ("anchors.smk", ["results/benchmarks/anchors.tsv", "results/benchmarks/study_table.tsv"]),
+    ("throughput.smk", ["results/benchmarks/throughput.tsv"]),
+])
+def test_benchmark_rules_plan_their_scripts(tmp_path, smk, targets):
+    """The benchmarks are Snakemake targets: a dry run plans one job per target, running the script."""
+    shared = REPO.parent / "shared" / "data" / "pythia_jets_13TeV_50k.parquet"
+    if not shared.exists():
+        pytest.skip(f"{shared} is absent: the benchmark rules read the shared jets table")
+    (tmp_path / "shared").mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    (tmp_path / "shared" / "data").symlink_to(shared.parent)
+    res = subprocess.run(["snakemake", "-s", str(REPO / "benchmarks" / smk), "-d", str(work), "--cores", "2",
+                          "-n", "-p", *targets], capture_output=True, text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    for t in targets:
+        assert f"--out {t}" in res.stdout
+    assert f"total {len(targets)}" in re.sub(r"\s+", " ", res.stdout)
