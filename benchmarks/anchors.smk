@@ -1,6 +1,7 @@
 # Ratio at equal error against the anchors (benchmarks/anchors.py, issue 6) and the per-variable table next to
 # the Baler study (benchmarks/study_table.py). Standalone-valid:
 #   snakemake -s benchmarks/anchors.smk --cores 2 results/benchmarks/anchors.tsv results/benchmarks/study_table.tsv
+# (targets before `--config`, which takes every name=value after it)
 # or `include:` it from the workflow. Not part of the default target: it needs the shared jets table
 # (../shared/data) and takes ~15 minutes on 2 cores. `--config benchmark_anchors_args=--quick` runs the smoke
 # variant (10k jets, small fields, short training).

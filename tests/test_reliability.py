@@ -29,7 +29,8 @@ def _train(df, path, **mc):
 
 
 def build_fuzz_corpus(tmp: Path) -> list:
-    """Five real files: a table with its decoder embedded, a table without, a field, and model-free ones."""
+    """Six real files: a table with its decoder embedded, a table without, a field, model-free ones, and a
+    sequential-model table."""
     jets = make_jets(300, seed=11)
     jets.loc[5, "eta"] = np.nan
     tb = _train(jets, tmp / "t.safetensors")
@@ -43,8 +44,14 @@ def build_fuzz_corpus(tmp: Path) -> list:
     compress_table([jets], None, tmp / "d.baler", CompressionOptions(BoundSpec(Bound("range", 1e-3)), block_rows=128))
     compress_field(field, None, tmp / "e.baler", CompressionOptions(BoundSpec(Bound("abs", 1e-3)),
                                                                    field_predictor="spline"))
+    # the sequential model: relations, aligned modes, context groups of residuals and zero flags, method 4
+    many = make_jets(4000, seed=12)
+    sb, _ = train_dataset(many, tmp / "s.safetensors", ModelConfig(model="sequential", latent_dim=4),
+                          TrainConfig(epochs=2, device="cpu", batch_size=256))
+    header = compress_table([many], sb, tmp / "f.baler", CompressionOptions(BoundSpec(Bound("rel", 1e-3)), True))
+    assert any("ctx" in r or "zero_ctx" in r for r in header["blocks"][0]["columns"])
     return [(tmp / "a.baler", None, jets), (tmp / "b.baler", tb, jets), (tmp / "c.baler", fb, field),
-            (tmp / "d.baler", None, jets), (tmp / "e.baler", None, field)]
+            (tmp / "d.baler", None, jets), (tmp / "e.baler", None, field), (tmp / "f.baler", None, many)]
 
 
 def test_fuzz_mutated_files(tmp_path):
