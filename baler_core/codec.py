@@ -35,7 +35,7 @@ import zstandard
 from . import __version__, contexts
 from .container import ContainerReader, ContainerWriter
 from .direct import AUTO_PREDICTORS, decode_grid, encode_grid, inverse_lorenzo, lorenzo, ordered_map
-from .entropy import decode_ints, encode_ints
+from .entropy import decode_ints, encode_ints, unzstd
 from .error_bounds import Bound, BoundSpec
 from .errors import FormatError, InputError, ModelMismatchError
 from .fields import NpyFrames
@@ -139,12 +139,13 @@ def _check(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, params: di
 
 
 def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int,
-                   lorenzo_shape: tuple[int, ...] | None = None, aligned: bool = False
+                   lorenzo_shape: tuple[int, ...] | None = None, aligned: bool = False, stored_pred: bool = False
                    ) -> tuple[dict, dict[str, bytes], np.ndarray]:
     """Code one column (1-D values, any numeric dtype) against its float64 prediction. Fields pass their
     block shape as ``lorenzo_shape`` to code the residuals' Lorenzo differences instead. ``aligned`` codes
     float columns on the grid of multiples of the step (modes ``alin``/``alog``): the residual is the difference
-    of the value's and the prediction's grid indices."""
+    of the value's and the prediction's grid indices. ``stored_pred``: the prediction is a constant stored in
+    the record, read back bit for bit, so no value needs guarding against a prediction computed differently."""
     n = x.size
     streams: dict[str, bytes] = {}
     if x.dtype.kind == "b":
@@ -196,12 +197,16 @@ def _encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, 
             guard = fragile(log_magnitude(pred), params["step"])
         else:
             r, _ = quantize_residual(np.where(finite & ~zero, lx - log_magnitude(pred), 0.0), params["step"])
+            guard = np.zeros(n, dtype=bool)  # only the sign check below
         flip = ((xf < 0) != (pred < 0)) & finite & ~zero
     recon = reconstruct(mode, pred, r, params, zero, flip)
     with np.errstate(invalid="ignore", over="ignore"):
         out = recon.astype(x.dtype)
     bad = ~finite | _check(mode, x, out, bound, params)
-    if guard is not None:
+    if guard is not None and not stored_pred:
+        if mode in ("log", "alog"):  # the sign of a prediction within rounding of zero may differ elsewhere
+            scale = float(np.max(np.abs(fin_vals))) if fin_vals.size else 0.0
+            guard |= np.abs(pred) <= 1e-9 * scale
         bad |= guard
     if r is not None:
         r = np.where(bad, 0, r)
@@ -238,7 +243,8 @@ def _encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: Compressio
     if first[0]["mode"] not in ("lin", "log"):
         return first
     center = _free_center(x, bound)
-    const = _encode_column(x, np.full(x.shape, center), bound, opts.entropy, opts.level, aligned=True)
+    const = _encode_column(x, np.full(x.shape, center), bound, opts.entropy, opts.level, aligned=True,
+                           stored_pred=True)
     const[0]["pred"] = center
     cands = [first, _encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True), const]
     return min(cands, key=lambda c: sum(map(len, c[1].values())))
@@ -298,13 +304,7 @@ def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
 
 
 def _unzstd(blob: bytes, size: int) -> bytes:
-    try:
-        raw = zstandard.ZstdDecompressor().decompress(blob, max_output_size=size)
-    except zstandard.ZstdError as exc:
-        raise FormatError(f"section does not decompress ({exc})") from exc
-    if len(raw) != size:
-        raise FormatError(f"section holds {len(raw)} bytes, expected {size}")
-    return raw
+    return unzstd(blob, size, "section")
 
 
 # ------------------------------------------------------------------ latent coding
@@ -366,7 +366,7 @@ def _free_center(x: np.ndarray, bound: Bound) -> float:
     if bound.kind == "rel":
         v = np.abs(v[v != 0])
         return float(np.exp((np.log(v.min()) + np.log(v.max())) / 2)) if v.size else 1.0
-    return float((v.min() + v.max()) / 2) if v.size else 0.0
+    return float(v.min() / 2 + v.max() / 2) if v.size else 0.0  # halves first: no overflow near float64's max
 
 
 def _encode_free_column(x: np.ndarray, bound: Bound, opts: CompressionOptions,
@@ -380,7 +380,8 @@ def _encode_free_column(x: np.ndarray, bound: Bound, opts: CompressionOptions,
     if got is not None:
         return got
     center = _free_center(x, bound) if shape is None else 0.0
-    rec, streams, _ = _encode_column(x.ravel(), np.full(x.size, center), bound, opts.entropy, opts.level, shape)
+    rec, streams, _ = _encode_column(x.ravel(), np.full(x.size, center), bound, opts.entropy, opts.level, shape,
+                                     stored_pred=True)
     return {**rec, "pred": center}, streams
 
 

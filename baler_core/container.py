@@ -31,6 +31,7 @@ from pathlib import Path
 
 import zstandard
 
+from .entropy import unzstd
 from .errors import FormatError, InputError
 
 MAGIC = b"\x89BALER\r\n"
@@ -148,13 +149,10 @@ class ContainerReader:
         self._f.seek(self.header_start)
         raw = self._f.read(hlen)
         if raw[:4] == _ZSTD_MAGIC:  # 1.2 and later; 1.0 and 1.1 files store plain JSON
-            try:
-                raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=MAX_HEADER_BYTES)
-            except zstandard.ZstdError as exc:
-                raise FormatError(f"{name}: header does not decompress ({exc})") from exc
+            raw = unzstd(raw, MAX_HEADER_BYTES, f"{name}: header", exact=False)
         try:
             self.header = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise FormatError(f"{name}: header is not valid JSON ({exc})") from exc
         if not isinstance(self.header, dict) or not isinstance(self.header.get("sections"), dict):
             raise FormatError(f"{name}: header lacks a section table")

@@ -21,6 +21,7 @@ from .errors import FormatError
 
 GROUPS = (2, 4, 8)
 MAX_GROUPS = 32
+MAX_SPLITS = 4  # a decoder refuses longer lists: each split costs a pass over the block
 GAP = 1e-6
 MIN_ROWS = 1000  # smaller blocks: the histograms would cost more than the split saves
 
@@ -33,8 +34,11 @@ class Source:
         fin = np.sort(c[np.isfinite(c)])
         v = np.unique(fin)
         self.v = v
-        self.gaps = np.flatnonzero(np.diff(v) > GAP * np.maximum(np.abs(v[:-1]), np.abs(v[1:]))) if v.size > 1 \
-            else np.zeros(0, np.int64)
+        # a gap must be wide relative to its values and to the column's scale (a value rebuilt near zero from
+        # a large prediction differs elsewhere by ulps of the prediction, not of the value)
+        scale = float(np.max(np.abs(v))) if v.size else 0.0
+        wide = np.maximum(np.maximum(np.abs(v[:-1]), np.abs(v[1:])), 1e-3 * scale)
+        self.gaps = np.flatnonzero(np.diff(v) > GAP * wide) if v.size > 1 else np.zeros(0, np.int64)
         self.cdf = np.searchsorted(fin, v[self.gaps], side="right") / max(c.size, 1)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
 
@@ -121,6 +125,8 @@ def group_of(splits: list[tuple[str, bool, np.ndarray]], values: dict[tuple[str,
 def sources_of(name: str, values: np.ndarray) -> dict[tuple[str, bool], Source]:
     """Both context variables of a reconstructed column: its signed values and (if it has negative values)
     its magnitude."""
+    if values.dtype == np.float16:  # one float16 ulp exceeds the gaps edges are placed in
+        return {}
     c = values.astype(np.float64)
     out = {(name, False): Source(c)}
     if np.nanmin(c, initial=0.0) < 0:
@@ -142,9 +148,13 @@ def encode_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int,
 
 def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray], stream: str = "r") -> np.ndarray:
     """A column's ``stream`` coded in groups (see :func:`record_key`), from the columns decoded before it."""
-    splits, values = [], {}
+    splits, values, k = [], {}, 1
     try:
-        for item in rec[record_key(stream)]:
+        items = rec[record_key(stream)]
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_SPLITS:
+            raise FormatError(f"context record holds {len(items) if isinstance(items, list) else items!r} splits, "
+                              f"expected 1 to {MAX_SPLITS}")
+        for item in items:
             name, magnitude = item["col"], item["abs"]
             edges = np.asarray(item["edges"], dtype=np.float64)
             if not isinstance(name, str) or not isinstance(magnitude, bool):
@@ -153,6 +163,9 @@ def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray], stream
                 raise FormatError(f"context column {name!r} is not decoded before the column that uses it")
             if edges.ndim != 1 or not 1 <= edges.size < 64 or np.any(~(np.diff(edges) > 0)):
                 raise FormatError("context edges must be 1 to 63 increasing numbers")
+            k *= edges.size + 1
+            if k > MAX_GROUPS:
+                raise FormatError(f"context record declares more than {MAX_GROUPS} groups")
             c = np.asarray(decoded[name]).astype(np.float64)
             if c.shape != (n,):
                 raise FormatError(f"context column {name!r} has {c.size} values, expected {n}")
@@ -161,8 +174,6 @@ def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray], stream
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"context record malformed ({exc})") from exc
     g, k = group_of(splits, values, n)
-    if k > MAX_GROUPS * 8:
-        raise FormatError(f"context record declares {k} groups")
     r = np.zeros(n, dtype=np.int64)
     for i in range(k):
         m = g == i

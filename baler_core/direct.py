@@ -26,7 +26,7 @@ from typing import TypeVar
 import numpy as np
 import zstandard
 
-from .entropy import decode_ints, encode_ints
+from .entropy import decode_ints, encode_ints, unzstd
 from .error_bounds import Bound
 from .errors import FormatError, InputError
 from .quantization import SAFETY
@@ -443,12 +443,7 @@ def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype
         if idx[0] < 0 or idx[-1] >= n or np.any(np.diff(idx) <= 0):
             raise FormatError("exception indices out of range")
         size = k * np.dtype(dtype).itemsize
-        try:
-            raw = zstandard.ZstdDecompressor().decompress(read("exc_val"), max_output_size=size)
-        except zstandard.ZstdError as exc:
-            raise FormatError(f"exception values do not decompress ({exc})") from exc
-        if len(raw) != size:
-            raise FormatError(f"exception values hold {len(raw)} bytes, expected {size}")
+        raw = unzstd(read("exc_val"), size, "exception values")
         out[idx] = np.frombuffer(raw, dtype=dtype)
     return out
 

@@ -28,6 +28,22 @@ MAX_ANS_ALPHABET = 1 << 16
 _WIDTHS = (1, 2, 4, 8)
 
 
+def unzstd(blob: bytes, size: int, what: str, exact: bool = True) -> bytes:
+    """A zstd frame's bytes: exactly ``size`` (at most, without ``exact``). The size a frame declares is checked
+    before anything is allocated: zstandard's ``max_output_size`` does not bound a frame that declares its own
+    content size, so a tiny hostile frame could otherwise make the reader allocate gigabytes."""
+    try:
+        declared = zstandard.frame_content_size(blob)
+        if declared > size or (exact and declared not in (-1, size)):  # -1: the frame does not declare it
+            raise FormatError(f"{what} declares {declared} bytes, expected {'' if exact else 'at most '}{size}")
+        raw = zstandard.ZstdDecompressor().decompress(blob, max_output_size=size)
+    except zstandard.ZstdError as exc:
+        raise FormatError(f"{what} does not decompress ({exc})") from exc
+    if len(raw) > size or (exact and len(raw) != size):
+        raise FormatError(f"{what} holds {len(raw)} bytes, expected {size}")
+    return raw
+
+
 def zigzag(x: np.ndarray) -> np.ndarray:
     """Signed to unsigned (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...), in the input's width (int32 or int64)."""
     if x.dtype != np.int32:
@@ -78,12 +94,7 @@ def _zstd_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
     width = blob[1]
     if width not in _WIDTHS:
         raise FormatError(f"integer stream declares width {width}, expected one of {_WIDTHS}")
-    try:
-        raw = zstandard.ZstdDecompressor().decompress(blob[2:], max_output_size=n * width)
-    except zstandard.ZstdError as exc:
-        raise FormatError(f"integer stream does not decompress ({exc})") from exc
-    if len(raw) != n * width:
-        raise FormatError(f"integer stream holds {len(raw)} bytes, expected {n * width}")
+    raw = unzstd(blob[2:], n * width, "integer stream")
     z = _from_planes(raw, n, width)
     if blob[0] == _ZSTD_U:
         if width == 8 and n and int(z.max()) >= 2**63:
@@ -150,12 +161,7 @@ def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
         raise FormatError(f"integer stream declares alphabet {k} / table {ntab} bytes beyond limits")
     table = blob[head : head + ntab]
     if method == _ANS:
-        try:
-            counts_raw = zstandard.ZstdDecompressor().decompress(table, max_output_size=4 * k)
-        except zstandard.ZstdError as exc:
-            raise FormatError(f"integer stream histogram does not decompress ({exc})") from exc
-        if len(counts_raw) != 4 * k:
-            raise FormatError("integer stream histogram has the wrong size")
+        counts_raw = unzstd(table, 4 * k, "integer stream histogram")
         counts = np.frombuffer(counts_raw, dtype="<u4").astype(np.float64)
         if counts.sum() != n or not np.all(np.isfinite(counts)):
             raise FormatError(f"integer stream histogram counts {counts.sum():.0f} values, expected {n}")

@@ -19,6 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from .entropy import unzstd
 from .errors import FormatError, InputError
 from .models import build_model
 from .normalization import Normalizer
@@ -146,9 +147,6 @@ def load_model(path: str | Path) -> ModelBundle:
 
 def load_decoder_blob(blob: bytes, source: str = "embedded decoder") -> ModelBundle:
     """Rebuild a model from a decoder blob; its encoder stays untrained and must not be used."""
-    try:
-        blob = zstandard.ZstdDecompressor().decompress(blob, max_output_size=MAX_DECODER_BYTES)
-    except zstandard.ZstdError as exc:
-        raise FormatError(f"{source}: decoder blob does not decompress ({exc})") from exc
+    blob = unzstd(blob, MAX_DECODER_BYTES, f"{source}: decoder blob", exact=False)
     tensors, record = _parse_blob(blob, "baler_decoder", source)
     return _rebuild(tensors, record, source, decoder_only=True)

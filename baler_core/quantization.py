@@ -81,12 +81,13 @@ def aligned_base(pred: np.ndarray, step: float) -> np.ndarray:
 
 
 def fragile(pred: np.ndarray, step: float) -> np.ndarray:
-    """Predictions within 1e-6 of a rounding boundary of ``pred / step``. A decoder on another machine may
-    compute the prediction a few ulps apart (BLAS, libm); the encoder stores these values exactly, so rounding
-    the prediction gives the same index everywhere."""
+    """Predictions near a rounding boundary of ``u = pred / step``: within 1e-6 plus about 4,000 ulps of ``u``
+    (2**-40 |u|), so the margin grows with the index. A decoder on another machine may compute the prediction a
+    few ulps apart (BLAS, libm); the encoder stores these values exactly, so rounding the prediction gives the
+    same index everywhere. Beyond |u| = 2**40 every prediction counts as fragile."""
     with np.errstate(invalid="ignore", over="ignore"):
         u = pred / step
-        return ~(np.abs(u - np.floor(u) - 0.5) >= 1e-6)
+        return ~(np.abs(u - np.floor(u) - 0.5) >= 1e-6 + np.abs(u) * 2.0**-40)
 
 
 def reconstruct(mode: str, pred: np.ndarray, r: np.ndarray | None, params: dict,

@@ -73,3 +73,12 @@ def test_damaged_context_records_raise():
             contexts.decode_split(streams.__getitem__, {"ctx": ctx}, r.size, {"eta": eta})
     with pytest.raises(FormatError):  # the context column must have the block's length
         contexts.decode_split(streams.__getitem__, {"ctx": good}, r.size, {"eta": eta[:-1]})
+
+
+def test_long_or_wide_context_records_refused_before_any_pass():
+    eta, r = _residuals_by_region(2000)
+    item = {"col": "eta", "abs": True, "edges": [1.0, 2.0, 3.0]}
+    for ctx in ([item] * 5, [item, item, item]):  # 5 splits; 4 * 4 * 4 = 64 groups
+        with pytest.raises(FormatError):
+            contexts.decode_split(lambda k: b"", {"ctx": ctx}, r.size, {"eta": eta})
+    assert contexts.sources_of("h", np.ones(10, dtype=np.float16)) == {}

@@ -71,3 +71,14 @@ def test_quantized_weights_are_exact_powers():
 
     w = _q_weights(np.array([1, 9, 0, 17]))
     assert w.tolist() == [1 / 7, 2 / 7, 0.0, 4 / 7]
+
+
+def test_zstd_frame_declaring_more_than_expected_is_refused_before_decompressing():
+    """zstandard's max_output_size does not bound a frame that declares its size: the declared size is checked
+    first, so a small hostile frame cannot make the reader allocate what it declares."""
+    import zstandard
+
+    frame = zstandard.ZstdCompressor(level=1).compress(bytes(16 << 20))  # 16 MiB of zeros, a few hundred bytes
+    assert len(frame) < 4096
+    with pytest.raises(FormatError, match="declares"):
+        decode_ints(bytes([3, 1]) + frame, 10)

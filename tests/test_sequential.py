@@ -211,3 +211,37 @@ def test_zero_flags_split_by_a_count(tmp_path):
     back = decompress(out, bundle)
     np.testing.assert_array_equal(back["e"].to_numpy() == 0, df["e"].to_numpy() == 0)
     assert np.all(np.abs(back["e"].to_numpy(np.float64) - df["e"]) <= 1e-3 * np.abs(df["e"].to_numpy(np.float64)))
+
+
+def test_boundary_guard_scales_with_large_predictions():
+    """Event numbers near 1e10: one ulp of the prediction is about 2e-6, above a fixed 1e-6 margin. The guard's
+    margin grows with the index, so a decoder whose prediction is an ulp off still rebuilds every value."""
+    rng = np.random.default_rng(6)
+    x = (10**10 + rng.integers(0, 10**6, 1000)).astype(np.int64)
+    enc_pred = np.nextafter(x.astype(np.float64) + 0.5, np.inf)
+    rec, streams, out = _encode_column(x, enc_pred, parse_bound("range=1e-3"), "auto", 9)
+    assert rec["mode"] == "int" and np.array_equal(out, x)
+    got = _decode_column(rec, streams.__getitem__, x.size, x.astype(np.float64) + 0.5, x.dtype)
+    np.testing.assert_array_equal(got, x)
+
+
+def test_model_free_integer_columns_need_no_exceptions(tmp_path):
+    """A constant prediction stored in the file is read back bit for bit: no value is stored as an exception
+    even when the constant sits half-way between two integers."""
+    n = 5000
+    df = pd.DataFrame({"k": np.arange(n) % 8, "flag": np.arange(n) % 3 == 0,
+                       "x": np.where(np.arange(n) % 50 == 0, np.nan, np.arange(n, dtype=np.float64) % 7)})
+    out = tmp_path / "i.baler"
+    header = compress_table([df], None, out, CompressionOptions(BoundSpec(parse_bound("range=1e-3"))))
+    assert all(r.get("n_exceptions", 0) == 0 for r in header["blocks"][0]["columns"][:2])
+    back = decompress(out)
+    for c in ("k", "flag"):
+        np.testing.assert_array_equal(back[c].to_numpy(), df[c].to_numpy())
+
+
+def test_values_near_the_float64_maximum_compress(tmp_path, seq_model):
+    df = pd.DataFrame({"big": np.linspace(1e308, 1.7e308, 2000), "z": np.r_[np.nan, np.ones(1999)]})
+    out = tmp_path / "b.baler"
+    compress_table([df], None, out, CompressionOptions(BoundSpec(parse_bound("range=1e-3"))))
+    back = decompress(out)
+    assert np.all(np.abs(back["big"].to_numpy() - df["big"].to_numpy()) <= 1e-3 * 0.7e308)
