@@ -264,27 +264,13 @@ def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
     if mode in ("alin", "alog") and "pred" in rec:  # the column was coded against a constant
         pred = _free_pred(rec, n)
     pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
-    r = None
-    if mode in ("int", "lin", "log", "alin", "alog"):
-        if "ctx" in rec:
-            if decoded is None:
-                raise FormatError("a context-coded column outside a sequential block")
-            r = contexts.decode_split(read, rec, n, decoded)
-        else:
-            r = decode_ints(read("r"), n)
+    r = _read_ints(rec, read, n, decoded, "r") if mode in ("int", "lin", "log", "alin", "alog") else None
     if r is not None and rec.get("lorenzo") is not None:
         shape = tuple(int(v) for v in rec["lorenzo"])
         if math.prod(shape) != n or min(shape, default=1) < 0:
             raise FormatError(f"Lorenzo shape {shape} does not hold {n} values")
         r = inverse_lorenzo(r, shape)
-    zero = None
-    if mode in ("log", "alog"):
-        if "zero_ctx" in rec:
-            if decoded is None:
-                raise FormatError("a context-coded column outside a sequential block")
-            zero = contexts.decode_split(read, rec, n, decoded, "zero")
-        else:
-            zero = decode_ints(read("zero"), n)
+    zero = _read_ints(rec, read, n, decoded, "zero") if mode in ("log", "alog") else None
     flip = decode_ints(read("flip"), n) if mode in ("log", "alog") else None
     try:
         recon = reconstruct(mode, pred, r, rec, zero, flip)
@@ -301,6 +287,15 @@ def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
             raise FormatError("exception indices out of range")
         out[idx] = np.frombuffer(_unzstd(read("exc_val"), k * store_dtype.itemsize), dtype=store_dtype)
     return out.astype(dtype)
+
+
+def _read_ints(rec: dict, read, n: int, decoded: dict[str, np.ndarray] | None, stream: str) -> np.ndarray:
+    """A column's integer ``stream``: one stream, or groups split by earlier decoded columns (``contexts``)."""
+    if contexts.record_key(stream) not in rec:
+        return decode_ints(read(stream), n)
+    if decoded is None:
+        raise FormatError("a context-coded column outside a sequential block")
+    return contexts.decode_split(read, rec, n, decoded, stream)
 
 
 def _unzstd(blob: bytes, size: int) -> bytes:
@@ -533,16 +528,15 @@ def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts:
         if stream not in streams:
             continue
         r = decode_ints(streams[stream], n)
-        splits = contexts.choose(r, sources)
-        if not splits:
+        got = contexts.choose(r, sources)
+        if got is None:
             continue
-        g, k = contexts.group_of(splits, {key: src.c for key, src in sources.items()}, n)
+        (name, magnitude, edges), g, k = got
         split = contexts.encode_split(r, g, k, opts.entropy, opts.level, stream)
         if sum(map(len, split.values())) < len(streams[stream]):
             del streams[stream]
             streams.update(split)
-            rec[contexts.record_key(stream)] = [{"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}
-                                                for name, magnitude, edges in splits]
+            rec[contexts.record_key(stream)] = [{"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}]
 
 
 def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:

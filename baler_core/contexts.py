@@ -20,8 +20,8 @@ from .entropy import decode_ints, encode_ints
 from .errors import FormatError
 
 GROUPS = (2, 4, 8)
-MAX_GROUPS = 32
-MAX_SPLITS = 4  # a decoder refuses longer lists: each split costs a pass over the block
+MAX_GROUPS = 32  # a reader refuses more groups, or more than MAX_SPLITS refining splits, before any pass
+MAX_SPLITS = 4
 GAP = 1e-6
 MIN_ROWS = 1000  # smaller blocks: the histograms would cost more than the split saves
 
@@ -78,38 +78,27 @@ def _cost_bits(r0: np.ndarray, width: int, g: np.ndarray, k: int) -> float:
     return _xlogx(np.bincount(g, minlength=k)) - _xlogx(counts) + 12.0 * np.count_nonzero(counts)
 
 
-def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], depth: int = 1
-           ) -> list[tuple[str, bool, np.ndarray]]:
-    """Greedily the best splits ``(column, use magnitude, edges)`` of ``r`` (at most ``depth``, each refining
-    the groups of the one before); empty where no split looks smaller. ``sources`` maps (column, magnitude)
-    to its prepared values (their groups are computed once per block and reused for every column)."""
+def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source]
+           ) -> tuple[tuple[str, bool, np.ndarray], np.ndarray, int] | None:
+    """The split of ``r`` that looks smallest, as ``((column, use magnitude, edges), group of each row, number
+    of groups)``, or None where no split looks smaller than one stream. ``sources`` maps (column, magnitude) to
+    its prepared values, whose groups are computed once per block and reused for every column. (Refining a
+    split by a second column cost more in histograms than it saved on the shared jets.)"""
     if r.size < MIN_ROWS or np.all(r == r[0]) or int(r.max()) - int(r.min()) > 1 << 16:
-        return []
-    chosen: list[tuple[str, bool, np.ndarray]] = []
-    g, k = np.zeros(r.size, np.int64), 1
+        return None
     r0 = r - r.min()
     width = int(r0.max()) + 1
-    best_cost = _cost_bits(r0, width, g, k)
-
-    def cost_of(src: Source, m: int) -> tuple[float, tuple] | None:
-        got = src.groups(m)
-        if got is None or k * (len(got[0]) + 1) > MAX_GROUPS:
-            return None
-        edges, lab = got
-        g2 = g * (len(edges) + 1) + lab
-        return _cost_bits(r0, width, g2, k * (len(edges) + 1)), (edges, g2)
-
-    for _ in range(depth):
-        trials = [(c[0], key, c[1]) for key, src in sources.items() for m in GROUPS
-                  if (c := cost_of(src, m)) is not None]
-        if not trials:
-            break
-        cost, key, (edges, g2) = min(trials, key=lambda t: t[0])
-        if cost >= best_cost:
-            break
-        chosen.append((key[0], key[1], edges))
-        g, k, best_cost = g2, k * (len(edges) + 1), cost
-    return chosen
+    best, best_cost = None, _cost_bits(r0, width, np.zeros(r.size, np.int64), 1)
+    for (name, magnitude), src in sources.items():
+        for m in GROUPS:
+            got = src.groups(m)
+            if got is None:
+                continue
+            edges, g = got
+            cost = _cost_bits(r0, width, g, len(edges) + 1)
+            if cost < best_cost:
+                best, best_cost = ((name, magnitude, edges), g, len(edges) + 1), cost
+    return best
 
 
 def group_of(splits: list[tuple[str, bool, np.ndarray]], values: dict[tuple[str, bool], np.ndarray], n: int
@@ -171,6 +160,8 @@ def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray], stream
                 raise FormatError(f"context column {name!r} has {c.size} values, expected {n}")
             values[(name, magnitude)] = np.abs(c) if magnitude else c
             splits.append((name, magnitude, edges))
+    except FormatError:
+        raise
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"context record malformed ({exc})") from exc
     g, k = group_of(splits, values, n)

@@ -137,7 +137,7 @@ def interp_level_sizes(shape: tuple[int, ...]) -> list[int]:
 def _fill_levels(rec: np.ndarray, parts: list[np.ndarray], predict: Callable[[np.ndarray, int], np.ndarray],
                  order: tuple[int, ...] | None = None) -> np.ndarray:
     """Rebuild ``rec`` level by level, in place: each target is its prediction plus its decoded residual
-    (``predict`` returns both already scaled: grid indices, or values for the spline)."""
+    (``predict`` returns their sum, in grid indices)."""
     pos = [0] * len(parts)
     for slot, d, sl in _interp_slots(rec.shape, order):
         v = rec[sl]
@@ -194,39 +194,8 @@ def spline_orders(ndim: int) -> list[tuple[int, ...]]:
     return [(0, 1, 2), (1, 2, 0)] if ndim == 3 else [tuple(range(ndim))]
 
 
-def spline_forward(x: np.ndarray, step: float, order: tuple[int, ...] | None = None
-                   ) -> tuple[list[np.ndarray], np.ndarray] | None:
-    """SZ3's scheme: each level is predicted by cubic interpolation from the values already *reconstructed*
-    (float64), and the residual is quantized to ``step``. Unlike ``interp`` no value is put on a grid first, so
-    a smooth field leaves far more zero residuals. Returns per-level residuals (coarsest first) and the
-    float64 reconstruction the decoder will build, or None when a residual is too large to code."""
-    x64 = x.astype(np.float64)
-    rec = np.zeros(x.shape)
-    rec[(0,) * x.ndim] = x64[(0,) * x.ndim]  # the anchor, stored exactly in the record
-    out: list[list[np.ndarray]] = []
-    for slot, d, sl in _interp_slots(x.shape, order):
-        v = rec[sl]
-        odd = v[_ix(v.ndim, d, slice(1, None, 2))]
-        pred = _interp_predict(v, d, exact=False)
-        q = np.rint((x64[sl][_ix(v.ndim, d, slice(1, None, 2))] - pred) / step)
-        if q.size and np.abs(q).max() > MAX_SPLINE_RESIDUAL:
-            return None
-        q = q.astype(np.int64)
-        odd[...] = pred + q * step  # the same expression as in spline_inverse
-        if slot == len(out):
-            out.append([])
-        out[slot].append(q.ravel())
-    return [np.concatenate(parts) for parts in out], rec
-
-
-def spline_inverse(anchor: float, parts: list[np.ndarray], shape: tuple[int, ...], step: float,
-                   order: tuple[int, ...] | None = None) -> np.ndarray:
-    rec = np.zeros(shape)
-    rec[(0,) * len(shape)] = anchor
-    return _fill_levels(rec, parts, lambda v, d, q: _interp_predict(v, d, exact=False) + q * step, order)
-
-
-SPLIT_AXES = (2,)  # the split spline corrects along the 2 largest other axes (1 axis never won on a whole block)
+SPLIT_AXES = 2  # the split spline corrects along the 2 largest other axes (1 axis never won on a whole block);
+# 0 is SZ3's plain spline, which formats 1.1 and 1.2 wrote (streams s<level>)
 
 
 def _split_axes(tshape: tuple[int, ...], d: int, naxes: int) -> tuple[list[int], list[tuple[int, ...]]]:
@@ -254,8 +223,9 @@ def _interp_error(e: np.ndarray, a: int, n: int) -> np.ndarray:
 def split_spline(shape: tuple[int, ...], step: float, order: tuple[int, ...], naxes: int, anchor: float,
                  x: np.ndarray | None = None, parts: dict[str, np.ndarray] | None = None
                  ) -> tuple[dict[str, np.ndarray], np.ndarray] | None:
-    """The spline with split passes: the targets of each pass are coded in sub-passes by their parity along
-    ``naxes`` other axes, and a later sub-pass adds to its cubic prediction the interpolation error of its
+    """SZ3's scheme, each level predicted by cubic interpolation from the values already *reconstructed*
+    (float64) and the residual quantized to ``step``, with split passes: the targets of each pass are coded
+    in sub-passes by their parity along ``naxes`` other axes, and a later sub-pass adds to its cubic prediction the interpolation error of its
     already rebuilt neighbours along those axes (on smooth fields neighbouring lines err alike). One function
     encodes (``x`` given: returns the residual streams ``t<level>.<odd parities>``) and decodes (``parts``
     given), so both rebuild with the same float64 operations. None when a residual is too large to code."""
@@ -278,7 +248,7 @@ def split_spline(shape: tuple[int, ...], step: float, order: tuple[int, ...], na
             corr = [_interp_error(err[tuple(slice(0, None, 2) if b == a else idx[b] for b in range(v.ndim))], a,
                                   pred.shape[a]) for a, bit in zip(axes, pat) if bit]
             if corr:
-                pred = pred + (corr[0] if len(corr) == 1 else (corr[0] + corr[1]) / 2)
+                pred = pred + sum(corr) / len(corr)
             name = f"t{slot}.{sum(pat)}"
             if xt is not None:
                 q = np.rint((xt[idx] - pred) / step)
@@ -368,15 +338,14 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
         parts = interp_forward(qi.reshape(shape))
         cands.append(({"interp": list(shape), **n_exc},
                       {**grid_exc, **{f"r{i}": encode_ints(part, entropy, level) for i, part in enumerate(parts)}}))
-    splines = [(o, k) for o in spline_orders(len(shape)) for k in SPLIT_AXES]
-    for order, naxes in splines if "spline" in predictors and p["tol"] > 0 else []:
-        got = split_spline(shape, p["step"], order, naxes, float(x[0]), x=x)
+    for order in spline_orders(len(shape)) if "spline" in predictors and p["tol"] > 0 else []:
+        got = split_spline(shape, p["step"], order, SPLIT_AXES, float(x[0]), x=x)
         if got is not None:
             parts, srec = got
             with np.errstate(over="ignore", invalid="ignore"):
                 out = srec.ravel().astype(x.dtype)
             sidx = np.flatnonzero(_misses(x, out, p["tol"], zero_possible))
-            cands.append(({"split_spline": list(shape), "spline_order": list(order), "split_axes": naxes,
+            cands.append(({"split_spline": list(shape), "spline_order": list(order), "split_axes": SPLIT_AXES,
                            "anchor": float(x[0]), "n_exceptions": int(sidx.size)},
                           {**_exceptions(x, sidx, level), **{k: encode_ints(v, entropy, level) for k, v in parts.items()}}))
     if not cands:  # only spline was asked for and it does not apply
@@ -415,17 +384,13 @@ def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype
                 or sorted(order) != list(range(len(shape)))):
             raise FormatError(f"spline axis order {order!r} is not a permutation of the block's axes")
         with np.errstate(over="ignore", invalid="ignore"):  # only a damaged file overflows
-            if key == "spline":
-                parts = [decode_ints(read(f"s{i}"), size) for i, size in enumerate(interp_level_sizes(shape)[1:])]
-                out = spline_inverse(float(anchor), parts, shape, step, tuple(order)).ravel().astype(dtype)
-            else:
-                naxes = rec.get("split_axes")
-                if type(naxes) is not int or not 0 <= naxes <= len(shape):
-                    raise FormatError(f"split spline axis count {naxes!r} invalid")
-                streams = {k: decode_ints(read(k), size)
-                           for k, size in split_spline_sizes(shape, tuple(order), naxes).items()}
-                out = split_spline(shape, step, tuple(order), naxes, float(anchor), parts=streams)[1]
-                out = out.ravel().astype(dtype)
+            naxes = rec.get("split_axes") if key == "split_spline" else 0
+            if type(naxes) is not int or not 0 <= naxes <= len(shape):
+                raise FormatError(f"split spline axis count {naxes!r} invalid")
+            # the plain spline (1.1, 1.2) is the split spline without correction axes, its streams named s<level>
+            sizes = split_spline_sizes(shape, tuple(order), naxes)
+            streams = {k: decode_ints(read(k if naxes else f"s{k[1:-2]}"), size) for k, size in sizes.items()}
+            out = split_spline(shape, step, tuple(order), naxes, float(anchor), parts=streams)[1].ravel().astype(dtype)
     elif rec.get("interp") is not None:
         shape = _block_shape(rec, "interp", n)
         parts = [decode_ints(read(f"r{i}"), size) for i, size in enumerate(interp_level_sizes(shape))]

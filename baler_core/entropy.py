@@ -105,23 +105,6 @@ def _zstd_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
     return unzigzag(z) if narrow else unzigzag(z.astype(np.uint64))
 
 
-def _ans_encode(x: np.ndarray, level: int) -> bytes | None:
-    import constriction
-
-    lo, hi = int(x.min()), int(x.max())
-    k = hi - lo + 1
-    if k > MAX_ANS_ALPHABET or k < 2:
-        return None
-    sym = (x - lo).astype(np.int32, copy=False)
-    counts = np.bincount(sym, minlength=k).astype(np.uint32)
-    model = constriction.stream.model.Categorical(counts / counts.sum(), perfect=False)
-    coder = constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(sym, model)
-    words = coder.get_compressed().astype("<u4").tobytes()
-    ctab = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(counts.astype("<u4").tobytes())
-    return struct.pack("<BqII", _ANS, lo, k, len(ctab)) + ctab + words
-
-
 def _q_weights(q: np.ndarray) -> np.ndarray:
     """Model probabilities from quantized counts, bit-identical everywhere: exact float products and an exactly
     rounded sum, no transcendental functions."""
@@ -130,23 +113,28 @@ def _q_weights(q: np.ndarray) -> np.ndarray:
     return w / math.fsum(w.tolist())
 
 
-def _ans_q_encode(x: np.ndarray, level: int) -> bytes | None:
+def _ans_encodings(x: np.ndarray, level: int) -> list[bytes]:
+    """rANS with the stream's exact histogram (method 2) and with its log-quantized one (method 4); none for
+    alphabets of one value or wider than ``MAX_ANS_ALPHABET``."""
     import constriction
 
     lo, hi = int(x.min()), int(x.max())
     k = hi - lo + 1
     if k > MAX_ANS_ALPHABET or k < 2:
-        return None
+        return []
     sym = (x - lo).astype(np.int32, copy=False)
     counts = np.bincount(sym, minlength=k)
     q = np.zeros(k, dtype=np.int64)
     nz = counts > 0
     q[nz] = 1 + np.rint(_Q_PER_OCTAVE * np.log2(counts[nz])).astype(np.int64)
-    coder = constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(sym, constriction.stream.model.Categorical(_q_weights(q), perfect=False))
-    words = coder.get_compressed().astype("<u4").tobytes()
-    table = _zstd_encode(q, level)
-    return struct.pack("<BqII", _ANS_Q, lo, k, len(table)) + table + words
+    exact = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(counts.astype("<u4").tobytes())
+    out = []
+    for method, probs, table in ((_ANS, counts / counts.sum(), exact), (_ANS_Q, _q_weights(q), _zstd_encode(q, level))):
+        coder = constriction.stream.stack.AnsCoder()
+        coder.encode_reverse(sym, constriction.stream.model.Categorical(probs, perfect=False))
+        words = coder.get_compressed().astype("<u4").tobytes()
+        out.append(struct.pack("<BqII", method, lo, k, len(table)) + table + words)
+    return out
 
 
 def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
@@ -199,10 +187,7 @@ def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> byt
         return struct.pack("<Bq", _CONST, int(x[0]) if x.size else 0)
     candidates = []
     if method in ("auto", "ans"):
-        for enc in (_ans_encode, _ans_q_encode):
-            a = enc(x, level)
-            if a is not None:
-                candidates.append(a)
+        candidates.extend(_ans_encodings(x, level))
     if method in ("auto", "zstd") or not candidates:
         candidates.append(_zstd_encode(x, level))
     return min(candidates, key=len)

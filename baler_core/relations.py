@@ -105,6 +105,19 @@ def find_energy_relation(x: np.ndarray, names: list[str], tol: float = REL_TOLER
     return None
 
 
+def find_relations(x: np.ndarray, names: list[str]) -> tuple[list[str], dict[str, dict]]:
+    """Linear relations (:func:`find_linear_relations`) and the energy relation where it holds: the column
+    order to code in (each derived column after its inputs) and the relations by derived column."""
+    order, relations = find_linear_relations(x, names)
+    energy = find_energy_relation(np.asarray(x)[:, [names.index(c) for c in order]], order)
+    if energy is not None and not ({energy[0], *energy[1]["inputs"]} & set(relations)):
+        col, rel = energy
+        order.remove(col)  # right after its last input, still before every linearly derived column
+        order.insert(max(order.index(i) for i in rel["inputs"]) + 1, col)
+        relations[col] = rel
+    return order, relations
+
+
 def apply_relation(rel: dict, columns: dict[str, np.ndarray]) -> np.ndarray:
     """The derived column's prediction from reconstructed input columns (physical units, float64)."""
     if rel.get("kind") == "energy":

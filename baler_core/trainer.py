@@ -132,7 +132,7 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
     name, args, kind = build_for_data(data, mc)
     relations: dict = {}
     if name == "sequential":
-        from .relations import coding_order, find_energy_relation, find_linear_relations
+        from .relations import coding_order, find_relations
 
         if mc.order not in ("auto", "given"):
             raise InputError(f"model order {mc.order!r} unknown; choose auto or given")
@@ -140,18 +140,11 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
         if mc.order == "auto":
             order = coding_order(data.to_numpy(dtype=np.float64), order)
         if mc.relations:
-            order, relations = find_linear_relations(data[order].to_numpy(dtype=np.float64), order)
+            order, relations = find_relations(data[order].to_numpy(dtype=np.float64), order)
             for n, r in relations.items():
-                log.info("column %s = %s (relative RMS residual %.1e): predicted exactly", n,
-                         " + ".join(f"{c:.6g}*{i}" for i, c in zip(r["inputs"], r["coef"])), r["rel_rms"])
-            energy = find_energy_relation(data[order].to_numpy(dtype=np.float64), order)
-            if energy is not None and not ({energy[0], *energy[1]["inputs"]} & set(relations)):
-                col, rel = energy
-                order.remove(col)  # right after its last input, still before every linearly derived column
-                order.insert(max(order.index(i) for i in rel["inputs"]) + 1, col)
-                relations[col] = rel
-                log.info("column %s = sqrt((%s cosh %s)^2 + %s^2) (relative RMS residual %.1e): predicted "
-                         "exactly", col, *rel["inputs"], rel["rel_rms"])
+                formula = ("sqrt(({} cosh {})^2 + {}^2)".format(*r["inputs"]) if r.get("kind") == "energy" else
+                           " + ".join(f"{c:.6g}*{i}" for i, c in zip(r["inputs"], r["coef"])))
+                log.info("column %s = %s (relative RMS residual %.1e): predicted exactly", n, formula, r["rel_rms"])
         data = data[order]
         if val_data is not None:
             val_data = val_data[[c for c in order if c in val_data.columns]]

@@ -20,12 +20,11 @@ def test_split_chosen_by_the_informative_column_and_smaller():
     eta, r = _residuals_by_region()
     noise = np.random.default_rng(1).uniform(0, 1, eta.size).astype(np.float32)
     sources = {**contexts.sources_of("noise", noise), **contexts.sources_of("eta", eta)}
-    splits = contexts.choose(r, sources)
-    assert [(s[0], s[1]) for s in splits] == [("eta", True)]
-    g, k = contexts.group_of(splits, {key: src.c for key, src in sources.items()}, r.size)
+    (name, magnitude, edges), g, k = contexts.choose(r, sources)
+    assert (name, magnitude) == ("eta", True)
     streams = contexts.encode_split(r, g, k, "auto", 9)
     assert sum(map(len, streams.values())) < 0.8 * len(encode_ints(r, "auto"))
-    rec = {"ctx": [{"col": n, "abs": a, "edges": e.tolist()} for n, a, e in splits]}
+    rec = {"ctx": [{"col": name, "abs": magnitude, "edges": edges.tolist()}]}
     back = contexts.decode_split(streams.__getitem__, rec, r.size, {"eta": eta, "noise": noise})
     np.testing.assert_array_equal(back, r)
 
@@ -33,8 +32,8 @@ def test_split_chosen_by_the_informative_column_and_smaller():
 def test_no_split_where_nothing_informs_the_residuals():
     rng = np.random.default_rng(2)
     r = np.rint(rng.laplace(0, 5, 20000)).astype(np.int64)
-    assert contexts.choose(r, contexts.sources_of("u", rng.uniform(size=r.size))) == []
-    assert contexts.choose(r[:500], contexts.sources_of("u", rng.uniform(size=500))) == []  # too few rows
+    assert contexts.choose(r, contexts.sources_of("u", rng.uniform(size=r.size))) is None
+    assert contexts.choose(r[:500], contexts.sources_of("u", rng.uniform(size=500))) is None  # too few rows
 
 
 def test_edges_sit_in_gaps_so_ulp_differences_keep_every_group():
@@ -57,10 +56,9 @@ def test_edges_sit_in_gaps_so_ulp_differences_keep_every_group():
 def test_damaged_context_records_raise():
     eta, r = _residuals_by_region(5000)
     sources = contexts.sources_of("eta", eta)
-    splits = contexts.choose(r, sources)
-    g, k = contexts.group_of(splits, {key: src.c for key, src in sources.items()}, r.size)
+    (name, magnitude, edges), g, k = contexts.choose(r, sources)
     streams = contexts.encode_split(r, g, k, "auto", 9)
-    good = [{"col": n, "abs": a, "edges": e.tolist()} for n, a, e in splits]
+    good = [{"col": name, "abs": magnitude, "edges": edges.tolist()}]
     bad_records = [
         [{**good[0], "col": "later"}],  # not decoded before
         [{**good[0], "edges": good[0]["edges"][::-1] + [0.0]}],  # not increasing

@@ -288,12 +288,14 @@ def test_spline_record_checked(tmp_path):
 
 
 @pytest.mark.parametrize("order", [(0, 1, 2), (1, 2, 0), (2, 0, 1)])
-def test_spline_axis_orders_invert(order):
-    from baler_core.direct import spline_forward, spline_inverse
+@pytest.mark.parametrize("naxes", [0, 2])
+def test_spline_axis_orders_invert(order, naxes):
+    from baler_core.direct import split_spline
 
     x = make_field(n=9, h=14, w=21).astype(np.float64)
-    parts, rec = spline_forward(x, 0.002, order)
-    np.testing.assert_array_equal(spline_inverse(float(x[0, 0, 0]), parts, x.shape, 0.002, order), rec)
+    parts, rec = split_spline(x.shape, 0.002, order, naxes, float(x[0, 0, 0]), x=x)
+    back = split_spline(x.shape, 0.002, order, naxes, float(x[0, 0, 0]), parts=parts)[1]
+    np.testing.assert_array_equal(back, rec)
     assert np.abs(rec - x).max() <= 0.001 + 1e-12
 
 
@@ -315,21 +317,23 @@ def test_split_spline_decodes_what_it_encodes(shape, naxes):
 
 def test_split_spline_beats_the_plain_spline_on_a_smooth_field():
     """Neighbouring lines of a smooth field err alike: correcting by the neighbours' errors codes smaller."""
-    from baler_core.direct import spline_forward, split_spline
+    from baler_core.direct import split_spline
 
     x = make_field(n=16, h=64, w=96).astype(np.float64)
-    plain = sum(len(encode_ints(p, "ans")) for p in spline_forward(x, 0.002, (0, 1, 2))[0])
+    plain = sum(len(encode_ints(p, "ans")) for p in split_spline(x.shape, 0.002, (0, 1, 2), 0, x[0, 0, 0], x=x)[0].values())
     split = sum(len(encode_ints(p, "ans")) for p in split_spline(x.shape, 0.002, (0, 1, 2), 1, x[0, 0, 0], x=x)[0].values())
     assert split < 0.95 * plain
 
 
 def test_plain_spline_files_still_decode():
-    """Blocks written with the plain spline (format 1.1 and 1.2) keep decoding."""
-    from baler_core.direct import decode_grid, spline_forward
+    """Blocks written with the plain spline (format 1.1 and 1.2: no correction axes, one stream s<level> per
+    level) keep decoding."""
+    from baler_core.direct import decode_grid, split_spline
 
     x = make_field(n=4, h=9, w=11)
     step = 0.002 * float(np.ptp(x)) * 0.999
-    parts, _ = spline_forward(x, step, (1, 2, 0))
+    coded, _ = split_spline(x.shape, step, (1, 2, 0), 0, float(x[0, 0, 0]), x=x)
+    parts = [coded[f"t{i}.0"] for i in range(len(coded))]
     rec = {"mode": "grid", "origin": float(x.min()), "step": step, "range": float(np.ptp(x)),
            "spline": list(x.shape), "spline_order": [1, 2, 0], "anchor": float(x[0, 0, 0]), "n_exceptions": 0}
     streams = {f"s{i}": encode_ints(p, "ans") for i, p in enumerate(parts)}
