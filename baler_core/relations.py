@@ -39,12 +39,42 @@ def coding_order(x: np.ndarray, names: list[str]) -> list[str]:
     return [names[j] for j in sorted(range(len(names)), key=group)]
 
 
-def find_linear_relations(x: np.ndarray, names: list[str], tol: float = REL_TOLERANCE
+def _members(j: int, others: list[int], coef: np.ndarray, x: np.ndarray) -> list[int]:
+    """The columns of a relation for column ``j``: those whose term contributes more than 1e-4 of ``j``'s RMS
+    (least squares spreads noise-sized coefficients over every other column)."""
+    rms = np.sqrt(np.mean(x**2, axis=0))
+    return [j] + [i for i, c in zip(others, coef[:-1]) if abs(c) * rms[i] > 1e-4 * rms[j]]
+
+
+def _derive(j: int, others: list[int], coef: np.ndarray, x: np.ndarray, names: list[str], keep: set[str],
+            tol: float) -> tuple[int, dict] | None:
+    """Which member of the relation found for column ``j`` to derive, and its relation: the member with the
+    largest mean term, not in ``keep``, that its fellow members give to ``tol``. Deriving the largest member
+    (a jet's charged-hadron energy from its energy minus the other species) makes its prediction's error the
+    smallest relative to its value, and it is usually the column that costs most to code."""
+    members = _members(j, others, coef, x)
+    weight = {j: 1.0, **dict(zip(others, np.abs(coef[:-1])))}
+    size = {i: weight[i] * float(np.mean(np.abs(x[:, i]))) for i in members}
+    for m in sorted((i for i in members if names[i] not in keep), key=lambda i: -size[i]):
+        inputs = [i for i in members if i != m]
+        c, rel, intercept = _fit(x[:, m], x[:, inputs])
+        if inputs and rel < tol:
+            return m, {"inputs": [names[i] for i in inputs], "coef": [float(v) for v in c[:-1]],
+                       "intercept": intercept, "rel_rms": rel}
+    if names[j] in keep:
+        return None
+    keep_terms = [(i, float(c)) for i, c in zip(others, coef[:-1]) if abs(c) > 1e-9]
+    return j, {"inputs": [names[i] for i, _ in keep_terms], "coef": [c for _, c in keep_terms],
+               "intercept": float(coef[-1]), "rel_rms": _fit(x[:, j], x[:, others])[1]}
+
+
+def find_linear_relations(x: np.ndarray, names: list[str], tol: float = REL_TOLERANCE, keep: tuple[str, ...] = ()
                           ) -> tuple[list[str], dict[str, dict]]:
     """Return a column order (derived columns last) and, per derived column, ``{"inputs", "coef", "intercept"}``.
 
-    Columns are examined from last to first; a column is derived when it is an exact linear combination of the
-    columns not yet derived, so every relation keeps at least one of its members as an input.
+    Columns are examined from last to first; when a column is an exact linear combination of the columns not
+    yet derived, one member of that relation is derived (see :func:`_derive`; never a column in ``keep``), so
+    every relation keeps at least one of its members as an input.
     """
     x = np.asarray(x, dtype=np.float64)
     finite = np.all(np.isfinite(x), axis=1)
@@ -53,16 +83,16 @@ def find_linear_relations(x: np.ndarray, names: list[str], tol: float = REL_TOLE
         return list(names), {}
     derived: dict[str, dict] = {}
     for j in reversed(range(len(names))):
-        if np.ptp(x[:, j]) == 0:
+        if names[j] in derived or np.ptp(x[:, j]) == 0:
             continue
         others = [i for i in range(len(names)) if i != j and names[i] not in derived and np.ptp(x[:, i]) > 0]
         if not others:
             continue
-        coef, rel, intercept = _fit(x[:, j], x[:, others])
+        coef, rel, _ = _fit(x[:, j], x[:, others])
         if rel < tol:
-            keep = [(names[i], float(c)) for i, c in zip(others, coef[:-1]) if abs(c) > 1e-9]
-            derived[names[j]] = {"inputs": [k for k, _ in keep], "coef": [c for _, c in keep],
-                                 "intercept": intercept, "rel_rms": rel}
+            found = _derive(j, others, coef, x, names, set(keep), tol)
+            if found is not None:
+                derived[names[found[0]]] = found[1]
     order = [n for n in names if n not in derived] + [n for n in names if n in derived]
     # a derived column may use another derived column only if that one comes earlier
     pos = {n: i for i, n in enumerate(order)}
@@ -107,9 +137,10 @@ def find_energy_relation(x: np.ndarray, names: list[str], tol: float = REL_TOLER
 
 def find_relations(x: np.ndarray, names: list[str]) -> tuple[list[str], dict[str, dict]]:
     """Linear relations (:func:`find_linear_relations`) and the energy relation where it holds: the column
-    order to code in (each derived column after its inputs) and the relations by derived column."""
-    order, relations = find_linear_relations(x, names)
-    energy = find_energy_relation(np.asarray(x)[:, [names.index(c) for c in order]], order)
+    order to code in (each derived column after its inputs) and the relations by derived column. The energy
+    column is kept out of the linear relations, so a sum of species energies derives one species instead."""
+    energy = find_energy_relation(x, names)
+    order, relations = find_linear_relations(x, names, keep=(energy[0],) if energy else ())
     if energy is not None and not ({energy[0], *energy[1]["inputs"]} & set(relations)):
         col, rel = energy
         order.remove(col)  # right after its last input, still before every linearly derived column

@@ -78,6 +78,33 @@ def test_linear_relation_keeps_an_input_of_each_relation(table):
     order, rel = find_linear_relations(table.to_numpy(np.float64), list(table.columns))
     assert sorted(order) == sorted(table.columns)
     assert "nTotal" in rel and "nCharged" not in rel and "nNeutral" not in rel
+    assert sum(c in rel for c in ("energy", "chE", "neE", "rareE")) == 1  # one member of the energy sum
+
+
+def test_relation_derives_its_largest_member_outside_keep():
+    """A sum found on its smallest member derives the largest one instead (its prediction's error is the
+    smallest relative to its values), never a column in ``keep``, with only the relation's members as inputs."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    big, mid, small = rng.uniform(50, 100, n), rng.uniform(5, 10, n), rng.uniform(0, 1, n)
+    noise = rng.normal(size=n)
+    x = np.column_stack([noise, big + mid + small, mid, big, small])
+    names = ["noise", "total", "mid", "big", "small"]
+    _, rel = find_linear_relations(x, names)
+    assert list(rel) == ["total"] and sorted(rel["total"]["inputs"]) == ["big", "mid", "small"]
+    _, rel = find_linear_relations(x, names, keep=("total",))
+    assert list(rel) == ["big"] and sorted(rel["big"]["inputs"]) == ["mid", "small", "total"]
+    pred = apply_relation(rel["big"], dict(zip(names, x.T)))
+    assert np.max(np.abs(pred - big)) < 1e-9 * 100
+    _, rel = find_linear_relations(x, names, keep=("total", "big", "mid", "small"))
+    assert rel == {}
+
+
+def test_energy_kept_and_the_largest_species_derived(seq_model):
+    """Energy comes from pt, eta and mass; the sum of species energies then derives the largest species."""
+    rel = seq_model.record["relations"]
+    assert rel["energy"]["kind"] == "energy"
+    assert "chE" in rel and sorted(rel["chE"]["inputs"]) == ["energy", "neE", "rareE"]
 
 
 @pytest.mark.parametrize("spec", ["range=1e-3", "rel=4.9e-4", "rel=1e-2", "abs=0.05"])
