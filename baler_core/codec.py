@@ -528,15 +528,15 @@ def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts:
         if stream not in streams:
             continue
         r = decode_ints(streams[stream], n)
-        got = contexts.choose(r, sources)
-        if got is None:
-            continue
-        (name, magnitude, edges), g, k = got
-        split = contexts.encode_split(r, g, k, opts.entropy, opts.level, stream)
-        if sum(map(len, split.values())) < len(streams[stream]):
+        best, size = None, len(streams[stream])
+        for (name, magnitude, edges), g, k in contexts.ranked(r, sources):  # the estimates are rough: code them
+            split = contexts.encode_split(r, g, k, opts.entropy, opts.level, stream)
+            if sum(map(len, split.values())) < size:
+                best, size = (split, {"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}), sum(map(len, split.values()))
+        if best is not None:
             del streams[stream]
-            streams.update(split)
-            rec[contexts.record_key(stream)] = [{"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}]
+            streams.update(best[0])
+            rec[contexts.record_key(stream)] = [best[1]]
 
 
 def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .entropy import decode_ints, encode_ints
+from .entropy import decode_ints, encode_ints, hybrid_tokens
 from .errors import FormatError
 
-GROUPS = (2, 4, 8)
+GROUPS = (2, 4, 8, 16)
 MAX_GROUPS = 32  # a reader refuses more groups, or more than MAX_SPLITS refining splits, before any pass
 MAX_SPLITS = 4
 GAP = 1e-6
@@ -71,34 +71,62 @@ def _xlogx(c: np.ndarray) -> float:
     return float(np.dot(c, np.log2(c)))
 
 
-def _cost_bits(r0: np.ndarray, width: int, g: np.ndarray, k: int) -> float:
-    """Empirical conditional entropy of ``r0`` (residuals minus their minimum, below ``width``) given the
-    groups, plus a rough histogram cost per used bin: sum_g N_g log N_g - sum c log c + 12 bits a bin."""
+def _cost_bits(r0: np.ndarray, width: int, g: np.ndarray, k: int, per_bin: float = 12.0) -> float:
+    """Empirical conditional entropy of ``r0`` (non-negative, below ``width``) given the groups, plus a rough
+    histogram cost per used bin: sum_g N_g log N_g - sum c log c + ``per_bin`` bits a bin."""
     counts = np.bincount(g * width + r0, minlength=k * width)
-    return _xlogx(np.bincount(g, minlength=k)) - _xlogx(counts) + 12.0 * np.count_nonzero(counts)
+    return _xlogx(np.bincount(g, minlength=k)) - _xlogx(counts) + per_bin * np.count_nonzero(counts)
 
 
-def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source]
-           ) -> tuple[tuple[str, bool, np.ndarray], np.ndarray, int] | None:
-    """The split of ``r`` that looks smallest, as ``((column, use magnitude, edges), group of each row, number
-    of groups)``, or None where no split looks smaller than one stream. ``sources`` maps (column, magnitude) to
-    its prepared values, whose groups are computed once per block and reused for every column. (Refining a
-    split by a second column cost more in histograms than it saved on the shared jets.)"""
-    if r.size < MIN_ROWS or np.all(r == r[0]) or int(r.max()) - int(r.min()) > 1 << 16:
-        return None
-    r0 = r - r.min()
-    width = int(r0.max()) + 1
-    best, best_cost = None, _cost_bits(r0, width, np.zeros(r.size, np.int64), 1)
+class _Costs:
+    """Estimated size of ``r`` coded in given groups: the smaller of its values with their own histograms and
+    of its hybrid tokens (``entropy`` method 5: small tables, raw low bits that no split changes)."""
+
+    def __init__(self, r: np.ndarray) -> None:
+        r0 = r - r.min()
+        self.width = int(r0.max()) + 1
+        self.r0 = r0 if self.width <= 1 << 16 else None
+        self.tok, self.extra = hybrid_tokens(r) if self.width >= 32 else (None, 0)
+        if self.tok is not None:
+            self.tok_width = int(self.tok.max()) + 1
+
+    def __call__(self, g: np.ndarray, k: int) -> float:
+        costs = []
+        if self.r0 is not None:
+            costs.append(_cost_bits(self.r0, self.width, g, k))
+        if self.tok is not None:
+            costs.append(_cost_bits(self.tok, self.tok_width, g, k, 8.0) + self.extra)
+        return min(costs)
+
+
+def ranked(r: np.ndarray, sources: dict[tuple[str, bool], Source], top: int = 3
+           ) -> list[tuple[tuple[str, bool, np.ndarray], np.ndarray, int]]:
+    """Up to ``top`` splits of ``r`` that look smaller than one stream, smallest estimate first, each as
+    ``((column, use magnitude, edges), group of each row, number of groups)``. ``sources`` maps (column,
+    magnitude) to its prepared values, whose groups are computed once per block and reused for every column.
+    (Refining a split by a second column cost more in histograms than it saved on the shared jets.)"""
+    if r.size < MIN_ROWS or np.all(r == r[0]) or int(r.max()) - int(r.min()) >= 2**62:
+        return []
+    cost = _Costs(r)
+    single = cost(np.zeros(r.size, np.int64), 1)
+    found = []
     for (name, magnitude), src in sources.items():
         for m in GROUPS:
             got = src.groups(m)
             if got is None:
                 continue
             edges, g = got
-            cost = _cost_bits(r0, width, g, len(edges) + 1)
-            if cost < best_cost:
-                best, best_cost = ((name, magnitude, edges), g, len(edges) + 1), cost
-    return best
+            c = cost(g, len(edges) + 1)
+            if c < single:
+                found.append((c, len(found), ((name, magnitude, edges), g, len(edges) + 1)))
+    return [item for _, _, item in sorted(found, key=lambda t: t[:2])[:top]]
+
+
+def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source]
+           ) -> tuple[tuple[str, bool, np.ndarray], np.ndarray, int] | None:
+    """The split of ``r`` that looks smallest (see :func:`ranked`), or None where none looks smaller."""
+    best = ranked(r, sources, 1)
+    return best[0] if best else None
 
 
 def group_of(splits: list[tuple[str, bool, np.ndarray]], values: dict[tuple[str, bool], np.ndarray], n: int

@@ -18,13 +18,20 @@ import zstandard
 
 from .errors import FormatError
 
-_CONST, _ZSTD, _ANS, _ZSTD_U, _ANS_Q = 0, 1, 2, 3, 4
+_CONST, _ZSTD, _ANS, _ZSTD_U, _ANS_Q, _HYB = 0, 1, 2, 3, 4, 5
 # rANS with a log-quantized histogram (``_ANS_Q``): count c > 0 is stored as q = 1 + round(8 log2 c), and the
 # model's weights are rebuilt from q with integers and powers of two only, so every machine builds the same model.
 _Q_PER_OCTAVE = 8
 _Q_MANTISSA = np.array([256, 279, 304, 332, 362, 395, 431, 470], dtype=np.float64)  # 256 * 2**(b / 8)
 _Q_MAX = 1 + _Q_PER_OCTAVE * 40
 MAX_ANS_ALPHABET = 1 << 16
+# Hybrid tokens (method 5): a value's distance from the stream's median, zigzagged to z, is its own token below
+# 2**_HYB_SPLIT; above, the token holds z's bit length and the _HYB_MSB bits below its leading one, and the lower
+# bits are stored raw. rANS codes the tokens: a wide residual stream then needs a table of a few dozen tokens
+# instead of thousands of values (JPEG XL's "hybrid integer" coding).
+_HYB_SPLIT, _HYB_MSB = 3, 2
+_HYB_MIN_WIDTH = 32  # narrower alphabets: the plain rANS table is already small
+_PACK_CHUNK = 1 << 16  # values packed at a time (a multiple of 8, so each chunk ends on a byte)
 _WIDTHS = (1, 2, 4, 8)
 
 
@@ -179,8 +186,124 @@ def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
     return sym.astype(np.int64) + lo
 
 
+def _bit_length(z: np.ndarray) -> np.ndarray:
+    """Exact bit length of each uint64 (0 for 0): the float estimate, corrected where rounding moved it."""
+    e = np.floor(np.log2(np.maximum(z, 1).astype(np.float64))).astype(np.int64)
+    e -= (z >> e.astype(np.uint64)) == 0
+    e = np.maximum(e, 0)
+    e += (e < 63) & ((z >> np.minimum(e + 1, 63).astype(np.uint64)) != 0)
+    return np.where(z == 0, 0, e + 1)
+
+
+def _hyb_tokens(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Token of each zigzagged value and the number of its raw low bits (see ``_HYB_SPLIT``)."""
+    e = _bit_length(z) - 1
+    small = z < (1 << _HYB_SPLIT)
+    nlow = np.where(small, 0, e - _HYB_MSB)
+    msb = (z >> nlow.astype(np.uint64)) & np.uint64((1 << _HYB_MSB) - 1)
+    tok = np.where(small, z.astype(np.int64), (1 << _HYB_SPLIT) + (e - _HYB_SPLIT) * (1 << _HYB_MSB) + msb.astype(np.int64))
+    return tok, nlow
+
+
+def hybrid_tokens(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """Tokens of a stream under method 5 and its number of raw bits (for cost estimates, ``contexts``)."""
+    x = np.asarray(x, dtype=np.int64)
+    tok, nlow = _hyb_tokens(zigzag(x - np.int64(np.median(x)) if x.size else x))
+    return tok, int(nlow.sum())
+
+
+def _pack(v: np.ndarray, width: int) -> bytes:
+    """``width``-bit big-endian fields of uint64 values, concatenated."""
+    out = []
+    for s in range(0, v.size, _PACK_CHUNK):
+        bits = np.unpackbits(v[s : s + _PACK_CHUNK].astype(">u8").view(np.uint8).reshape(-1, 8), axis=1)
+        out.append(np.packbits(bits[:, 64 - width :]).tobytes())
+    return b"".join(out)
+
+
+def _unpack(buf: bytes, m: int, width: int) -> np.ndarray:
+    out = np.empty(m, dtype=np.uint64)
+    for s in range(0, m, _PACK_CHUNK):
+        c = min(_PACK_CHUNK, m - s)
+        chunk = np.frombuffer(buf, np.uint8, count=(c * width + 7) // 8, offset=s * width // 8)
+        bits = np.zeros((c, 64), dtype=np.uint8)
+        bits[:, 64 - width :] = np.unpackbits(chunk)[: c * width].reshape(c, width)
+        out[s : s + c] = np.packbits(bits, axis=1).view(">u8").ravel()
+    return out
+
+
+def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
+    """Method 5: hybrid tokens coded by rANS with a log-quantized table, then the raw low bits grouped by
+    their count (a reader knows every value's count from its token)."""
+    import constriction
+
+    center = int(np.median(x))
+    if int(x.max()) - center >= 2**62 or center - int(x.min()) >= 2**62:
+        return None
+    tok, nlow = _hyb_tokens(zigzag(x - np.int64(center)))
+    k = int(tok.max()) + 1
+    counts = np.bincount(tok, minlength=k)
+    if np.count_nonzero(counts) < 2:
+        return None
+    q = np.zeros(k, dtype=np.int64)
+    q[counts > 0] = 1 + np.rint(_Q_PER_OCTAVE * np.log2(counts[counts > 0])).astype(np.int64)
+    coder = constriction.stream.stack.AnsCoder()
+    coder.encode_reverse(tok.astype(np.int32), constriction.stream.model.Categorical(_q_weights(q), perfect=False))
+    words = coder.get_compressed().astype("<u4").tobytes()
+    z = zigzag(x - np.int64(center))
+    low = z & ((np.uint64(1) << nlow.astype(np.uint64)) - np.uint64(1))
+    extra = b"".join(_pack(low[nlow == w], int(w)) for w in np.unique(nlow[nlow > 0]))
+    table = _zstd_encode(q, level)
+    return struct.pack("<BqBBIII", _HYB, center, _HYB_SPLIT, _HYB_MSB, k, len(table), len(words)) + table + words + extra
+
+
+def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
+    import constriction
+
+    head = struct.calcsize("<BqBBIII")
+    if len(blob) < head:
+        raise FormatError("integer stream truncated (hybrid header)")
+    _, center, split, msb, k, ntab, nwords = struct.unpack_from("<BqBBIII", blob)
+    if not (1 <= split <= 16 and msb <= split and 2 <= k <= (1 << split) + (64 << msb)
+            and ntab + nwords <= len(blob) - head and nwords % 4 == 0):
+        raise FormatError(f"integer stream declares hybrid tokens ({split}, {msb}, {k}) or sizes beyond limits")
+    q = decode_ints(blob[head : head + ntab], k)
+    if q.min() < 0 or q.max() > _Q_MAX or not q.any():
+        raise FormatError("integer stream histogram out of range")
+    words = np.frombuffer(blob, dtype="<u4", count=nwords // 4, offset=head + ntab)
+    try:
+        coder = constriction.stream.stack.AnsCoder(words.astype(np.uint32))
+        tok = coder.decode(constriction.stream.model.Categorical(_q_weights(q), perfect=False), n).astype(np.int64)
+        leftover = not coder.is_empty()
+    except Exception as exc:  # constriction raises on exhausted or invalid data
+        raise FormatError(f"integer stream does not decode ({exc})") from exc
+    if leftover or (n and q[tok].min() == 0):
+        raise FormatError("integer stream is damaged: decoded tokens do not match its histogram")
+    big = tok >= (1 << split)
+    e = np.where(big, split + ((tok - (1 << split)) >> msb), 0)
+    if e.max(initial=0) > 63:
+        raise FormatError("integer stream holds hybrid tokens beyond 64 bits")
+    nlow = np.where(big, e - msb, 0)
+    z = np.where(big, 0, tok).astype(np.uint64)
+    top = (np.uint64(1) << np.uint64(msb)) | (tok & ((1 << msb) - 1)).astype(np.uint64)
+    z[big] = top[big] << nlow[big].astype(np.uint64)
+    pos = head + ntab + nwords
+    for w in np.unique(nlow[nlow > 0]):
+        sel = nlow == w
+        m = int(sel.sum())
+        size = (m * int(w) + 7) // 8
+        if pos + size > len(blob):
+            raise FormatError("integer stream truncated (hybrid low bits)")
+        z[sel] |= _unpack(blob[pos : pos + size], m, int(w))
+        pos += size
+    if pos != len(blob):
+        raise FormatError("integer stream has trailing bytes after its hybrid low bits")
+    return unzigzag(z) + np.int64(center)
+
+
 def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> bytes:
-    """Encode a 1-D integer array losslessly; ``method``: auto, zstd or ans."""
+    """Encode a 1-D integer array losslessly; ``method``: auto, zstd or ans (rANS on values or on hybrid
+    tokens)."""
     values = np.asarray(values)
     x = np.ascontiguousarray(values, dtype=np.int32 if values.dtype == np.int32 else np.int64).ravel()
     if x.size == 0 or np.all(x == x[0]):
@@ -188,6 +311,9 @@ def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> byt
     candidates = []
     if method in ("auto", "ans"):
         candidates.extend(_ans_encodings(x, level))
+        if int(x.max()) - int(x.min()) >= _HYB_MIN_WIDTH:
+            hyb = _hyb_encoding(x.astype(np.int64), level)
+            candidates.extend([hyb] if hyb is not None else [])
     if method in ("auto", "zstd") or not candidates:
         candidates.append(_zstd_encode(x, level))
     return min(candidates, key=len)
@@ -207,4 +333,6 @@ def decode_ints(blob: bytes, n: int, narrow: bool = False) -> np.ndarray:
         return _zstd_decode(blob, n, narrow)
     if blob[0] in (_ANS, _ANS_Q):
         return _ans_decode(blob, n, narrow)
+    if blob[0] == _HYB:
+        return _hyb_decode(blob, n)
     raise FormatError(f"integer stream method {blob[0]} unknown")
