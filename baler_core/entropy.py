@@ -208,8 +208,13 @@ def _hyb_tokens(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def hybrid_tokens(x: np.ndarray) -> tuple[np.ndarray, int]:
     """Tokens of a stream under method 5 and its number of raw bits (for cost estimates, ``contexts``)."""
     x = np.asarray(x, dtype=np.int64)
-    tok, nlow = _hyb_tokens(zigzag(x - np.int64(np.median(x)) if x.size else x))
+    tok, nlow = _hyb_tokens(zigzag(x - np.int64(_median(x)) if x.size else x))
     return tok, int(nlow.sum())
+
+
+def _median(x: np.ndarray) -> int:
+    """A middle value, in integers (a float median near int64's limits would round past them)."""
+    return int(np.partition(x, x.size // 2)[x.size // 2])
 
 
 def _pack(v: np.ndarray, width: int) -> bytes:
@@ -237,7 +242,7 @@ def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
     their count (a reader knows every value's count from its token)."""
     import constriction
 
-    center = int(np.median(x))
+    center = _median(x)
     if int(x.max()) - center >= 2**62 or center - int(x.min()) >= 2**62:
         return None
     tok, nlow = _hyb_tokens(zigzag(x - np.int64(center)))
@@ -264,9 +269,11 @@ def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
     if len(blob) < head:
         raise FormatError("integer stream truncated (hybrid header)")
     _, center, split, msb, k, ntab, nwords = struct.unpack_from("<BqBBIII", blob)
-    if not (1 <= split <= 16 and msb <= split and 2 <= k <= (1 << split) + (64 << msb)
-            and ntab + nwords <= len(blob) - head and nwords % 4 == 0):
+    if not (1 <= split <= 8 and msb <= min(split, 4) and 2 <= k <= (1 << split) + (64 << msb)
+            and 1 <= ntab and ntab + nwords <= len(blob) - head and nwords % 4 == 0):
         raise FormatError(f"integer stream declares hybrid tokens ({split}, {msb}, {k}) or sizes beyond limits")
+    if blob[head] not in (_CONST, _ZSTD, _ZSTD_U):
+        raise FormatError("integer stream histogram is not a plain stream")
     q = decode_ints(blob[head : head + ntab], k)
     if q.min() < 0 or q.max() > _Q_MAX or not q.any():
         raise FormatError("integer stream histogram out of range")

@@ -55,17 +55,17 @@ def _derive(j: int, others: list[int], coef: np.ndarray, x: np.ndarray, names: l
     members = _members(j, others, coef, x)
     weight = {j: 1.0, **dict(zip(others, np.abs(coef[:-1])))}
     size = {i: weight[i] * float(np.mean(np.abs(x[:, i]))) for i in members}
+    rms = np.sqrt(np.mean(x**2, axis=0))
+    full_abs = _fit(x[:, j], x[:, others])[1] * (rms[j] or 1.0)  # the residual RMS with every other column
     for m in sorted((i for i in members if names[i] not in keep), key=lambda i: -size[i]):
-        inputs = [i for i in members if i != m]
-        c, rel, intercept = _fit(x[:, m], x[:, inputs])
-        if inputs and rel < tol:
-            return m, {"inputs": [names[i] for i in inputs], "coef": [float(v) for v in c[:-1]],
-                       "intercept": intercept, "rel_rms": rel}
-    if names[j] in keep:
-        return None
-    keep_terms = [(i, float(c)) for i, c in zip(others, coef[:-1]) if abs(c) > 1e-9]
-    return j, {"inputs": [names[i] for i, _ in keep_terms], "coef": [c for _, c in keep_terms],
-               "intercept": float(coef[-1]), "rel_rms": _fit(x[:, j], x[:, others])[1]}
+        for inputs in ([i for i in members if i != m], [i for i in [j, *others] if i != m]):
+            c, rel, intercept = _fit(x[:, m], x[:, inputs])
+            # the members alone must give the relation as exactly as every column did (tiny terms matter)
+            if inputs and rel < tol and rel * (rms[m] or 1.0) <= max(10 * full_abs, 1e-12 * (rms[m] or 1.0)):
+                terms = [(i, float(v)) for i, v in zip(inputs, c[:-1]) if abs(v) > 1e-9]
+                return m, {"inputs": [names[i] for i, _ in terms], "coef": [v for _, v in terms],
+                           "intercept": intercept, "rel_rms": rel}
+    return None
 
 
 def find_linear_relations(x: np.ndarray, names: list[str], tol: float = REL_TOLERANCE, keep: tuple[str, ...] = ()
@@ -93,7 +93,8 @@ def find_linear_relations(x: np.ndarray, names: list[str], tol: float = REL_TOLE
             found = _derive(j, others, coef, x, names, set(keep), tol)
             if found is not None:
                 derived[names[found[0]]] = found[1]
-    order = [n for n in names if n not in derived] + [n for n in names if n in derived]
+    # in reverse order of finding: a relation's inputs were not derived when it was found, so each comes first
+    order = [n for n in names if n not in derived] + list(reversed(derived))
     # a derived column may use another derived column only if that one comes earlier
     pos = {n: i for i, n in enumerate(order)}
     for n, rel in list(derived.items()):

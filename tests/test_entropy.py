@@ -84,6 +84,24 @@ def test_hybrid_tokens_for_wide_streams():
     for bad in (blob[:-3], blob + b"\x00", blob[:9] + bytes([40]) + blob[10:]):  # cut, padded, split 40
         with pytest.raises(FormatError):
             decode_ints(bad, len(x))
+    top = np.array([2**63 - 1, 2**63 - 1, 2**63 - 101, 2**63 - 40] * 10, dtype=np.int64)  # median near int64's max
+    np.testing.assert_array_equal(decode_ints(encode_ints(top, "ans"), top.size), top)
+
+
+def test_hybrid_table_must_be_a_plain_stream():
+    """A method-5 table that is itself a method-5 stream (each nested level would cost a decoding pass) or a
+    huge declared alphabet is refused before anything is decoded."""
+    import struct
+
+    head = lambda split, msb, k, nt: struct.pack("<BqBBIII", 5, 1, split, msb, k, nt, 0)  # noqa: E731
+    inner = struct.pack("<Bq", 0, 1)
+    nested = inner
+    for _ in range(8):
+        nested = head(3, 2, 40, len(nested)) + nested
+    huge = head(16, 16, (1 << 16) + (64 << 16), len(inner)) + inner
+    for bad, why in ((nested, "plain stream"), (huge, "beyond limits")):
+        with pytest.raises(FormatError, match=why):
+            decode_ints(bad, 10)
 
 
 def test_quantized_weights_are_exact_powers():

@@ -100,6 +100,23 @@ def test_relation_derives_its_largest_member_outside_keep():
     assert rel == {}
 
 
+def test_relations_found_later_keep_those_found_earlier():
+    """A member derived from a relation found late may be an input of one found earlier: both are kept, in an
+    order that rebuilds every input first, and a tiny but exact term is not dropped."""
+    rng = np.random.default_rng(4)
+    a, b = rng.uniform(0, 1, 400), rng.uniform(0, 1, 400)
+    order, rel = find_linear_relations(np.column_stack([100 * a + b, a, 10 * a, b]), ["s", "a", "t", "b"])
+    assert len(rel) == 2
+    for name, r in rel.items():
+        assert all(order.index(i) < order.index(name) for i in r["inputs"]), name
+    big, mid, tiny = rng.uniform(50, 100, 2000), rng.uniform(5, 10, 2000), rng.uniform(0, 2e-3, 2000)
+    x = np.column_stack([big, mid, tiny, big + mid + tiny])
+    for keep in ((), ("total",)):
+        _, rel = find_linear_relations(x, ["big", "mid", "tiny", "total"], keep=keep)
+        (r,) = rel.values()
+        assert "tiny" in r["inputs"] and r["rel_rms"] < 1e-12
+
+
 def test_energy_kept_and_the_largest_species_derived(seq_model):
     """Energy comes from pt, eta and mass; the sum of species energies then derives the largest species."""
     rel = seq_model.record["relations"]
