@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from baler_core.codec import CompressionOptions, compress_field, compress_table, decompress
+from baler_core.container import ContainerReader
 from baler_core.error_bounds import Bound, BoundSpec
 from baler_core.errors import BalerError, FormatError
 from baler_core.trainer import ModelConfig, train_dataset
@@ -44,12 +45,14 @@ def build_fuzz_corpus(tmp: Path) -> list:
     compress_table([jets], None, tmp / "d.baler", CompressionOptions(BoundSpec(Bound("range", 1e-3)), block_rows=128))
     compress_field(field, None, tmp / "e.baler", CompressionOptions(BoundSpec(Bound("abs", 1e-3)),
                                                                    field_predictor="spline"))
-    # the sequential model: relations, aligned modes, context groups of residuals and zero flags, method 4
+    # the sequential model: relations, aligned modes, context groups of residuals and zero flags, methods 4, 5
     many = make_jets(4000, seed=12)
     sb, _ = train_dataset(many, tmp / "s.safetensors", ModelConfig(model="sequential", latent_dim=4),
                           TrainConfig(epochs=2, device="cpu", batch_size=256))
     header = compress_table([many], sb, tmp / "f.baler", CompressionOptions(BoundSpec(Bound("rel", 1e-3)), True))
     assert any("ctx" in r or "zero_ctx" in r for r in header["blocks"][0]["columns"])
+    rd = ContainerReader(tmp / "f.baler")
+    assert any(rd.read(s)[0] == 5 for s in rd.header["sections"])  # hybrid-token streams get fuzzed too
     return [(tmp / "a.baler", None, jets), (tmp / "b.baler", tb, jets), (tmp / "c.baler", fb, field),
             (tmp / "d.baler", None, jets), (tmp / "e.baler", None, field), (tmp / "f.baler", None, many)]
 
