@@ -85,7 +85,7 @@ class _Costs:
     def __init__(self, r: np.ndarray) -> None:
         r0 = r - r.min()
         self.width = int(r0.max()) + 1
-        self.r0 = r0 if self.width <= 1 << 16 else None
+        self.r0 = r0 if self.width <= 1 << 12 else None  # wider: the tokens' small tables win anyway
         self.tok, self.extra = hybrid_tokens(r) if self.width >= 32 else (None, 0)
         if self.tok is not None:
             self.tok_width = int(self.tok.max()) + 1

@@ -31,6 +31,7 @@ MAX_ANS_ALPHABET = 1 << 16
 # instead of thousands of values (JPEG XL's "hybrid integer" coding).
 _HYB_SPLIT, _HYB_MSB = 3, 2
 _HYB_MIN_WIDTH = 32  # narrower alphabets: the plain rANS table is already small
+_HYB_DISTINCT = 64  # tried where a stream holds more than one distinct value per 64 values
 _PACK_CHUNK = 1 << 16  # values packed at a time (a multiple of 8, so each chunk ends on a byte)
 _WIDTHS = (1, 2, 4, 8)
 
@@ -219,21 +220,25 @@ def _median(x: np.ndarray) -> int:
 
 def _pack(v: np.ndarray, width: int) -> bytes:
     """``width``-bit big-endian fields of uint64 values, concatenated."""
+    nb = (width + 7) // 8
     out = []
     for s in range(0, v.size, _PACK_CHUNK):
-        bits = np.unpackbits(v[s : s + _PACK_CHUNK].astype(">u8").view(np.uint8).reshape(-1, 8), axis=1)
-        out.append(np.packbits(bits[:, 64 - width :]).tobytes())
+        raw = v[s : s + _PACK_CHUNK].astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - nb :]
+        out.append(np.packbits(np.unpackbits(raw, axis=1)[:, 8 * nb - width :]).tobytes())
     return b"".join(out)
 
 
 def _unpack(buf: bytes, m: int, width: int) -> np.ndarray:
+    nb = (width + 7) // 8
     out = np.empty(m, dtype=np.uint64)
     for s in range(0, m, _PACK_CHUNK):
         c = min(_PACK_CHUNK, m - s)
         chunk = np.frombuffer(buf, np.uint8, count=(c * width + 7) // 8, offset=s * width // 8)
-        bits = np.zeros((c, 64), dtype=np.uint8)
-        bits[:, 64 - width :] = np.unpackbits(chunk)[: c * width].reshape(c, width)
-        out[s : s + c] = np.packbits(bits, axis=1).view(">u8").ravel()
+        bits = np.zeros((c, 8 * nb), dtype=np.uint8)
+        bits[:, 8 * nb - width :] = np.unpackbits(chunk)[: c * width].reshape(c, width)
+        word = np.zeros((c, 8), dtype=np.uint8)
+        word[:, 8 - nb :] = np.packbits(bits, axis=1)
+        out[s : s + c] = word.view(">u8").ravel()
     return out
 
 
@@ -245,7 +250,8 @@ def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
     center = _median(x)
     if int(x.max()) - center >= 2**62 or center - int(x.min()) >= 2**62:
         return None
-    tok, nlow = _hyb_tokens(zigzag(x - np.int64(center)))
+    z = zigzag(x - np.int64(center))
+    tok, nlow = _hyb_tokens(z)
     k = int(tok.max()) + 1
     counts = np.bincount(tok, minlength=k)
     if np.count_nonzero(counts) < 2:
@@ -255,7 +261,6 @@ def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
     coder = constriction.stream.stack.AnsCoder()
     coder.encode_reverse(tok.astype(np.int32), constriction.stream.model.Categorical(_q_weights(q), perfect=False))
     words = coder.get_compressed().astype("<u4").tobytes()
-    z = zigzag(x - np.int64(center))
     low = z & ((np.uint64(1) << nlow.astype(np.uint64)) - np.uint64(1))
     extra = b"".join(_pack(low[nlow == w], int(w)) for w in np.unique(nlow[nlow > 0]))
     table = _zstd_encode(q, level)
@@ -308,6 +313,13 @@ def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
     return unzigzag(z) + np.int64(center)
 
 
+def _distinct(x: np.ndarray) -> int:
+    lo, hi = int(x.min()), int(x.max())
+    if hi - lo < 1 << 20:
+        return int(np.count_nonzero(np.bincount((x - lo).astype(np.int64))))
+    return int(np.unique(x).size)
+
+
 def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> bytes:
     """Encode a 1-D integer array losslessly; ``method``: auto, zstd or ans (rANS on values or on hybrid
     tokens)."""
@@ -318,7 +330,8 @@ def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> byt
     candidates = []
     if method in ("auto", "ans"):
         candidates.extend(_ans_encodings(x, level))
-        if int(x.max()) - int(x.min()) >= _HYB_MIN_WIDTH:
+        # tokens pay where the plain table is large against the payload: many distinct values per value coded
+        if _HYB_MIN_WIDTH <= int(x.max()) - int(x.min()) and _distinct(x) * _HYB_DISTINCT > x.size:
             hyb = _hyb_encoding(x.astype(np.int64), level)
             candidates.extend([hyb] if hyb is not None else [])
     if method in ("auto", "zstd") or not candidates:
