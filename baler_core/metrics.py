@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from baler_core.error_bounds import RMS_MEAN_FRACTION
 from baler_core.errors import InputError  # a ValueError subclass
 
 METRIC_COLUMNS: list[str] = [
@@ -43,7 +44,7 @@ METRIC_COLUMNS: list[str] = [
     "residual_std",
 ]
 
-BOUND_KINDS: tuple[str, ...] = ("abs", "rel", "range")
+BOUND_KINDS: tuple[str, ...] = ("abs", "rel", "range", "rms")
 
 # Columns that hold text in metric / summary TSVs; never parsed as numbers.
 STRING_COLUMNS: frozenset[str] = frozenset({"variable", "bound_kind", "method", "label"})
@@ -177,13 +178,17 @@ def _column_metrics(
 
     if bound is not None:
         kind, value = bound
-        if kind == "abs":
-            tol: np.ndarray | float = value
-        elif kind == "rel":
-            tol = value * np.abs(o)
-        else:  # range
-            tol = value * rng
-        n_bad = int(np.count_nonzero(abs_res > tol))
+        if kind == "rms":  # a target for the whole column: every value counts as outside when it is missed
+            missed = not (row["response_rms"] <= value and abs(row["response_mean"]) <= RMS_MEAN_FRACTION * value)
+            n_bad = n if missed and len(resp) else 0
+        else:
+            if kind == "abs":
+                tol: np.ndarray | float = value
+            elif kind == "rel":
+                tol = value * np.abs(o)
+            else:  # range
+                tol = value * rng
+            n_bad = int(np.count_nonzero(abs_res > tol))
         n_bad += int(broken.sum())
         # non-finite originals must be reproduced exactly (NaN->NaN, +Inf->+Inf)
         nf = ~fin_o

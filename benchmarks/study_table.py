@@ -46,9 +46,9 @@ def main() -> None:
                 TrainConfig(epochs=a.epochs, batch_size=512, device="cpu"), "none"),
             "baler dense 24->12 int12 + log, no bound": (
                 ModelConfig(latent_dim=12), TrainConfig(epochs=a.epochs, batch_size=512, device="cpu"), "none"),
-            "baler sequential, rel=1.7e-2": (
+            "baler sequential, rms=1e-2": (
                 ModelConfig(model="sequential", latent_dim=8),
-                TrainConfig(epochs=5 * a.epochs, loss="l1", batch_size=1024, device="cpu", patience=20), "rel=1.7e-2"),
+                TrainConfig(epochs=5 * a.epochs, loss="l1", batch_size=1024, device="cpu", patience=20), "rms=1e-2"),
         }
         for label, (mc, tc, spec) in runs.items():
             bundle, _ = train_dataset(train, Path(d) / "m.safetensors", mc, tc)

@@ -80,6 +80,15 @@ def test_bounds(bound, frac):
     assert row["frac_outside_bound"] == pytest.approx(frac)
 
 
+def test_rms_bound_judges_the_whole_column():
+    """rms=X is met when the response RMS is <= X and |mean| <= X/10; a miss counts every value outside."""
+    o = np.linspace(1.0, 2.0, 400)
+    r = o * (1 + np.where(np.arange(400) % 2, 0.01, -0.01))  # response +-1 %: RMS 1e-2, mean 0
+    assert _one(o, r, ("rms", 0.011))["frac_outside_bound"] == 0.0
+    assert _one(o, r, ("rms", 0.009))["frac_outside_bound"] == 1.0
+    assert _one(o, o * 1.005, ("rms", 0.011))["frac_outside_bound"] == 1.0  # RMS met, mean 5e-3 > 1.1e-3
+
+
 def test_nonfinite_originals():
     orig = [np.nan, np.nan, np.inf, -np.inf, 1.0, 3.0]
     reco = [np.nan, 0.0, np.inf, np.inf, 1.0, 3.0]

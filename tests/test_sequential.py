@@ -289,3 +289,58 @@ def test_values_near_the_float64_maximum_compress(tmp_path, seq_model):
     compress_table([df], None, out, CompressionOptions(BoundSpec(parse_bound("range=1e-3"))))
     back = decompress(out)
     assert np.all(np.abs(back["big"].to_numpy() - df["big"].to_numpy()) <= 1e-3 * 0.7e308)
+
+
+def _responses(orig: pd.DataFrame, rec: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    out = {}
+    for c in orig.columns:
+        x, y = orig[c].to_numpy(np.float64), rec[c].to_numpy(np.float64)
+        nz = x != 0
+        r = (y[nz] - x[nz]) / x[nz]
+        out[c] = (float(np.sqrt(np.mean(r**2))), float(np.mean(r)))
+    return out
+
+
+@pytest.mark.parametrize("model", ["sequential", "none"])
+def test_rms_target_holds_on_every_column(table, seq_model, tmp_path, model):
+    """rms=1e-2, the Baler study's quality: every float column's response RMS <= 1e-2 and |mean| <= 1e-3 on
+    the real values, counts and zeros exact."""
+    bundle = seq_model if model == "sequential" else None
+    out = tmp_path / "q.baler"
+    compress_table([table], bundle, out, CompressionOptions(BoundSpec(parse_bound("rms=1e-2"))))
+    rec = decompress(out, bundle)
+    for c, (rms, mean) in _responses(table, rec).items():
+        assert rms <= 1e-2 and abs(mean) <= 1e-3, (c, rms, mean)
+    for c in ("nCharged", "nNeutral", "nTotal"):
+        assert np.array_equal(rec[c].to_numpy(), table[c].to_numpy())
+    assert np.array_equal(rec["rareE"].to_numpy() == 0, table["rareE"].to_numpy() == 0)
+
+
+def test_rms_target_tightens_where_errors_are_not_uniform():
+    """A prediction whose error is a little wider than the grid's step folds the errors towards the edges of
+    the bound: the plain relative bound sqrt(3) T then misses an RMS of T, the rms target does not."""
+    from baler_core.codec import _encode_rms
+    from baler_core.error_bounds import Bound
+
+    rng = np.random.default_rng(7)
+    x = rng.uniform(1, 10, 20000)
+    h = np.sqrt(3) * 1e-2 * 0.999
+    pred = x * np.exp(rng.uniform(-1.1, 1.1, x.size) * h)
+    code = lambda b: _encode_column(x, pred, b, "auto", 9)  # noqa: E731
+    plain = code(Bound("rel", h))[2]
+    assert np.sqrt(np.mean(((plain - x) / x) ** 2)) > 1e-2
+    got = _encode_rms(x, Bound("rms", 1e-2), code)[2]
+    r = (got - x) / x
+    assert np.sqrt(np.mean(r**2)) <= 1e-2 and abs(r.mean()) <= 1e-3
+
+
+def test_rms_target_is_for_tables(tmp_path):
+    from baler_core.codec import compress_field
+    from baler_core.errors import InputError
+
+    with pytest.raises(InputError, match="rms="):
+        compress_field(np.ones((2, 4, 4), np.float32), None, tmp_path / "f.baler",
+                       CompressionOptions(BoundSpec(parse_bound("rms=1e-2"))))
+    for bad in ("rms=0.7", "rms=-1", "rms=x"):
+        with pytest.raises(InputError):
+            parse_bound(bad)

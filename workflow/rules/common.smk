@@ -28,7 +28,7 @@ wildcard_constraints:
     model="[a-z0-9]+",
     ratio="[0-9]+(\\.[0-9]+)?",
     seed="[0-9]+",
-    bound="none|(abs|rel|range)_[0-9.eE+-]+",
+    bound="none|(abs|rel|range|rms)_[0-9.eE+-]+",
     codec="gzip|zstd|trunc",
     level="[0-9]+",
 
