@@ -132,6 +132,10 @@ def test_bad_config_key_is_named(tmp_path):
     write_config(tmp_path, cfg)
     out = snakemake(tmp_path, "-n")
     assert out.returncode != 0 and "range=-1" in out.stdout + out.stderr
+    cfg["sweep"]["error_bounds"] = ["rms=1e-2"]  # the Baler-quality target is a valid sweep bound
+    write_config(tmp_path, cfg)
+    out = snakemake(tmp_path, "-n")
+    assert out.returncode == 0 and "eb-rms_1e-2" in out.stdout + out.stderr
 
 
 def test_failing_rule_leaves_no_output_and_a_log_that_says_why(tmp_path):
