@@ -249,21 +249,28 @@ def _encode_rms(x: np.ndarray, bound: Bound, code: Callable[[Bound], tuple]) -> 
     resort, |error| <= T/10 on every value, meets both by construction."""
     target = bound.value * RMS_SAFETY
     h = math.sqrt(3) * target
-    best = None
-    for _ in range(6):
+    best, missed, midpoint = None, None, False
+    for _ in range(12):
         got = code(Bound("rel", h))
         rms, mean = _response(x, got[-1])
         if rms <= target and abs(mean) <= RMS_MEAN_FRACTION * target:
             if best is not None and _size(got) >= _size(best):
                 break
             best = got
+            if missed is not None:  # between a bound that missed and one that held: one midpoint, then stop
+                if midpoint:
+                    break
+                h, midpoint = math.sqrt(h * missed), True
+                continue
             if rms > 0.95 * target:
                 break
             h *= min(4.0, target / max(rms, 1e-300))  # errors smaller than the grid's: widen it
         elif best is not None:
             break
-        else:
-            h *= min(target / rms if rms > target else 1.0, 0.5 if abs(mean) > RMS_MEAN_FRACTION * target else 1.0)
+        else:  # shrink by at least 5 % a try: a near miss must not creep towards the last resort
+            missed = h
+            h *= min(0.95, target / rms if rms > target else 1.0,
+                     0.5 if abs(mean) > RMS_MEAN_FRACTION * target else 1.0)
     return best if best is not None else code(Bound("rel", RMS_MEAN_FRACTION * target))
 
 

@@ -180,7 +180,8 @@ def _column_metrics(
         kind, value = bound
         if kind == "rms":  # a target for the whole column: every value counts as outside when it is missed
             missed = not (row["response_rms"] <= value and abs(row["response_mean"]) <= RMS_MEAN_FRACTION * value)
-            n_bad = n if missed and len(resp) else 0
+            exact = (o == 0) | (bool(o.size) and np.array_equal(o, np.rint(o)))  # zeros, integer columns
+            n_bad = n if missed and len(resp) else int(np.count_nonzero(exact & (r != o)))
         else:
             if kind == "abs":
                 tol: np.ndarray | float = value
@@ -197,7 +198,7 @@ def _column_metrics(
         n_bad += int(np.count_nonzero(~same))
         row["bound_kind"] = kind
         row["bound_value"] = value
-        row["frac_outside_bound"] = n_bad / n if n else 0.0
+        row["frac_outside_bound"] = min(n_bad, n) / n if n else 0.0
     return row
 
 

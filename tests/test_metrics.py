@@ -87,6 +87,9 @@ def test_rms_bound_judges_the_whole_column():
     assert _one(o, r, ("rms", 0.011))["frac_outside_bound"] == 0.0
     assert _one(o, r, ("rms", 0.009))["frac_outside_bound"] == 1.0
     assert _one(o, o * 1.005, ("rms", 0.011))["frac_outside_bound"] == 1.0  # RMS met, mean 5e-3 > 1.1e-3
+    assert _one([1.0, 2.0, 3.0, 4.0], [1.1, 2.2, 3.3, np.nan], ("rms", 0.01))["frac_outside_bound"] == 1.0
+    assert _one([0.0, 1.5, 2.5], [0.5, 1.5, 2.5], ("rms", 0.01))["frac_outside_bound"] == pytest.approx(1 / 3)
+    assert _one([1.0, 2.0, 3.0], [1.0, 2.0, 3.003], ("rms", 0.01))["frac_outside_bound"] == pytest.approx(1 / 3)
 
 
 def test_nonfinite_originals():
