@@ -218,7 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model file from 'baler train', or 'none': no model, every value on a grid that keeps "
                         "the error bound (fastest; needs --error-bound)")
     p.add_argument("-o", "--output", required=True, help=".baler file to write")
-    p.add_argument("--error-bound", help="abs=X, rel=X (pointwise), range=X (of each column's range), rms=X (tables: response RMS per column) or none")
+    p.add_argument("--error-bound", help="abs=X, rel=X (pointwise), range=X (of each column's range), "
+                                         "rms=X (tables: response RMS per column) or none")
     p.add_argument("--error-bound-file", help="YAML {default: SPEC, columns: {name: SPEC}} with per-column bounds")
     p.add_argument("--embed-decoder", action="store_true", help="store the decoder in the file (self-contained)")
     p.add_argument("--entropy", choices=["auto", "ans", "zstd"], default="auto",

@@ -114,7 +114,8 @@ def add_fileset_commands(sub) -> None:
     p.add_argument("original")
     p.add_argument("reconstructed")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--error-bound", help="bound to count values outside of (abs=X, rel=X, range=X; rms=X: a whole column)")
+    p.add_argument("--error-bound", help="bound to count values outside of "
+                                         "(abs=X, rel=X, range=X; rms=X: a whole column)")
     p.add_argument("--tree")
     p.add_argument("--branches", "--columns", dest="branches")
     p.add_argument("--cut")

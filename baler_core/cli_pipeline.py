@@ -252,7 +252,8 @@ def add_pipeline_commands(sub) -> None:
     p.add_argument("original")
     p.add_argument("reconstructed")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--error-bound", help="bound to count values outside of (abs=X, rel=X, range=X; rms=X: a whole column)")
+    p.add_argument("--error-bound", help="bound to count values outside of "
+                                         "(abs=X, rel=X, range=X; rms=X: a whole column)")
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("summarize", help="one table of every sweep point and baseline of a dataset")

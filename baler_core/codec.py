@@ -597,7 +597,8 @@ def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts:
         for (name, magnitude, edges), g, k in contexts.ranked(r, sources):  # the estimates are rough: code them
             split = contexts.encode_split(r, g, k, opts.entropy, opts.level, stream)
             if sum(map(len, split.values())) < size:
-                best, size = (split, {"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}), sum(map(len, split.values()))
+                size = sum(map(len, split.values()))
+                best = split, {"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}
         if best is not None:
             del streams[stream]
             streams.update(best[0])

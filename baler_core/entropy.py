@@ -202,7 +202,8 @@ def _hyb_tokens(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     small = z < (1 << _HYB_SPLIT)
     nlow = np.where(small, 0, e - _HYB_MSB)
     msb = (z >> nlow.astype(np.uint64)) & np.uint64((1 << _HYB_MSB) - 1)
-    tok = np.where(small, z.astype(np.int64), (1 << _HYB_SPLIT) + (e - _HYB_SPLIT) * (1 << _HYB_MSB) + msb.astype(np.int64))
+    big = (1 << _HYB_SPLIT) + (e - _HYB_SPLIT) * (1 << _HYB_MSB) + msb.astype(np.int64)
+    tok = np.where(small, z.astype(np.int64), big)
     return tok, nlow
 
 
@@ -264,7 +265,8 @@ def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
     low = z & ((np.uint64(1) << nlow.astype(np.uint64)) - np.uint64(1))
     extra = b"".join(_pack(low[nlow == w], int(w)) for w in np.unique(nlow[nlow > 0]))
     table = _zstd_encode(q, level)
-    return struct.pack("<BqBBIII", _HYB, center, _HYB_SPLIT, _HYB_MSB, k, len(table), len(words)) + table + words + extra
+    head = struct.pack("<BqBBIII", _HYB, center, _HYB_SPLIT, _HYB_MSB, k, len(table), len(words))
+    return head + table + words + extra
 
 
 def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
