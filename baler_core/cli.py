@@ -177,6 +177,13 @@ def _cmd_info(a: argparse.Namespace) -> None:
     print(f"ratio             {info['ratio_without_decoder']:.3f} without decoder, "
           f"{info['ratio_with_decoder']:.3f} with decoder")
     print(f"error bound       {info['error_bound']}")
+    if a.columns:
+        from .codec import column_costs
+
+        print(f"\n{'column':28s} {'bytes':>10s} {'bits/value':>10s} {'exceptions':>10s} {'step':>10s}  modes")
+        for c in sorted(column_costs(a.input), key=lambda c: -c["bytes"]):
+            print(f"{c['column'][:28]:28s} {c['bytes']:10d} {c['bits_per_value']:10.3f} {c['exceptions']:10d} "
+                  f"{c['step']:10.3g}  {c['modes']}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -245,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="sizes and ratios of a .baler file")
     p.add_argument("input")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--columns", action="store_true", help="also where the bytes go, per column")
     p.set_defaults(func=_cmd_info)
 
     from .cli_pipeline import add_pipeline_commands

@@ -873,6 +873,37 @@ def decompress(path: str | Path, bundle: ModelBundle | None = None, model_source
     return pd.DataFrame(cols, columns=names, copy=False)
 
 
+def column_costs(path: str | Path) -> list[dict]:
+    """Where a file's bytes go, per column (all blocks): bytes, bits per value, the coding mode(s) of its
+    blocks, the largest quantization step and the count of values stored exactly as exceptions. Latents and
+    the embedded decoder are listed under ``(latent)`` and ``(decoder)``."""
+    with ContainerReader(path) as rd:
+        h = rd.header
+        names = [str(c.get("name")) for c in h.get("columns", [])]
+        per_row = math.prod(h["shape"][1:]) if h.get("kind") == "field" and h.get("shape") else 1
+        n_values = int(h.get("n_rows") or 0) * per_row
+        rows = {name: {"column": name, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0} for name in names}
+        for section, (_, length, _) in h["sections"].items():
+            parts = section.split("/")
+            key = "(decoder)" if section == "decoder" else "(latent)" if parts[1:2] == ["latent"] else (
+                "field" if parts[1:2] == ["field"] else parts[1] if len(parts) > 2 else section)
+            rows.setdefault(key, {"column": key, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0})
+            rows[key]["bytes"] += int(length)
+        for blk in h.get("blocks", []):
+            for name, rec in zip(names, blk.get("columns", [])):
+                row = rows[name]
+                row["modes"].add(str(rec.get("mode")))
+                step = rec.get("step")
+                row["step"] = max(row["step"], float(step)) if isinstance(step, (int, float)) else row["step"]
+                row["exceptions"] += int(rec.get("n_exceptions", 0) or 0)
+    out = []
+    for row in rows.values():
+        values = n_values if row["column"] in names or row["column"] == "field" else 0
+        out.append({**row, "modes": ",".join(sorted(row["modes"])),
+                    "bits_per_value": 8 * row["bytes"] / values if values else float("nan")})
+    return out
+
+
 def file_info(path: str | Path) -> dict:
     """Sizes and ratios of a ``.baler`` file, with and without the decoder's bytes."""
     with ContainerReader(path) as rd:

@@ -43,6 +43,9 @@ def test_hzz_jagged_jets_round_trip_after_deleting_input(tmp_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["rows"] == len(orig) and info["decoder_bytes"] > 0
     assert info["ratio_with_decoder"] < info["ratio_without_decoder"]
+    assert main(["info", str(tmp_path / "j.baler"), "--columns"]) == 0
+    listed = capsys.readouterr().out
+    assert all(f"\n{c[:28]}" in listed for c in orig.columns) and "(latent)" in listed
     # ROOT output by suffix
     assert main(["decompress", str(tmp_path / "j.baler"), "-m", str(model), "-o", str(tmp_path / "j.root")]) == 0
     back = read_table(tmp_path / "j.root", tree="events")

@@ -190,3 +190,21 @@ def test_field_without_bound_uses_model_and_records_its_decoder(field_model, tmp
         assert rd.header["model"]["decoder_sha256"] == sha256_hex(bundle.decoder_blob())
     rec = decompress(out, load_model(path), str(path))  # a fresh load, as another process would
     assert rec.shape == field.shape and np.all(np.isfinite(rec))
+
+
+def test_column_costs_account_for_every_byte(tmp_path):
+    """`baler info --columns`: the per-column bytes add up to the file's sections, bits per value follow, and a
+    column coded exactly (integers) reports no step."""
+    from baler_core.codec import column_costs
+    from baler_core.container import ContainerReader
+
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"x": rng.normal(10, 1, 3000).astype(np.float32), "n": rng.poisson(3, 3000).astype(np.float32)})
+    out = tmp_path / "c.baler"
+    compress_table([df], None, out, CompressionOptions(BoundSpec(parse_bound("rel=1e-3")), block_rows=1000))
+    costs = {c["column"]: c for c in column_costs(out)}
+    with ContainerReader(out) as rd:
+        assert sum(c["bytes"] for c in costs.values()) == sum(v[1] for v in rd.header["sections"].values())
+    assert set(costs) == {"x", "n"}
+    assert costs["x"]["bits_per_value"] == pytest.approx(8 * costs["x"]["bytes"] / 3000)
+    assert costs["x"]["step"] > 0 and costs["n"]["step"] == 0 and "int" in costs["n"]["modes"]
