@@ -99,7 +99,9 @@ def test_chunks_give_several_blocks(jets_model, tmp_path):
 def test_embedded_decoder_needs_no_model(jets_model, tmp_path):
     path, bundle = jets_model
     out = tmp_path / "e.baler"
-    compress_table([make_jets(500, 7)], bundle, out, CompressionOptions(BoundSpec(Bound("abs", 1e-2)), True))
+    # several blocks: no model-free comparison, so the decoder is used and embedded
+    compress_table([make_jets(500, 7)], bundle, out, CompressionOptions(BoundSpec(Bound("abs", 1e-2)), True,
+                                                                          block_rows=100))
     rec = decompress(out)  # no model given
     assert len(rec) == 500
     assert file_info(out)["decoder_embedded"]

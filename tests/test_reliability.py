@@ -90,6 +90,26 @@ def test_absurd_declared_sizes_refused_before_allocation(tmp_path):
     assert time.perf_counter() - t0 < 5
 
 
+def test_header_dtype_strings_are_checked_before_numpy_parses_them(tmp_path):
+    """A forged column dtype such as "," made numpy's dtype parser raise SyntaxError (found by the fuzzer):
+    only numeric type codes are accepted, each failure a FormatError."""
+    import json
+
+    from fuzz_baler_files import reseal, split_file
+
+    out = tmp_path / "t.baler"
+    compress_table([make_jets(200, seed=3)], None, out, CompressionOptions(BoundSpec(Bound("range", 1e-3))))
+    body, header = split_file(out.read_bytes())
+    for bad in (",", "f4,f4", "(2,)f4", "<U8", "O", 7):
+        h = json.loads(header)
+        h["columns"][0]["dtype"] = bad
+        new = json.dumps(h).encode()
+        p = tmp_path / "forged.baler"
+        p.write_bytes(reseal(body + new, len(new)))
+        with pytest.raises(FormatError, match="dtype"):
+            decompress(p)
+
+
 def test_edge_case_values_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     n = 400

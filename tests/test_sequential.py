@@ -345,3 +345,28 @@ def test_rms_target_is_for_tables(tmp_path):
     for bad in ("rms=0.7", "rms=-1", "rms=x"):
         with pytest.raises(InputError):
             parse_bound(bad)
+
+
+def test_embedded_decoder_never_costs_more_than_no_model(table, seq_model, tmp_path):
+    """With the decoder in the file, a one-block table is also coded without a model and the smaller file
+    kept: on 300 rows the decoder outweighs what the model saves. Larger inputs stream as before."""
+    bound = BoundSpec(parse_bound("rel=1e-3"))
+    embed = CompressionOptions(bound, embed_decoder=True)
+    for n in (300, len(table)):
+        t = table.iloc[:n].reset_index(drop=True)
+        compress_table([t.iloc[: n // 2], t.iloc[n // 2 :]], seq_model, tmp_path / "e.baler", embed)
+        compress_table([t], seq_model, tmp_path / "m.baler", embed, _compare=False)
+        compress_table([t], None, tmp_path / "g.baler", CompressionOptions(bound))
+        size = {k: (tmp_path / f"{k}.baler").stat().st_size for k in "emg"}
+        assert size["e"] == min(size["m"], size["g"]), (n, size)
+        if n == 300:
+            assert size["g"] < size["m"]  # the case this exists for
+        rec = decompress(tmp_path / "e.baler")  # self-contained either way
+        for c in ("pt", "energy", "rareE"):
+            x, y = t[c].to_numpy(np.float64), rec[c].to_numpy(np.float64)
+            assert np.all(np.abs(y - x) <= 1e-3 * np.abs(x)), c
+        assert not list(tmp_path.glob("*.part"))
+    blocks = CompressionOptions(bound, embed_decoder=True, block_rows=500)  # several blocks: no comparison
+    h = compress_table(iter([table.iloc[:1000], table.iloc[1000:]]), seq_model, tmp_path / "b.baler", blocks)
+    assert len(h["blocks"]) == 4 and h["model"]["embedded"]
+    np.testing.assert_array_equal(decompress(tmp_path / "b.baler")["nTotal"].to_numpy(), table["nTotal"].to_numpy())
