@@ -277,6 +277,7 @@ def _encode_rms(x: np.ndarray, bound: Bound, code: Callable[[Bound], tuple]) -> 
 
 
 def _size(coded: tuple) -> int:
+    """Bytes of a coded column's streams (``(record, streams, ...)``)."""
     return sum(map(len, coded[1].values()))
 
 
@@ -306,7 +307,7 @@ def _encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: Compressio
                            stored_pred=True)
     const[0]["pred"] = center
     cands = [first, _encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True), const]
-    return min(cands, key=lambda c: sum(map(len, c[1].values())))
+    return min(cands, key=_size)
 
 
 def _decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
@@ -642,8 +643,8 @@ def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts:
         best, size = None, len(streams[stream])
         for (name, magnitude, edges), g, k in contexts.ranked(r, sources):  # the estimates are rough: code them
             split = contexts.encode_split(r, g, k, opts.entropy, opts.level, stream)
-            if sum(map(len, split.values())) < size:
-                size = sum(map(len, split.values()))
+            if _size((None, split)) < size:
+                size = _size((None, split))
                 best = split, {"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}
         if best is not None:
             del streams[stream]
@@ -932,29 +933,28 @@ def column_costs(path: str | Path) -> list[dict]:
     the embedded decoder are listed under ``(latent)`` and ``(decoder)``."""
     with ContainerReader(path) as rd:
         h = rd.header
-        names = [str(c.get("name")) for c in h.get("columns", [])]
-        per_row = math.prod(h["shape"][1:]) if h.get("kind") == "field" and h.get("shape") else 1
+    try:
+        names = [str(c["name"]) for c in h.get("columns", [])]
+        per_row = math.prod(h["shape"][1:]) if h.get("kind") == "field" else 1
         n_values = int(h.get("n_rows") or 0) * per_row
-        rows = {name: {"column": name, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0} for name in names}
+        rows: dict[str, dict] = {}
         for section, (_, length, _) in h["sections"].items():
-            parts = section.split("/")
-            key = "(decoder)" if section == "decoder" else "(latent)" if parts[1:2] == ["latent"] else (
-                "field" if parts[1:2] == ["field"] else parts[1] if len(parts) > 2 else section)
-            rows.setdefault(key, {"column": key, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0})
-            rows[key]["bytes"] += int(length)
+            parts = section.split("/")  # b<block>/<column or latent>/<stream>, or decoder
+            key = "(decoder)" if section == "decoder" else "(latent)" if parts[1:2] == ["latent"] else parts[1]
+            row = rows.setdefault(key, {"column": key, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0})
+            row["bytes"] += int(length)
         for blk in h.get("blocks", []):
             for name, rec in zip(names, blk.get("columns", [])):
-                row = rows[name]
+                row = rows.setdefault(name, {"column": name, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0})
                 row["modes"].add(str(rec.get("mode")))
-                step = rec.get("step")
-                row["step"] = max(row["step"], float(step)) if isinstance(step, (int, float)) else row["step"]
-                row["exceptions"] += int(rec.get("n_exceptions", 0) or 0)
-    out = []
-    for row in rows.values():
-        values = n_values if row["column"] in names or row["column"] == "field" else 0
-        out.append({**row, "modes": ",".join(sorted(row["modes"])),
-                    "bits_per_value": 8 * row["bytes"] / values if values else float("nan")})
-    return out
+                if isinstance(rec.get("step"), (int, float)):
+                    row["step"] = max(row["step"], float(rec["step"]))
+                row["exceptions"] += int(rec.get("n_exceptions", 0))
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise FormatError(f"{path}: header malformed ({exc!r})") from exc
+    return [{**row, "modes": ",".join(sorted(row["modes"])),
+             "bits_per_value": 8 * row["bytes"] / n_values if row["column"] in names and n_values else float("nan")}
+            for row in rows.values()]
 
 
 def file_info(path: str | Path) -> dict:

@@ -122,13 +122,6 @@ def ranked(r: np.ndarray, sources: dict[tuple[str, bool], Source], top: int = 3
     return [item for _, _, item in sorted(found, key=lambda t: t[:2])[:top]]
 
 
-def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source]
-           ) -> tuple[tuple[str, bool, np.ndarray], np.ndarray, int] | None:
-    """The split of ``r`` that looks smallest (see :func:`ranked`), or None where none looks smaller."""
-    best = ranked(r, sources, 1)
-    return best[0] if best else None
-
-
 def group_of(splits: list[tuple[str, bool, np.ndarray]], values: dict[tuple[str, bool], np.ndarray], n: int
              ) -> tuple[np.ndarray, int]:
     """Group of each row under ``splits`` (refined one after another) and the number of groups."""

@@ -121,34 +121,67 @@ def _q_weights(q: np.ndarray) -> np.ndarray:
     return w / math.fsum(w.tolist())
 
 
+def _quantized(counts: np.ndarray) -> np.ndarray:
+    """Counts rounded to 1/8 octave: q = 1 + round(8 log2 c) for c > 0, 0 for c = 0 (methods 4 and 5)."""
+    q = np.zeros(counts.size, dtype=np.int64)
+    nz = counts > 0
+    q[nz] = 1 + np.rint(_Q_PER_OCTAVE * np.log2(counts[nz])).astype(np.int64)
+    return q
+
+
+def _read_quantized(table: bytes, k: int) -> np.ndarray:
+    """A method-4/5 table: a plain integer stream (never another rANS stream) of ``k`` quantized counts."""
+    if not table or table[0] not in (_CONST, _ZSTD, _ZSTD_U):
+        raise FormatError("integer stream histogram is not a plain stream")
+    q = decode_ints(table, k)
+    if q.min() < 0 or q.max() > _Q_MAX or not q.any():
+        raise FormatError("integer stream histogram out of range")
+    return q
+
+
+def _rans(sym: np.ndarray, probs: np.ndarray) -> bytes:
+    import constriction
+
+    coder = constriction.stream.stack.AnsCoder()
+    coder.encode_reverse(sym.astype(np.int32, copy=False), constriction.stream.model.Categorical(probs, perfect=False))
+    return coder.get_compressed().astype("<u4").tobytes()
+
+
+def _unrans(words: bytes, probs: np.ndarray, n: int) -> np.ndarray:
+    """``n`` symbols from a whole number of 32-bit words, which they must use up exactly."""
+    import constriction
+
+    if len(words) % 4:
+        raise FormatError("integer stream payload is not a whole number of 32-bit words")
+    try:
+        coder = constriction.stream.stack.AnsCoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
+        sym = coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n)
+        leftover = not coder.is_empty()
+    except Exception as exc:  # constriction raises on exhausted or invalid data
+        raise FormatError(f"integer stream does not decode ({exc})") from exc
+    if leftover:
+        raise FormatError("integer stream is damaged: words left over after its values")
+    return sym
+
+
 def _ans_encodings(x: np.ndarray, level: int) -> list[bytes]:
     """rANS with the stream's exact histogram (method 2) and with its log-quantized one (method 4); none for
     alphabets of one value or wider than ``MAX_ANS_ALPHABET``."""
-    import constriction
-
     lo, hi = int(x.min()), int(x.max())
     k = hi - lo + 1
     if k > MAX_ANS_ALPHABET or k < 2:
         return []
     sym = (x - lo).astype(np.int32, copy=False)
     counts = np.bincount(sym, minlength=k)
-    q = np.zeros(k, dtype=np.int64)
-    nz = counts > 0
-    q[nz] = 1 + np.rint(_Q_PER_OCTAVE * np.log2(counts[nz])).astype(np.int64)
+    q = _quantized(counts)
     exact = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(counts.astype("<u4").tobytes())
-    out = []
-    for method, probs, table in ((_ANS, counts / counts.sum(), exact), (_ANS_Q, _q_weights(q), _zstd_encode(q, level))):
-        coder = constriction.stream.stack.AnsCoder()
-        coder.encode_reverse(sym, constriction.stream.model.Categorical(probs, perfect=False))
-        words = coder.get_compressed().astype("<u4").tobytes()
-        out.append(struct.pack("<BqII", method, lo, k, len(table)) + table + words)
-    return out
+    return [struct.pack("<BqII", method, lo, k, len(table)) + table + _rans(sym, probs)
+            for method, probs, table in ((_ANS, counts / counts.sum(), exact),
+                                         (_ANS_Q, _q_weights(q), _zstd_encode(q, level)))]
 
 
 def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
     """rANS stream with an exact (method 2) or log-quantized (method 4) histogram."""
-    import constriction
-
     head = struct.calcsize("<BqII")
     if len(blob) < head:
         raise FormatError("integer stream truncated (ans header)")
@@ -163,24 +196,12 @@ def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
             raise FormatError(f"integer stream histogram counts {counts.sum():.0f} values, expected {n}")
         probs = counts / counts.sum()
     else:
-        if ntab < 1 or table[0] not in (_CONST, _ZSTD, _ZSTD_U):
-            raise FormatError("integer stream histogram is not a plain stream")
-        q = decode_ints(table, k)
-        if q.min() < 0 or q.max() > _Q_MAX or not q.any():
-            raise FormatError("integer stream histogram out of range")
+        q = _read_quantized(table, k)
         probs = _q_weights(q)
-    words = blob[head + ntab :]
-    if len(words) % 4:
-        raise FormatError("integer stream payload is not a whole number of 32-bit words")
-    try:
-        coder = constriction.stream.stack.AnsCoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
-        sym = coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n)
-        leftover = not coder.is_empty()
-    except Exception as exc:  # constriction raises on exhausted or invalid data
-        raise FormatError(f"integer stream does not decode ({exc})") from exc
-    # The decoded symbols must use up the stream and reproduce the exact histogram, or have nonzero weight.
-    if leftover or (not np.array_equal(np.bincount(sym, minlength=k)[:k], counts) if method == _ANS
-                    else n and q[sym].min() == 0):
+    sym = _unrans(blob[head + ntab :], probs, n)
+    # The decoded symbols must reproduce the exact histogram, or have nonzero weight.
+    if (not np.array_equal(np.bincount(sym, minlength=k)[:k], counts) if method == _ANS
+            else n and q[sym].min() == 0):
         raise FormatError("integer stream is damaged: decoded values do not match its histogram")
     if narrow and -(2**31) <= lo and lo + k < 2**31:
         return sym.astype(np.int32, copy=False) + np.int32(lo)
@@ -248,8 +269,6 @@ def _unpack(buf: bytes, m: int, width: int) -> np.ndarray:
 def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
     """Method 5: hybrid tokens coded by rANS with a log-quantized table, then the raw low bits grouped by
     their count (a reader knows every value's count from its token)."""
-    import constriction
-
     center = _median(x)
     if int(x.max()) - center >= 2**62 or center - int(x.min()) >= 2**62:
         return None
@@ -259,11 +278,8 @@ def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
     counts = np.bincount(tok, minlength=k)
     if np.count_nonzero(counts) < 2:
         return None
-    q = np.zeros(k, dtype=np.int64)
-    q[counts > 0] = 1 + np.rint(_Q_PER_OCTAVE * np.log2(counts[counts > 0])).astype(np.int64)
-    coder = constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(tok.astype(np.int32), constriction.stream.model.Categorical(_q_weights(q), perfect=False))
-    words = coder.get_compressed().astype("<u4").tobytes()
+    q = _quantized(counts)
+    words = _rans(tok, _q_weights(q))
     low = z & ((np.uint64(1) << nlow.astype(np.uint64)) - np.uint64(1))
     extra = b"".join(_pack(low[nlow == w], int(w)) for w in np.unique(nlow[nlow > 0]))
     table = _zstd_encode(q, level)
@@ -272,8 +288,6 @@ def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
 
 
 def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
-    import constriction
-
     head = struct.calcsize("<BqBBIII")
     if len(blob) < head:
         raise FormatError("integer stream truncated (hybrid header)")
@@ -281,19 +295,9 @@ def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
     if not (1 <= split <= 8 and msb <= min(split, 4) and 2 <= k <= (1 << split) + (64 << msb)
             and 1 <= ntab and ntab + nwords <= len(blob) - head and nwords % 4 == 0):
         raise FormatError(f"integer stream declares hybrid tokens ({split}, {msb}, {k}) or sizes beyond limits")
-    if blob[head] not in (_CONST, _ZSTD, _ZSTD_U):
-        raise FormatError("integer stream histogram is not a plain stream")
-    q = decode_ints(blob[head : head + ntab], k)
-    if q.min() < 0 or q.max() > _Q_MAX or not q.any():
-        raise FormatError("integer stream histogram out of range")
-    words = np.frombuffer(blob, dtype="<u4", count=nwords // 4, offset=head + ntab)
-    try:
-        coder = constriction.stream.stack.AnsCoder(words.astype(np.uint32))
-        tok = coder.decode(constriction.stream.model.Categorical(_q_weights(q), perfect=False), n).astype(np.int64)
-        leftover = not coder.is_empty()
-    except Exception as exc:  # constriction raises on exhausted or invalid data
-        raise FormatError(f"integer stream does not decode ({exc})") from exc
-    if leftover or (n and q[tok].min() == 0):
+    q = _read_quantized(blob[head : head + ntab], k)
+    tok = _unrans(blob[head + ntab : head + ntab + nwords], _q_weights(q), n).astype(np.int64)
+    if n and q[tok].min() == 0:
         raise FormatError("integer stream is damaged: decoded tokens do not match its histogram")
     big = tok >= (1 << split)
     e = np.where(big, split + ((tok - (1 << split)) >> msb), 0)

@@ -39,29 +39,24 @@ def coding_order(x: np.ndarray, names: list[str]) -> list[str]:
     return [names[j] for j in sorted(range(len(names)), key=group)]
 
 
-def _members(j: int, others: list[int], coef: np.ndarray, x: np.ndarray) -> list[int]:
-    """The columns of a relation for column ``j``: those whose term contributes more than 1e-4 of ``j``'s RMS
-    (least squares spreads noise-sized coefficients over every other column)."""
-    rms = np.sqrt(np.mean(x**2, axis=0))
-    return [j] + [i for i, c in zip(others, coef[:-1]) if abs(c) * rms[i] > 1e-4 * rms[j]]
-
-
-def _derive(j: int, others: list[int], coef: np.ndarray, x: np.ndarray, names: list[str], keep: set[str],
-            tol: float) -> tuple[int, dict] | None:
+def _derive(j: int, others: list[int], coef: np.ndarray, full_rel: float, x: np.ndarray, names: list[str],
+            keep: set[str], tol: float) -> tuple[int, dict] | None:
     """Which member of the relation found for column ``j`` to derive, and its relation: the member with the
     largest mean term, not in ``keep``, that its fellow members give to ``tol``. Deriving the largest member
     (a jet's charged-hadron energy from its energy minus the other species) makes its prediction's error the
     smallest relative to its value, and it is usually the column that costs most to code."""
-    members = _members(j, others, coef, x)
+    rms = np.sqrt(np.mean(x**2, axis=0))
+    rms[rms == 0] = 1.0
+    # the relation's members: terms above 1e-4 of j's RMS (least squares spreads noise-sized coefficients)
+    members = [j] + [i for i, c in zip(others, coef[:-1]) if abs(c) * rms[i] > 1e-4 * rms[j]]
     weight = {j: 1.0, **dict(zip(others, np.abs(coef[:-1])))}
     size = {i: weight[i] * float(np.mean(np.abs(x[:, i]))) for i in members}
-    rms = np.sqrt(np.mean(x**2, axis=0))
-    full_abs = _fit(x[:, j], x[:, others])[1] * (rms[j] or 1.0)  # the residual RMS with every other column
+    full_abs = full_rel * rms[j]  # the residual RMS with every other column
     for m in sorted((i for i in members if names[i] not in keep), key=lambda i: -size[i]):
         for inputs in ([i for i in members if i != m], [i for i in [j, *others] if i != m]):
             c, rel, intercept = _fit(x[:, m], x[:, inputs])
             # the members alone must give the relation as exactly as every column did (tiny terms matter)
-            if inputs and rel < tol and rel * (rms[m] or 1.0) <= max(10 * full_abs, 1e-12 * (rms[m] or 1.0)):
+            if inputs and rel < tol and rel * rms[m] <= max(10 * full_abs, 1e-12 * rms[m]):
                 terms = [(i, float(v)) for i, v in zip(inputs, c[:-1]) if abs(v) > 1e-9]
                 return m, {"inputs": [names[i] for i, _ in terms], "coef": [v for _, v in terms],
                            "intercept": intercept, "rel_rms": rel}
@@ -90,7 +85,7 @@ def find_linear_relations(x: np.ndarray, names: list[str], tol: float = REL_TOLE
             continue
         coef, rel, _ = _fit(x[:, j], x[:, others])
         if rel < tol:
-            found = _derive(j, others, coef, x, names, set(keep), tol)
+            found = _derive(j, others, coef, rel, x, names, set(keep), tol)
             if found is not None:
                 derived[names[found[0]]] = found[1]
     # in reverse order of finding: a relation's inputs were not derived when it was found, so each comes first

@@ -210,3 +210,15 @@ def test_column_costs_account_for_every_byte(tmp_path):
     assert set(costs) == {"x", "n"}
     assert costs["x"]["bits_per_value"] == pytest.approx(8 * costs["x"]["bytes"] / 3000)
     assert costs["x"]["step"] > 0 and costs["n"]["step"] == 0 and "int" in costs["n"]["modes"]
+    import json
+
+    from baler_core.errors import FormatError
+    from fuzz_baler_files import reseal, split_file
+
+    body, header = split_file(out.read_bytes())
+    h = json.loads(header)
+    h["blocks"][0]["columns"][0] = 7  # a record that is not a mapping
+    new = json.dumps(h).encode()
+    (tmp_path / "f.baler").write_bytes(reseal(body + new, len(new)))
+    with pytest.raises(FormatError, match="malformed"):
+        column_costs(tmp_path / "f.baler")

@@ -20,7 +20,7 @@ def test_split_chosen_by_the_informative_column_and_smaller():
     eta, r = _residuals_by_region()
     noise = np.random.default_rng(1).uniform(0, 1, eta.size).astype(np.float32)
     sources = {**contexts.sources_of("noise", noise), **contexts.sources_of("eta", eta)}
-    (name, magnitude, edges), g, k = contexts.choose(r, sources)
+    (name, magnitude, edges), g, k = contexts.ranked(r, sources)[0]
     assert (name, magnitude) == ("eta", True)
     streams = contexts.encode_split(r, g, k, "auto", 9)
     assert sum(map(len, streams.values())) < 0.8 * len(encode_ints(r, "auto"))
@@ -32,8 +32,8 @@ def test_split_chosen_by_the_informative_column_and_smaller():
 def test_no_split_where_nothing_informs_the_residuals():
     rng = np.random.default_rng(2)
     r = np.rint(rng.laplace(0, 5, 20000)).astype(np.int64)
-    assert contexts.choose(r, contexts.sources_of("u", rng.uniform(size=r.size))) is None
-    assert contexts.choose(r[:500], contexts.sources_of("u", rng.uniform(size=500))) is None  # too few rows
+    assert contexts.ranked(r, contexts.sources_of("u", rng.uniform(size=r.size))) == []
+    assert contexts.ranked(r[:500], contexts.sources_of("u", rng.uniform(size=500))) == []  # too few rows
 
 
 def test_edges_sit_in_gaps_so_ulp_differences_keep_every_group():
@@ -56,7 +56,7 @@ def test_edges_sit_in_gaps_so_ulp_differences_keep_every_group():
 def test_damaged_context_records_raise():
     eta, r = _residuals_by_region(5000)
     sources = contexts.sources_of("eta", eta)
-    (name, magnitude, edges), g, k = contexts.choose(r, sources)
+    (name, magnitude, edges), g, k = contexts.ranked(r, sources)[0]
     streams = contexts.encode_split(r, g, k, "auto", 9)
     good = [{"col": name, "abs": magnitude, "edges": edges.tolist()}]
     bad_records = [
