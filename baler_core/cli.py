@@ -233,10 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="integer stream coder: ans (smallest), zstd (fastest, with --level 1), auto (the smaller)")
     p.add_argument("--level", type=int, help="zstd level (default 9)")
     p.add_argument("--threads", type=int, default=0, help="threads for model-free coding (default: all cores)")
-    p.add_argument("--field-predictor", choices=["auto", "lorenzo", "interp", "spline"], default="auto",
+    p.add_argument("--field-predictor", choices=["auto", "lorenzo", "interp", "spline", "dct"], default="auto",
                    help="fields, blocks coded without the model: Lorenzo differences of grid indices (fastest), "
                         "cubic interpolation of grid indices, spline (cubic interpolation from reconstructed "
-                        "values, as SZ3), or auto (lorenzo and spline, the smaller kept)")
+                        "values, as SZ3), dct (transform coding with outlier correction), or auto (lorenzo, spline "
+                        "and dct, the smallest kept)")
     p.add_argument("--stats", help="write sizes, ratios and timing as JSON to this file")
     _add_input_options(p)
     p.set_defaults(func=_cmd_compress)

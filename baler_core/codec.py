@@ -60,7 +60,7 @@ class CompressionOptions:
     block_rows: int = 1 << 18
     level: int = ZSTD_LEVEL
     threads: int = 0  # 0: every core this process may use
-    field_predictor: str = "auto"  # model-free field blocks: lorenzo, interp, spline, or auto (lorenzo and spline)
+    field_predictor: str = "auto"  # model-free field blocks: lorenzo, interp, spline, dct, or auto (all but interp)
 
 
 def _threads(requested: int) -> int:

@@ -12,7 +12,8 @@ smallest:
 - a multi-level cubic interpolation of the grid indices (both are exact integer transforms);
 - ``spline``: SZ3's scheme, cubic interpolation level by level from the values already *reconstructed*, with
   the residual quantized to the bound. The float64 arithmetic is the same numpy operations in the same order
-  on both sides, and values that miss the bound after the cast are stored exactly, as on the grid.
+  on both sides, and values that miss the bound after the cast are stored exactly, as on the grid;
+- ``dct``: transform coding with outlier correction (:mod:`baler_core.transform`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TypeVar
 import numpy as np
 import zstandard
 
+from . import transform
 from .entropy import decode_ints, encode_ints, unzstd
 from .error_bounds import Bound
 from .errors import FormatError, InputError
@@ -183,8 +185,8 @@ def grid_values(q: np.ndarray, origin: float, step: float, dtype: np.dtype) -> n
     return out
 
 
-PREDICTORS = ("lorenzo", "interp", "spline")
-AUTO_PREDICTORS = ("lorenzo", "spline")  # interp never beat spline in our measurements
+PREDICTORS = ("lorenzo", "interp", "spline", "dct")
+AUTO_PREDICTORS = ("lorenzo", "spline", "dct")  # interp never beat spline in our measurements
 MAX_SPLINE_RESIDUAL = 2**40  # larger residuals (wild outliers under a tiny bound): the grid predictors code them
 
 
@@ -306,7 +308,8 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
                 predictors: tuple[str, ...] = ("lorenzo",)) -> tuple[dict, dict[str, bytes]] | None:
     """Code a float column (any shape, coded flat) on its grid; None where the general path must do it
     (non-finite values, a grid too fine for the dtype, a bound other than abs/range). Fields pass their block
-    ``shape`` and the ``predictors`` to try (``lorenzo``, ``interp``, ``spline``); the smallest result wins."""
+    ``shape`` and the ``predictors`` to try (``lorenzo``, ``interp``, ``spline``, ``dct``); the smallest result
+    wins."""
     if x.dtype not in _MARGIN or bound.kind not in ("abs", "range") or x.size == 0:
         return None
     x = np.ascontiguousarray(x).ravel()
@@ -348,7 +351,12 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
             cands.append(({"split_spline": list(shape), "spline_order": list(order), "split_axes": SPLIT_AXES,
                            "anchor": float(x[0]), "n_exceptions": int(sidx.size)},
                           {**_exceptions(x, sidx, level), **{k: encode_ints(v, entropy, level) for k, v in parts.items()}}))
-    if not cands:  # only spline was asked for and it does not apply
+    got = transform.encode_dct(x, shape, p["tol"], entropy, level) if "dct" in predictors and p["tol"] > 0 else None
+    if got is not None:
+        drec, dstreams, out = got
+        didx = np.flatnonzero(transform.misses(x, out, p["tol"]))
+        cands.append(({**drec, "n_exceptions": int(didx.size)}, {**_exceptions(x, didx, level), **dstreams}))
+    if not cands:  # only spline or dct was asked for and it does not apply
         cands.append(lorenzo_cand())
     extra, coded = min(cands, key=lambda c: sum(map(len, c[1].values())))
     return {**rec, **extra}, coded
@@ -391,6 +399,8 @@ def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype
             sizes = split_spline_sizes(shape, tuple(order), naxes)
             streams = {k: decode_ints(read(k if naxes else f"s{k[1:-2]}"), size) for k, size in sizes.items()}
             out = split_spline(shape, step, tuple(order), naxes, float(anchor), parts=streams)[1].ravel().astype(dtype)
+    elif rec.get("dct") is not None:
+        out = transform.decode_dct(rec, read, _block_shape(rec, "dct", n), dtype)
     elif rec.get("interp") is not None:
         shape = _block_shape(rec, "interp", n)
         parts = [decode_ints(read(f"r{i}"), size) for i, size in enumerate(interp_level_sizes(shape))]

@@ -190,7 +190,7 @@ def test_interpolation_transform_is_exact(shape):
     np.testing.assert_array_equal(interp_inverse(parts, shape), q)
 
 
-@pytest.mark.parametrize("predictor", ["lorenzo", "interp", "spline", "auto"])
+@pytest.mark.parametrize("predictor", ["lorenzo", "interp", "spline", "dct", "auto"])
 def test_field_predictors_keep_the_bound_and_auto_is_smallest(tmp_path, predictor):
     field = make_field(n=24, h=40, w=70)
     field[3, 4, 5] = -0.0
@@ -203,7 +203,7 @@ def test_field_predictors_keep_the_bound_and_auto_is_smallest(tmp_path, predicto
         _assert_bound(field.ravel(), rec.ravel(), Bound("range", 1e-3))
         sizes[p] = out.stat().st_size
     header = json.loads(_header_json(tmp_path / f"{predictor}.baler"))
-    used = {k.replace("split_", "") for blk in header["blocks"] for k in ("lorenzo", "interp", "split_spline")
+    used = {k.replace("split_", "") for blk in header["blocks"] for k in ("lorenzo", "interp", "split_spline", "dct")
             if k in blk["columns"][0]}
     assert np.signbit(decompress(tmp_path / f"{predictor}.baler")[3, 4, 5])
     if predictor != "auto":

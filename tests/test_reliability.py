@@ -30,8 +30,8 @@ def _train(df, path, **mc):
 
 
 def build_fuzz_corpus(tmp: Path) -> list:
-    """Six real files: a table with its decoder embedded, a table without, a field, model-free ones, and a
-    sequential-model table."""
+    """Seven real files: a table with its decoder embedded, a table without, a field, model-free ones (a
+    transform-coded field with signed zeros among them), and a sequential-model table."""
     jets = make_jets(300, seed=11)
     jets.loc[5, "eta"] = np.nan
     tb = _train(jets, tmp / "t.safetensors")
@@ -45,6 +45,12 @@ def build_fuzz_corpus(tmp: Path) -> list:
     compress_table([jets], None, tmp / "d.baler", CompressionOptions(BoundSpec(Bound("range", 1e-3)), block_rows=128))
     compress_field(field, None, tmp / "e.baler", CompressionOptions(BoundSpec(Bound("abs", 1e-3)),
                                                                    field_predictor="spline"))
+    zeros = field.copy()
+    zeros[1, 2:5, 3:6] = 0.0
+    zeros[2, 0, :4] = -0.0
+    header = compress_field(zeros, None, tmp / "g.baler", CompressionOptions(BoundSpec(Bound("range", 1e-3)),
+                                                                            field_predictor="dct"))
+    assert header["blocks"][0]["columns"][0]["dct_zeros"] is True
     # the sequential model: relations, aligned modes, context groups of residuals and zero flags, methods 4, 5
     many = make_jets(4000, seed=12)
     sb, _ = train_dataset(many, tmp / "s.safetensors", ModelConfig(model="sequential", latent_dim=4),
@@ -54,7 +60,8 @@ def build_fuzz_corpus(tmp: Path) -> list:
     rd = ContainerReader(tmp / "f.baler")
     assert any(rd.read(s)[0] == 5 for s in rd.header["sections"])  # hybrid-token streams get fuzzed too
     return [(tmp / "a.baler", None, jets), (tmp / "b.baler", tb, jets), (tmp / "c.baler", fb, field),
-            (tmp / "d.baler", None, jets), (tmp / "e.baler", None, field), (tmp / "f.baler", None, many)]
+            (tmp / "d.baler", None, jets), (tmp / "e.baler", None, field), (tmp / "f.baler", None, many),
+            (tmp / "g.baler", None, zeros)]
 
 
 def test_fuzz_mutated_files(tmp_path):

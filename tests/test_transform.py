@@ -1,0 +1,132 @@
+"""The ``dct`` field predictor: orthonormal transform, bounds on every value after outlier correction, signed
+zeros, a decoder whose transform rounds differently, malformed records, and its size on smooth flow."""
+
+import numpy as np
+import pytest
+
+from baler_core import transform
+from baler_core.codec import CompressionOptions, compress_field, decompress
+from baler_core.container import ContainerReader
+from baler_core.direct import decode_grid, encode_grid
+from baler_core.entropy import decode_ints, encode_ints
+from baler_core.error_bounds import Bound, BoundSpec
+from baler_core.errors import FormatError
+from conftest import make_field
+from test_codec import _assert_bound
+
+
+def _dct_file(field, tmp_path, bound, name="d.baler", **kw):
+    out = tmp_path / name
+    compress_field(field, None, out, CompressionOptions(bounds=BoundSpec(bound), field_predictor="dct", **kw))
+    with ContainerReader(out) as rd:
+        cols = [blk["columns"][0] for blk in rd.header["blocks"]]
+    return decompress(out), out, cols
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4), (1, 1, 9), (7, 1, 1), (3, 17, 4), (4, 33, 65)])
+def test_transform_is_orthonormal_and_inverts(shape):
+    x = np.random.default_rng(1).normal(size=shape)
+    c = transform._transform(x, inverse=False)
+    assert np.isclose(np.sum(c**2), np.sum(x**2))
+    np.testing.assert_allclose(transform._transform(c, inverse=True), x, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 9), (5, 1, 1), (3, 17, 4), (2, 33, 65)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bound", [Bound("abs", 0.01), Bound("range", 1e-3)])
+def test_dct_round_trip_keeps_every_bound(tmp_path, shape, dtype, bound):
+    rng = np.random.default_rng(sum(shape))
+    field = (np.cumsum(rng.normal(size=shape), axis=-1) * 3 + 100).astype(dtype)
+    rec, _, cols = _dct_file(field, tmp_path, bound)
+    assert rec.shape == field.shape and rec.dtype == field.dtype
+    assert all("dct" in c for c in cols)
+    _assert_bound(field.ravel(), rec.ravel(), bound)
+
+
+def test_outliers_are_corrected_and_signed_zeros_kept(tmp_path):
+    """White noise spreads every coefficient's error: many values need a correction, and all keep the bound."""
+    field = np.random.default_rng(3).normal(size=(6, 20, 30)).astype(np.float32)
+    field[2, 5:9, 5:9] = 0.0
+    field[4, 1, 1:4] = -0.0
+    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
+    assert rec["dct_zeros"] is True
+    corrections = decode_ints(streams["k"], field.size)
+    assert np.count_nonzero(corrections) > field.size // 20
+    out = decode_grid(rec, streams.__getitem__, field.size, field.dtype).reshape(field.shape)
+    _assert_bound(field.ravel(), out.ravel(), Bound("range", 1e-3))
+    zeros = field == 0
+    np.testing.assert_array_equal(out[zeros], 0.0)
+    np.testing.assert_array_equal(np.signbit(out[zeros]), np.signbit(field[zeros]))
+
+
+def test_a_decoder_that_rounds_differently_still_keeps_the_bound(monkeypatch):
+    """BLAS may sum in another order elsewhere. Push the decoder's inverse transform by 0.9 of the float64 slack
+    the encoder allows plus a float32 rounding, each value away from the original: every value must still keep
+    the bound. (White noise under a tight bound puts many corrected values near the bound's edge.)"""
+    field = np.random.default_rng(5).normal(size=(8, 100, 128)).astype(np.float32)
+    bound = Bound("range", 1e-5)
+    rec, streams = encode_grid(field.ravel(), bound, "ans", 3, field.shape, ("dct",))
+    assert "dct" in rec
+    plain = decode_grid(rec, streams.__getitem__, field.size, field.dtype)
+    exact = transform._transform
+    push = np.where(plain >= field.ravel(), 1.0, -1.0).reshape(field.shape)
+    push *= (0.9 * transform._MARGIN + float(np.finfo(np.float32).eps)) * float(np.abs(field).max())
+
+    def pushed(x, inverse):
+        return exact(x, inverse) + push if inverse else exact(x, inverse)
+
+    monkeypatch.setattr(transform, "_transform", pushed)
+    out = decode_grid(rec, streams.__getitem__, field.size, field.dtype)
+    assert np.count_nonzero(out != plain) > 100  # the push changes many float32 values
+    _assert_bound(field.ravel(), out, bound)
+
+
+def _reader(streams: dict[str, bytes]):
+    """Like a container: a missing section is a FormatError."""
+    def read(name: str) -> bytes:
+        if name not in streams:
+            raise FormatError(f"section {name!r} missing")
+        return streams[name]
+    return read
+
+
+def test_dct_record_and_streams_checked(monkeypatch):
+    field = make_field(n=4, h=9, w=11)
+    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
+    streams = _reader(streams)
+    np.testing.assert_allclose(decode_grid(rec, streams, field.size, field.dtype), field.ravel(),
+                               atol=1e-3 * float(field.max() - field.min()))
+    for bad in ({"dct_step": -1.0}, {"dct_step": "1"}, {"dct_half": float("nan")}, {"dct_half": None},
+                {"dct": [4, 9, 12]}, {"dct_zeros": True}):
+        with pytest.raises(FormatError):
+            decode_grid({**rec, **bad}, streams, field.size, field.dtype)
+    n_env = transform._envelope_ids(field.shape)[1]
+    bad_env = encode_ints(np.full(n_env, 101), "ans", 3)
+    with pytest.raises(FormatError, match="envelope"):
+        decode_grid(rec, lambda k: bad_env if k == "env" else streams(k), field.size, field.dtype)
+    monkeypatch.setattr(transform, "MAX_AXIS", 8)
+    with pytest.raises(FormatError, match="longer"):
+        decode_grid(rec, streams, field.size, field.dtype)
+
+
+def test_dct_declines_long_axes_and_bounds_below_rounding(monkeypatch):
+    field = make_field(n=2, h=9, w=40)
+    monkeypatch.setattr(transform, "MAX_AXIS", 32)
+    assert transform.encode_dct(field.ravel(), field.shape, 1e-3, "ans", 3) is None
+    monkeypatch.undo()
+    tiny = float(np.abs(field).max()) * 4e-7  # within a few float32 roundings of the values
+    assert transform.encode_dct(field.ravel(), field.shape, tiny, "ans", 3) is None
+    rec, _ = encode_grid(field.ravel(), Bound("abs", tiny), "ans", 3, field.shape, ("dct",))
+    assert "dct" not in rec  # the grid's Lorenzo coding takes over
+
+
+def test_dct_is_smaller_than_the_spline_on_turbulence(tmp_path):
+    from baler_core import cfd
+
+    field = cfd.simulate_decaying_turbulence(n_frames=8, size=64)
+    bound = Bound("range", 1e-3)
+    rec, dct_file, _ = _dct_file(field, tmp_path, bound)
+    _assert_bound(field.ravel(), rec.ravel(), bound)
+    spline = tmp_path / "s.baler"
+    compress_field(field, None, spline, CompressionOptions(bounds=BoundSpec(bound), field_predictor="spline"))
+    assert dct_file.stat().st_size < 0.9 * spline.stat().st_size
