@@ -79,14 +79,15 @@ def margin(x: np.ndarray) -> float:
     return (_MARGIN + 2 * float(np.finfo(x.dtype).eps)) * scale
 
 
-def _rebuild(q: np.ndarray, k: np.ndarray, shape: tuple[int, ...], step: float, half: float,
-             zero: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
-    """The values both sides compute: inverse transform of ``q * step`` plus ``k`` corrections of ``2 half``,
+def _inverse(q: np.ndarray, shape: tuple[int, ...], step: float) -> np.ndarray:
+    return _transform((q * step).reshape(shape), inverse=True).ravel()
+
+
+def _rebuild(rec: np.ndarray, k: np.ndarray, half: float, zero: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
+    """The values both sides compute from the inverse transform ``rec``: plus ``k`` corrections of ``2 half``,
     cast to ``dtype``, exact zeros (``zero``: 1 for +0.0, 2 for -0.0) put back."""
-    rec = _transform((q * step).reshape(shape), inverse=True).ravel()
-    rec += k * (2 * half)
     with np.errstate(over="ignore", invalid="ignore"):
-        out = rec.astype(dtype)
+        out = (rec + k * (2 * half)).astype(dtype)
     if zero is not None:
         out[zero == 1] = 0.0
         out[zero == 2] = -0.0
@@ -124,7 +125,7 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
         if np.abs(q).max() > _MAX_COEF:
             continue
         q = q.astype(np.int64)
-        rec = _transform((q * step).reshape(shape), inverse=True).ravel()
+        rec = _inverse(q, shape, step)
         e = x64 - rec
         k = np.where(np.abs(e) > half, np.rint(e / (2 * half)), 0).astype(np.int64)
         if zero is not None:
@@ -138,11 +139,11 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
             streams[f"c{int(v)}"] = encode_ints(part, entropy, level)
         size = sum(map(len, streams.values()))
         if best is None or size < best[0]:
-            best = (size, step, streams, q, k)
+            best = (size, step, streams, rec, k)
     if best is None:
         return None
-    _, step, streams, q, k = best
-    out = _rebuild(q, k, shape, step, half, zero, x.dtype)
+    _, step, streams, rec, k = best
+    out = _rebuild(rec, k, half, zero, x.dtype)
     return {"dct": list(shape), "dct_step": step, "dct_half": half, "dct_zeros": zero is not None}, streams, out
 
 
@@ -183,4 +184,4 @@ def decode_dct(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...], 
         raise FormatError("transform correction out of range")
     zero = decode_ints(read("z"), n) if rec.get("dct_zeros") is True else None
     with np.errstate(over="ignore", invalid="ignore"):
-        return _rebuild(q, k, shape, step, half, zero, np.dtype(dtype))
+        return _rebuild(_inverse(q, shape, step), k, half, zero, np.dtype(dtype))
