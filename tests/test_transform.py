@@ -107,6 +107,20 @@ def test_dct_record_and_streams_checked(monkeypatch):
     monkeypatch.setattr(transform, "MAX_AXIS", 8)
     with pytest.raises(FormatError, match="longer"):
         decode_grid(rec, streams, field.size, field.dtype)
+    # int64's minimum: np.abs wraps it to a negative number, so a check by magnitude would let it through
+    lowest = encode_ints(np.full(field.size, np.iinfo(np.int64).min), "zstd", 3)
+    monkeypatch.undo()
+    with pytest.raises(FormatError, match="correction"):
+        decode_grid(rec, lambda k: lowest if k == "k" else streams(k), field.size, field.dtype)
+
+
+def test_dct_declines_blocks_whose_transform_overflows(tmp_path):
+    field = np.full((1, 2, 4), 1.5e308)
+    field[0, 0, 0] = 0.5
+    assert transform.encode_dct(field.ravel(), field.shape, 1e302, "ans", 3) is None  # inf - inf in the sums
+    rec, _, cols = _dct_file(field, tmp_path, Bound("abs", 1e302))
+    assert "dct" not in cols[0]
+    _assert_bound(field.ravel(), rec.ravel(), Bound("abs", 1e302))
 
 
 def test_dct_declines_long_axes_and_bounds_below_rounding(monkeypatch):
