@@ -205,12 +205,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "prediction for error-bounded table coding (--latent-dim sets its hidden width)")
     p.add_argument("--latent-dtype", help="latent storage: float32, float16 or intN (default int12)")
     p.add_argument("--decoder-dtype", choices=["float32", "float16", "bfloat16"], help="stored decoder weights")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
+    p.add_argument("--batch-size", type=int, help="rows (or frames) per batch (default 512)")
+    p.add_argument("--lr", type=float, help="learning rate (default 2e-3)")
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs")
     p.add_argument("--device", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="training seed (default 0)")
     p.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt.pt if it exists")
     p.add_argument("--val-input", help="validation data (default: a held-out fraction of INPUT)")
     p.add_argument("--history", help="per-epoch history TSV to write")
@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("compress", help="compress data into a .baler file with a trained model")
-    p.add_argument("input")
+    p.add_argument("input", help="data to compress: .parquet, .npz (table or field), .npy (field) or .root")
     p.add_argument("-m", "--model", required=True,
                    help="model file from 'baler train', or 'none': no model, every value on a grid that keeps "
                         "the error bound (fastest; needs --error-bound)")
@@ -251,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_decompress)
 
     p = sub.add_parser("info", help="sizes and ratios of a .baler file")
-    p.add_argument("input")
+    p.add_argument("input", help=".baler file")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--columns", action="store_true", help="also where the bytes go, per column")
     p.set_defaults(func=_cmd_info)

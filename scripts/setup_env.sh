@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv and install baler with its test and baseline (SZ3, ZFP, blosc2, pcodec) extras. Torch is installed first, pinned to a release whose
-# CPU build is available offline here; set TORCH_SPEC (e.g. "torch==2.13.0" from a CUDA index) to choose another.
+# CPU build is available offline here; set TORCH_SPEC to choose another where .venv has no torch yet (pip arguments,
+# e.g. "torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -8,7 +9,8 @@ PY=${PYTHON:-python3}
 . .venv/bin/activate
 python -m pip install -q --upgrade pip 2>/dev/null || true
 if ! python -c "import torch" 2>/dev/null; then
-    python -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
+    # shellcheck disable=SC2086  # split on purpose: TORCH_SPEC may carry pip options such as --index-url
+    python -m pip install -q ${TORCH_SPEC:-torch==2.13.0}
 fi
 python -m pip install -q -e ".[test,baselines${BALER_EXTRAS:+,$BALER_EXTRAS}]"
 python -c "import baler_core, torch; print('baler', baler_core.__version__, 'torch', torch.__version__)"

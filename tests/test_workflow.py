@@ -136,6 +136,13 @@ def test_bad_config_key_is_named(tmp_path):
     write_config(tmp_path, cfg)
     out = snakemake(tmp_path, "-n")
     assert out.returncode == 0 and "eb-rms_1e-2" in out.stdout + out.stderr
+    cfg["training"]["loss"] = "huber"  # the training loss is a pipeline key too: mse or l1
+    write_config(tmp_path, cfg)
+    out = snakemake(tmp_path, "-n")
+    assert out.returncode != 0 and "huber" in out.stdout + out.stderr
+    cfg["training"]["loss"] = "l1"
+    write_config(tmp_path, cfg)
+    assert snakemake(tmp_path, "-n").returncode == 0
 
 
 def test_failing_rule_leaves_no_output_and_a_log_that_says_why(tmp_path):
