@@ -44,6 +44,7 @@ from .fields import NpyFrames
 from .model_store import ModelBundle, load_decoder_blob, sha256_hex
 from .quantization import (MAX_RESIDUAL, aligned_base, dequantize_latent, fragile, log_magnitude, quantize_latent,
                            quantize_residual, reconstruct, residual_step)
+from .tables import check_columns
 from .transform import MAX_AXIS
 
 log = logging.getLogger(__name__)
@@ -517,6 +518,7 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
             w.add("decoder", blob)
         empty_columns = None
         for chunk in _rechunk(chunks, opts.block_rows):
+            check_columns(chunk, source)
             if bundle is not None:
                 _check_table_columns(chunk, bundle, source)
             if len(chunk) == 0:
@@ -599,7 +601,7 @@ def _sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict
     if name in relations:
         from .relations import apply_relation
 
-        return apply_relation(relations[name], {k: recon[k] for k in relations[name]["inputs"]})
+        return apply_relation(relations[name], {k: recon[k] for k in relations[name]["inputs"]}, len(recon_n))
     prev = torch.from_numpy(recon_n[:, :j])
     pred_n = np.concatenate([dec64.predict_column(j, prev[s : s + INFER_BATCH]).numpy()
                              for s in range(0, max(len(prev), 1), INFER_BATCH)])[: len(prev)]

@@ -58,6 +58,8 @@ def _derive(j: int, others: list[int], coef: np.ndarray, full_rel: float, x: np.
             # the members alone must give the relation as exactly as every column did (tiny terms matter)
             if inputs and rel < tol and rel * rms[m] <= max(10 * full_abs, 1e-12 * rms[m]):
                 terms = [(i, float(v)) for i, v in zip(inputs, c[:-1]) if abs(v) > 1e-9]
+                if not terms:  # a constant up to rounding (or values below ~1e-162): not a relation
+                    continue
                 return m, {"inputs": [names[i] for i, _ in terms], "coef": [v for _, v in terms],
                            "intercept": intercept, "rel_rms": rel}
     return None
@@ -145,13 +147,15 @@ def find_relations(x: np.ndarray, names: list[str]) -> tuple[list[str], dict[str
     return order, relations
 
 
-def apply_relation(rel: dict, columns: dict[str, np.ndarray]) -> np.ndarray:
-    """The derived column's prediction from reconstructed input columns (physical units, float64)."""
+def apply_relation(rel: dict, columns: dict[str, np.ndarray], n: int | None = None) -> np.ndarray:
+    """The derived column's prediction (``n`` rows) from reconstructed input columns (physical units, float64)."""
     if rel.get("kind") == "energy":
         pt, eta, mass = (columns[n].astype(np.float64) for n in rel["inputs"])
         with np.errstate(over="ignore", invalid="ignore"):
             return _energy(pt, eta, mass)
-    out = np.full(len(next(iter(columns.values()))) if columns else 0, float(rel["intercept"]))
+    if n is None:
+        n = len(next(iter(columns.values()))) if columns else 0
+    out = np.full(n, float(rel["intercept"]))
     for name, c in zip(rel["inputs"], rel["coef"]):
         out = out + float(c) * columns[name].astype(np.float64)
     return out

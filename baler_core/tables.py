@@ -38,11 +38,33 @@ def _check_exists(path: str | Path) -> Path:
     return p
 
 
+def check_columns(df: pd.DataFrame, source: str) -> None:
+    """Raise InputError unless the table has uniquely named string columns of numpy bool, integer or float
+    (at most 64-bit) dtypes: the ones a ``.baler`` file stores exactly and gives back as they were."""
+    names = list(df.columns)
+    if not names:
+        raise InputError(f"{source}: the table has no columns to compress")
+    odd = [repr(c) for c in names if not isinstance(c, str)]
+    if odd:
+        raise InputError(f"{source}: column names must be strings, got {', '.join(odd[:5])}")
+    dup = sorted({c for c in names if names.count(c) > 1})
+    if dup:
+        raise InputError(f"{source}: duplicate column names: {', '.join(dup[:5])}")
+    for c in names:
+        dt = df[c].dtype
+        if not isinstance(dt, np.dtype) or dt.kind not in "biuf" or dt.itemsize > 8:
+            hint = (" (a pandas nullable dtype: convert it, e.g. to float64 with NaN for missing values)"
+                    if not isinstance(dt, np.dtype) else "")
+            raise InputError(f"{source}: column {c!r} has dtype {dt}{hint}; baler stores bool, integer and "
+                             "float columns of at most 64 bits")
+
+
 def _select_numeric(df: pd.DataFrame, source: str) -> pd.DataFrame:
     bad = [c for c in df.columns if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c]))]
     if bad:
         raise InputError(f"{source}: non-numeric columns cannot be compressed: {', '.join(map(str, bad))}")
     df.columns = [str(c) for c in df.columns]
+    check_columns(df, source)
     return df
 
 

@@ -12,6 +12,7 @@ from baler_core.relations import apply_relation, find_energy_relation, find_line
 from baler_core.trainer import ModelConfig, train_dataset
 from baler_core.training import TrainConfig
 from conftest import make_jets
+from test_codec import _assert_bound
 
 
 def _table(n: int = 2000, seed: int = 1) -> pd.DataFrame:
@@ -115,6 +116,25 @@ def test_relations_found_later_keep_those_found_earlier():
         _, rel = find_linear_relations(x, ["big", "mid", "tiny", "total"], keep=keep)
         (r,) = rel.values()
         assert "tiny" in r["inputs"] and r["rel_rms"] < 1e-12
+
+
+@pytest.mark.parametrize("spec", ["abs=1e-3", "rel=1e-3"])
+def test_constant_and_tiny_columns_are_no_relations(tmp_path, spec):
+    """A column constant up to one rounding, or below ~1e-162 (its square underflows), fits "a relation" with no
+    inputs; it must stay an ordinary column so that compression works and keeps the bound."""
+    rng = np.random.default_rng(0)
+    c = np.full(1000, 0.3)
+    c[::7] = 0.1 + 0.2  # 0.30000000000000004
+    df = pd.DataFrame({"a": rng.normal(size=1000), "c": c, "tiny": rng.normal(size=1000) * 1e-200})
+    _, rel = find_linear_relations(df.to_numpy(), list(df.columns))
+    assert all(r["inputs"] for r in rel.values()), rel
+    bundle, _ = train_dataset(df, tmp_path / "m.safetensors", ModelConfig(model="sequential", latent_dim=4),
+                              TrainConfig(epochs=1, device="cpu", batch_size=256, loss="l1"))
+    bound = parse_bound(spec)
+    compress_table([df], bundle, tmp_path / "x.baler", CompressionOptions(BoundSpec(bound)))
+    rec = decompress(tmp_path / "x.baler", bundle)
+    for col in df.columns:
+        _assert_bound(df[col].to_numpy(), rec[col].to_numpy(), bound)
 
 
 def test_energy_kept_and_the_largest_species_derived(seq_model):

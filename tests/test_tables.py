@@ -67,3 +67,27 @@ def test_missing_file_and_columns(tmp_path):
 def test_integer_detection():
     df = pd.DataFrame({"i": np.arange(4), "f": [1.0, 2.0, np.nan, 3.0], "g": [1.5, 2, 3, 4]})
     assert integer_valued_columns(df) == ["i", "f"]
+
+
+@pytest.mark.parametrize("make, named", [
+    (lambda: pd.DataFrame({"a": [1.0, 2.0], "n": pd.array([1, None], dtype="Int64")}), "'n'"),
+    (lambda: pd.DataFrame({"a": [1.0, 2.0], "z": np.array([1 + 2j, 3j])}), "'z'"),
+    (lambda: pd.DataFrame({"a": [1.0, 2.0], "q": np.array([1, 2], dtype=np.longdouble)}), "'q'"),
+    (lambda: pd.DataFrame(np.ones((2, 2)), columns=["a", "a"]), "duplicate column names: a"),
+    (lambda: pd.DataFrame({0: [1.0, 2.0]}), "must be strings"),
+    (lambda: pd.DataFrame(index=range(5)), "no columns"),
+])
+def test_tables_baler_cannot_give_back_as_they_were_are_refused(tmp_path, make, named):
+    """Columns a .baler file cannot store exactly (nullable, complex, 128-bit floats) or names it would change
+    (integers, duplicates) are refused with the column named, by the codec and by the Parquet reader."""
+    from baler_core.codec import CompressionOptions, compress_table
+    from baler_core.error_bounds import BoundSpec, parse_bound
+
+    df = make()
+    with pytest.raises(InputError, match=named):
+        compress_table([df], None, tmp_path / "x.baler", CompressionOptions(BoundSpec(parse_bound("abs=1e-3"))))
+    assert not (tmp_path / "x.baler").exists()
+    if "'n'" in named:  # what pandas writes with a nullable column comes back nullable
+        df.to_parquet(tmp_path / "n.parquet")
+        with pytest.raises(InputError, match="nullable"):
+            read_table(tmp_path / "n.parquet")
