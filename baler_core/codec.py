@@ -88,7 +88,10 @@ def _encode(bundle: ModelBundle, xn: np.ndarray) -> np.ndarray:
     model = bundle.model.to("cpu").eval()
     step = _batch_rows(xn.shape[1:] if xn.ndim == 3 else None)
     outs = [model.encode(torch.from_numpy(xn[s : s + step])).numpy() for s in range(0, len(xn), step)]
-    return np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+    z = np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+    # float64 values beyond float32's range overflow the float32 model: such rows get a zero latent (their
+    # prediction is then poor and the residual, or an exception, carries them) instead of a NaN latent scale
+    return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 @torch.no_grad()
@@ -138,7 +141,7 @@ def _check(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, params: di
         with np.errstate(invalid="ignore", over="ignore"):
             bad = ~(np.abs(rf - xf) <= bound.value * np.abs(xf))
     if x.dtype.kind == "f":
-        bad |= (xf == 0) & (np.signbit(xf) != np.signbit(rf))  # -0.0 kept exactly
+        bad |= (xf == 0) & (np.signbit(xf) != np.signbit(rf))  # a zero keeps its sign (and the bound)
     return bad
 
 
@@ -668,12 +671,16 @@ def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame
 def compress_field(field: np.ndarray | NpyFrames, bundle: ModelBundle | None, out_path: str | Path,
                    opts: CompressionOptions, source: str = "input") -> dict:
     """Compress an N x H x W field frame block by frame block. Per block the autoencoder's prediction and the
-    model-free grid (Lorenzo differences) are both tried and the smaller kept; ``bundle=None`` uses only the
+    model-free coding are both tried under abs and range bounds and the smaller kept; ``bundle=None`` uses only the
     grid, blocks in parallel threads."""
     if bundle is not None and bundle.kind != "field":
         raise InputError(f"{source}: model is for {bundle.kind}s, not fields")
+    if not isinstance(field, (np.ndarray, NpyFrames)):
+        raise InputError(f"{source}: a field must be a numpy array, got {type(field).__name__}")
     if field.ndim != 3:
         raise InputError(f"{source}: a field must be N x H x W, got shape {field.shape}")
+    if min(field.shape[1:]) < 1:
+        raise InputError(f"{source}: field frames must be at least 1 x 1, got shape {field.shape}")
     if field.dtype not in (np.float32, np.float64):
         raise InputError(f"{source}: field dtype must be float32 or float64, got {field.dtype}")
     bound = opts.bounds.default
@@ -707,6 +714,8 @@ def compress_field(field: np.ndarray | NpyFrames, bundle: ModelBundle | None, ou
                                          .reshape(-1, 1)).reshape(-1)
         rec, streams, _ = _encode_column(x.reshape(-1), pred, bound, opts.entropy, opts.level, lshape)
         cands = [("model", rec, streams, lat_blobs, lat_params)]
+        # not under rel: a model-free rel block carries a constant prediction that readers of format 1.5 and
+        # earlier do not apply to model files' blocks (they would misread it, not refuse it)
         if bound.kind in ("abs", "range"):
             cands.append(free_block(s))
         return min(cands, key=lambda c: sum(map(len, c[2].values())) + sum(map(len, c[3])))
@@ -858,7 +867,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
             continue
         if frame and blk.get("predictor") == "none":
             vals = _decode_column(recs[0], lambda k: rd.read(f"b{b}/field/{k}"), n * per_row,
-                                  np.zeros(n * per_row), dtypes[0])
+                                  _free_pred(recs[0], n * per_row), dtypes[0])
             yield vals.reshape(n, *frame)
             continue
         zshape = _latent_channels(bundle, n, frame)

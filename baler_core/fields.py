@@ -30,12 +30,13 @@ def read_field(path: str | Path, key: str | None = None) -> np.ndarray:
                 arr = npz[key]
         else:
             raise InputError(f"{p}: unsupported field format {p.suffix!r}; expected .npy or .npz")
+    except InputError:
+        raise
     except ValueError as exc:
         raise InputError(f"{p}: cannot read array without pickle ({exc})") from exc
-    if arr.ndim == 2:
-        arr = arr[None]
-    if arr.ndim != 3:
-        raise InputError(f"{p}: a field must be N x H x W, got shape {arr.shape}")
+    if arr.ndim != 3:  # a 2-D frame is refused, not reshaped: it would come back as 1 x H x W
+        hint = "; save a single frame as 1 x H x W" if arr.ndim == 2 else ""
+        raise InputError(f"{p}: a field must be N x H x W, got shape {arr.shape}{hint}")
     if arr.dtype not in (np.float32, np.float64):
         raise InputError(f"{p}: field dtype must be float32 or float64, got {arr.dtype}")
     return arr

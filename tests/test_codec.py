@@ -194,6 +194,43 @@ def test_field_without_bound_uses_model_and_records_its_decoder(field_model, tmp
     assert rec.shape == field.shape and np.all(np.isfinite(rec))
 
 
+@pytest.mark.parametrize("spec", ["rel=1e-3", "abs=1e-3", "none"])
+def test_field_beyond_float32_range_through_the_model(field_model, tmp_path, spec):
+    """A float64 value the float32 model overflows on (1e300) once gave a NaN latent scale and a crash while
+    writing the header; now its rows get a zero latent and the bound still holds on every value."""
+    _, bundle = field_model
+    field = make_field(4, 21, 30, seed=5).astype(np.float64)
+    field[0, 0, 0] = 1e300
+    out = tmp_path / "big.baler"
+    compress_field(field, bundle, out, CompressionOptions(BoundSpec(parse_bound(spec))))
+    rec = decompress(out, bundle)
+    assert rec.shape == field.shape and rec.dtype == np.float64
+    if spec != "none":
+        _assert_bound(field.ravel(), rec.ravel(), parse_bound(spec))
+
+
+def test_fields_baler_cannot_give_back_are_refused(field_model, tmp_path):
+    """Empty frames, and arrays that are not numpy arrays, are refused up front on both paths."""
+    from baler_core.fields import read_field
+
+    _, bundle = field_model
+    opts = CompressionOptions(BoundSpec(Bound("abs", 1e-3)))
+    for model in (None, bundle):
+        for shape in ((3, 0, 5), (3, 5, 0)):
+            with pytest.raises(InputError, match="at least 1 x 1"):
+                compress_field(np.zeros(shape, np.float32), model, tmp_path / "e.baler", opts)
+    with pytest.raises(InputError, match="numpy array"):
+        compress_field([[[1.0]]], None, tmp_path / "e.baler", opts)
+    assert not (tmp_path / "e.baler").exists()
+    np.save(tmp_path / "frame.npy", np.zeros((4, 5), np.float32))  # would come back as 1 x 4 x 5
+    with pytest.raises(InputError, match="1 x H x W"):
+        read_field(tmp_path / "frame.npy")
+    np.savez(tmp_path / "two.npz", a=np.zeros((1, 2, 2)), b=np.zeros((1, 2, 2)))
+    with pytest.raises(InputError, match="field-key; arrays in file: a, b") as err:
+        read_field(tmp_path / "two.npz")
+    assert "pickle" not in str(err.value)
+
+
 def test_column_costs_account_for_every_byte(tmp_path):
     """`baler info --columns`: the per-column bytes add up to the file's sections, bits per value follow, and a
     column coded exactly (integers) reports no step."""
