@@ -649,8 +649,9 @@ def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts:
         best, size = None, len(streams[stream])
         for (name, magnitude, edges), g, k in contexts.ranked(r, sources):  # the estimates are rough: code them
             split = contexts.encode_split(r, g, k, opts.entropy, opts.level, stream)
-            if _size((None, split)) < size:
-                size = _size((None, split))
+            split_size = _size((None, split))
+            if split_size < size:
+                size = split_size
                 best = split, {"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}
         if best is not None:
             del streams[stream]
@@ -953,14 +954,17 @@ def column_costs(path: str | Path) -> list[dict]:
         per_row = math.prod(h["shape"][1:]) if h.get("kind") == "field" else 1
         n_values = int(h.get("n_rows") or 0) * per_row
         rows: dict[str, dict] = {}
+
+        def row_of(key: str) -> dict:
+            return rows.setdefault(key, {"column": key, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0})
+
         for section, (_, length, _) in h["sections"].items():
             parts = section.split("/")  # b<block>/<column or latent>/<stream>, or decoder
             key = "(decoder)" if section == "decoder" else "(latent)" if parts[1:2] == ["latent"] else parts[1]
-            row = rows.setdefault(key, {"column": key, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0})
-            row["bytes"] += int(length)
+            row_of(key)["bytes"] += int(length)
         for blk in h.get("blocks", []):
             for name, rec in zip(names, blk.get("columns", [])):
-                row = rows.setdefault(name, {"column": name, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0})
+                row = row_of(name)
                 row["modes"].add(str(rec.get("mode")))
                 if isinstance(rec.get("step"), (int, float)):
                     row["step"] = max(row["step"], float(rec["step"]))

@@ -150,7 +150,7 @@ def find_relations(x: np.ndarray, names: list[str]) -> tuple[list[str], dict[str
 def apply_relation(rel: dict, columns: dict[str, np.ndarray], n: int | None = None) -> np.ndarray:
     """The derived column's prediction (``n`` rows) from reconstructed input columns (physical units, float64)."""
     if rel.get("kind") == "energy":
-        pt, eta, mass = (columns[n].astype(np.float64) for n in rel["inputs"])
+        pt, eta, mass = (columns[c].astype(np.float64) for c in rel["inputs"])
         with np.errstate(over="ignore", invalid="ignore"):
             return _energy(pt, eta, mass)
     if n is None:
