@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from baler_core.baselines import run_error_bounded, run_lossless, run_truncation, table_bytes
 from baler_core.codec import CompressionOptions, compress_field, compress_table, decompress, file_info
-from baler_core.error_bounds import BoundSpec, parse_bound
-from baler_core.trainer import ModelConfig, train_dataset
-from baler_core.training import TrainConfig
+from baler_core.coding.error_bounds import BoundSpec, parse_bound
+from baler_core.evaluation.baselines import run_error_bounded, run_lossless, run_truncation, table_bytes
+from baler_core.training.loop import TrainConfig
+from baler_core.training.train import ModelConfig, train_dataset
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "pythia_jets_13TeV_50k.parquet"
 ROWS: list[dict] = []
@@ -140,7 +140,7 @@ def jets(tmp: Path, quick: bool) -> None:
 
 
 def fields(tmp: Path, quick: bool) -> None:
-    from baler_core import cfd
+    from baler_core.sim import cfd
 
     flows = {
         "square": cfd.simulate_flow_past_square(n_frames=24 if quick else 100, height=64, width=192),

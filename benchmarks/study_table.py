@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from baler_core.codec import CompressionOptions, compress_table, decompress, file_info
-from baler_core.error_bounds import BoundSpec, parse_bound
-from baler_core.metrics import per_variable_metrics
-from baler_core.trainer import ModelConfig, train_dataset
-from baler_core.training import TrainConfig
+from baler_core.coding.error_bounds import BoundSpec, parse_bound
+from baler_core.evaluation.metrics import per_variable_metrics
+from baler_core.training.loop import TrainConfig
+from baler_core.training.train import ModelConfig, train_dataset
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "pythia_jets_13TeV_50k.parquet"
 STUDY = {"pt": ("response_rms", 2.09e-2), "eta": ("residual_rms", 2.09e-3), "phi": ("residual_rms", 9.91e-4),
@@ -37,7 +37,8 @@ def main() -> None:
     df = pd.read_parquet(SHARED).drop(columns=["weight"])
     perm = np.random.default_rng(0).permutation(len(df))
     cut = int(0.7 * len(df))
-    train, test = df.iloc[np.sort(perm[:cut])].reset_index(drop=True), df.iloc[np.sort(perm[cut:])].reset_index(drop=True)
+    train = df.iloc[np.sort(perm[:cut])].reset_index(drop=True)
+    test = df.iloc[np.sort(perm[cut:])].reset_index(drop=True)
     rows = []
     with tempfile.TemporaryDirectory() as d:
         runs = {

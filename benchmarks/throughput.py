@@ -106,7 +106,7 @@ def simulate_field(path: Path, n_frames: int) -> np.ndarray:
     """Base turbulence frames, cached as .npy in the work directory."""
     if path.exists():
         return np.load(path)
-    from baler_core.cfd import simulate_decaying_turbulence
+    from baler_core.sim.cfd import simulate_decaying_turbulence
 
     f = simulate_decaying_turbulence(n_frames=n_frames, size=FIELD_SIZE, seed=0).astype(np.float32)
     np.save(path, f)
@@ -221,8 +221,8 @@ def _abs_bound(x: np.ndarray) -> float:
 
 def _baler_codec(method: str, data, workdir: Path, models: dict):
     from baler_core.codec import CompressionOptions, compress_field, compress_table, decompress, file_info
-    from baler_core.error_bounds import Bound, BoundSpec
-    from baler_core.model_store import load_model
+    from baler_core.coding.error_bounds import Bound, BoundSpec
+    from baler_core.models.store import load_model
 
     bundle = None if method in GRID else load_model(models[method])
     opts = CompressionOptions(BoundSpec(Bound("range", BOUND)))
@@ -275,7 +275,8 @@ def run_one(method: str, kind: str, mb: float, workdir: Path, data_path: Path, s
     row = {
         "data": kind, "size_MB": round(mbytes, 1), "method": method,
         "compress_MBps": mbytes / statistics.median(tc), "decompress_MBps": mbytes / statistics.median(td),
-        "compress_MB_per_cpu_s": mbytes / statistics.median(cc), "decompress_MB_per_cpu_s": mbytes / statistics.median(cd),
+        "compress_MB_per_cpu_s": mbytes / statistics.median(cc),
+        "decompress_MB_per_cpu_s": mbytes / statistics.median(cd),
         "peak_rss_MB": peak, "input_rss_MB": rss_data, "ratio": n_bytes / max(size, 1), "max_range_rel_err": err,
         "repeats": len(tc), "lossless": method in LOSSLESS,
     }
@@ -287,8 +288,8 @@ def run_one(method: str, kind: str, mb: float, workdir: Path, data_path: Path, s
 # ------------------------------------------------------------------ training (model preparation and CPU timing)
 def train_models(workdir: Path, data_path: Path, quick: bool, field_frames: int) -> dict:
     """Train the benchmark's models once on samples; returns {method: model path} and training seconds."""
-    from baler_core.trainer import ModelConfig, train_dataset
-    from baler_core.training import TrainConfig
+    from baler_core.training.loop import TrainConfig
+    from baler_core.training.train import ModelConfig, train_dataset
 
     jets = load_jets(data_path)
     sample = jets.iloc[: 8000 if quick else 20000].reset_index(drop=True)
@@ -319,8 +320,8 @@ def train_models(workdir: Path, data_path: Path, quick: bool, field_frames: int)
 
 def _train_child(workdir: Path, data_path: Path, rows: int) -> None:
     """The default jets dense model (ModelConfig(ratio=4), TrainConfig() defaults) trained to its end."""
-    from baler_core.trainer import ModelConfig, train_dataset
-    from baler_core.training import TrainConfig
+    from baler_core.training.loop import TrainConfig
+    from baler_core.training.train import ModelConfig, train_dataset
 
     df = load_jets(data_path).iloc[:rows].reset_index(drop=True)
     t0 = time.perf_counter()
@@ -385,10 +386,18 @@ def profile_training(data_path: Path, rows: int, epochs: int) -> dict:
     """Where an epoch of the default dense model goes: the training loop of baler_core.training with timers."""
     import torch
 
-    from baler_core.normalization import fit_normalizer
-    from baler_core.trainer import ModelConfig, build_for_data, split_rows
     from baler_core.models import build_model
-    from baler_core.training import TrainConfig, _batches, _crop, _loss, _make_scheduler, evaluate_loss, write_history
+    from baler_core.prep.normalization import fit_normalizer
+    from baler_core.training.loop import (
+        TrainConfig,
+        _batches,
+        _crop,
+        _loss,
+        _make_scheduler,
+        evaluate_loss,
+        write_history,
+    )
+    from baler_core.training.train import ModelConfig, build_for_data, split_rows
 
     df = load_jets(data_path).iloc[:rows].reset_index(drop=True)
     mc, cfg = ModelConfig(ratio=4), TrainConfig(device="cpu")
@@ -484,7 +493,7 @@ def _prepare_memory_inputs(workdir: Path, data_path: Path, sizes: list[float]) -
     sizes[2:4]."""
     jets = load_jets(data_path)
     field = np.load(workdir / "field_base.npy")
-    from baler_core.tables import write_root_table
+    from baler_core.io.tables import write_root_table
 
     for mb in sizes[:2]:
         df = tile_jets(jets, mb)
@@ -539,10 +548,11 @@ def memory_scaling(workdir: Path, data_path: Path, sizes: tuple[float, float], f
 
 def _cli_with_rss(rss_file: str, args: list[str]) -> int:
     """Run the baler CLI in this process, then write this process's peak RSS (MB) to ``rss_file``."""
-    import baler_core.cli as cli
-    import baler_core.codec  # noqa: F401  (imported by every real command; counted in the baseline too)
     import pandas  # noqa: F401
     import pyarrow.parquet  # noqa: F401
+
+    import baler_core.cli.main as cli
+    import baler_core.codec  # noqa: F401  (imported by every real command; counted in the baseline too)
 
     try:
         rc = cli.main(args)
@@ -734,7 +744,8 @@ def targets(res: dict) -> list[tuple[str, str, bool | None]]:
                 out.append((f"{name} as fast as SZ3 (c {sz3['compress_MBps']:.0f} / d "
                             f"{sz3['decompress_MBps']:.0f} MB/s)", f"{r['compress_MBps']:.1f} / "
                             f"{r['decompress_MBps']:.1f}",
-                            r["compress_MBps"] >= sz3["compress_MBps"] and r["decompress_MBps"] >= sz3["decompress_MBps"]))
+                            r["compress_MBps"] >= sz3["compress_MBps"]
+                            and r["decompress_MBps"] >= sz3["decompress_MBps"]))
             out.append((f"{name} error <= {BOUND:g}", f"{r['max_range_rel_err']:.3g}",
                         r["max_range_rel_err"] <= BOUND))
     for m in res.get("memory", []):
@@ -771,14 +782,16 @@ def report(res: dict) -> None:
         state = (f"finished in {tr['wall_s']:.0f} s, {tr['epochs']} epochs (best {tr['best_epoch']}), final "
                  f"best validation loss {tr['best_val_loss']:.4g}" if tr.get("finished") else
                  f"stopped at the {tr['cap_s']:g} s cap after {tr['epochs_done']} epochs, best validation loss so far "
-                 f"{tr.get('best_val_loss_so_far', float('nan')):.4g}; projected {tr.get('projected_s_200_epochs', float('nan')):.0f} s "
+                 f"{tr.get('best_val_loss_so_far', float('nan')):.4g}; projected "
+                 f"{tr.get('projected_s_200_epochs', float('nan')):.0f} s "
                  f"for all 200 epochs (early stopping may end sooner)")
         print(f"CPU training, default dense (ModelConfig(ratio=4), TrainConfig()), {tr['rows']} rows: "
               f"{tr.get('epochs_per_s', float('nan')):.2f} epochs/s; {state}")
     pr = res.get("training_profile")
     if pr:
         shares = ", ".join(f"{k} {100 * v:.0f}%" for k, v in sorted(pr["share"].items(), key=lambda kv: -kv[1]))
-        print(f"  per epoch {pr['s_per_epoch']:.2f} s = {pr['batches_per_epoch']} batches x {pr['ms_per_batch']:.1f} ms "
+        print(f"  per epoch {pr['s_per_epoch']:.2f} s = {pr['batches_per_epoch']} batches x "
+              f"{pr['ms_per_batch']:.1f} ms "
               f"({pr['threads']} threads): {shares}, other {100 * pr['other']:.0f}%")
     sm = res.get("snakemake_dry_run")
     if sm:

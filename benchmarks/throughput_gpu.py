@@ -26,8 +26,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import (BOUND, DEFAULT_DATA, GRID, codec_for, fmt_table, max_range_rel_error, maxrss_mb,  # noqa: E402
-                        raw_bytes, tile_jets)
+from throughput import (  # noqa: E402
+    BOUND,
+    DEFAULT_DATA,
+    GRID,
+    codec_for,
+    fmt_table,
+    max_range_rel_error,
+    maxrss_mb,
+    raw_bytes,
+    tile_jets,
+)
 
 COLUMNS = ["pt", "eta", "phi", "mass", "area", "energy", "chargedHadronEnergy", "neutralHadronEnergy",
            "photonEnergy", "electronEnergy", "muonEnergy", "HFHadronEnergy", "HFEMEnergy",
@@ -134,8 +143,8 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     import torch
 
-    from baler_core.trainer import ModelConfig, train_dataset
-    from baler_core.training import TrainConfig
+    from baler_core.training.loop import TrainConfig
+    from baler_core.training.train import ModelConfig, train_dataset
 
     if a.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("throughput_gpu.py: no CUDA device here; run with --device cpu (e.g. --device cpu --quick)")
@@ -195,7 +204,7 @@ def main(argv=None) -> int:
         print(f"  {method}: compress {rows[-1]['compress_MBps']:.1f} MB/s, decompress "
               f"{rows[-1]['decompress_MBps']:.1f} MB/s", flush=True)
         del rec
-    from baler_core.model_store import load_model
+    from baler_core.models.store import load_model
 
     bundles = {m: load_model(models[m]) for m in specs}
     norm = bundles["baler-dense"].normalizer

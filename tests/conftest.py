@@ -44,8 +44,8 @@ def jets() -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def jets_model(tmp_path_factory, jets):
-    from baler_core.trainer import ModelConfig, train_dataset
-    from baler_core.training import TrainConfig
+    from baler_core.training.loop import TrainConfig
+    from baler_core.training.train import ModelConfig, train_dataset
 
     path = tmp_path_factory.mktemp("model") / "jets.safetensors"
     mc = ModelConfig(latent_dim=4, hidden=[32, 16])
@@ -56,8 +56,8 @@ def jets_model(tmp_path_factory, jets):
 
 @pytest.fixture(scope="session")
 def field_model(tmp_path_factory):
-    from baler_core.trainer import ModelConfig, train_dataset
-    from baler_core.training import TrainConfig
+    from baler_core.training.loop import TrainConfig
+    from baler_core.training.train import ModelConfig, train_dataset
 
     path = tmp_path_factory.mktemp("fmodel") / "field.safetensors"
     mc = ModelConfig(latent_dim=2, channels=[8, 8])

@@ -21,8 +21,8 @@ import numpy as np
 import zstandard
 
 from baler_core.codec import decompress
-from baler_core.container import END_MAGIC
 from baler_core.errors import BalerError
+from baler_core.format.container import END_MAGIC
 
 _TRAILER = 8 + 32 + len(END_MAGIC)
 _EXTREMES = [-1, 0, 1, 2**31, 2**62, -(2**62), 1e308, -1e308, 0.5, "x", None, [], {}, True]

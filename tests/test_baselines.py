@@ -1,18 +1,18 @@
 import importlib.util
 
 import numpy as np
-import pandas as pd
 import pytest
-
-from baler_core.baselines import run_error_bounded, run_lossless, run_truncation, truncate_mantissa
-from baler_core.cli import main
-from baler_core.metrics import read_metrics_tsv
 from conftest import make_field, make_jets
+
+from baler_core.cli.main import main
+from baler_core.evaluation.baselines import run_error_bounded, run_lossless, run_truncation, truncate_mantissa
+from baler_core.evaluation.metrics import read_metrics_tsv
 
 
 @pytest.mark.parametrize("bits", [0, 5, 10, 23])
 def test_mantissa_truncation_bound(bits):
-    x = np.random.default_rng(0).lognormal(0, 3, 10000).astype(np.float32) * np.sign(np.random.default_rng(1).normal(size=10000)).astype(np.float32)
+    sign = np.sign(np.random.default_rng(1).normal(size=10000)).astype(np.float32)
+    x = np.random.default_rng(0).lognormal(0, 3, 10000).astype(np.float32) * sign
     x[:3] = [np.nan, np.inf, 0.0]
     y = truncate_mantissa(x, bits)
     fin = np.isfinite(x)
@@ -67,7 +67,7 @@ def test_grid_baseline_is_baler_without_a_model():
 
 
 def test_aggregate_seeds_command(tmp_path):
-    from baler_core.metrics import per_variable_metrics, write_metrics_tsv
+    from baler_core.evaluation.metrics import per_variable_metrics, write_metrics_tsv
 
     df = make_jets(200)
     paths = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from baler_core import cfd
+from baler_core.sim import cfd
 
 # Default geometry (64 x 192, D = 8, U = 0.08, tau = 0.5128) recorded for 2400
 # steps, i.e. ~4 shedding periods; frames[:64] are the default output.

@@ -7,10 +7,10 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-
-from baler_core.cli import main
-from baler_core.tables import read_table
 from conftest import SHARED_JETS, make_field
+
+from baler_core.cli.main import main
+from baler_core.io.tables import read_table
 
 skhep = pytest.importorskip("skhep_testdata")
 

@@ -3,12 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import make_field, make_jets
 
 from baler_core.codec import CompressionOptions, compress_field, compress_table, decompress, file_info
-from baler_core.error_bounds import Bound, BoundSpec, parse_bound
+from baler_core.coding.error_bounds import Bound, BoundSpec, parse_bound
 from baler_core.errors import InputError, ModelMismatchError
-from baler_core.model_store import load_model
-from conftest import make_field, make_jets
+from baler_core.models.store import load_model
 
 
 def _roundtrip(df, bundle, tmp_path, bounds, **kw):
@@ -108,8 +108,8 @@ def test_embedded_decoder_needs_no_model(jets_model, tmp_path):
 
 
 def test_wrong_model_is_refused(jets, jets_model, tmp_path):
-    from baler_core.trainer import ModelConfig, train_dataset
-    from baler_core.training import TrainConfig
+    from baler_core.training.loop import TrainConfig
+    from baler_core.training.train import ModelConfig, train_dataset
 
     path, bundle = jets_model
     out = tmp_path / "w.baler"
@@ -180,8 +180,8 @@ def test_field_lorenzo_path_needs_no_decoder(field_model, tmp_path):
 
 
 def test_field_without_bound_uses_model_and_records_its_decoder(field_model, tmp_path):
-    from baler_core.container import ContainerReader
-    from baler_core.model_store import sha256_hex
+    from baler_core.format.container import ContainerReader
+    from baler_core.models.store import sha256_hex
 
     path, bundle = field_model
     field = make_field(5, 37, 53, seed=8)
@@ -211,7 +211,7 @@ def test_field_beyond_float32_range_through_the_model(field_model, tmp_path, spe
 
 def test_fields_baler_cannot_give_back_are_refused(field_model, tmp_path):
     """Empty frames, and arrays that are not numpy arrays, are refused up front on both paths."""
-    from baler_core.fields import read_field
+    from baler_core.io.fields import read_field
 
     _, bundle = field_model
     opts = CompressionOptions(BoundSpec(Bound("abs", 1e-3)))
@@ -235,7 +235,7 @@ def test_column_costs_account_for_every_byte(tmp_path):
     """`baler info --columns`: the per-column bytes add up to the file's sections, bits per value follow, and a
     column coded exactly (integers) reports no step."""
     from baler_core.codec import column_costs
-    from baler_core.container import ContainerReader
+    from baler_core.format.container import ContainerReader
 
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"x": rng.normal(10, 1, 3000).astype(np.float32), "n": rng.poisson(3, 3000).astype(np.float32)})
@@ -249,8 +249,9 @@ def test_column_costs_account_for_every_byte(tmp_path):
     assert costs["x"]["step"] > 0 and costs["n"]["step"] == 0 and "int" in costs["n"]["modes"]
     import json
 
-    from baler_core.errors import FormatError
     from fuzz_baler_files import reseal, split_file
+
+    from baler_core.errors import FormatError
 
     body, header = split_file(out.read_bytes())
     h = json.loads(header)

@@ -3,8 +3,8 @@ import struct
 
 import pytest
 
-from baler_core.container import MAGIC, VERSION, ContainerReader, ContainerWriter
 from baler_core.errors import FormatError
+from baler_core.format.container import MAGIC, VERSION, ContainerReader, ContainerWriter
 
 
 def _write(path, sections=None, header=None):

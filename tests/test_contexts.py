@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from baler_core import contexts
-from baler_core.entropy import encode_ints
+from baler_core.coding import contexts
+from baler_core.coding.entropy import encode_ints
 from baler_core.errors import FormatError
 
 

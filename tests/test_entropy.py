@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from baler_core.entropy import decode_ints, encode_ints, unzigzag, zigzag
+from baler_core.coding.entropy import decode_ints, encode_ints, unzigzag, zigzag
 from baler_core.errors import FormatError
 
 
@@ -53,10 +53,10 @@ def test_damaged_streams_raise():
 
 def test_quantized_histogram_when_the_table_dominates():
     """A wide alphabet in a short stream: the log-quantized table (method 4) beats the exact one."""
-    from baler_core.entropy import _ans_encodings
+    from baler_core.coding.entropy import ans_encodings
 
     x = np.rint(np.random.default_rng(4).laplace(0, 200, 20000)).astype(np.int64)
-    exact, blob = _ans_encodings(x, 9)
+    exact, blob = ans_encodings(x, 9)
     assert exact[0] == 2 and blob[0] == 4 and len(blob) < len(exact)
     np.testing.assert_array_equal(decode_ints(blob, len(x)), x)
     with pytest.raises(FormatError):
@@ -68,19 +68,19 @@ def test_quantized_histogram_when_the_table_dominates():
 def test_hybrid_tokens_for_wide_streams():
     """Wide residuals (method 5): tokens of bit length and two leading bits, coded by rANS with a small table,
     the lower bits raw. Smaller than rANS on the values, exact round trip up to 62-bit spreads."""
-    from baler_core.entropy import _ans_encodings, _bit_length
+    from baler_core.coding.entropy import ans_encodings, bit_length
 
     rng = np.random.default_rng(6)
     x = np.rint(rng.laplace(3, 3000, 20000)).astype(np.int64)
     blob = encode_ints(x, "ans")
-    assert blob[0] == 5 and len(blob) < min(map(len, _ans_encodings(x, 9)))
+    assert blob[0] == 5 and len(blob) < min(map(len, ans_encodings(x, 9)))
     np.testing.assert_array_equal(decode_ints(blob, len(x)), x)
     wide = np.r_[rng.integers(-50, 50, 5000), 2**61, -(2**61), 2**40 + 1, -7].astype(np.int64)
     got = encode_ints(wide, "ans")
     assert got[0] == 5  # no plain rANS alphabet is that wide
     np.testing.assert_array_equal(decode_ints(got, len(wide)), wide)
     z = np.array([0, 1, 2, 3, 2**53 - 1, 2**53, 2**53 + 1, 2**63, 2**64 - 1], dtype=np.uint64)
-    assert _bit_length(z).tolist() == [int(v).bit_length() for v in z]
+    assert bit_length(z).tolist() == [int(v).bit_length() for v in z]
     for bad in (blob[:-3], blob + b"\x00", blob[:9] + bytes([40]) + blob[10:]):  # cut, padded, split 40
         with pytest.raises(FormatError):
             decode_ints(bad, len(x))
@@ -106,9 +106,9 @@ def test_hybrid_table_must_be_a_plain_stream():
 
 def test_quantized_weights_are_exact_powers():
     """Weights come from integers and powers of two only: q = 1 + 8 k means 2**k exactly."""
-    from baler_core.entropy import _q_weights
+    from baler_core.coding.entropy import q_weights
 
-    w = _q_weights(np.array([1, 9, 0, 17]))
+    w = q_weights(np.array([1, 9, 0, 17]))
     assert w.tolist() == [1 / 7, 2 / 7, 0.0, 4 / 7]
 
 

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
-from baler_core import filesets as fs
-from baler_core.errors import InputError
-from baler_core.metrics import per_variable_metrics
 from conftest import make_jets
+
+from baler_core.errors import InputError
+from baler_core.evaluation import filesets as pooling
+from baler_core.evaluation.metrics import per_variable_metrics
+from baler_core.io import filesets as fs
 
 REPO = Path(__file__).resolve().parents[1]
 N_FILES, ROWS_PER_FILE, BOUND = 20, 150, 1e-2
@@ -115,9 +116,9 @@ def test_pooled_metrics_equal_metrics_of_all_rows():
     rec.loc[5, "pt"] = np.nan  # a broken value
     bound = ("abs", 0.5)
     parts = [slice(0, 100), slice(100, 550), slice(550, 900)]
-    tables = [fs.file_metrics(orig.iloc[s].reset_index(drop=True), rec.iloc[s].reset_index(drop=True), bound)
+    tables = [pooling.file_metrics(orig.iloc[s].reset_index(drop=True), rec.iloc[s].reset_index(drop=True), bound)
               for s in parts]
-    pooled = fs.pool_metrics(tables)
+    pooled = pooling.pool_metrics(tables)
     whole = per_variable_metrics(orig, rec, {c: bound for c in orig.columns})
     for col in whole.columns:
         if col in ("variable", "bound_kind"):
@@ -131,11 +132,11 @@ def test_pooled_metrics_equal_metrics_of_all_rows():
 def test_pool_stats_counts_the_decoder_once():
     stats = [{"raw_bytes": 1000, "compressed_bytes": 100, "decoder_bytes": 50, "rows": 10, "compress_seconds": 1.0},
              {"raw_bytes": 3000, "compressed_bytes": 300, "decoder_bytes": 50, "rows": 30, "compress_seconds": 2.0}]
-    tot = fs.pool_stats(stats)
+    tot = pooling.pool_stats(stats)
     assert tot["raw_bytes"] == 4000 and tot["compressed_bytes"] == 400 and tot["rows"] == 40
     assert tot["ratio_without_decoder"] == 10 and tot["ratio_with_decoder"] == 4000 / 450
     with pytest.raises(InputError, match="different decoders"):
-        fs.pool_stats([stats[0], {**stats[1], "decoder_bytes": 60}])
+        pooling.pool_stats([stats[0], {**stats[1], "decoder_bytes": 60}])
 
 
 def test_check_source_refuses_meaningless_keys():
@@ -181,7 +182,7 @@ def fileset_run(tmp_path_factory):
 @snakemake_needed
 def test_per_file_run_rebuilds_every_value_within_the_bound(fileset_run):
     from baler_core.codec import iter_decompress
-    from baler_core.model_store import load_model
+    from baler_core.models.store import load_model
 
     tmp, table, paths = fileset_run
     point = tmp / "results/jets/dense-r4-s0" / BOUND_DIR

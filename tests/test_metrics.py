@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baler_core import metrics
-from baler_core.metrics import (
+from baler_core.evaluation import metrics
+from baler_core.evaluation.metrics import (
     aggregate_over_seeds,
     field_error_stats,
     field_to_metrics_table,

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from baler_core.errors import InputError
-from baler_core.models import ConvAutoencoder, build_model, latent_dim_for_ratio
-from baler_core.normalization import Normalizer, fit_normalizer
+from baler_core.models import build_model, latent_dim_for_ratio
+from baler_core.prep.normalization import Normalizer, fit_normalizer
 
 
 @pytest.mark.parametrize("hw", [(37, 53), (16, 16), (1, 1), (65, 7)])

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from baler_core.plots import (
+from baler_core.evaluation.plots import (
     plot_field_frames,
     plot_loss_curves,
     plot_per_variable,
-    plot_rate_distortion,
 )
+from baler_core.evaluation.rate_distortion import plot_rate_distortion
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

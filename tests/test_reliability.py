@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from baler_core.codec import CompressionOptions, compress_field, compress_table, decompress
-from baler_core.container import ContainerReader
-from baler_core.error_bounds import Bound, BoundSpec
-from baler_core.errors import BalerError, FormatError
-from baler_core.trainer import ModelConfig, train_dataset
-from baler_core.training import TrainConfig
 from conftest import make_field, make_jets
 from fuzz_baler_files import run_campaign
+
+from baler_core.codec import CompressionOptions, compress_field, compress_table, decompress
+from baler_core.coding.error_bounds import Bound, BoundSpec
+from baler_core.errors import BalerError, FormatError
+from baler_core.format.container import ContainerReader
+from baler_core.training.loop import TrainConfig
+from baler_core.training.train import ModelConfig, train_dataset
 
 
 def _train(df, path, **mc):
@@ -203,7 +202,6 @@ def test_table_into_field_model_refused(tmp_path, field_model, jets):
 
 
 def test_killed_compression_leaves_no_complete_looking_file(tmp_path):
-    from baler_core.trainer import ModelConfig
 
     big = pd.concat([make_jets(20000, seed=s) for s in range(25)], ignore_index=True)  # 500k rows
     src = tmp_path / "big.parquet"

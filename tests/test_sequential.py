@@ -3,16 +3,17 @@
 import numpy as np
 import pandas as pd
 import pytest
-
-from baler_core.codec import CompressionOptions, _decode_column, _encode_best, _encode_column, compress_table, decompress
-from baler_core.container import ContainerReader
-from baler_core.error_bounds import BoundSpec, parse_bound
-from baler_core.model_store import load_model
-from baler_core.relations import apply_relation, find_energy_relation, find_linear_relations
-from baler_core.trainer import ModelConfig, train_dataset
-from baler_core.training import TrainConfig
 from conftest import make_jets
 from test_codec import _assert_bound
+
+from baler_core.codec import CompressionOptions, compress_table, decompress
+from baler_core.coding.columns import decode_column, encode_best, encode_column
+from baler_core.coding.error_bounds import BoundSpec, parse_bound
+from baler_core.format.container import ContainerReader
+from baler_core.models.relations import apply_relation, find_energy_relation, find_linear_relations
+from baler_core.models.store import load_model
+from baler_core.training.loop import TrainConfig
+from baler_core.training.train import ModelConfig, train_dataset
 
 
 def _table(n: int = 2000, seed: int = 1) -> pd.DataFrame:
@@ -177,8 +178,8 @@ def test_energy_costs_little_with_its_relation(table, seq_model, tmp_path):
 
 def _roundtrip_column(x, pred, spec, dec_pred=None):
     bound = parse_bound(spec)
-    rec, streams, out = _encode_best(x, pred, bound, CompressionOptions(BoundSpec(bound)))
-    got = _decode_column(rec, streams.__getitem__, len(x), pred if dec_pred is None else dec_pred, x.dtype)
+    rec, streams, out = encode_best(x, pred, bound, CompressionOptions(BoundSpec(bound)))
+    got = decode_column(rec, streams.__getitem__, len(x), pred if dec_pred is None else dec_pred, x.dtype)
     assert np.array_equal(got, out)
     return rec, streams, got
 
@@ -191,7 +192,7 @@ def test_repeated_values_coded_on_the_grid():
     pred = np.where(x == 0, rng.uniform(-0.004, 0.004, x.size), x * (1 + rng.normal(0, 3e-3, x.size)))
     rec, streams, got = _roundtrip_column(x, pred, "range=1e-3")
     assert rec["mode"] == "alin"
-    plain = _encode_column(x, pred, parse_bound("range=1e-3"), "auto", 9)[1]
+    plain = encode_column(x, pred, parse_bound("range=1e-3"), "auto", 9)[1]
     assert sum(map(len, streams.values())) < sum(map(len, plain.values()))
     assert np.all(got[x == 0] == 0)
 
@@ -216,19 +217,22 @@ def test_prediction_on_a_rounding_boundary_is_stored_exactly(spec):
         pred, step, spec = x.astype(np.float64) + 0.5, 1.0, "range=1e-3"
     else:
         x = rng.uniform(1, 2, 5000).astype(np.float32)
-        step = 2 * 1e-3 * float(np.ptp(x.astype(np.float64))) * 0.999 if spec.startswith("range") else 2 * np.log1p(1e-3) * 0.999
+        if spec.startswith("range"):
+            step = 2 * 1e-3 * float(np.ptp(x.astype(np.float64))) * 0.999
+        else:
+            step = 2 * np.log1p(1e-3) * 0.999
         xf = x.astype(np.float64)
         k = np.rint(xf / step) if spec.startswith("range") else np.rint(np.log(xf) / step)
         u = k + 0.5  # the prediction's index exactly half-way between two grid points
         pred = u * step if spec.startswith("range") else np.exp(u * step)
     bound = parse_bound(spec)
-    rec, streams, out = _encode_column(x, pred, bound, "auto", 9, aligned=x.dtype.kind == "f" and step != 1.0)
+    rec, streams, out = encode_column(x, pred, bound, "auto", 9, aligned=x.dtype.kind == "f" and step != 1.0)
     if step != 1.0 and spec.startswith("range"):
         assert rec["n_exceptions"] >= 4000  # nearly every prediction sits on a boundary here
     elif step == 1.0:
         assert rec["mode"] == "int" and rec["n_exceptions"] == x.size
     for direction in (np.inf, -np.inf):  # the decoder's prediction one ulp off, either way
-        got = _decode_column(rec, streams.__getitem__, x.size, np.nextafter(pred, direction), x.dtype)
+        got = decode_column(rec, streams.__getitem__, x.size, np.nextafter(pred, direction), x.dtype)
         if rec["mode"] == "int":
             assert np.array_equal(got, x)
         else:
@@ -243,7 +247,7 @@ def test_auto_order_puts_counts_before_columns_with_zeros(seq_model):
 
 def test_given_order_is_kept_and_unknown_order_refused(tmp_path):
     from baler_core.errors import InputError
-    from baler_core.relations import coding_order
+    from baler_core.models.relations import coding_order
 
     df = _table(600)
     assert coding_order(df.to_numpy(np.float64), list(df.columns))[:5] == ["pt", "eta", "phi", "mass", "energy"]
@@ -283,9 +287,9 @@ def test_boundary_guard_scales_with_large_predictions():
     rng = np.random.default_rng(6)
     x = (10**10 + rng.integers(0, 10**6, 1000)).astype(np.int64)
     enc_pred = np.nextafter(x.astype(np.float64) + 0.5, np.inf)
-    rec, streams, out = _encode_column(x, enc_pred, parse_bound("range=1e-3"), "auto", 9)
+    rec, streams, out = encode_column(x, enc_pred, parse_bound("range=1e-3"), "auto", 9)
     assert rec["mode"] == "int" and np.array_equal(out, x)
-    got = _decode_column(rec, streams.__getitem__, x.size, x.astype(np.float64) + 0.5, x.dtype)
+    got = decode_column(rec, streams.__getitem__, x.size, x.astype(np.float64) + 0.5, x.dtype)
     np.testing.assert_array_equal(got, x)
 
 
@@ -339,17 +343,17 @@ def test_rms_target_holds_on_every_column(table, seq_model, tmp_path, model):
 def test_rms_target_tightens_where_errors_are_not_uniform():
     """A prediction whose error is a little wider than the grid's step folds the errors towards the edges of
     the bound: the plain relative bound sqrt(3) T then misses an RMS of T, the rms target does not."""
-    from baler_core.codec import _encode_rms
-    from baler_core.error_bounds import Bound
+    from baler_core.coding.error_bounds import Bound
+    from baler_core.coding.rms import encode_rms
 
     rng = np.random.default_rng(7)
     x = rng.uniform(1, 10, 20000)
     h = np.sqrt(3) * 1e-2 * 0.999
     pred = x * np.exp(rng.uniform(-1.1, 1.1, x.size) * h)
-    code = lambda b: _encode_column(x, pred, b, "auto", 9)  # noqa: E731
+    code = lambda b: encode_column(x, pred, b, "auto", 9)  # noqa: E731
     plain = code(Bound("rel", h))[2]
     assert np.sqrt(np.mean(((plain - x) / x) ** 2)) > 1e-2
-    rec, _, got = _encode_rms(x, Bound("rms", 1e-2), code)
+    rec, _, got = encode_rms(x, Bound("rms", 1e-2), code)
     r = (got - x) / x
     assert np.sqrt(np.mean(r**2)) <= 1e-2 and abs(r.mean()) <= 1e-3
     assert rec["step"] / 2 > 0.8 * h  # tightened a little, not the last resort (a bound of T/10)

@@ -22,7 +22,6 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
 from test_workflow import job_stats, tiny_config, write_config
 
 REPO = Path(__file__).resolve().parents[1]

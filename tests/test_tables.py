@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from baler_core.errors import InputError
-from baler_core.tables import integer_valued_columns, iter_table_chunks, read_table, write_table
+from baler_core.io.tables import integer_valued_columns, iter_table_chunks, read_table, write_table
 
 skhep = pytest.importorskip("skhep_testdata")
 HZZ = skhep.data_path("uproot-HZZ.root")
@@ -81,7 +81,7 @@ def test_tables_baler_cannot_give_back_as_they_were_are_refused(tmp_path, make, 
     """Columns a .baler file cannot store exactly (nullable, complex, 128-bit floats) or names it would change
     (integers, duplicates) are refused with the column named, by the codec and by the Parquet reader."""
     from baler_core.codec import CompressionOptions, compress_table
-    from baler_core.error_bounds import BoundSpec, parse_bound
+    from baler_core.coding.error_bounds import BoundSpec, parse_bound
 
     df = make()
     with pytest.raises(InputError, match=named):

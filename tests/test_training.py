@@ -4,13 +4,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import make_jets
 
 from baler_core.errors import FormatError
-from baler_core.model_store import load_model
 from baler_core.models import build_model
-from baler_core.trainer import ModelConfig, train_dataset
-from baler_core.training import TrainConfig, load_checkpoint, resolve_device, train_model
-from conftest import make_jets
+from baler_core.models.store import load_model
+from baler_core.training.loop import TrainConfig, load_checkpoint, resolve_device, train_model
+from baler_core.training.train import ModelConfig, train_dataset
 
 
 def _data(n=600):

@@ -3,16 +3,16 @@ zeros, a decoder whose transform rounds differently, malformed records, and its 
 
 import numpy as np
 import pytest
-
-from baler_core import transform
-from baler_core.codec import CompressionOptions, compress_field, decompress
-from baler_core.container import ContainerReader
-from baler_core.direct import decode_grid, encode_grid
-from baler_core.entropy import decode_ints, encode_ints
-from baler_core.error_bounds import Bound, BoundSpec
-from baler_core.errors import FormatError
 from conftest import make_field
 from test_codec import _assert_bound
+
+from baler_core.codec import CompressionOptions, compress_field, decompress
+from baler_core.coding.entropy import decode_ints, encode_ints
+from baler_core.coding.error_bounds import Bound, BoundSpec
+from baler_core.coding.grid import decode_grid, encode_grid
+from baler_core.coding.predictors import dct as transform
+from baler_core.errors import FormatError
+from baler_core.format.container import ContainerReader
 
 
 def _dct_file(field, tmp_path, bound, name="d.baler", **kw):
@@ -135,7 +135,7 @@ def test_dct_declines_long_axes_and_bounds_below_rounding(monkeypatch):
 
 
 def test_dct_is_smaller_than_the_spline_on_turbulence(tmp_path):
-    from baler_core import cfd
+    from baler_core.sim import cfd
 
     field = cfd.simulate_decaying_turbulence(n_frames=8, size=64)
     bound = Bound("range", 1e-3)

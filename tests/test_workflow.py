@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import make_jets
 
 REPO = Path(__file__).resolve().parents[1]

@@ -76,8 +76,8 @@ rule fit_normalization:
     output:
         "results/{dataset}/data/normalization.json",
     params:
-        method=lambda w: training_settings_for_dataset(w.dataset)["normalization"],
-        log_columns=lambda w: _log_columns(w.dataset),
+        method=lambda w: normalization_method(w.dataset),
+        log_columns=lambda w: log_columns(w.dataset),
     log:
         "logs/fit_normalization/{dataset}.log",
     shell:

@@ -1,0 +1,97 @@
+"""``baler`` subcommands of ``workflow/rules/evaluation.smk``: evaluate, summarize, plot-run, plot-summary,
+aggregate-seeds."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from baler_core.cli.args import bound_tuple, load_any
+
+
+def _cmd_evaluate(a: argparse.Namespace) -> None:
+    from baler_core.evaluation.metrics import field_to_metrics_table, per_variable_metrics, write_metrics_tsv
+
+    orig, rec = load_any(a.original), load_any(a.reconstructed)
+    bound = bound_tuple(a.error_bound)
+    if isinstance(orig, np.ndarray):
+        table = field_to_metrics_table(orig, rec, bound)
+    else:
+        table = per_variable_metrics(orig, rec, {c: bound for c in orig.columns} if bound else None)
+    write_metrics_tsv(table, a.output)
+
+
+def _cmd_summarize(a: argparse.Namespace) -> None:
+    from baler_core.evaluation.summary import summarize_sweep
+
+    df = summarize_sweep(a.dataset, a.points or [], a.baselines or [])
+    df.to_csv(a.output, sep="\t", index=False, float_format="%.6g")
+
+
+def _cmd_plot_run(a: argparse.Namespace) -> None:
+    from baler_core.evaluation.plots import plot_field_frames, plot_loss_curves, plot_per_variable
+
+    orig, rec = load_any(a.original), load_any(a.reconstructed)
+    png_dir = Path(a.png_dir)
+    png_dir.mkdir(parents=True, exist_ok=True)
+    if isinstance(orig, np.ndarray):
+        frames = sorted({0, len(orig) // 2, len(orig) - 1})
+        plot_field_frames(orig, rec, frames, png_dir / "field_frames.png")
+        flat = pd.DataFrame({"field": orig.reshape(-1)}), pd.DataFrame({"field": rec.reshape(-1)})
+        plot_per_variable(*flat, a.pdf, png_dir, title=a.title)
+    else:
+        plot_per_variable(orig, rec, a.pdf, png_dir, title=a.title)
+    if a.history:
+        plot_loss_curves(pd.read_csv(a.history, sep="\t"), png_dir / "loss_curves.png", title=a.title)
+
+
+def _cmd_plot_summary(a: argparse.Namespace) -> None:
+    from baler_core.evaluation.rate_distortion import plot_rate_distortion
+
+    plot_rate_distortion(pd.read_csv(a.summary, sep="\t"), a.output, title=a.title)
+
+
+def _cmd_aggregate_seeds(a: argparse.Namespace) -> None:
+    from baler_core.evaluation.metrics import aggregate_over_seeds, read_metrics_tsv, write_metrics_tsv
+
+    write_metrics_tsv(aggregate_over_seeds([read_metrics_tsv(p) for p in a.inputs]), a.output)
+
+
+def add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="per-variable errors of a reconstruction, as TSV")
+    p.add_argument("original")
+    p.add_argument("reconstructed")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--error-bound", help="bound to count values outside of "
+                                         "(abs=X, rel=X, range=X; rms=X: a whole column)")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("summarize", help="one table of every sweep point and baseline of a dataset")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--points", nargs="*", help="sweep point folders (compress.json, metrics.tsv inside)")
+    p.add_argument("--baselines", nargs="*", help="baseline JSON files")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_cmd_summarize)
+
+    p = sub.add_parser("plot-run", help="per-variable plots (PDF + PNGs), field frames and loss curves of a run")
+    p.add_argument("original")
+    p.add_argument("reconstructed")
+    p.add_argument("--history", help="training history TSV for the loss curves")
+    p.add_argument("--pdf", required=True)
+    p.add_argument("--png-dir", required=True)
+    p.add_argument("--title", default="")
+    p.set_defaults(func=_cmd_plot_run)
+
+    p = sub.add_parser("plot-summary", help="rate-distortion plot of a sweep summary TSV")
+    p.add_argument("summary")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--title", default="")
+    p.set_defaults(func=_cmd_plot_summary)
+
+    p = sub.add_parser("aggregate-seeds", help="mean and spread of per-variable metrics over several seeds")
+    p.add_argument("inputs", nargs="+", help="metrics.tsv files, one per seed")
+    p.add_argument("-o", "--output", required=True)
+    p.set_defaults(func=_cmd_aggregate_seeds)

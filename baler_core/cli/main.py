@@ -1,0 +1,70 @@
+"""The ``baler`` command: train, compress, decompress, info, and one subcommand per Snakemake rule (the modules
+of this package are named like ``workflow/rules/*.smk``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from baler_core import __version__
+from baler_core.cli.baselines import add_baselines_commands
+from baler_core.cli.data import add_data_commands
+from baler_core.cli.evaluation import add_evaluation_commands
+from baler_core.cli.filesets import add_fileset_commands
+from baler_core.cli.model import add_model_commands
+from baler_core.errors import BalerError
+
+log = logging.getLogger("baler")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="baler", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"baler {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--log", help="also write the log to this file")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (add_model_commands, add_evaluation_commands, add_data_commands, add_baselines_commands,
+                add_fileset_commands):
+        add(sub)
+    return parser
+
+
+def _steady_heap() -> None:
+    """Turn off glibc's dynamic mmap threshold (as ``MALLOC_TRIM_THRESHOLD_`` would). After big arrays are
+    freed glibc raises that threshold, and the next blocks' temporaries are then carved from the heap and
+    fragment it: compressing a 200 MB field with a conv2d model peaked at 1.70 GB against 0.76 GB for 20 MB.
+    With a fixed threshold it peaks at 0.72 GB, at the same speed."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").mallopt(-1, 16 << 20)  # M_TRIM_THRESHOLD = 16 MiB
+    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to do
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    _steady_heap()
+    args = build_parser().parse_args(argv)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if args.log:  # the log file gets everything; the terminal (often appended to the same file) only warnings
+        Path(args.log).parent.mkdir(parents=True, exist_ok=True)
+        handlers[0].setLevel(logging.WARNING)
+        handlers.append(logging.FileHandler(args.log))
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, handlers=handlers,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args)
+    except BalerError as exc:
+        log.error("%s", exc)
+        print(f"baler: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+
+if __name__ == "__main__":
+    sys.exit(main())

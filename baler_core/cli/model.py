@@ -1,0 +1,236 @@
+"""``baler`` subcommands of ``workflow/rules/model.smk`` and the user's commands: train, compress, decompress,
+info."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from baler_core.cli.args import add_input_options, split_list
+from baler_core.errors import InputError
+
+log = logging.getLogger("baler")
+
+
+def _write_blocks(blocks, path: Path, source: str) -> None:
+    """Write decompressed blocks as they come (Parquet, NPY and ROOT stream; NPZ is written at the end)."""
+    import numpy as np
+    import pandas as pd
+
+    from baler_core.codec import file_info
+    from baler_core.io.fields import write_field
+    from baler_core.io.tables import write_table
+
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for block in blocks:
+                if isinstance(block, np.ndarray):
+                    raise InputError(f"{source} holds a field: write it to .npy or .npz, not {path.suffix}")
+                table = pa.Table.from_pandas(block, preserve_index=False)
+                writer = writer or pq.ParquetWriter(path, table.schema)
+                writer.write_table(table)
+        finally:
+            if writer is not None:
+                writer.close()
+        return
+    if suffix == ".npy":  # header, then each block's bytes as it comes: flat memory, unlike a memory map
+        shape = file_info(source)["shape"]
+        if not shape:
+            raise InputError(f"{source} holds a table: write it to .parquet, .npz or .root, not .npy")
+        with open(path, "wb") as f:
+            header_written = False
+            for block in blocks:
+                if not header_written:
+                    np.lib.format.write_array_header_2_0(f, {"descr": np.lib.format.dtype_to_descr(block.dtype),
+                                                            "fortran_order": False, "shape": tuple(shape)})
+                    header_written = True
+                f.write(np.ascontiguousarray(block).data)
+        return
+    if suffix == ".root":  # one TTree, extended block by block
+        import uproot
+
+        with uproot.recreate(path) as f:
+            for block in blocks:
+                if isinstance(block, np.ndarray):
+                    raise InputError(f"{source} holds a field: write it to .npy or .npz, not {path.suffix}")
+                if "events" not in f:
+                    f.mktree("events", {c: block[c].dtype for c in block.columns})
+                f["events"].extend({c: block[c].to_numpy() for c in block.columns})
+        return
+    parts = list(blocks)
+    if parts and isinstance(parts[0], np.ndarray):
+        write_field(np.concatenate(parts), path)
+    else:
+        write_table(pd.concat(parts, ignore_index=True) if len(parts) != 1 else parts[0], path)
+
+
+def _cmd_train(a: argparse.Namespace) -> None:
+    from baler_core.prep.normalization import Normalizer
+    from baler_core.training.train import load_config, load_training_data, train_dataset
+
+    mc, tc = load_config(a.config, a.config_json)
+    for key in ("latent_dim", "ratio", "model", "latent_dtype", "decoder_dtype"):
+        if getattr(a, key) is not None:
+            setattr(mc, key, getattr(a, key))
+    if a.latent_dim is not None:
+        mc.ratio = None
+    for key in ("epochs", "device", "seed", "batch_size", "lr", "patience"):
+        if getattr(a, key) is not None:
+            setattr(tc, key, getattr(a, key))
+    data = load_training_data(a.input, split_list(a.branches), a.tree, a.cut, a.field_key)
+    val = load_training_data(a.val_input, split_list(a.branches), a.tree, a.cut, a.field_key) if a.val_input else None
+    norm = Normalizer.from_dict(json.loads(Path(a.normalization).read_text())) if a.normalization else None
+    bundle, result = train_dataset(data, a.output, mc, tc, val, resume=a.resume, history_path=a.history,
+                                   normalizer=norm)
+    log.info("trained %s %s on %s: %d epochs, best validation loss %.4g at epoch %d, %.1f s on %s",
+             bundle.record["model"], bundle.record["model_args"], a.input, result.epochs_run, result.best_val_loss,
+             result.best_epoch, result.seconds, result.device)
+    print(json.dumps({"model": str(a.output), "best_val_loss": result.best_val_loss, "epochs": result.epochs_run,
+                      "seconds": round(result.seconds, 3), "device": result.device}))
+
+
+def _cmd_compress(a: argparse.Namespace) -> None:
+    import time
+
+    from baler_core.codec import CompressionOptions, compress_field, compress_table, file_info
+    from baler_core.coding.error_bounds import load_bound_spec
+    from baler_core.io.fields import is_field_path, open_field
+    from baler_core.io.tables import iter_table_chunks
+    from baler_core.models.store import load_model
+
+    t0 = time.perf_counter()
+    bundle = None if a.model == "none" else load_model(a.model)
+    bounds = load_bound_spec(a.error_bound, a.error_bound_file)
+    opts = CompressionOptions(bounds=bounds, embed_decoder=a.embed_decoder, entropy=a.entropy, threads=a.threads,
+                              field_predictor=a.field_predictor)
+    if a.level is not None:
+        opts.level = a.level
+    if is_field_path(a.input):
+        compress_field(open_field(a.input, a.field_key), bundle, a.output, opts, str(a.input))
+    else:
+        is_root = Path(a.input).suffix.lower() == ".root"
+        columns = split_list(a.branches) or (bundle.columns if is_root and bundle is not None else None)
+        chunks = iter_table_chunks(a.input, columns, a.tree, a.cut, chunk_rows=opts.block_rows)
+        compress_table(chunks, bundle, a.output, opts, str(a.input))
+    info = {**file_info(a.output), "compress_seconds": time.perf_counter() - t0}
+    if a.stats:
+        Path(a.stats).write_text(json.dumps(info, indent=1))
+    print(json.dumps(info))
+
+
+def _cmd_decompress(a: argparse.Namespace) -> None:
+    import time
+
+    from baler_core.codec import iter_decompress
+    from baler_core.models.store import load_model
+
+    t0 = time.perf_counter()
+    bundle = load_model(a.model) if a.model and a.model != "none" else None
+    out = Path(a.output)
+    tmp = out.with_name(f".{out.name}.part{out.suffix}")
+    try:
+        _write_blocks(iter_decompress(a.input, bundle, str(a.model), threads=a.threads), tmp, a.input)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    seconds = time.perf_counter() - t0
+    tmp.replace(out)
+    if a.stats:
+        Path(a.stats).write_text(json.dumps({"decompress_seconds": seconds}))
+    log.info("decompressed %s into %s in %.3f s", a.input, out, seconds)
+
+
+def _cmd_info(a: argparse.Namespace) -> None:
+    from baler_core.codec import file_info
+
+    info = file_info(a.input)
+    if a.json:
+        print(json.dumps(info, indent=2))
+        return
+    print(f"file              {info['file']}  (format {info['format_version']}, {info['kind']})")
+    print(f"rows              {info['rows']}" + (f"  shape {info['shape']}" if info["shape"] else ""))
+    print(f"raw bytes         {info['raw_bytes']}")
+    print(f"compressed bytes  {info['compressed_bytes']}")
+    print(f"decoder bytes     {info['decoder_bytes']}  ({'embedded' if info['decoder_embedded'] else 'separate'})")
+    print(f"ratio             {info['ratio_without_decoder']:.3f} without decoder, "
+          f"{info['ratio_with_decoder']:.3f} with decoder")
+    print(f"error bound       {info['error_bound']}")
+    if a.columns:
+        from baler_core.codec import column_costs
+
+        print(f"\n{'column':28s} {'bytes':>10s} {'bits/value':>10s} {'exceptions':>10s} {'step':>10s}  modes")
+        for c in sorted(column_costs(a.input), key=lambda c: -c["bytes"]):
+            print(f"{c['column'][:28]:28s} {c['bytes']:10d} {c['bits_per_value']:10.3f} {c['exceptions']:10d} "
+                  f"{c['step']:10.3g}  {c['modes']}")
+
+
+def add_model_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train an autoencoder on a table or field and write a model file")
+    p.add_argument("input", help="training data: .parquet, .npz (table or field), .npy (field) or .root")
+    p.add_argument("-o", "--output", required=True, help="model file to write (.safetensors)")
+    p.add_argument("--config", help="YAML with 'model:' and 'training:' settings (see config/README.md)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--latent-dim", type=int, help="latent size (dense) or latent channels (conv2d)")
+    g.add_argument("--ratio", type=float, help="nominal ratio: float32 input bits / quantized latent bits")
+    p.add_argument("--model", choices=["auto", "dense", "conv2d", "sequential"],
+                   help="registry model (default: dense for tables, conv2d for fields); sequential: column-by-column "
+                        "prediction for error-bounded table coding (--latent-dim sets its hidden width)")
+    p.add_argument("--latent-dtype", help="latent storage: float32, float16 or intN (default int12)")
+    p.add_argument("--decoder-dtype", choices=["float32", "float16", "bfloat16"], help="stored decoder weights")
+    p.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
+    p.add_argument("--batch-size", type=int, help="rows (or frames) per batch (default 512)")
+    p.add_argument("--lr", type=float, help="learning rate (default 2e-3)")
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    p.add_argument("--device", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N or mps")
+    p.add_argument("--seed", type=int, help="training seed (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue from MODEL.ckpt.pt if it exists")
+    p.add_argument("--val-input", help="validation data (default: a held-out fraction of INPUT)")
+    p.add_argument("--history", help="per-epoch history TSV to write")
+    p.add_argument("--normalization", help="normalization JSON from 'baler fit-norm' (default: fit on INPUT)")
+    p.add_argument("--config-json", help="inline JSON with 'model' and 'training' settings (after --config)")
+    add_input_options(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("compress", help="compress data into a .baler file with a trained model")
+    p.add_argument("input", help="data to compress: .parquet, .npz (table or field), .npy (field) or .root")
+    p.add_argument("-m", "--model", required=True,
+                   help="model file from 'baler train', or 'none': no model, every value on a grid that keeps "
+                        "the error bound (fastest; needs --error-bound)")
+    p.add_argument("-o", "--output", required=True, help=".baler file to write")
+    p.add_argument("--error-bound", help="abs=X, rel=X (pointwise), range=X (of each column's range), "
+                                         "rms=X (tables: response RMS per column) or none")
+    p.add_argument("--error-bound-file", help="YAML {default: SPEC, columns: {name: SPEC}} with per-column bounds")
+    p.add_argument("--embed-decoder", action="store_true", help="store the decoder in the file (self-contained)")
+    p.add_argument("--entropy", choices=["auto", "ans", "zstd"], default="auto",
+                   help="integer stream coder: ans (smallest), zstd (fastest, with --level 1), auto (the smaller)")
+    p.add_argument("--level", type=int, help="zstd level (default 9)")
+    p.add_argument("--threads", type=int, default=0, help="threads for model-free coding (default: all cores)")
+    p.add_argument("--field-predictor", choices=["auto", "lorenzo", "interp", "spline", "dct"], default="auto",
+                   help="fields, blocks coded without the model: Lorenzo differences of grid indices (fastest), "
+                        "cubic interpolation of grid indices, spline (cubic interpolation from reconstructed "
+                        "values, as SZ3), dct (transform coding with outlier correction), or auto (lorenzo, spline "
+                        "and dct, the smallest kept)")
+    p.add_argument("--stats", help="write sizes, ratios and timing as JSON to this file")
+    add_input_options(p)
+    p.set_defaults(func=_cmd_compress)
+
+    p = sub.add_parser("decompress", help="rebuild data from a .baler file and its decoder")
+    p.add_argument("input", help=".baler file")
+    p.add_argument("-m", "--model", help="model file (not needed when the decoder is embedded)")
+    p.add_argument("-o", "--output", required=True, help="output: .parquet, .npz or .root (tables), .npy/.npz (fields)")
+    p.add_argument("--stats", help="write timing as JSON to this file")
+    p.add_argument("--threads", type=int, default=0, help="threads for model-free files (default: all cores)")
+    p.set_defaults(func=_cmd_decompress)
+
+    p = sub.add_parser("info", help="sizes and ratios of a .baler file")
+    p.add_argument("input", help=".baler file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--columns", action="store_true", help="also where the bytes go, per column")
+    p.set_defaults(func=_cmd_info)

@@ -1,0 +1,72 @@
+"""Running a model for the codec: the encoder on the compressing machine, and the float64 CPU copy of the
+decoder whose predictions both sides compute identically."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+
+from baler_core.models.store import ModelBundle, sha256_hex
+
+INFER_BATCH = 32768
+
+
+# ------------------------------------------------------------------ model inference
+def float64_decoder(bundle: ModelBundle) -> torch.nn.Module:
+    """A float64 CPU copy: predictions identical across machines to ~1e-16, far inside the safety margin."""
+    return copy.deepcopy(bundle.model).to("cpu").double().eval()
+
+
+def batch_rows(shape: tuple[int, ...] | None) -> int:
+    """Rows (or frames) per inference batch: about INFER_BATCH values, so memory stays bounded for fields."""
+    return max(1, INFER_BATCH // (shape[-2] * shape[-1])) if shape else INFER_BATCH
+
+
+@torch.no_grad()
+def run_encoder(bundle: ModelBundle, xn: np.ndarray) -> np.ndarray:
+    model = bundle.model.to("cpu").eval()
+    step = batch_rows(xn.shape[1:] if xn.ndim == 3 else None)
+    outs = [model.encode(torch.from_numpy(xn[s : s + step])).numpy() for s in range(0, len(xn), step)]
+    z = np.concatenate(outs) if outs else np.zeros((0,), np.float32)
+    # float64 values beyond float32's range overflow the float32 model: such rows get a zero latent (their
+    # prediction is then poor and the residual, or an exception, carries them) instead of a NaN latent scale
+    return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+@torch.no_grad()
+def run_decoder(dec64: torch.nn.Module, z: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
+    step = batch_rows(shape)
+    outs = [dec64.decode(torch.from_numpy(z[s : s + step].astype(np.float64)), shape).numpy()
+            for s in range(0, len(z), step)]
+    return np.concatenate(outs)
+
+
+def latent_shape(bundle: ModelBundle, n_rows: int, frame_shape: tuple[int, int] | None) -> tuple[int, ...]:
+    m = bundle.model
+    if frame_shape is None:
+        return (n_rows, m.latent_dim)
+    return (n_rows, *m.latent_shape(*frame_shape))
+
+
+
+def model_header(bundle: ModelBundle, blob: bytes, embedded: bool) -> dict:
+    return {"name": bundle.record["model"], "decoder_sha256": sha256_hex(blob), "decoder_bytes": len(blob),
+            "embedded": embedded}
+
+
+@torch.no_grad()
+def sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict[str, np.ndarray],
+                           relations: dict) -> np.ndarray:
+    """Physical-unit prediction of column ``j`` from the reconstructed columns before it (float64, CPU):
+    an exact linear relation where the model found one, else the column's MLP."""
+    name = norm.columns[j].name
+    if name in relations:
+        from baler_core.models.relations import apply_relation
+
+        return apply_relation(relations[name], {k: recon[k] for k in relations[name]["inputs"]}, len(recon_n))
+    prev = torch.from_numpy(recon_n[:, :j])
+    pred_n = np.concatenate([dec64.predict_column(j, prev[s : s + INFER_BATCH]).numpy()
+                             for s in range(0, max(len(prev), 1), INFER_BATCH)])[: len(prev)]
+    return norm.inverse_column(j, pred_n)

@@ -1,0 +1,257 @@
+"""Code one column against a float64 prediction so that every value keeps its bound.
+
+Column modes (the record's ``mode``):
+- ``int``: integer-valued columns, exact: residual to the rounded prediction.
+- ``lin``: ``abs``/``range`` bounds, uniform residual bins of width 2*bound.
+- ``log``: ``rel`` bounds, residual bins in log|x| plus zero and sign-flip flags.
+- ``alin``/``alog``: as ``lin``/``log`` on the grid of multiples of the step (grid index differences).
+- ``ae``: no bound, the autoencoder's reconstruction as it is (the original Baler's behaviour).
+- ``const`` and ``raw``: constant columns, and integer columns too wide for float64 predictions.
+
+The coder rebuilds every value exactly as the decoder will, checks the bound on the output dtype and stores
+any value that misses it, and every NaN and +-Inf, exactly as an exception.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import zstandard
+
+from baler_core.coding import contexts
+from baler_core.coding.entropy import decode_ints, encode_ints, unzstd
+from baler_core.coding.error_bounds import Bound
+from baler_core.coding.grid import decode_grid
+from baler_core.coding.options import CompressionOptions
+from baler_core.coding.predictors.lorenzo import inverse_lorenzo, lorenzo
+from baler_core.coding.quantization import (
+    MAX_RESIDUAL,
+    aligned_base,
+    fragile,
+    log_magnitude,
+    quantize_residual,
+    reconstruct,
+    residual_step,
+)
+from baler_core.coding.rms import coded_size
+from baler_core.errors import FormatError
+
+
+# ------------------------------------------------------------------ per-column coding
+def is_integer_column(x: np.ndarray, finite: np.ndarray) -> bool:
+    if x.dtype.kind in "biu":
+        return True
+    v = x[finite]
+    return bool(v.size) and bool(np.all(v == np.rint(v))) and bool(np.all(np.abs(v) < 2**52))
+
+
+def needs_raw(x: np.ndarray) -> bool:
+    """Integer columns whose values float64 cannot hold exactly, or whose spread overflows int64 residuals."""
+    if x.dtype.kind not in "iu" or x.size == 0:
+        return False
+    lo, hi = int(x.min()), int(x.max())
+    return max(abs(lo), abs(hi)) >= 2**52 or hi - lo >= 2**52
+
+
+def misses_bound(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, params: dict) -> np.ndarray:
+    """Mask of values that miss their bound (or exactness) in the output dtype."""
+    if mode == "ae":
+        return np.zeros(x.shape, bool)
+    xf = x.astype(np.float64)
+    rf = recon.astype(np.float64)
+    if mode in ("int", "const"):
+        bad = rf != xf
+    elif mode in ("lin", "alin"):
+        tol = bound.value if bound.kind == "abs" else bound.value * params["range"]
+        with np.errstate(invalid="ignore", over="ignore"):
+            bad = ~(np.abs(rf - xf) <= tol)
+    else:  # log
+        with np.errstate(invalid="ignore", over="ignore"):
+            bad = ~(np.abs(rf - xf) <= bound.value * np.abs(xf))
+    if x.dtype.kind == "f":
+        bad |= (xf == 0) & (np.signbit(xf) != np.signbit(rf))  # a zero keeps its sign (and the bound)
+    return bad
+
+
+def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int,
+                   lorenzo_shape: tuple[int, ...] | None = None, aligned: bool = False, stored_pred: bool = False
+                   ) -> tuple[dict, dict[str, bytes], np.ndarray]:
+    """Code one column (1-D values, any numeric dtype) against its float64 prediction. Fields pass their
+    block shape as ``lorenzo_shape`` to code the residuals' Lorenzo differences instead. ``aligned`` codes
+    float columns on the grid of multiples of the step (modes ``alin``/``alog``): the residual is the difference
+    of the value's and the prediction's grid indices. ``stored_pred``: the prediction is a constant stored in
+    the record, read back bit for bit, so no value needs guarding against a prediction computed differently."""
+    n = x.size
+    streams: dict[str, bytes] = {}
+    if x.dtype.kind == "b":
+        x = x.astype(np.uint8)
+    if needs_raw(x):
+        raw = np.ascontiguousarray(x).tobytes()
+        streams["raw"] = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(raw)
+        return {"mode": "raw"}, streams, x
+    xf = x.astype(np.float64)
+    finite = np.isfinite(xf)
+    pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
+    fin_vals = xf[finite]
+    params: dict = {}
+    r = zero = flip = None
+    guard = None  # predictions on a rounding boundary, stored exactly (see quantization.fragile)
+    if is_integer_column(x, finite):
+        mode = "int"
+        lo, hi = (int(fin_vals.min()), int(fin_vals.max())) if fin_vals.size else (0, 0)
+        params = {"lo": lo, "hi": hi}
+        guard = fragile(pred, 1.0)
+        p = np.clip(np.rint(pred), lo, hi).astype(np.int64)
+        xi = np.where(finite, xf, 0).astype(np.int64) if x.dtype.kind == "f" else x.astype(np.int64)
+        r = np.where(finite, xi - p, 0)
+    elif fin_vals.size and np.all(fin_vals == fin_vals[0]) and bound.kind != "none":
+        mode, params = "const", {"value": float(fin_vals[0])}
+    elif bound.kind == "none":
+        mode = "ae"
+    elif bound.kind in ("abs", "range"):
+        mode = "lin"
+        with np.errstate(over="ignore"):  # a span beyond float64 is clamped (the header is strict JSON)
+            span = float(fin_vals.max() - fin_vals.min()) if fin_vals.size else 0.0
+        col_range = min(span, float(np.finfo(np.float64).max))
+        params = {"step": residual_step(bound.kind, bound.value, col_range), "range": col_range}
+        if params["step"] <= 0 or not np.isfinite(params["step"]):
+            params["step"] = 1.0
+        if aligned:
+            mode = "alin"
+            r = aligned_residual(np.where(finite, xf, 0.0), pred, params["step"])
+            guard = fragile(pred, params["step"])
+        else:
+            r, _ = quantize_residual(np.where(finite, xf - pred, 0.0), params["step"])
+    else:  # rel
+        mode = "alog" if aligned else "log"
+        params = {"step": residual_step("rel", bound.value, 0.0)}
+        zero = (xf == 0) & finite
+        with np.errstate(divide="ignore"):
+            lx = np.log(np.abs(np.where(finite & ~zero, xf, 1.0)))
+        if aligned:
+            r = np.where(finite & ~zero, aligned_residual(lx, log_magnitude(pred), params["step"]), 0)
+            guard = fragile(log_magnitude(pred), params["step"])
+        else:
+            r, _ = quantize_residual(np.where(finite & ~zero, lx - log_magnitude(pred), 0.0), params["step"])
+            guard = np.zeros(n, dtype=bool)  # only the sign check below
+        flip = ((xf < 0) != (pred < 0)) & finite & ~zero
+    recon = reconstruct(mode, pred, r, params, zero, flip)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = recon.astype(x.dtype)
+    bad = ~finite | misses_bound(mode, x, out, bound, params)
+    if guard is not None and not stored_pred:
+        if mode in ("log", "alog"):  # the sign of a prediction within rounding of zero may differ elsewhere
+            scale = float(np.max(np.abs(fin_vals))) if fin_vals.size else 0.0
+            guard |= np.abs(pred) <= 1e-9 * scale
+        bad |= guard
+    if r is not None:
+        r = np.where(bad, 0, r)
+        if lorenzo_shape is not None and mode in ("lin", "int"):
+            params["lorenzo"] = list(lorenzo_shape)
+            streams["r"] = encode_ints(lorenzo(r, lorenzo_shape), entropy, level)
+        else:
+            streams["r"] = encode_ints(r, entropy, level)
+    if zero is not None:
+        streams["zero"] = encode_ints(zero.astype(np.int64), entropy, level)
+        streams["flip"] = encode_ints(np.where(bad, 0, flip).astype(np.int64), entropy, level)
+    idx = np.flatnonzero(bad)
+    if idx.size:
+        streams["exc_idx"] = encode_ints(np.diff(idx, prepend=0), "zstd", level)
+        raw = np.ascontiguousarray(x[idx]).tobytes()
+        streams["exc_val"] = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(raw)
+        out[idx] = x[idx]
+    return {"mode": mode, "n_exceptions": int(idx.size), **params}, streams, out
+
+
+def aligned_residual(v: np.ndarray, pred: np.ndarray, step: float) -> np.ndarray:
+    """Grid index of ``v`` minus that of ``pred``; differences too large to store become 0 (then exceptions)."""
+    q, big = quantize_residual(v, step)
+    r = q - aligned_base(pred, step).astype(np.int64)
+    r[big | (np.abs(r) > MAX_RESIDUAL)] = 0
+    return r
+
+
+def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: CompressionOptions
+                 ) -> tuple[dict, dict[str, bytes], np.ndarray]:
+    """Code a float column three ways and keep the smallest: residuals of the prediction, grid indices
+    relative to the prediction's (better where values repeat, e.g. exact zeros), and grid indices relative to
+    a constant (better where the model predicts the column worse than its own spread)."""
+    first = encode_column(x, pred, bound, opts.entropy, opts.level)
+    if first[0]["mode"] not in ("lin", "log"):
+        return first
+    center = free_center(x, bound)
+    const = encode_column(x, np.full(x.shape, center), bound, opts.entropy, opts.level, aligned=True,
+                           stored_pred=True)
+    const[0]["pred"] = center
+    cands = [first, encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True), const]
+    return min(cands, key=coded_size)
+
+
+def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
+                   decoded: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """One column from its record and streams; ``decoded`` holds the columns decoded before it (sequential
+    blocks), which a context-split residual stream needs."""
+    mode = rec.get("mode")
+    if mode == "grid":
+        return decode_grid(rec, read, n, dtype)
+    store_dtype = np.dtype(np.uint8) if dtype.kind == "b" else dtype
+    if mode == "raw":
+        raw = unzstd_section(read("raw"), n * store_dtype.itemsize)
+        return np.frombuffer(raw, dtype=store_dtype).copy().astype(dtype)
+    if mode in ("alin", "alog") and "pred" in rec:  # the column was coded against a constant
+        pred = free_pred(rec, n)
+    pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
+    r = read_ints(rec, read, n, decoded, "r") if mode in ("int", "lin", "log", "alin", "alog") else None
+    if r is not None and rec.get("lorenzo") is not None:
+        shape = tuple(int(v) for v in rec["lorenzo"])
+        if math.prod(shape) != n or min(shape, default=1) < 0:
+            raise FormatError(f"Lorenzo shape {shape} does not hold {n} values")
+        r = inverse_lorenzo(r, shape)
+    zero = read_ints(rec, read, n, decoded, "zero") if mode in ("log", "alog") else None
+    flip = decode_ints(read("flip"), n) if mode in ("log", "alog") else None
+    try:
+        recon = reconstruct(mode, pred, r, rec, zero, flip)
+    except (KeyError, TypeError) as exc:
+        raise FormatError(f"column record malformed ({exc})") from exc
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = recon.astype(store_dtype)
+    k = rec.get("n_exceptions", 0)
+    if not isinstance(k, int) or not 0 <= k <= n:
+        raise FormatError(f"exception count {k!r} out of range")
+    if k:
+        idx = np.cumsum(decode_ints(read("exc_idx"), k))
+        if idx.size and (idx[0] < 0 or idx[-1] >= n or np.any(np.diff(idx) <= 0)):
+            raise FormatError("exception indices out of range")
+        out[idx] = np.frombuffer(unzstd_section(read("exc_val"), k * store_dtype.itemsize), dtype=store_dtype)
+    return out.astype(dtype)
+
+
+def read_ints(rec: dict, read, n: int, decoded: dict[str, np.ndarray] | None, stream: str) -> np.ndarray:
+    """A column's integer ``stream``: one stream, or groups split by earlier decoded columns (``contexts``)."""
+    if contexts.record_key(stream) not in rec:
+        return decode_ints(read(stream), n)
+    if decoded is None:
+        raise FormatError("a context-coded column outside a sequential block")
+    return contexts.decode_split(read, rec, n, decoded, stream)
+
+
+def unzstd_section(blob: bytes, size: int) -> bytes:
+    return unzstd(blob, size, "section")
+
+
+def free_center(x: np.ndarray, bound: Bound) -> float:
+    """A constant prediction for a column coded without a model on the general path: the middle of its
+    finite values (in log magnitude for ``rel`` bounds, whose residuals are log ratios)."""
+    v = x[np.isfinite(x)].astype(np.float64) if x.dtype.kind == "f" else x.astype(np.float64)
+    if bound.kind == "rel":
+        v = np.abs(v[v != 0])
+        return float(np.exp((np.log(v.min()) + np.log(v.max())) / 2)) if v.size else 1.0
+    return float(v.min() / 2 + v.max() / 2) if v.size else 0.0  # halves first: no overflow near float64's max
+
+
+def free_pred(rec: dict, n: int) -> np.ndarray:
+    pred = rec.get("pred", 0.0)
+    if not isinstance(pred, (int, float)) or isinstance(pred, bool):
+        raise FormatError(f"column record's constant prediction {pred!r} is not a number")
+    return np.full(n, float(pred))

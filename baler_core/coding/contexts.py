@@ -1,0 +1,193 @@
+"""Context-split integer streams: a column's quantized residuals coded in a few groups, chosen by the value of
+an earlier, already reconstructed column.
+
+A residual's spread depends on the row: the HF energies of a jet are zero unless it lies at |eta| > 3, the
+spread of a multiplicity grows with pt. Coding the residuals of each group with its own histogram costs
+the conditional entropy instead of the marginal one, plus one histogram per group. The encoder picks the
+earlier column, whether its magnitude or signed value is used, and the number of groups by the estimated
+size, and keeps the split only where the real streams are smaller than one stream.
+
+Robustness: the group of a row is decided by comparing a reconstructed value with stored edges. A decoder on
+another machine may rebuild values a few ulps apart, so edges are only placed in gaps of the sorted values
+wider than ``GAP`` (relative): no value can cross an edge by such a difference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from baler_core.coding.entropy import decode_ints, encode_ints, hybrid_tokens
+from baler_core.errors import FormatError
+
+GROUPS = (2, 4, 8, 16)
+MAX_GROUPS = 32  # a reader refuses more groups, or more than MAX_SPLITS refining splits, before any pass
+MAX_SPLITS = 4
+GAP = 1e-6
+MIN_ROWS = 1000  # smaller blocks: the histograms would cost more than the split saves
+
+
+class Source:
+    """An earlier column's values (signed or magnitude), sorted once, for placing edges."""
+
+    def __init__(self, c: np.ndarray) -> None:
+        self.c = c
+        fin = np.sort(c[np.isfinite(c)])
+        v = np.unique(fin)
+        self.v = v
+        # a gap must be wide relative to its values and to the column's scale (a value rebuilt near zero from
+        # a large prediction differs elsewhere by ulps of the prediction, not of the value)
+        scale = float(np.max(np.abs(v))) if v.size else 0.0
+        wide = np.maximum(np.maximum(np.abs(v[:-1]), np.abs(v[1:])), 1e-3 * scale)
+        self.gaps = np.flatnonzero(np.diff(v) > GAP * wide) if v.size > 1 else np.zeros(0, np.int64)
+        self.cdf = np.searchsorted(fin, v[self.gaps], side="right") / max(c.size, 1)
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+
+    def groups(self, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(edges, group of each row)`` for up to ``k`` groups, computed once per source and ``k``."""
+        if k not in self._cache:
+            e = self.edges(k)
+            self._cache[k] = None if e is None else (e, labels(self.c, e))
+        return self._cache[k]
+
+    def edges(self, k: int) -> np.ndarray | None:
+        """Up to ``k - 1`` increasing edges near the quantiles, each in a gap of the sorted values wider than
+        ``GAP`` relative; None where there is no such gap."""
+        if self.gaps.size == 0:
+            return None
+        want = np.arange(1, k) / k
+        pick = np.unique(self.gaps[np.clip(np.searchsorted(self.cdf, want), 0, self.gaps.size - 1)])
+        return (self.v[pick] + self.v[pick + 1]) / 2
+
+
+def labels(c: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Group of each row; non-finite context values go to the last group."""
+    g = np.searchsorted(edges, c, side="right")
+    g[~np.isfinite(c)] = len(edges)
+    return g
+
+
+def _xlogx(c: np.ndarray) -> float:
+    c = c[c > 0].astype(np.float64)
+    return float(np.dot(c, np.log2(c)))
+
+
+def _cost_bits(r0: np.ndarray, width: int, g: np.ndarray, k: int, per_bin: float = 12.0) -> float:
+    """Empirical conditional entropy of ``r0`` (non-negative, below ``width``) given the groups, plus a rough
+    histogram cost per used bin: sum_g N_g log N_g - sum c log c + ``per_bin`` bits a bin."""
+    counts = np.bincount(g * width + r0, minlength=k * width)
+    return _xlogx(np.bincount(g, minlength=k)) - _xlogx(counts) + per_bin * np.count_nonzero(counts)
+
+
+class _Costs:
+    """Estimated size of ``r`` coded in given groups: the smaller of its values with their own histograms and
+    of its hybrid tokens (``entropy`` method 5: small tables, raw low bits that no split changes)."""
+
+    def __init__(self, r: np.ndarray) -> None:
+        r0 = r - r.min()
+        self.width = int(r0.max()) + 1
+        self.r0 = r0 if self.width <= 1 << 12 else None  # wider: the tokens' small tables win anyway
+        self.tok, self.extra = hybrid_tokens(r) if self.width >= 32 else (None, 0)
+        if self.tok is not None:
+            self.tok_width = int(self.tok.max()) + 1
+
+    def __call__(self, g: np.ndarray, k: int) -> float:
+        costs = []
+        if self.r0 is not None:
+            costs.append(_cost_bits(self.r0, self.width, g, k))
+        if self.tok is not None:
+            costs.append(_cost_bits(self.tok, self.tok_width, g, k, 8.0) + self.extra)
+        return min(costs)
+
+
+def ranked(r: np.ndarray, sources: dict[tuple[str, bool], Source], top: int = 3
+           ) -> list[tuple[tuple[str, bool, np.ndarray], np.ndarray, int]]:
+    """Up to ``top`` splits of ``r`` that look smaller than one stream, smallest estimate first, each as
+    ``((column, use magnitude, edges), group of each row, number of groups)``. ``sources`` maps (column,
+    magnitude) to its prepared values, whose groups are computed once per block and reused for every column.
+    (Refining a split by a second column cost more in histograms than it saved on the shared jets.)"""
+    if r.size < MIN_ROWS or np.all(r == r[0]) or int(r.max()) - int(r.min()) >= 2**62:
+        return []
+    cost = _Costs(r)
+    single = cost(np.zeros(r.size, np.int64), 1)
+    found = []
+    for (name, magnitude), src in sources.items():
+        for m in GROUPS:
+            got = src.groups(m)
+            if got is None:
+                continue
+            edges, g = got
+            c = cost(g, len(edges) + 1)
+            if c < single:
+                found.append((c, len(found), ((name, magnitude, edges), g, len(edges) + 1)))
+    return [item for _, _, item in sorted(found, key=lambda t: t[:2])[:top]]
+
+
+def group_of(splits: list[tuple[str, bool, np.ndarray]], values: dict[tuple[str, bool], np.ndarray], n: int
+             ) -> tuple[np.ndarray, int]:
+    """Group of each row under ``splits`` (refined one after another) and the number of groups."""
+    g, k = np.zeros(n, np.int64), 1
+    for name, magnitude, edges in splits:
+        g = g * (len(edges) + 1) + labels(values[(name, magnitude)], edges)
+        k *= len(edges) + 1
+    return g, k
+
+
+def sources_of(name: str, values: np.ndarray) -> dict[tuple[str, bool], Source]:
+    """Both context variables of a reconstructed column: its signed values and (if it has negative values)
+    its magnitude."""
+    if values.dtype == np.float16:  # one float16 ulp exceeds the gaps edges are placed in
+        return {}
+    c = values.astype(np.float64)
+    out = {(name, False): Source(c)}
+    if np.nanmin(c, initial=0.0) < 0:
+        out[(name, True)] = Source(np.abs(c))
+    return out
+
+
+def record_key(stream: str) -> str:
+    """Where a column's record keeps the splits of ``stream``: ``ctx`` for the residuals ``r``, else
+    ``<stream>_ctx`` (the zero flags of relative bounds: ``zero_ctx``)."""
+    return "ctx" if stream == "r" else f"{stream}_ctx"
+
+
+def encode_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int, stream: str = "r"
+                 ) -> dict[str, bytes]:
+    """One stream per group, named ``r@0`` ... (a group without rows still gets its constant stream)."""
+    return {f"{stream}@{i}": encode_ints(r[g == i], entropy, level) for i in range(k)}
+
+
+def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray], stream: str = "r") -> np.ndarray:
+    """A column's ``stream`` coded in groups (see :func:`record_key`), from the columns decoded before it."""
+    splits, values, k = [], {}, 1
+    try:
+        items = rec[record_key(stream)]
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_SPLITS:
+            raise FormatError(f"context record holds {len(items) if isinstance(items, list) else items!r} splits, "
+                              f"expected 1 to {MAX_SPLITS}")
+        for item in items:
+            name, magnitude = item["col"], item["abs"]
+            edges = np.asarray(item["edges"], dtype=np.float64)
+            if not isinstance(name, str) or not isinstance(magnitude, bool):
+                raise TypeError("column name or magnitude flag of the wrong type")
+            if name not in decoded:
+                raise FormatError(f"context column {name!r} is not decoded before the column that uses it")
+            if edges.ndim != 1 or not 1 <= edges.size < 64 or np.any(~(np.diff(edges) > 0)):
+                raise FormatError("context edges must be 1 to 63 increasing numbers")
+            k *= edges.size + 1
+            if k > MAX_GROUPS:
+                raise FormatError(f"context record declares more than {MAX_GROUPS} groups")
+            c = np.asarray(decoded[name]).astype(np.float64)
+            if c.shape != (n,):
+                raise FormatError(f"context column {name!r} has {c.size} values, expected {n}")
+            values[(name, magnitude)] = np.abs(c) if magnitude else c
+            splits.append((name, magnitude, edges))
+    except FormatError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FormatError(f"context record malformed ({exc})") from exc
+    g, k = group_of(splits, values, n)
+    r = np.zeros(n, dtype=np.int64)
+    for i in range(k):
+        m = g == i
+        r[m] = decode_ints(read(f"{stream}@{i}"), int(m.sum()))
+    return r

@@ -1,0 +1,105 @@
+"""Model-free coding of one column (or one field block): put every value on a uniform grid that keeps the
+error bound and entropy-code the grid indices. This is the ``grid`` column mode.
+
+It is the codec's fast path (``baler compress -m none``) and the floor every model has to beat. It needs no
+torch and does its arithmetic in the column's own float dtype: a float32 column stays float32, several
+times faster than the float64 path of model predictions. Values are rebuilt as ``origin + q * step`` in that
+dtype by the same numpy operations at compression and at decompression, so the compressor checks the bound on
+exactly the values the decompressor will return; any value that misses it is stored exactly as an exception.
+Integer-valued columns get ``step = 1`` and come back exact. Field blocks try the predictors of
+:mod:`baler_core.coding.predictors` (Lorenzo, interpolation, the spline, the DCT) and keep the smallest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from baler_core.coding.entropy import decode_ints, encode_ints, unzstd
+from baler_core.coding.error_bounds import Bound
+from baler_core.coding.predictors import PREDICTOR_REGISTRY, PREDICTORS, GridBlock, predictor_for
+from baler_core.coding.predictors.base import MARGIN, exception_streams, grid_values, misses
+from baler_core.coding.quantization import SAFETY
+from baler_core.errors import FormatError, InputError
+
+GRID_LIMIT = 2**22  # at most this many steps either side of the center: indices stay exact in float32
+
+
+def _grid(x: np.ndarray, bound: Bound) -> dict | None:
+    """Grid parameters for a finite float column, or None where the grid does not apply."""
+    lo, hi = x.min(), x.max()
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return None  # NaN or +-Inf present: the general path stores them as exceptions
+    col_range = float(hi) - float(lo)
+    if np.array_equal(np.rint(x), x):  # integer-valued: exact, like the model path's ``int`` mode
+        if col_range > 2 * GRID_LIMIT:
+            return None  # too wide for exact float32 indices: the general path's int mode keeps it exact
+        return {"origin": float(lo), "step": 1.0, "tol": 0.0, "range": col_range}
+    tol = bound.value if bound.kind == "abs" else bound.value * col_range
+    step = float(x.dtype.type(2 * tol * SAFETY))
+    if col_range == 0:
+        step = 1.0  # every index is 0
+    if not (np.isfinite(step) and step > 0) or col_range / step > 2 * GRID_LIMIT:
+        return None
+    return {"origin": float(lo), "step": step, "tol": tol, "range": col_range}
+
+
+def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tuple[int, ...] | None = None,
+                predictors: tuple[str, ...] = ("lorenzo",)) -> tuple[dict, dict[str, bytes]] | None:
+    """Code a float column (any shape, coded flat) on its grid; None where the general path must do it
+    (non-finite values, a grid too fine for the dtype, a bound other than abs/range). Fields pass their block
+    ``shape`` and the ``predictors`` to try (``lorenzo``, ``interp``, ``spline``, ``dct``); the smallest result
+    wins."""
+    if x.dtype not in MARGIN or bound.kind not in ("abs", "range") or x.size == 0:
+        return None
+    x = np.ascontiguousarray(x).ravel()
+    p = _grid(x, bound)
+    if p is None:
+        return None
+    unknown = [name for name in predictors if name not in PREDICTORS]
+    if unknown:
+        raise InputError(f"field predictor {unknown[0]!r} unknown; choose from {', '.join(PREDICTORS)}")
+    t = x.dtype.type
+    q = x - t(p["origin"])  # >= 0, so the indices need no zigzag
+    q *= t(1 / p["step"])
+    np.rint(q, out=q)
+    qi = q.astype(np.int32)
+    del q
+    zero_possible = p["origin"] <= 0 <= p["origin"] + p["range"]
+    idx = np.flatnonzero(misses(x, grid_values(qi, p["origin"], p["step"], x.dtype), p["tol"], zero_possible))
+    qi[idx] = 0
+    rec = {"mode": "grid", "origin": p["origin"], "step": p["step"], "range": p["range"]}
+    n_exc, grid_exc = {"n_exceptions": int(idx.size)}, exception_streams(x, idx, level)
+    if shape is None:
+        return {**rec, **n_exc}, {**grid_exc, "r": encode_ints(qi, entropy, level)}
+
+    block = GridBlock(x, qi, tuple(shape), p["step"], p["tol"], zero_possible, int(idx.size), grid_exc, entropy, level)
+    cands = [c for name in PREDICTORS if name in predictors for c in PREDICTOR_REGISTRY[name].encode(block)]
+    if not cands:  # only spline or dct was asked for and it does not apply
+        cands = PREDICTOR_REGISTRY["lorenzo"].encode(block)
+    extra, coded = min(cands, key=lambda c: sum(map(len, c[1].values())))
+    return {**rec, **extra}, coded
+
+
+def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype) -> np.ndarray:
+    """Rebuild a ``grid`` column of ``n`` values of ``dtype`` (float32 or float64)."""
+    if np.dtype(dtype) not in MARGIN:
+        raise FormatError(f"grid column has dtype {dtype}, expected float32 or float64")
+    try:
+        float(rec["origin"]), float(rec["step"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FormatError(f"grid column record malformed ({exc})") from exc
+    out = predictor_for(rec).decode(rec, read, n, dtype)
+    k = rec.get("n_exceptions", 0)
+    if not isinstance(k, int) or not 0 <= k <= n:
+        raise FormatError(f"exception count {k!r} out of range")
+    if k:
+        idx = np.cumsum(decode_ints(read("exc_idx"), k))
+        if idx[0] < 0 or idx[-1] >= n or np.any(np.diff(idx) <= 0):
+            raise FormatError("exception indices out of range")
+        size = k * np.dtype(dtype).itemsize
+        raw = unzstd(read("exc_val"), size, "exception values")
+        out[idx] = np.frombuffer(raw, dtype=dtype)
+    return out
+

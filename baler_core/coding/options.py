@@ -1,0 +1,20 @@
+"""What a compression run is asked for: bounds, entropy coder, block size, threads, field predictor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from baler_core.coding.error_bounds import BoundSpec
+
+ZSTD_LEVEL = 9
+
+
+@dataclass
+class CompressionOptions:
+    bounds: BoundSpec
+    embed_decoder: bool = False
+    entropy: str = "auto"  # auto | ans | zstd
+    block_rows: int = 1 << 18
+    level: int = ZSTD_LEVEL
+    threads: int = 0  # 0: every core this process may use
+    field_predictor: str = "auto"  # model-free field blocks: lorenzo, interp, spline, dct, or auto (all but interp)

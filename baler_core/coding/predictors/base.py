@@ -1,0 +1,90 @@
+"""What every field predictor shares: the block it is given, its interface, and the bound check.
+
+A predictor codes a block of grid indices (``GridBlock``) into zero or more candidate ``(record, streams)``
+pairs; the grid keeps the smallest. Its record carries one of the predictor's ``keys`` (the block shape), by
+which the decoder finds it again."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import zstandard
+
+from baler_core.coding.entropy import encode_ints
+from baler_core.errors import FormatError
+
+MARGIN = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}  # covers rounding in |recon - x|
+
+
+@dataclass(frozen=True)
+class GridBlock:
+    """A field block on its grid: ``x`` the values (flat, float32/64), ``q`` their grid indices with every
+    exception zeroed, ``tol`` the absolute bound, ``exceptions`` the streams of the values the grid misses."""
+    x: np.ndarray
+    q: np.ndarray
+    shape: tuple[int, ...]
+    step: float
+    tol: float
+    zero_possible: bool
+    n_exceptions: int
+    exceptions: dict[str, bytes]
+    entropy: str
+    level: int
+
+
+@dataclass(frozen=True)
+class Predictor:
+    name: str
+    keys: tuple[str, ...]  # record keys that mark a block coded by this predictor
+    encode: Callable[[GridBlock], list[tuple[dict, dict[str, bytes]]]]
+    decode: Callable[[dict, Callable[[str], bytes], int, np.dtype], np.ndarray]  # values before exceptions
+
+
+def grid_values(q: np.ndarray, origin: float, step: float, dtype: np.dtype) -> np.ndarray:
+    """The grid's values, computed identically at compression and decompression."""
+    t = np.dtype(dtype).type
+    out = q.astype(dtype)
+    with np.errstate(over="ignore", invalid="ignore"):  # only a damaged file overflows; its CRC catches it
+        out *= t(step)
+        out += t(origin)
+    return out
+
+
+
+def misses(x: np.ndarray, recon: np.ndarray, tol: float, zero_possible: bool) -> np.ndarray:
+    """Mask of values whose rebuilt value (in ``x``'s dtype) misses the bound or the sign of a zero."""
+    t = x.dtype.type
+    if tol == 0:
+        bad = recon != x
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            diff = np.subtract(recon, x)
+            np.abs(diff, out=diff)
+        bad = ~(diff <= t(tol * (1 - MARGIN[x.dtype])))
+    if zero_possible:
+        zeros = x == 0
+        if zeros.any():  # -0.0 and +0.0 both come back with their own sign
+            bad |= zeros & (np.signbit(x) != np.signbit(recon))
+    return bad
+
+
+def exception_streams(x: np.ndarray, idx: np.ndarray, level: int) -> dict[str, bytes]:
+    if not idx.size:
+        return {}
+    return {"exc_idx": encode_ints(np.diff(idx, prepend=0), "zstd", level),
+            "exc_val": zstandard.ZstdCompressor(level=level, write_checksum=True).compress(x[idx].tobytes())}
+
+
+
+def block_shape(rec: dict, key: str, n: int) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in rec[key])
+    except (TypeError, ValueError) as exc:
+        raise FormatError(f"{key} shape {rec[key]!r} malformed") from exc
+    # math.prod on Python ints: np.prod wraps around, and a hostile shape could then match n
+    if not shape or len(shape) > 8 or min(shape) < 1 or max(shape) > n or math.prod(shape) != n:
+        raise FormatError(f"{key} shape {shape} does not hold {n} values")
+    return shape

@@ -1,0 +1,63 @@
+"""What a ``.baler`` file holds and where its bytes go, read from its header alone."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from baler_core.errors import FormatError
+from baler_core.format.container import ContainerReader
+
+
+def column_costs(path: str | Path) -> list[dict]:
+    """Where a file's bytes go, per column (all blocks): bytes, bits per value, the coding mode(s) of its
+    blocks, the largest quantization step and the count of values stored exactly as exceptions. Latents and
+    the embedded decoder are listed under ``(latent)`` and ``(decoder)``."""
+    with ContainerReader(path) as rd:
+        h = rd.header
+    try:
+        names = [str(c["name"]) for c in h.get("columns", [])]
+        per_row = math.prod(h["shape"][1:]) if h.get("kind") == "field" else 1
+        n_values = int(h.get("n_rows") or 0) * per_row
+        rows: dict[str, dict] = {}
+
+        def row_of(key: str) -> dict:
+            return rows.setdefault(key, {"column": key, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0})
+
+        for section, (_, length, _) in h["sections"].items():
+            parts = section.split("/")  # b<block>/<column or latent>/<stream>, or decoder
+            key = "(decoder)" if section == "decoder" else "(latent)" if parts[1:2] == ["latent"] else parts[1]
+            row_of(key)["bytes"] += int(length)
+        for blk in h.get("blocks", []):
+            for name, rec in zip(names, blk.get("columns", [])):
+                row = row_of(name)
+                row["modes"].add(str(rec.get("mode")))
+                if isinstance(rec.get("step"), (int, float)):
+                    row["step"] = max(row["step"], float(rec["step"]))
+                row["exceptions"] += int(rec.get("n_exceptions", 0))
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise FormatError(f"{path}: header malformed ({exc!r})") from exc
+    return [{**row, "modes": ",".join(sorted(row["modes"])),
+             "bits_per_value": 8 * row["bytes"] / n_values if row["column"] in names and n_values else float("nan")}
+            for row in rows.values()]
+
+
+def file_info(path: str | Path) -> dict:
+    """Sizes and ratios of a ``.baler`` file, with and without the decoder's bytes."""
+    with ContainerReader(path) as rd:
+        h = rd.header
+        total = rd.size
+        used = h.get("model", {}).get("used", True) is not False
+        dec = int(h.get("model", {}).get("decoder_bytes", 0)) if used else 0
+        embedded = "decoder" in h["sections"]
+        data_bytes = total - (rd.section_bytes("decoder") if embedded else 0)
+        raw = int(h.get("raw_bytes", 0))
+        return {
+            "file": str(path), "kind": h.get("kind"), "rows": h.get("n_rows"), "shape": h.get("shape"),
+            "columns": len(h.get("columns", [])), "raw_bytes": raw, "compressed_bytes": data_bytes,
+            "decoder_bytes": dec, "decoder_embedded": embedded, "file_bytes": total,
+            "ratio_without_decoder": raw / data_bytes if data_bytes else float("nan"),
+            "ratio_with_decoder": raw / (data_bytes + dec) if data_bytes + dec else float("nan"),
+            "error_bound": h.get("error_bound"), "latent": h.get("latent"), "model": h.get("model"),
+            "format_version": ".".join(map(str, rd.version)),
+        }

@@ -1,0 +1,41 @@
+"""The model registry: registry name -> class, and the one place that decides what ``--model auto`` means."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from baler_core.errors import InputError
+from baler_core.models.conv2d import ConvAutoencoder
+from baler_core.models.dense import DenseAutoencoder
+from baler_core.models.sequential import SequentialPredictor
+
+MODEL_REGISTRY: dict[str, type[nn.Module]] = {"dense": DenseAutoencoder, "conv2d": ConvAutoencoder,
+                                              "sequential": SequentialPredictor}
+AUTO_MODELS = {"table": "dense", "field": "conv2d"}  # what ``--model auto`` trains for each kind of data
+
+
+def auto_model(kind: str) -> str:
+    """The registry name ``auto`` stands for on data of ``kind`` ("table" or "field")."""
+    if kind not in AUTO_MODELS:
+        raise InputError(f"data kind {kind!r} unknown; expected one of {', '.join(AUTO_MODELS)}")
+    return AUTO_MODELS[kind]
+
+
+def resolve_model_name(name: str, kind: str) -> str:
+    """``name``, or for ``auto`` the registry's choice for ``kind``."""
+    return auto_model(kind) if name == "auto" else name
+
+
+def is_sequential(model: nn.Module) -> bool:
+    """Whether a model codes columns one after the other (no latent)."""
+    return isinstance(model, SequentialPredictor)
+
+
+def build_model(name: str, args: dict) -> nn.Module:
+    """Build a float32 model from its registry name and constructor arguments."""
+    if name not in MODEL_REGISTRY:
+        raise InputError(f"model {name!r} unknown; registered models: {', '.join(MODEL_REGISTRY)}")
+    try:
+        return MODEL_REGISTRY[name](**args).float()
+    except TypeError as exc:
+        raise InputError(f"bad arguments for model {name!r}: {exc}") from exc

@@ -1,0 +1,153 @@
+"""Model files: safetensors weights plus a JSON description, and the decoder blob a ``.baler`` file needs.
+
+A model file holds every tensor (``encoder.*`` and ``decoder.*``) and, in the safetensors metadata, one JSON
+record: registry name, constructor arguments, normalization, column names, latent quantization and training
+summary. Loading never unpickles. The *decoder blob* is the part decompression needs (decoder weights and the
+record); its sha256 is written into every ``.baler`` file so a wrong decoder is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import zstandard
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from baler_core.coding.entropy import unzstd
+from baler_core.errors import FormatError, InputError
+from baler_core.models.registry import build_model
+from baler_core.prep.normalization import Normalizer
+
+MODEL_FORMAT = "baler-model"
+MODEL_FORMAT_VERSION = 2  # 2: relations may carry a "kind" (nonlinear); models without one are still written as 1
+DECODER_PREFIX = "decoder."
+MAX_DECODER_BYTES = 4 << 30
+
+
+@dataclass
+class ModelBundle:
+    """A model rebuilt from a file, with everything needed to use it."""
+
+    model: torch.nn.Module
+    record: dict
+
+    @property
+    def normalizer(self) -> Normalizer:
+        return Normalizer.from_dict(self.record["normalization"])
+
+    @property
+    def kind(self) -> str:
+        return self.record["kind"]
+
+    @property
+    def columns(self) -> list[str]:
+        return self.record["columns"]
+
+    def decoder_blob(self) -> bytes:
+        return decoder_blob(self.model, self.record)
+
+
+def _decoder_record(record: dict) -> dict:
+    keys = ("format", "version", "model", "model_args", "kind", "columns", "normalization", "latent", "decoder_dtype",
+            "relations")
+    return {k: record[k] for k in keys if k in record}
+
+
+def _store_tensors(model: torch.nn.Module, decoder_dtype: str, only_decoder: bool) -> dict[str, torch.Tensor]:
+    dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[decoder_dtype]
+    out = {}
+    for k, v in model.state_dict().items():
+        is_dec = k.startswith(DECODER_PREFIX)
+        if only_decoder and not is_dec:
+            continue
+        t = v.detach().to("cpu").contiguous()
+        out[k] = t.to(dtype) if is_dec and t.is_floating_point() else t
+    return out
+
+
+def decoder_blob(model: torch.nn.Module, record: dict) -> bytes:
+    """Deterministic bytes of the decoder weights and the record decompression needs, zstd-compressed
+    (the bytes a decoder really costs to store; masked or repeated weights compress away)."""
+    tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=True)
+    meta = {"baler_decoder": json.dumps(_decoder_record(record), sort_keys=True)}
+    return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(st_save(tensors, metadata=meta))
+
+
+def sha256_hex(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
+
+
+def save_model(model: torch.nn.Module, record: dict, path: str | Path) -> None:
+    """Write the model file atomically (temporary file, then rename)."""
+    # the oldest version that reads the model, so older readers keep loading what they understand
+    version = 2 if any("kind" in r for r in (record.get("relations") or {}).values()) else 1
+    record = {"format": MODEL_FORMAT, "version": version, **record}
+    tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=False)
+    data = st_save(tensors, metadata={"baler_model": json.dumps(record, sort_keys=True)})
+    p = Path(path)
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(p)
+
+
+def _parse_blob(blob: bytes, meta_key: str, source: str) -> tuple[dict[str, torch.Tensor], dict]:
+    try:
+        tensors = st_load(blob)
+        n = int.from_bytes(blob[:8], "little")
+        if n <= 0 or n > len(blob) - 8:
+            raise FormatError(f"{source}: safetensors header size {n} exceeds the file")
+        meta = json.loads(blob[8 : 8 + n]).get("__metadata__", {})
+    except (SafetensorError, ValueError, UnicodeDecodeError) as exc:
+        raise FormatError(f"{source}: not a valid safetensors model file ({exc})") from exc
+    if meta_key not in meta:
+        raise FormatError(f"{source}: safetensors file has no {meta_key!r} record; is it a baler model?")
+    try:
+        record = json.loads(meta[meta_key])
+    except ValueError as exc:
+        raise FormatError(f"{source}: malformed {meta_key!r} record ({exc})") from exc
+    if record.get("format") != MODEL_FORMAT:
+        raise FormatError(f"{source}: format {record.get('format')!r} is not {MODEL_FORMAT!r}")
+    if not isinstance(record.get("version"), int) or record["version"] > MODEL_FORMAT_VERSION:
+        raise FormatError(f"{source}: model format version {record.get('version')!r} is newer than this baler "
+                          f"understands ({MODEL_FORMAT_VERSION}); upgrade baler")
+    return tensors, record
+
+
+def _rebuild(tensors: dict[str, torch.Tensor], record: dict, source: str, decoder_only: bool) -> ModelBundle:
+    model = build_model(record["model"], record["model_args"])
+    state = model.state_dict()
+    expected = {k for k in state if k.startswith(DECODER_PREFIX)} if decoder_only else set(state)
+    missing, unexpected = expected - set(tensors), set(tensors) - set(state)
+    if missing or unexpected:
+        raise FormatError(f"{source}: weights do not fit model {record['model']!r}: "
+                          f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+    for k, v in tensors.items():
+        if tuple(v.shape) != tuple(state[k].shape):
+            raise FormatError(f"{source}: tensor {k} has shape {tuple(v.shape)}, model needs {tuple(state[k].shape)}")
+        state[k] = v.to(state[k].dtype)
+    model.load_state_dict(state)
+    model.eval()
+    return ModelBundle(model, record)
+
+
+def load_model(path: str | Path) -> ModelBundle:
+    """Load a model file written by :func:`save_model` (safetensors only; pickle is never read)."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"{p}: model file does not exist")
+    tensors, record = _parse_blob(p.read_bytes(), "baler_model", str(p))
+    return _rebuild(tensors, record, str(p), decoder_only=False)
+
+
+def load_decoder_blob(blob: bytes, source: str = "embedded decoder") -> ModelBundle:
+    """Rebuild a model from a decoder blob; its encoder stays untrained and must not be used."""
+    if blob[:4] == b"\x28\xb5\x2f\xfd":  # a zstd frame; format 1.0 files embed the plain safetensors bytes
+        blob = unzstd(blob, MAX_DECODER_BYTES, f"{source}: decoder blob", exact=False)
+    tensors, record = _parse_blob(blob, "baler_decoder", source)
+    return _rebuild(tensors, record, source, decoder_only=True)

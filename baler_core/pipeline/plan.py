@@ -1,0 +1,161 @@
+"""What the workflow runs, computed from the validated config: every function takes the config mapping and a
+dataset name and returns paths, names or command-line options. The Snakefile calls these and does no policy."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shlex
+from collections.abc import Mapping
+
+from baler_core.models.registry import resolve_model_name
+
+OPTIONAL_BASELINES = (("sz3", "pysz"), ("zfp", "zfpy"))  # codec, module of the optional [baselines] extra
+SEQUENTIAL_TRAINING = {"loss": "l1", "batch_size": 1024}  # residual coding wants medians; small heads, big batches
+
+
+def ext(config: Mapping, dataset: str) -> str:
+    """File suffix of a dataset's data files: Parquet tables, NPY fields."""
+    return "parquet" if config["datasets"][dataset]["kind"] == "table" else "npy"
+
+
+def sweep(config: Mapping, dataset: str) -> dict:
+    """The dataset's sweep axes: the global ``sweep`` with the dataset's own ``sweep`` keys on top."""
+    return {**config["sweep"], **config["datasets"][dataset].get("sweep", {})}
+
+
+def bound_tag(spec: str) -> str:
+    """``abs=1e-3`` as a path component: ``abs_1e-3``."""
+    return spec.replace("=", "_")
+
+
+def bound_spec(tag: str) -> str:
+    return tag.replace("_", "=", 1)
+
+
+def model_names(config: Mapping, dataset: str) -> list[str]:
+    """The models a dataset is swept over: ``sweep.models``, else the dataset's or global model (``auto``
+    resolved by the model registry)."""
+    ds = config["datasets"][dataset]
+    default = ds.get("model", {}).get("model", config["model"].get("model", "auto"))
+    names = sweep(config, dataset).get("models") or [default]
+    return [resolve_model_name(m, ds["kind"]) for m in names]
+
+
+def point_names(config: Mapping, dataset: str) -> list[str]:
+    s = sweep(config, dataset)
+    return [f"{m}-r{r}-s{seed}" for m in model_names(config, dataset) for r in s["ratios"] for seed in s["seeds"]]
+
+
+def point_bounds(config: Mapping, model: str, dataset: str) -> list[str]:
+    """Error bounds of a model's points: the sequential model stores no latent, so it needs a bound."""
+    bounds = sweep(config, dataset)["error_bounds"]
+    return [b for b in bounds if b != "none"] if model == "sequential" else list(bounds)
+
+
+def point_dirs(config: Mapping, dataset: str) -> list[str]:
+    """Every sweep point's evaluation folder of a dataset."""
+    return [f"results/{dataset}/{p}/eb-{bound_tag(b)}" for p in point_names(config, dataset)
+            for b in point_bounds(config, p.split("-r")[0], dataset)]
+
+
+def baseline_files(config: Mapping, dataset: str) -> list[str]:
+    """Result files of every baseline of a dataset; SZ3 and ZFP only where their packages are installed."""
+    b = config["baselines"]
+    out = [f"results/{dataset}/baseline/gzip-l{lv}/result.json" for lv in b["gzip_levels"]]
+    out.extend(f"results/{dataset}/baseline/zstd-l{lv}/result.json" for lv in b["zstd_levels"])
+    out.extend(f"results/{dataset}/baseline/trunc-l{k}/result.json" for k in b.get("truncation_bits", []))
+    # baler without a model (-m none): the floor every trained model has to beat, at each lossy bound
+    out.extend(f"results/{dataset}/baseline/grid-eb-{bound_tag(e)}/result.json" for e in b.get("lossy_bounds", []))
+    for codec, module in OPTIONAL_BASELINES:
+        if importlib.util.find_spec(module) is not None:
+            out.extend(f"results/{dataset}/baseline/{codec}-eb-{bound_tag(e)}/result.json"
+                       for e in b.get("lossy_bounds", []))
+    return out
+
+
+def training_settings(config: Mapping, dataset: str, model: str, ratio: str, seed: str) -> dict:
+    """Model and training settings of one sweep point: global, then per model, then dataset, then point."""
+    point = f"{dataset}/{model}-r{ratio}-s{seed}"
+    ds = config["datasets"][dataset]
+    over = config.get("overrides", {}).get(point, {})
+    mset = {**config["model"], **ds.get("model", {}), **over.get("model", {})}
+    mset.pop("model", None)
+    per_model = SEQUENTIAL_TRAINING if model == "sequential" else {}
+    training = {**config["training"], **per_model, **ds.get("training", {}), **over.get("training", {})}
+    return {"model": mset, "training": training}
+
+
+def training_json(config: Mapping, dataset: str, model: str, ratio: str, seed: str) -> str:
+    return json.dumps(training_settings(config, dataset, model, ratio, seed), sort_keys=True)
+
+
+def train_gpus(config: Mapping, dataset: str, model: str, ratio: str, seed: str) -> int:
+    device = training_settings(config, dataset, model, ratio, seed)["training"].get("device", "auto")
+    return 1 if str(device).startswith("cuda") else 0
+
+
+def read_args(source: Mapping) -> list[str]:
+    """``--tree``, ``--branches`` and ``--cut`` of a table source."""
+    args = []
+    if source.get("tree"):
+        args += ["--tree", source["tree"]]
+    if source.get("branches"):
+        args += ["--branches", ",".join(source["branches"])]
+    if source.get("cut"):
+        args += ["--cut", source["cut"]]
+    return args
+
+
+def quote(args: list) -> str:
+    return " ".join(shlex.quote(str(a)) for a in args)
+
+
+def extract_args(config: Mapping, dataset: str) -> str:
+    """Command-line options of ``baler extract`` for a table dataset's source."""
+    src = config["datasets"][dataset]["source"]
+    args = [src["path"], *read_args(src)]
+    if src.get("max_rows"):
+        args += ["--max-rows", str(src["max_rows"])]
+    return quote(args)
+
+
+def simulate_args(config: Mapping, dataset: str) -> str:
+    """Command-line options of ``baler simulate-cfd`` for a generated field dataset."""
+    src = config["datasets"][dataset]["source"]
+    args = ["--flow", src["generator"]]
+    for key in ("n_frames", "height", "width", "reynolds", "steps_per_frame", "warmup_steps", "seed"):
+        if key in src:
+            args += [f"--{key.replace('_', '-')}", str(src[key])]
+    return quote(args)
+
+
+def log_columns(config: Mapping, dataset: str) -> str:
+    """``--log-columns`` of ``baler fit-norm``: auto, none or a comma-separated list."""
+    cols = {**config["model"], **config["datasets"][dataset].get("model", {})}.get("log_columns", "auto")
+    if cols is None:
+        return "none"
+    return cols if isinstance(cols, str) else ",".join(cols)
+
+
+def report_outputs(config: Mapping, dataset: str) -> list[str]:
+    """Plots of a dataset's sweep, and the metrics pooled over seeds where there are several."""
+    out = [f"results/{dataset}/rate_distortion.png"]
+    out.extend(f"{d}/plots.pdf" for d in point_dirs(config, dataset))
+    if len(sweep(config, dataset)["seeds"]) > 1:
+        out.extend(f"results/{dataset}/{p.rsplit('-s', 1)[0]}-seeds/eb-{bound_tag(b)}/metrics_over_seeds.tsv"
+                   for p in sorted({f"{n.rsplit('-s', 1)[0]}-s0" for n in point_names(config, dataset)})
+                   for b in point_bounds(config, p.split("-r")[0], dataset))
+    return out
+
+
+def point_summary_inputs(config: Mapping, dataset: str) -> list[str]:
+    """The files of every sweep point that ``summarize_sweep`` reads."""
+    e = ext(config, dataset)
+    return [f"{d}/{name}" for d in point_dirs(config, dataset)
+            for name in ("compress.json", "metrics.tsv", f"decompress.{e}.json")]
+
+
+def normalization_method(config: Mapping, dataset: str) -> str:
+    """``--method`` of ``baler fit-norm``: the dataset's model setting over the global one."""
+    return {**config["model"], **config["datasets"][dataset].get("model", {})}["normalization"]
