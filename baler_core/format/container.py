@@ -157,21 +157,24 @@ class ContainerReader:
         if not isinstance(self.header, dict) or not isinstance(self.header.get("sections"), dict):
             raise FormatError(f"{name}: header lacks a section table")
         for sec, val in self.header["sections"].items():
-            width = 2 if self.version == (1, 0) else 3  # 1.0: [offset, length]; a CRC-32 since 1.1
-            if (not isinstance(val, list) or len(val) != width or not all(type(v) is int for v in val)
+            if isinstance(val, list) and len(val) == 2 and self.version == (1, 0):
+                # [offset, length] without a CRC-32: written by a 1.0 baler before its first release
+                raise FormatError(f"{name}: format 1.0 without section CRCs (a pre-release writer) is not "
+                                  "supported; compress the original data again")
+            if (not isinstance(val, list) or len(val) != 3 or not all(type(v) is int for v in val)
                     or val[0] < _PREFIX or val[1] < 0 or val[0] + val[1] > self.header_start):
                 raise FormatError(f"{name}: section {sec!r} lies outside the file body")
 
     def read(self, name: str) -> bytes:
         if name not in self.header["sections"]:
             raise FormatError(f"{self.path}: section {name!r} missing")
-        off, length, *crc = self.header["sections"][name]  # no CRC in format 1.0 (the sha256 still covers it)
+        off, length, crc = self.header["sections"][name]
         with self._lock:
             self._f.seek(off)
             data = self._f.read(length)
         if len(data) != length:
             raise FormatError(f"{self.path}: section {name!r} truncated")
-        if crc and zlib.crc32(data) != crc[0]:
+        if zlib.crc32(data) != crc:
             raise FormatError(f"{self.path}: section {name!r} is damaged (CRC mismatch)")
         return data
 
