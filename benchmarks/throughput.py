@@ -7,7 +7,7 @@ memory scaling, CPU training, `snakemake -n` timing and the targets met.
 
 - Data: the shared jets table (50,494 x 24 float32, ``weight`` dropped) tiled to a small and a large size in
   memory (every tile after the first is a fresh row permutation, so no codec sees byte-identical repeats), and
-  a 2-D decaying-turbulence field (``baler_core.cfd``) tiled in frames (every tile after the first is rolled
+  a 2-D decaying-turbulence field (``baler_core.sim.turbulence``) tiled in frames (every tile after the first is rolled
   by a random periodic shift).
 - Baler models are trained once on a sample (training time reported separately); only compression and
   decompression of data already in memory are timed, at ``range=1e-3``.

@@ -1,4 +1,4 @@
-"""Physics and API tests for baler_core.cfd (LBM flow past a square, 2-D turbulence).
+"""Physics and API tests for baler_core.sim (LBM flow past a square, 2-D turbulence).
 
 The expensive simulations run once per module (fixtures); the whole file takes
 ~7 s on one CPU core (measured; ~4400 + 2800 LBM steps on 64 x 192 plus one

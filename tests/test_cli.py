@@ -30,7 +30,7 @@ def test_hzz_jagged_jets_round_trip_after_deleting_input(tmp_path, capsys):
     model = tmp_path / "m.safetensors"
     assert main(["train", str(src), "-o", str(model), "--epochs", "5", "--ratio", "4", "--seed", "1", *sel]) == 0
     assert main(["compress", str(src), "-m", str(model), "-o", str(tmp_path / "j.baler"),
-                 "--error-bound", "range=1e-3", *sel]) == 0
+                 "--error-bound", "range=1e-3", "--flatten", *sel]) == 0
     src.unlink()  # decompression must not need the original
     out = tmp_path / "j.parquet"
     assert main(["decompress", str(tmp_path / "j.baler"), "-m", str(model), "-o", str(out)]) == 0

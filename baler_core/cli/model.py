@@ -114,6 +114,12 @@ def _cmd_compress(a: argparse.Namespace) -> None:
         opts.level = a.level
     if is_field_path(a.input):
         compress_field(open_field(a.input, a.field_key), bundle, a.output, opts, str(a.input))
+    elif Path(a.input).suffix.lower() == ".root" and not a.flatten:
+        from baler_core.codec.events import compress_events
+        from baler_core.io.events import read_events
+
+        compress_events(read_events(a.input, a.tree, split_list(a.branches), a.cut), bundle, a.output, opts,
+                        str(a.input))
     else:
         is_root = Path(a.input).suffix.lower() == ".root"
         columns = split_list(a.branches) or (bundle.columns if is_root and bundle is not None else None)
@@ -129,6 +135,8 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
     import time
 
     from baler_core.codec import iter_decompress
+    from baler_core.codec.events import decompress_events, is_events_file
+    from baler_core.io.events import write_events
     from baler_core.models.store import load_model
 
     t0 = time.perf_counter()
@@ -136,7 +144,12 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
     out = Path(a.output)
     tmp = out.with_name(f".{out.name}.part{out.suffix}")
     try:
-        _write_blocks(iter_decompress(a.input, bundle, str(a.model), threads=a.threads), tmp, a.input)
+        if is_events_file(a.input):
+            write_events(decompress_events(a.input, bundle, str(a.model), threads=a.threads), tmp, a.format)
+        else:
+            if a.format:
+                raise InputError(f"{a.input}: --format is for event files (compressed from ROOT events)")
+            _write_blocks(iter_decompress(a.input, bundle, str(a.model), threads=a.threads), tmp, a.input)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -218,15 +231,21 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
                         "values, as SZ3), dct (transform coding with outlier correction), or auto (lorenzo, spline "
                         "and dct, the smallest kept)")
     p.add_argument("--stats", help="write sizes, ratios and timing as JSON to this file")
+    p.add_argument("--flatten", action="store_true",
+                   help="ROOT input: store one row per object (per-event branches repeated, empty events and the "
+                        "event structure lost) instead of the events")
     add_input_options(p)
     p.set_defaults(func=_cmd_compress)
 
     p = sub.add_parser("decompress", help="rebuild data from a .baler file and its decoder")
     p.add_argument("input", help=".baler file")
     p.add_argument("-m", "--model", help="model file (not needed when the decoder is embedded)")
-    p.add_argument("-o", "--output", required=True, help="output: .parquet, .npz or .root (tables), .npy/.npz (fields)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output: .parquet, .npz or .root (tables), .npy/.npz (fields), .root or .parquet (events)")
     p.add_argument("--stats", help="write timing as JSON to this file")
     p.add_argument("--threads", type=int, default=0, help="threads for model-free files (default: all cores)")
+    p.add_argument("--format", choices=["ttree", "rntuple"],
+                   help="event files written to .root: TTree or RNTuple (default: the layout that was read)")
     p.set_defaults(func=_cmd_decompress)
 
     p = sub.add_parser("info", help="sizes and ratios of a .baler file")

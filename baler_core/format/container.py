@@ -36,8 +36,9 @@ from baler_core.errors import FormatError, InputError
 
 MAGIC = b"\x89BALER\r\n"
 END_MAGIC = b"BALEREND"
-VERSION = (1, 5)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2: zstd-compressed header;
-# 1.3: the aligned `alin` / `alog` modes; 1.4: integer stream method 5 (hybrid tokens); 1.5: `dct` field blocks
+VERSION = (1, 6)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2: zstd-compressed header;
+# 1.3: the aligned `alin` / `alog` modes; 1.4: integer stream method 5 (hybrid tokens); 1.5: `dct` field blocks;
+# 1.6: the `events` kind (HEP events: table files nested as sections)
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PREFIX = len(MAGIC) + 4
 _TRAILER = 8 + 32 + len(END_MAGIC)

@@ -49,8 +49,12 @@ def file_info(path: str | Path) -> dict:
         total = rd.size
         used = h.get("model", {}).get("used", True) is not False
         dec = int(h.get("model", {}).get("decoder_bytes", 0)) if used else 0
-        embedded = "decoder" in h["sections"]
-        data_bytes = total - (rd.section_bytes("decoder") if embedded else 0)
+        if h.get("kind") == "events":  # the decoder sits inside the part the model coded
+            embedded = bool(h.get("model", {}).get("embedded")) and used
+            data_bytes = total - (dec if embedded else 0)
+        else:
+            embedded = "decoder" in h["sections"]
+            data_bytes = total - (rd.section_bytes("decoder") if embedded else 0)
         raw = int(h.get("raw_bytes", 0))
         return {
             "file": str(path), "kind": h.get("kind"), "rows": h.get("n_rows"), "shape": h.get("shape"),

@@ -105,7 +105,7 @@ def write_npz_table(df: pd.DataFrame, path: str | Path) -> None:
 
 
 # ---------------------------------------------------------------- ROOT
-def _open_tree(path: Path, tree: str | None):
+def open_tree(path: Path, tree: str | None):
     import uproot
 
     try:
@@ -174,7 +174,7 @@ def iter_root_chunks(
 ) -> Iterator[pd.DataFrame]:
     """Yield DataFrames chunk by chunk with ``uproot.iterate`` (bounded memory)."""
     p = _check_exists(path)
-    ttree = _open_tree(p, tree)
+    ttree = open_tree(p, tree)
     names = resolve_branches(ttree, branches, f"{p}:{ttree.name}")
     for arrays in ttree.iterate(names, cut=cut, step_size=step_size, library="ak"):
         yield _arrays_to_frame(arrays, names, f"{p}:{ttree.name}")

@@ -4,7 +4,7 @@
 # every input file is compressed by its own job, `compress_file`, and, with `evaluate_files: true`, decompressed
 # and evaluated by its own jobs; `summarize_files` pools bytes and errors over the files into summary.tsv.
 # Adding files to the set runs only their jobs and the summary: the training files are recorded in
-# results/<dataset>/data/training_files.json at first use (see baler_core/filesets.py: training_files).
+# results/<dataset>/data/training_files.json at first use (see baler_core/io/filesets.py: training_files).
 ruleorder: sample_training_rows > split_dataset
 ruleorder: summarize_files > summarize_sweep
 
@@ -35,6 +35,7 @@ rule sample_training_rows:
         "--manifest {output.manifest} 2>> {log}"
 
 
+# ROOT files of a file set are compressed flattened (--flatten), one row per object, as evaluate_file reads them.
 rule compress_file:
     conda:
         "../envs/baler.yaml"
@@ -59,7 +60,7 @@ rule compress_file:
         runtime=lambda w, attempt: 60 * attempt,
     shell:
         "python -m baler_core.cli --log {log} compress {input.data:q} -m {input.model} -o {output.baler} "
-        "--error-bound {params.bound} --stats {output.stats} {params.read} > /dev/null 2>> {log}"
+        "--error-bound {params.bound} --stats {output.stats} {params.read} --flatten > /dev/null 2>> {log}"
 
 
 rule decompress_file:

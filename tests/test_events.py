@@ -1,0 +1,219 @@
+"""HEP events kept whole: NanoAOD-like TTrees and RNTuples through `baler compress` / `decompress`."""
+
+from __future__ import annotations
+
+import json
+
+import awkward as ak
+import numpy as np
+import pandas as pd
+import pytest
+import uproot
+
+from baler_core.cli.main import main
+from baler_core.codec import CompressionOptions, file_info
+from baler_core.codec.events import compress_events, decompress_events
+from baler_core.coding.error_bounds import load_bound_spec
+from baler_core.errors import InputError
+from baler_core.io.events import read_events, write_events
+from baler_core.sim.nanoaod import nanoaod_events, write_nanoaod
+
+N = 2000
+REL = 1e-3
+
+
+def _assert_same_events(orig: dict, back: ak.Array, rel: float) -> None:
+    """Same events, identical counts per collection, integers exact, floats within ``rel`` of each value."""
+    assert len(back) == len(orig["run"])
+    for name, want in orig.items():
+        got = back[name]
+        if isinstance(want, np.ndarray):
+            got_np = ak.to_numpy(got)
+            assert got_np.dtype == want.dtype, name
+            _assert_values(want, got_np, rel, name)
+            continue
+        np.testing.assert_array_equal(ak.to_numpy(ak.num(got, axis=1)), ak.to_numpy(ak.num(want, axis=1)), name)
+        for field in want.fields:
+            w, g = ak.to_numpy(ak.flatten(want[field])), ak.to_numpy(ak.flatten(got[field]))
+            assert g.dtype == w.dtype, f"{name}.{field}"
+            _assert_values(w, g, rel, f"{name}.{field}")
+
+
+def _assert_values(want: np.ndarray, got: np.ndarray, rel: float, name: str) -> None:
+    if want.dtype.kind in "biu":
+        np.testing.assert_array_equal(got, want, err_msg=name)
+    else:
+        w, g = want.astype(np.float64), got.astype(np.float64)
+        assert np.all(np.abs(g - w) <= rel * np.abs(w) * (1 + 1e-6)), name
+
+
+@pytest.mark.parametrize("layout", ["ttree", "rntuple"])
+def test_events_round_trip_through_the_cli(tmp_path, layout):
+    src, packed, back = tmp_path / "nano.root", tmp_path / "nano.baler", tmp_path / "back.root"
+    write_nanoaod(src, N, seed=3, layout=layout)
+    orig = nanoaod_events(N, seed=3)
+    assert main(["compress", str(src), "-m", "none", "--error-bound", f"rel={REL}", "-o", str(packed)]) == 0
+    src_keys = uproot.open(src)["Events"].keys()
+    src.unlink()  # decompression needs only the .baler file
+    assert main(["decompress", str(packed), "-o", str(back)]) == 0
+    obj = uproot.open(back)["Events"]
+    assert type(obj).__name__.endswith("RNTuple") == (layout == "rntuple")
+    assert obj.keys() == src_keys  # same tree name, branch names, counters and order
+    arrays = obj.arrays()
+    if layout == "ttree":  # NanoAOD naming back into records
+        arrays = ak.zip({"run": arrays["run"], "luminosityBlock": arrays["luminosityBlock"],
+                         "event": arrays["event"], "genWeight": arrays["genWeight"], "MET_pt": arrays["MET_pt"],
+                         **{c: ak.zip({f: arrays[f"{c}_{f}"] for f in orig[c].fields}) for c in ("Jet", "Muon")}},
+                        depth_limit=1)
+        np.testing.assert_array_equal(ak.to_numpy(obj["nJet"].array()), ak.to_numpy(ak.num(orig["Jet"])))
+    _assert_same_events(orig, arrays, REL)
+    assert np.sum(ak.num(orig["Jet"]) == 0) > 0 and np.sum(ak.num(arrays["Jet"]) == 0) == np.sum(
+        ak.num(orig["Jet"]) == 0)  # empty events kept
+
+
+def test_ttree_to_rntuple_and_parquet_events(tmp_path):
+    src, packed = tmp_path / "nano.root", tmp_path / "nano.baler"
+    write_nanoaod(src, 500, seed=4)
+    orig = nanoaod_events(500, seed=4)
+    assert main(["compress", str(src), "-m", "none", "--error-bound", f"rel={REL}", "-o", str(packed)]) == 0
+    assert main(["decompress", str(packed), "-o", str(tmp_path / "rn.root"), "--format", "rntuple"]) == 0
+    rn = uproot.open(tmp_path / "rn.root")["Events"]
+    assert type(rn).__name__.endswith("RNTuple")
+    _assert_same_events(orig, rn.arrays(), REL)
+    assert main(["decompress", str(packed), "-o", str(tmp_path / "ev.parquet")]) == 0
+    pq = ak.from_parquet(tmp_path / "ev.parquet")
+    assert "nJet" not in pq.fields  # list columns carry the counts
+    _assert_same_events(orig, pq, REL)
+
+
+def test_raw_bytes_count_every_value_once(tmp_path):
+    src = write_nanoaod(tmp_path / "nano.root", 800, seed=5)
+    ev = read_events(src)
+    orig = nanoaod_events(800, seed=5)
+    per_event = sum(v.nbytes for v in orig.values() if isinstance(v, np.ndarray)) + 2 * 4 * 800  # + nJet, nMuon
+    objects = sum(ak.to_numpy(ak.flatten(orig[c][f])).nbytes for c in ("Jet", "Muon") for f in orig[c].fields)
+    assert ev.raw_bytes() == per_event + objects
+    compress_events(ev, None, tmp_path / "x.baler", CompressionOptions(load_bound_spec("range=1e-3")))
+    info = file_info(tmp_path / "x.baler")
+    assert info["kind"] == "events" and info["rows"] == 800 and info["raw_bytes"] == per_event + objects
+    # the old flattening (one row per jet, per-event values repeated, empty events dropped) counted more
+    n_jets = int(ak.sum(ak.num(orig["Jet"])))
+    per_event_row = sum(v.itemsize for v in orig.values() if isinstance(v, np.ndarray))
+    jet_row = sum(ak.to_numpy(ak.flatten(orig["Jet"][f])).itemsize for f in orig["Jet"].fields)
+    assert info["raw_bytes"] < n_jets * (per_event_row + jet_row)
+
+
+def test_per_column_bounds_and_exact_integers(tmp_path):
+    src = write_nanoaod(tmp_path / "nano.root", 600, seed=6)
+    bounds = tmp_path / "b.yaml"
+    bounds.write_text("default: range=1e-2\ncolumns:\n  Jet_pt: rel=1e-4\n  genWeight: abs=1e-6\n")
+    out = tmp_path / "x.baler"
+    assert main(["compress", str(src), "-m", "none", "--error-bound-file", str(bounds), "-o", str(out)]) == 0
+    ev, orig = decompress_events(out), read_events(src)
+    jets, jets0 = ev.collections[0].objects, orig.collections[0].objects
+    pt, pt0 = jets["Jet_pt"].to_numpy(np.float64), jets0["Jet_pt"].to_numpy(np.float64)
+    assert np.all(np.abs(pt - pt0) <= 1e-4 * np.abs(pt0) * (1 + 1e-6))
+    eta, eta0 = jets["Jet_eta"].to_numpy(np.float64), jets0["Jet_eta"].to_numpy(np.float64)
+    assert np.all(np.abs(eta - eta0) <= 1e-2 * np.ptp(eta0) * (1 + 1e-6)) and not np.array_equal(eta, eta0)
+    for c in ("Jet_jetId", "Jet_nConstituents", "Jet_puId"):
+        np.testing.assert_array_equal(jets[c], jets0[c])
+    for c in ("run", "luminosityBlock", "event", "nJet", "nMuon"):
+        np.testing.assert_array_equal(ev.per_event[c], orig.per_event[c])
+        assert ev.per_event[c].dtype == orig.per_event[c].dtype
+    np.testing.assert_allclose(ev.per_event["genWeight"], orig.per_event["genWeight"], atol=1e-6, rtol=0)
+
+
+def test_model_codes_its_collection(tmp_path):
+    """A model trained on the flattened jets codes the Jet collection; the rest is coded without it."""
+    src = write_nanoaod(tmp_path / "nano.root", 1500, seed=7)
+    model = tmp_path / "m.safetensors"
+    sel = ["--branches", "Jet_pt,Jet_eta,Jet_phi,Jet_mass"]
+    assert main(["train", str(src), "-o", str(model), "--epochs", "3", "--latent-dim", "2", "--seed", "0",
+                 "--tree", "Events", *sel]) == 0
+    out = tmp_path / "x.baler"
+    assert main(["compress", str(src), "-m", str(model), "-o", str(out), "--error-bound", "rel=1e-3",
+                 "--branches", "Jet_pt,Jet_eta,Jet_phi,Jet_mass,MET_pt,event"]) == 0
+    info = file_info(out)
+    assert info["model"]["part"] == "Jet" and info["model"]["used"] and not info["decoder_embedded"]
+    with pytest.raises(InputError, match="no decoder embedded"):
+        decompress_events(out)
+    ev = decompress_events(out, _load(model))
+    orig = read_events(src, branches=["Jet_pt", "Jet_eta", "Jet_phi", "Jet_mass", "MET_pt", "event"])
+    assert list(ev.per_event.columns) == list(orig.per_event.columns) == ["MET_pt", "event", "nJet"]
+    for c in orig.collections[0].objects.columns:
+        a, b = orig.collections[0].objects[c].to_numpy(np.float64), ev.collections[0].objects[c].to_numpy(np.float64)
+        assert np.all(np.abs(a - b) <= 1e-3 * np.abs(a) * (1 + 1e-6)), c
+    # a model whose columns fit no part is refused, naming the parts
+    with pytest.raises(InputError, match="Jet: Jet_pt"):
+        compress_events(read_events(src), _load(model), tmp_path / "y.baler",
+                        CompressionOptions(load_bound_spec("rel=1e-3")), "nano")
+
+
+def _load(path):
+    from baler_core.models.store import load_model
+
+    return load_model(path)
+
+
+def test_flatten_keeps_the_old_one_row_per_object_table(tmp_path):
+    src = write_nanoaod(tmp_path / "nano.root", 300, seed=8)
+    out = tmp_path / "flat.baler"
+    assert main(["compress", str(src), "-m", "none", "--error-bound", "range=1e-3", "--flatten",
+                 "--branches", "Jet_*", "-o", str(out)]) == 0
+    info = file_info(out)
+    assert info["kind"] == "table" and info["rows"] == int(ak.sum(ak.num(nanoaod_events(300, seed=8)["Jet"])))
+
+
+def test_bad_event_input_is_named(tmp_path, capsys):
+    src = write_nanoaod(tmp_path / "nano.root", 50, seed=9)
+    with pytest.raises(InputError, match="tree 'Nope' not found; trees in file: Events"):
+        read_events(src, tree="Nope")
+    with pytest.raises(InputError, match="branch 'Tau_\\*' matches nothing"):
+        read_events(src, branches=["Tau_*"])
+    deep = tmp_path / "deep.root"
+    with uproot.recreate(deep) as f:
+        f["Events"] = {"x": np.arange(3, dtype=np.float32),
+                       "nested": ak.Array([[[1.0, 2.0]], [], [[3.0]]])}
+    with pytest.raises(InputError, match="'nested'"):
+        read_events(deep)
+    bounds = tmp_path / "b.yaml"
+    bounds.write_text("columns:\n  Jet_ptt: rel=1e-3\n")
+    assert main(["compress", str(src), "-m", "none", "--error-bound", "rel=1e-3", "--error-bound-file", str(bounds),
+                 "-o", str(tmp_path / "x.baler")]) != 0
+    assert "Jet_ptt" in capsys.readouterr().err
+
+
+def test_write_events_refuses_unknown_outputs(tmp_path):
+    ev = read_events(write_nanoaod(tmp_path / "nano.root", 20, seed=1))
+    with pytest.raises(InputError, match="layout 'tree' unknown"):
+        write_events(ev, tmp_path / "x.root", "tree")
+    with pytest.raises(InputError, match=".root or .parquet"):
+        write_events(ev, tmp_path / "x.npz")
+    assert pd.api.types.is_integer_dtype(ev.per_event["nJet"])
+
+
+def test_info_of_an_events_file(tmp_path, capsys):
+    src = write_nanoaod(tmp_path / "nano.root", 200, seed=2)
+    out = tmp_path / "x.baler"
+    assert main(["compress", str(src), "-m", "none", "--error-bound", "rel=1e-3", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["kind"] == "events" and info["rows"] == 200 and info["ratio_with_decoder"] > 1
+
+
+def test_real_root_file_keeps_its_events(tmp_path):
+    """uproot-HZZ.root (scikit-hep-testdata): four collections with counters NJet, NMuon, NElectron, NPhoton."""
+    import skhep_testdata
+
+    src = skhep_testdata.data_path("uproot-HZZ.root")
+    out, back = tmp_path / "hzz.baler", tmp_path / "hzz.root"
+    assert main(["compress", src, "--tree", "events", "-m", "none", "--error-bound", "range=1e-3",
+                 "-o", str(out)]) == 0
+    assert main(["decompress", str(out), "-o", str(back)]) == 0
+    a, b = uproot.open(src)["events"], uproot.open(back)["events"]
+    assert b.keys() == a.keys() and b.num_entries == a.num_entries == 2421
+    for counter in ("NJet", "NMuon", "NElectron", "NPhoton"):
+        np.testing.assert_array_equal(b[counter].array(library="np"), a[counter].array(library="np"))
+    for name in a.keys():
+        assert b[name].interpretation == a[name].interpretation, name
