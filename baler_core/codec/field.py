@@ -57,6 +57,8 @@ def compress_field(field: np.ndarray | NpyFrames, bundle: ModelBundle | None, ou
         return "none", rec, streams, [], {}
 
     def model_block(s: int) -> tuple[str, dict, dict[str, bytes], list[bytes], dict]:
+        if bound.kind == "exact":  # a prediction saves nothing when every bit is kept
+            return free_block(s)
         x = np.asarray(field[s : s + frames_per_block])
         lshape = x.shape if bound.kind in ("abs", "range") else None
         # candidate 1: the autoencoder's prediction (latent stored); candidate 2: no model (the grid)

@@ -23,6 +23,7 @@ from baler_core.coding import contexts
 from baler_core.coding.entropy import decode_ints, encode_ints, unzstd
 from baler_core.coding.error_bounds import Bound
 from baler_core.coding.grid import decode_grid
+from baler_core.coding.lossless import decode_exact
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.predictors.lorenzo import inverse_lorenzo, lorenzo
 from baler_core.coding.quantization import (
@@ -195,6 +196,8 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
     mode = rec.get("mode")
     if mode == "grid":
         return decode_grid(rec, read, n, dtype)
+    if mode == "exact":
+        return decode_exact(rec, read, n, dtype)
     store_dtype = np.dtype(np.uint8) if dtype.kind == "b" else dtype
     if mode == "raw":
         raw = unzstd_section(read("raw"), n * store_dtype.itemsize)

@@ -1,7 +1,8 @@
 """Error-bound specifications: ``abs=X``, ``rel=X`` (pointwise, relative to each value), ``range=X`` (relative to
 each column's value range), ``rms=X`` (tables: each float column's response, (reconstructed - original) /
 original over nonzero values, has RMS <= X and |mean| <= X/10, the Baler study's quality measure; zeros and
-integer columns exact), or ``none`` (the autoencoder's reconstruction as it is), with per-column overrides."""
+integer columns exact), ``exact`` (every bit kept, by a lossless float coder), or ``none`` (the autoencoder's
+reconstruction as it is), with per-column overrides."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import yaml
 
 from baler_core.errors import InputError
 
-KINDS = ("abs", "rel", "range", "rms", "none")
+KINDS = ("abs", "rel", "range", "rms", "none", "exact")
 RMS_MEAN_FRACTION = 0.1  # rms=X also keeps |mean response| <= X/10 (the Baler study: 1e-3 at an RMS of 1e-2)
 
 
@@ -23,7 +24,7 @@ class Bound:
     value: float = 0.0
 
     def __str__(self) -> str:
-        return "none" if self.kind == "none" else f"{self.kind}={self.value:g}"
+        return self.kind if self.kind in ("none", "exact") else f"{self.kind}={self.value:g}"
 
 
 @dataclass
@@ -51,9 +52,11 @@ def parse_bound(spec: str) -> Bound:
     s = str(spec).strip()
     if s in ("none", ""):
         return Bound("none")
+    if s == "exact":  # every bit kept (coding/lossless.py)
+        return Bound("exact")
     kind, sep, val = s.partition("=")
     if not sep or kind not in KINDS[:4]:
-        raise InputError(f"error bound {spec!r} not understood; write abs=X, rel=X, range=X, rms=X or none")
+        raise InputError(f"error bound {spec!r} not understood; write abs=X, rel=X, range=X, rms=X, exact or none")
     try:
         value = float(val)
     except ValueError as exc:

@@ -8,6 +8,7 @@ import numpy as np
 from baler_core.coding.columns import decode_column, encode_column, free_center, free_pred
 from baler_core.coding.error_bounds import Bound
 from baler_core.coding.grid import encode_grid
+from baler_core.coding.lossless import encode_exact
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.predictors import AUTO_PREDICTORS
 from baler_core.coding.rms import encode_rms
@@ -25,7 +26,9 @@ def encode_free_column(x: np.ndarray, bound: Bound, opts: CompressionOptions,
 
         return encode_rms(x.ravel(), bound, code)[:2]
     if bound.kind == "none":
-        raise InputError("compressing without a model needs an error bound (abs=, rel= or range=)")
+        raise InputError("compressing without a model needs an error bound (abs=, rel=, range= or exact)")
+    if bound.kind == "exact":
+        return encode_exact(x, opts.level)[:2]
     predictors = AUTO_PREDICTORS if opts.field_predictor == "auto" else (opts.field_predictor,)
     got = encode_grid(x, bound, opts.entropy, opts.level, shape, predictors)
     if got is not None:

@@ -9,6 +9,8 @@ from collections.abc import Callable
 import numpy as np
 
 from baler_core.coding.error_bounds import RMS_MEAN_FRACTION, Bound
+from baler_core.coding.lossless import encode_exact
+from baler_core.coding.options import ZSTD_LEVEL
 
 RMS_SAFETY = 0.999  # an rms=T column is kept at a measured response RMS <= 0.999 T
 
@@ -64,5 +66,7 @@ def coded_size(coded: tuple) -> int:
 
 
 def bounded(x: np.ndarray, bound: Bound, code: Callable[[Bound], tuple]) -> tuple:
-    """``code(bound)``, or for an ``rms`` target :func:`encode_rms`."""
+    """``code(bound)``, for an ``rms`` target :func:`encode_rms`, for ``exact`` the lossless coder."""
+    if bound.kind == "exact":
+        return encode_exact(x, ZSTD_LEVEL)
     return encode_rms(x, bound, code) if bound.kind == "rms" else code(bound)

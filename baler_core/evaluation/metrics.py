@@ -44,7 +44,7 @@ METRIC_COLUMNS: list[str] = [
     "residual_std",
 ]
 
-BOUND_KINDS: tuple[str, ...] = ("abs", "rel", "range", "rms")
+BOUND_KINDS: tuple[str, ...] = ("abs", "rel", "range", "rms", "exact")
 
 # Columns that hold text in metric / summary TSVs; never parsed as numbers.
 STRING_COLUMNS: frozenset[str] = frozenset({"variable", "bound_kind", "method", "label"})
@@ -100,8 +100,7 @@ def as_float(values: object, name: str) -> np.ndarray:
 def _validate_bound(name: str, bound: object) -> tuple[str, float] | None:
     """Check a (kind, value) bound and return it normalised (None for kind "none").
 
-    Also accepts objects with ``kind`` and ``value`` attributes, such as
-    ``baler_core.error_bounds.Bound``.
+    Also accepts objects with ``kind`` and ``value`` attributes (``baler_core.coding.error_bounds.Bound``).
     """
     if hasattr(bound, "kind") and hasattr(bound, "value"):
         bound = (bound.kind, bound.value)  # type: ignore[union-attr]
@@ -183,11 +182,12 @@ def _column_metrics(
             exact = (o == 0) | (bool(o.size) and np.array_equal(o, np.rint(o)))  # zeros, integer columns
             n_bad = n if missed and len(resp) else int(np.count_nonzero(exact & (r != o)))
         else:
-            if kind == "abs":
-                tol: np.ndarray | float = value
+            tol: np.ndarray | float = value  # abs
+            if kind == "exact":  # every bit of the finite values: -0.0 for +0.0 misses it too
+                tol, abs_res = 0.0, (np.signbit(o) != np.signbit(r)) | (o != r)
             elif kind == "rel":
                 tol = value * np.abs(o)
-            else:  # range
+            elif kind == "range":
                 tol = value * rng
             n_bad = int(np.count_nonzero(abs_res > tol))
         n_bad += int(broken.sum())
