@@ -9,6 +9,7 @@ columns, which every bound keeps exact, so every event keeps its objects.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -60,7 +61,7 @@ def compress_events(ev: Events, bundle: ModelBundle | None, out_path: str | Path
             if table.shape[1] == 0:
                 records.append({"name": name, "section": None, "rows": len(table)})
                 continue
-            part_opts = CompressionOptions(**{**vars(opts), "bounds": _part_bounds(opts.bounds, table)})
+            part_opts = dataclasses.replace(opts, bounds=_part_bounds(opts.bounds, table))
             use = bundle if name == model_part else None
             if use is None and any(part_opts.bounds.for_column(c).kind == "none" for c in table.columns):
                 raise InputError(f"{source}: {name}: branches coded without the model need an error bound "

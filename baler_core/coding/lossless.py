@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import zstandard
+from pcodec import ChunkConfig, standalone
 
 from baler_core.coding.entropy import unzstd
 from baler_core.errors import FormatError
@@ -30,10 +31,6 @@ def _shuffle_zstd(x: np.ndarray, level: int) -> bytes:
 
 def _pcodec(x: np.ndarray) -> bytes | None:
     if x.dtype not in _PCODEC_DTYPES or x.size == 0:
-        return None
-    try:
-        from pcodec import ChunkConfig, standalone
-    except ImportError:  # pcodec is a dependency; a stripped install still codes with shuffle + zstd
         return None
     return standalone.simple_compress(x, ChunkConfig())
 
@@ -60,10 +57,6 @@ def decode_exact(rec: dict, read, n: int, dtype: np.dtype) -> np.ndarray:
     elif codec == "pcodec":
         if dt not in _PCODEC_DTYPES:
             raise FormatError(f"exact column: pcodec stream for dtype {dtype}")
-        try:
-            from pcodec import standalone
-        except ImportError as exc:
-            raise FormatError("exact column coded with pcodec: install pcodec to read it") from exc
         out = np.empty(n, dtype=dt.newbyteorder("="))  # decoded into n values: a forged stream cannot grow it
         try:
             progress = standalone.simple_decompress_into(blob, out)

@@ -113,6 +113,9 @@ def _collection_name(counter: str, branches: list[str]) -> tuple[str, list[str]]
 
 
 def _read_ttree(ttree, patterns: list[str] | None, cut: str | None, source: str) -> Events:
+    from uproot.interpretation.jagged import AsJagged
+    from uproot.interpretation.objects import AsObjects
+
     names = _match(list(ttree.keys()), patterns, source)
     groups: dict[str, list[str]] = {}  # counter -> jagged branches
     flat: list[str] = []
@@ -120,8 +123,7 @@ def _read_ttree(ttree, patterns: list[str] | None, cut: str | None, source: str)
         cb = ttree[n].count_branch
         if cb is not None:
             groups.setdefault(cb.name, []).append(n)
-        elif "AsJagged" in type(ttree[n].interpretation).__name__ or "AsObjects" in type(
-                ttree[n].interpretation).__name__:
+        elif isinstance(ttree[n].interpretation, (AsJagged, AsObjects)):
             raise InputError(f"{source}: branch {n!r} ({ttree[n].typename}) has no counter branch; baler reads "
                              "collections of branches that share a counter such as nJet")
         else:
@@ -184,8 +186,7 @@ def _read_rntuple(rnt, patterns: list[str] | None, cut: str | None, source: str)
             branch = f"{n}.{f}" if f else n
             objects[branch] = _flat(col, _leaf_dtype(col, branch, source, True))
         collections.append(Collection(n, counter, subfields, list(objects), pd.DataFrame(objects)))
-    ev = Events(rnt.name if hasattr(rnt, "name") else "Events", "rntuple", pd.DataFrame(per_event),
-                collections, list(names), synthetic)
+    ev = Events(rnt.name, "rntuple", pd.DataFrame(per_event), collections, list(names), synthetic)
     ev.check(source)
     return ev
 
@@ -200,11 +201,8 @@ def read_events(path: str | Path, tree: str | None = None, branches: list[str] |
         raise InputError(f"{p}: file does not exist")
     obj = open_tree(p, tree)
     source = f"{p}:{obj.name}"
-    if type(obj).__name__.endswith("RNTuple") or hasattr(obj, "fields") and not hasattr(obj, "branches"):
-        ev = _read_rntuple(obj, branches, cut, source)
-        ev.tree = obj.name if hasattr(obj, "name") else (tree or "Events")
-        return ev
-    return _read_ttree(obj, branches, cut, source)
+    read = _read_ttree if hasattr(obj, "branches") else _read_rntuple
+    return read(obj, branches, cut, source)
 
 
 def to_awkward(ev: Events) -> dict:
