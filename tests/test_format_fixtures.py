@@ -8,12 +8,15 @@ import pandas as pd
 import pytest
 
 from baler_core.codec import decompress, file_info
+from baler_core.codec.events import decompress_events
 from baler_core.errors import FormatError
 from baler_core.format.container import ContainerReader
+from baler_core.io.events import to_awkward
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FILES = sorted(FIXTURES.glob("format-*/*.baler"))
-VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5")
+VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6")
+EVENTS_FROM = "1.6"  # the first version with the events kind
 
 
 def test_every_format_version_has_fixtures():
@@ -21,12 +24,16 @@ def test_every_format_version_has_fixtures():
     assert have == set(VERSIONS)
     kinds = {(p.parent.name, p.stem.split("-")[0]) for p in FILES}
     assert all((f"format-{v}", k) in kinds for v in VERSIONS for k in ("table", "field"))
+    assert all((f"format-{v}", "events") in kinds for v in VERSIONS[VERSIONS.index(EVENTS_FROM):])
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_fixture_decodes_bit_exactly(path):
     with ContainerReader(path) as rd:
         assert ".".join(map(str, rd.version)) == path.parent.name.removeprefix("format-")
+    if path.stem.startswith("events"):
+        _check_events(path)
+        return
     got = decompress(path)
     if path.stem.startswith("field"):
         want = np.load(path.with_suffix(".npy"))
@@ -40,6 +47,28 @@ def test_fixture_decodes_bit_exactly(path):
             assert np.array_equal(got[c].to_numpy(), want[c].to_numpy(), equal_nan=True), c
     info = file_info(path)
     assert info["rows"] == len(got) and info["compressed_bytes"] > 0
+
+
+def _check_events(path: Path) -> None:
+    """Events come back with the same events, counts, dtypes and bits as the old decoder wrote to Parquet."""
+    import awkward as ak
+
+    ev = decompress_events(path)
+    got = to_awkward(ev)
+    want = ak.from_parquet(path.with_suffix(".parquet"))
+    assert ev.n_events == len(want) and ev.tree == "Events" and ev.layout == "ttree"
+    for name in want.fields:
+        w, g = want[name], got[name]
+        if isinstance(g, ak.Array):  # a collection: same counts, then every field bit for bit
+            assert ak.all(ak.num(w) == ak.num(g)), name
+            for f in w.fields:
+                wf, gf = ak.to_numpy(ak.flatten(w[f])), ak.to_numpy(ak.flatten(g[f]))
+                assert wf.dtype == gf.dtype and np.array_equal(wf, gf), f"{name}.{f}"
+        else:
+            wn = ak.to_numpy(w)
+            assert wn.dtype == g.dtype and np.array_equal(wn, g), name
+    assert {c.name for c in ev.collections} == {"Jet", "Muon"}
+    assert file_info(path)["compressed_bytes"] > 0
 
 
 MODEL_FILES = [p for p in FILES if not p.stem.endswith("-none")]
@@ -60,7 +89,8 @@ def test_model_fixture_really_used_its_model(path):
 
 def test_model_free_fixtures_store_no_model():
     free = [p for p in FILES if p.stem.endswith("-none")]
-    assert len(free) == 2 * (len(VERSIONS) - 1)  # 1.0 had no model-free mode
+    n_events = len(VERSIONS) - VERSIONS.index(EVENTS_FROM)
+    assert len(free) == 2 * (len(VERSIONS) - 1) + n_events  # 1.0 had no model-free mode
     for path in free:
         with ContainerReader(path) as rd:
             assert rd.header["model"]["name"] == "none" and "decoder" not in rd.header["sections"]
