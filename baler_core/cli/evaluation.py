@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from baler_core.cli.args import bound_tuple, load_any
+from baler_core.cli.args import bound_tuple, load_any, split_list
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> None:
@@ -60,6 +60,27 @@ def _cmd_aggregate_seeds(a: argparse.Namespace) -> None:
     write_metrics_tsv(aggregate_over_seeds([read_metrics_tsv(p) for p in a.inputs]), a.output)
 
 
+def _cmd_evaluate_physics(a: argparse.Namespace) -> None:
+    from baler_core.errors import InputError
+    from baler_core.evaluation.observables import EventNames, standard_observables, user_observable
+    from baler_core.evaluation.physics import evaluate_physics, load_events
+
+    standard = standard_observables(EventNames(a.jets, a.met, a.jet_pt_min))
+    names = split_list(a.observables) if a.observables else list(standard)
+    unknown = [n for n in names if n not in standard]
+    if unknown:
+        raise InputError(f"--observables: unknown {', '.join(unknown)}; standard: {', '.join(standard)}")
+    observables = {n: standard[n] for n in names}
+    for spec in a.observable or []:
+        name, sep, target = spec.partition("=")
+        if not sep or not name:
+            raise InputError(f"--observable {spec!r}: write NAME=module:function")
+        observables[name] = user_observable(name, target, "--observable")
+    table = evaluate_physics(load_events(a.original, a.tree), load_events(a.decompressed, a.tree), observables,
+                             a.png_dir, a.title)
+    table.to_csv(a.output, sep="\t", index=False, float_format="%.6g")
+
+
 def add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="per-variable errors of a reconstruction, as TSV")
     p.add_argument("original")
@@ -68,6 +89,23 @@ def add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--error-bound", help="bound to count values outside of "
                                          "(abs=X, rel=X, range=X; rms=X: a whole column)")
     p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("evaluate-physics", help="event-level observables of original and decompressed events "
+                                                "compared: chi2/ndf, largest pull, KS (TSV and plots)")
+    p.add_argument("original", help=".root (TTree or RNTuple), events .baler or .parquet")
+    p.add_argument("decompressed", help="the same events after compression: .baler, .root or .parquet")
+    p.add_argument("-o", "--output", required=True, help="TSV, one row per observable")
+    p.add_argument("--png-dir", help="one histogram with a ratio panel per observable")
+    p.add_argument("--tree", help="tree or RNTuple name in .root inputs")
+    p.add_argument("--jets", default="Jet", help="jet collection of the standard observables (default Jet)")
+    p.add_argument("--met", default="MET_pt", help="missing-pT branch (or the prefix of _px/_py; default MET_pt)")
+    p.add_argument("--jet-pt-min", type=float, default=30.0, help="jet pt threshold of n_jets and H_T (GeV)")
+    p.add_argument("--observables", help="standard observables to compare, comma-separated (default: all)")
+    p.add_argument("--observable", action="append", metavar="NAME=MODULE:FUNCTION",
+                   help="a user observable: a function of the awkward events returning one value per event or "
+                        "per object (MODULE may be path/to/file.py); repeatable")
+    p.add_argument("--title", default="")
+    p.set_defaults(func=_cmd_evaluate_physics)
 
     p = sub.add_parser("summarize", help="one table of every sweep point and baseline of a dataset")
     p.add_argument("--dataset", required=True)
