@@ -109,7 +109,7 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     bundle = None if a.model == "none" else load_model(a.model)
     bounds = load_bound_spec(a.error_bound, a.error_bound_file)
     opts = CompressionOptions(bounds=bounds, embed_decoder=a.embed_decoder, entropy=a.entropy, threads=a.threads,
-                              field_predictor=a.field_predictor)
+                              field_predictor=a.field_predictor, dither=not a.no_dither)
     if a.level is not None:
         opts.level = a.level
     if is_field_path(a.input):
@@ -230,6 +230,10 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
                         "cubic interpolation of grid indices, spline (cubic interpolation from reconstructed "
                         "values, as SZ3), dct (transform coding with outlier correction), or auto (lorenzo, spline "
                         "and dct, the smallest kept)")
+    p.add_argument("--no-dither", action="store_true",
+                   help="tables without a model: round every value to the nearest grid point (by default the grid "
+                        "is dithered, which keeps the bound and leaves no aliasing in histograms finer than a few "
+                        "grid steps)")
     p.add_argument("--stats", help="write sizes, ratios and timing as JSON to this file")
     p.add_argument("--flatten", action="store_true",
                    help="ROOT input: store one row per object (per-event branches repeated, empty events and the "

@@ -14,7 +14,7 @@ from baler_core.codec.inference import float64_decoder, latent_shape, run_decode
 from baler_core.codec.latent import read_latent
 from baler_core.coding import parallel
 from baler_core.coding.columns import decode_column, free_pred
-from baler_core.coding.grid import decode_grid
+from baler_core.coding.grid import GRID_MODES, decode_grid
 from baler_core.coding.parallel import ordered_map
 from baler_core.errors import FormatError, InputError, ModelMismatchError
 from baler_core.format.container import ContainerReader
@@ -138,7 +138,7 @@ def _decompress_free(rd: ContainerReader, blocks: list, names: list[str], dtypes
     def column(b: int, j: int) -> np.ndarray:
         rec, n = blocks[b]["columns"][j], blocks[b]["rows"] * per_row
         read = lambda k: rd.read(f"b{b}/{'field' if frame else names[j]}/{k}")  # noqa: E731
-        if rec.get("mode") == "grid":
+        if rec.get("mode") in GRID_MODES:
             return decode_grid(rec, read, n, dtypes[j])
         return decode_column(rec, read, n, free_pred(rec, n), dtypes[j])
 

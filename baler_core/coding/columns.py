@@ -22,7 +22,7 @@ import zstandard
 from baler_core.coding import contexts
 from baler_core.coding.entropy import decode_ints, encode_ints, unzstd
 from baler_core.coding.error_bounds import Bound
-from baler_core.coding.grid import decode_grid
+from baler_core.coding.grid import GRID_MODES, decode_grid
 from baler_core.coding.lossless import decode_exact
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.predictors.lorenzo import inverse_lorenzo, lorenzo
@@ -194,7 +194,7 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
     """One column from its record and streams; ``decoded`` holds the columns decoded before it (sequential
     blocks), which a context-split residual stream needs."""
     mode = rec.get("mode")
-    if mode == "grid":
+    if mode in GRID_MODES:
         return decode_grid(rec, read, n, dtype)
     if mode == "exact":
         return decode_exact(rec, read, n, dtype)

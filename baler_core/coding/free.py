@@ -30,7 +30,7 @@ def encode_free_column(x: np.ndarray, bound: Bound, opts: CompressionOptions,
     if bound.kind == "exact":
         return encode_exact(x, opts.level)[:2]
     predictors = AUTO_PREDICTORS if opts.field_predictor == "auto" else (opts.field_predictor,)
-    got = encode_grid(x, bound, opts.entropy, opts.level, shape, predictors)
+    got = encode_grid(x, bound, opts.entropy, opts.level, shape, predictors, dither=opts.dither)
     if got is not None:
         return got
     center = free_center(x, bound) if shape is None else 0.0

@@ -12,6 +12,7 @@ Integer-valued columns get ``step = 1`` and come back exact. Field blocks try th
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 
 import numpy as np
@@ -19,10 +20,20 @@ import numpy as np
 from baler_core.coding.entropy import decode_ints, encode_ints, unzstd
 from baler_core.coding.error_bounds import Bound
 from baler_core.coding.predictors import PREDICTOR_REGISTRY, PREDICTORS, GridBlock, predictor_for
-from baler_core.coding.predictors.base import MARGIN, exception_streams, grid_values, misses
+from baler_core.coding.predictors.base import (
+    MARGIN,
+    dither_offsets,
+    exception_streams,
+    grid_offsets,
+    grid_values,
+    misses,
+)
 from baler_core.coding.quantization import SAFETY
 from baler_core.errors import FormatError, InputError
 
+DITHER_SEED_VALUES = 4096  # the dither seed is the CRC-32 of a column's first values: columns get other offsets
+DITHERED = "dgrid"  # the mode of a dithered grid column
+GRID_MODES = ("grid", DITHERED)
 GRID_LIMIT = 2**22  # at most this many steps either side of the center: indices stay exact in float32
 
 
@@ -46,11 +57,12 @@ def _grid(x: np.ndarray, bound: Bound) -> dict | None:
 
 
 def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tuple[int, ...] | None = None,
-                predictors: tuple[str, ...] = ("lorenzo",)) -> tuple[dict, dict[str, bytes]] | None:
+                predictors: tuple[str, ...] = ("lorenzo",),
+                dither: bool = False) -> tuple[dict, dict[str, bytes]] | None:
     """Code a float column (any shape, coded flat) on its grid; None where the general path must do it
     (non-finite values, a grid too fine for the dtype, a bound other than abs/range). Fields pass their block
     ``shape`` and the ``predictors`` to try (``lorenzo``, ``interp``, ``spline``, ``dct``); the smallest result
-    wins."""
+    wins. ``dither`` (table columns only) codes with subtractive dither (``predictors.base.dither_offsets``)."""
     if x.dtype not in MARGIN or bound.kind not in ("abs", "range") or x.size == 0:
         return None
     x = np.ascontiguousarray(x).ravel()
@@ -61,15 +73,27 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
     if unknown:
         raise InputError(f"field predictor {unknown[0]!r} unknown; choose from {', '.join(PREDICTORS)}")
     t = x.dtype.type
+    seed = zlib.crc32(x[:DITHER_SEED_VALUES].tobytes()) if dither and shape is None and p["tol"] > 0 else None
     q = x - t(p["origin"])  # >= 0, so the indices need no zigzag
     q *= t(1 / p["step"])
+    if seed is not None:  # index 0 stays the minimum itself; the rest is dithered, one up (grid_offsets)
+        at_min = q < t(0.5)
+        q -= dither_offsets(seed, x.size, x.dtype)
+        np.rint(q, out=q)
+        q += t(1)
+        q[at_min] = 0
     np.rint(q, out=q)
     qi = q.astype(np.int32)
     del q
+    offsets = None if seed is None else grid_offsets(qi, seed, x.dtype)
     zero_possible = p["origin"] <= 0 <= p["origin"] + p["range"]
-    idx = np.flatnonzero(misses(x, grid_values(qi, p["origin"], p["step"], x.dtype), p["tol"], zero_possible))
+    recon = grid_values(qi, p["origin"], p["step"], x.dtype, offsets)
+    idx = np.flatnonzero(misses(x, recon, p["tol"], zero_possible))
+    del recon
     qi[idx] = 0
     rec = {"mode": "grid", "origin": p["origin"], "step": p["step"], "range": p["range"]}
+    if seed is not None:  # a mode of its own: a 1.6 reader refuses it rather than rebuild it undithered
+        rec.update(mode=DITHERED, dither=seed)
     n_exc, grid_exc = {"n_exceptions": int(idx.size)}, exception_streams(x, idx, level)
     if shape is None:
         return {**rec, **n_exc}, {**grid_exc, "r": encode_ints(qi, entropy, level)}
@@ -90,6 +114,9 @@ def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype
         float(rec["origin"]), float(rec["step"])
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"grid column record malformed ({exc})") from exc
+    if (rec.get("mode") == DITHERED) != ("dither" in rec):
+        raise FormatError(f"grid column record malformed (mode {rec.get('mode')!r} with dither "
+                          f"{rec.get('dither')!r})")
     out = predictor_for(rec).decode(rec, read, n, dtype)
     k = rec.get("n_exceptions", 0)
     if not isinstance(k, int) or not 0 <= k <= n:

@@ -43,10 +43,34 @@ class Predictor:
     decode: Callable[[dict, Callable[[str], bytes], int, np.dtype], np.ndarray]  # values before exceptions
 
 
-def grid_values(q: np.ndarray, origin: float, step: float, dtype: np.dtype) -> np.ndarray:
-    """The grid's values, computed identically at compression and decompression."""
+def dither_offsets(seed: int, n: int, dtype: np.dtype) -> np.ndarray:
+    """Subtractive dither (Schuchman 1964; FITS tile compression's SUBTRACTIVE_DITHER_1): one offset in
+    [-0.5, 0.5) grid steps per value, from the raw output of a seeded PCG64, the same on every machine and numpy
+    version. Values are coded as ``rint(u - offset)`` and rebuilt as ``(q + offset) * step``: the error stays
+    within half a step, but is spread evenly over the step whatever the value, so histograms binned finer than a
+    few steps show no aliasing (bins that hold 3 grid points against 4 differ by 25 % without it)."""
+    raw = np.random.PCG64(seed).random_raw(n)
+    return ((raw >> np.uint64(11)).astype(np.float64) * 2.0**-53 - 0.5).astype(dtype)
+
+
+def grid_offsets(q: np.ndarray, seed: int, dtype: np.dtype) -> np.ndarray:
+    """The offsets of dithered grid indices ``q``: index 0 is the column's minimum itself, undithered, so a
+    spike there (the exact zeros of an energy fraction) comes back exact; index k >= 1 is rebuilt as
+    ``k - 1 + offset`` steps above it (the encoder adds 1 to every dithered index, so none collides with 0)."""
+    offsets = dither_offsets(seed, q.size, dtype)
+    offsets -= 1
+    offsets[q == 0] = 0
+    return offsets
+
+
+def grid_values(q: np.ndarray, origin: float, step: float, dtype: np.dtype,
+                offsets: np.ndarray | None = None) -> np.ndarray:
+    """The grid's values (plus the dither ``offsets``, in steps), computed identically at compression and
+    decompression."""
     t = np.dtype(dtype).type
     out = q.astype(dtype)
+    if offsets is not None:
+        out += offsets
     with np.errstate(over="ignore", invalid="ignore"):  # only a damaged file overflows; its CRC catches it
         out *= t(step)
         out += t(origin)

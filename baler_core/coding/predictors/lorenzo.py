@@ -8,7 +8,8 @@ from collections.abc import Callable
 import numpy as np
 
 from baler_core.coding.entropy import decode_ints, encode_ints
-from baler_core.coding.predictors.base import GridBlock, Predictor, block_shape, grid_values
+from baler_core.coding.predictors.base import GridBlock, Predictor, block_shape, grid_offsets, grid_values
+from baler_core.errors import FormatError
 
 
 def lorenzo(r: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -44,7 +45,11 @@ def _decode(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype) ->
     q = decode_ints(read("r"), n, narrow=True)
     if rec.get("lorenzo") is not None:
         q = inverse_lorenzo(q, block_shape(rec, "lorenzo", n))
-    return grid_values(q, float(rec["origin"]), float(rec["step"]), dtype)
+    seed = rec.get("dither")
+    if seed is not None and (not isinstance(seed, int) or not 0 <= seed < 2**63):
+        raise FormatError(f"grid column dither seed {seed!r} malformed")
+    offsets = None if seed is None else grid_offsets(q, seed, dtype)
+    return grid_values(q, float(rec["origin"]), float(rec["step"]), dtype, offsets)
 
 
 PREDICTOR = Predictor("lorenzo", ("lorenzo",), _encode, _decode)
