@@ -217,3 +217,25 @@ def test_real_root_file_keeps_its_events(tmp_path):
         np.testing.assert_array_equal(b[counter].array(library="np"), a[counter].array(library="np"))
     for name in a.keys():
         assert b[name].interpretation == a[name].interpretation, name
+
+
+def test_pythia_events_look_like_nanoaod(tmp_path):
+    """Pythia 8 + FastJet events (the sim extra): jets pt-ordered above threshold, dtypes as NanoAOD's, and a
+    file that reads back as events."""
+    pytest.importorskip("pythia8mc", reason="the sim extra (pythia8mc, fastjet) is not installed")
+    pytest.importorskip("fastjet", reason="the sim extra (pythia8mc, fastjet) is not installed")
+    from baler_core.sim.nanoaod import write_arrays
+    from baler_core.sim.pythia import JET_PT_MIN, pythia_events
+
+    a = pythia_events(40, seed=3)
+    jets = a["Jet"]
+    assert len(jets) == 40 and ak.all(ak.num(jets) >= 1)  # pT-hat > 30 GeV: every event has a jet
+    pt = jets.pt
+    assert ak.all(pt >= JET_PT_MIN) and ak.all(pt[:, :-1] >= pt[:, 1:])
+    assert ak.all(abs(jets.eta) < 4.7) and ak.all(abs(jets.phi) <= np.pi)
+    assert ak.flatten(pt).to_numpy().dtype == np.float32
+    assert ak.flatten(jets.nConstituents).to_numpy().dtype == np.uint8
+    assert np.isclose(a["genWeight"].mean(), 1.0, rtol=1e-4) and a["genWeight"].dtype == np.float32
+    ev = read_events(write_arrays(tmp_path / "py.root", a))
+    assert ev.n_events == 40 and {c.name for c in ev.collections} == {"Jet", "Muon"}
+    assert np.array_equal(ev.counts(ev.collections[0]), ak.num(jets).to_numpy())

@@ -73,9 +73,13 @@ def nanoaod_events(n_events: int, seed: int = 0) -> dict:
 def write_nanoaod(path: str | Path, n_events: int, seed: int = 0, layout: str = "ttree") -> Path:
     """Write :func:`nanoaod_events` as a TTree (``nJet`` + ``Jet_*``, NanoAOD's naming) or an RNTuple
     (record collections ``Jet`` and ``Muon``)."""
+    return write_arrays(path, nanoaod_events(n_events, seed), layout)
+
+
+def write_arrays(path: str | Path, arrays: dict, layout: str = "ttree") -> Path:
+    """Write top-level arrays (numpy per event, awkward records per collection) as the tree ``Events``."""
     import uproot
 
-    arrays = nanoaod_events(n_events, seed)
     with uproot.recreate(path) as f:
         if layout == "rntuple":
             f["Events"] = arrays

@@ -1,0 +1,102 @@
+"""NanoAOD-like events from Pythia 8 (the ``sim`` extra: ``pythia8mc`` and ``fastjet``): QCD 2->2 at 13 TeV,
+clustered into jets as an analysis sees them, written with NanoAOD's tree layout.
+
+Particle level (no detector, no pile-up), as the shared jets file (``../shared/data/README.md``): pT-hat > 30
+GeV with a pT-hat^4 bias that ``genWeight`` undoes; parton shower, multi-parton interactions, hadronisation and
+decays. Per event: ``run``, ``luminosityBlock``, ``event``, ``genWeight`` and ``MET_pt`` / ``MET_phi`` (the
+neutrinos' summed transverse momentum); ``Jet`` (anti-kt R = 0.4 of the visible final state with |eta| < 5,
+pt > 15 GeV and |eta| < 4.7, pt-ordered: ``pt``, ``eta``, ``phi``, ``mass`` float32, ``nConstituents`` uint8)
+and ``Muon`` (final-state muons with pt > 3 GeV and |eta| < 2.4: ``pt``, ``eta``, ``phi`` float32, ``charge``
+int32).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from baler_core.errors import InputError
+
+JET_PT_MIN = 15.0  # NanoAOD's jet threshold
+MUON_PT_MIN = 3.0
+
+
+def _pythia(seed: int):
+    try:
+        import pythia8mc as pythia8
+    except ImportError as exc:
+        raise InputError("Pythia events need the sim extra: pip install 'baler[sim]' (pythia8mc, fastjet)") from exc
+    py = pythia8.Pythia("", False)
+    for s in ("Beams:eCM = 13000.", "HardQCD:all = on", "PhaseSpace:pTHatMin = 30.", "PhaseSpace:bias2Selection = on",
+              "PhaseSpace:bias2SelectionPow = 4.", "PhaseSpace:bias2SelectionRef = 30.", "Print:quiet = on",
+              "Random:setSeed = on", f"Random:seed = {seed % 900_000_000 + 1}"):
+        py.readString(s)
+    if not py.init():
+        raise RuntimeError("Pythia failed to initialise")
+    return py
+
+
+def pythia_events(n_events: int, seed: int = 0) -> dict:
+    """Top-level name -> array (numpy per event, awkward records for ``Jet`` and ``Muon``), as
+    :func:`baler_core.sim.nanoaod.nanoaod_events`."""
+    import awkward as ak
+    import fastjet
+
+    py = _pythia(seed)
+    jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)
+    jets: dict[str, list] = {k: [] for k in ("pt", "eta", "phi", "mass", "nConstituents")}
+    muons: dict[str, list] = {k: [] for k in ("pt", "eta", "phi", "charge")}
+    n_jet, n_mu, weights, met = [], [], [], []
+    while len(n_jet) < n_events:
+        if not py.next():
+            continue
+        parts, nu = [], np.zeros(2)
+        nm = 0
+        for p in py.event:
+            if not p.isFinal():
+                continue
+            if p.idAbs() in (12, 14, 16):
+                nu += (p.px(), p.py())
+                continue
+            if abs(p.eta()) > 5:
+                continue
+            parts.append(fastjet.PseudoJet(p.px(), p.py(), p.pz(), p.e()))
+            if p.idAbs() == 13 and p.pT() > MUON_PT_MIN and abs(p.eta()) < 2.4:
+                for k, v in zip(muons, (p.pT(), p.eta(), p.phi(), -np.sign(p.id()))):
+                    muons[k].append(v)
+                nm += 1
+        seq = fastjet.ClusterSequence(parts, jetdef)
+        found = [j for j in fastjet.sorted_by_pt(seq.inclusive_jets(JET_PT_MIN)) if abs(j.eta()) < 4.7]
+        for j in found:
+            vals = (j.pt(), j.eta(), j.phi_std(), j.m(), len(j.constituents()))
+            for k, v in zip(jets, vals):
+                jets[k].append(v)
+        n_jet.append(len(found))
+        n_mu.append(nm)
+        weights.append(py.infoPython().weight())
+        met.append(nu)
+    met = np.asarray(met).reshape(-1, 2)
+    n_jet, n_mu = np.asarray(n_jet), np.asarray(n_mu)
+    w = np.asarray(weights, np.float64)
+    jet_cols = {k: np.asarray(v, np.float32) for k, v in jets.items()}
+    jet_cols["nConstituents"] = np.minimum(jets["nConstituents"], 255).astype(np.uint8)
+    mu_cols = {k: np.asarray(v, np.float32) for k, v in muons.items()}
+    mu_cols["charge"] = np.asarray(muons["charge"], np.int32)
+    return {
+        "run": np.full(n_events, 1, np.uint32),
+        "luminosityBlock": (1 + np.arange(n_events) // 500).astype(np.uint32),
+        "event": (1 + seed * 10_000_000 + np.arange(n_events)).astype(np.uint64),
+        "genWeight": (w / w.mean()).astype(np.float32),
+        "MET_pt": np.hypot(met[:, 0], met[:, 1]).astype(np.float32),
+        "MET_phi": np.arctan2(met[:, 1], met[:, 0]).astype(np.float32),
+        "Jet": ak.zip({k: ak.unflatten(v, n_jet) for k, v in jet_cols.items()}),
+        "Muon": ak.zip({k: ak.unflatten(v, n_mu) for k, v in mu_cols.items()}),
+    }
+
+
+def write_pythia_nanoaod(path: str | Path, n_events: int, seed: int = 0, layout: str = "ttree") -> Path:
+    """Write :func:`pythia_events` as a TTree (``nJet`` + ``Jet_*``) or an RNTuple."""
+    from baler_core.sim.nanoaod import write_arrays
+
+    return write_arrays(path, pythia_events(n_events, seed), layout)
