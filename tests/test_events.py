@@ -15,7 +15,7 @@ from baler_core.codec import CompressionOptions, file_info
 from baler_core.codec.events import compress_events, decompress_events
 from baler_core.coding.error_bounds import load_bound_spec
 from baler_core.errors import InputError
-from baler_core.io.events import read_events, write_events
+from baler_core.io.events import Collection, Events, read_events, write_events
 from baler_core.sim.nanoaod import nanoaod_events, write_nanoaod
 
 N = 2000
@@ -239,3 +239,23 @@ def test_pythia_events_look_like_nanoaod(tmp_path):
     ev = read_events(write_arrays(tmp_path / "py.root", a))
     assert ev.n_events == 40 and {c.name for c in ev.collections} == {"Jet", "Muon"}
     assert np.array_equal(ev.counts(ev.collections[0]), ak.num(jets).to_numpy())
+
+
+def test_split_by_event_keeps_every_event_whole():
+    from baler_core.prep.splitting import split_events
+    from baler_core.sim.nanoaod import nanoaod_events
+
+    arrays = nanoaod_events(300, seed=9)
+    ev = Events("Events", "ttree", pd.DataFrame({"event": arrays["event"], "nJet": ak.num(arrays["Jet"]).to_numpy()}),
+                [Collection("Jet", "nJet", ["pt"], ["Jet_pt"],
+                            pd.DataFrame({"Jet_pt": ak.flatten(arrays["Jet"].pt).to_numpy()}))], ["event", "nJet"])
+    parts = split_events(ev, 0.2, 0.3, seed=4)
+    assert sum(p.n_events for p in parts) == 300
+    seen = np.concatenate([p.per_event["event"].to_numpy() for p in parts])
+    assert len(np.unique(seen)) == 300
+    for p in parts:  # each selected event carries exactly its own jets, in order
+        p.check("split")
+        idx = p.per_event["event"].to_numpy() - arrays["event"][0]
+        want = ak.flatten(arrays["Jet"].pt[idx]).to_numpy()
+        assert np.array_equal(p.collections[0].objects["Jet_pt"].to_numpy(), want)
+    assert parts[2].n_events == 90 and parts[1].n_events == 60

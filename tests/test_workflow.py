@@ -18,6 +18,8 @@ pytestmark = pytest.mark.skipif(shutil.which("snakemake") is None, reason="snake
 
 def tiny_config(tmp: Path) -> dict:
     make_jets(600, seed=3).to_parquet(tmp / "jets.parquet")
+    (tmp / "obs.py").write_text("import awkward as ak\n\ndef lead_eta(events):\n"
+                                "    return ak.fill_none(ak.firsts(events.Jet.eta), float('nan'))\n")
     return {
         "datasets": {
             "jets": {"kind": "table", "source": {"path": str(tmp / "jets.parquet")}},
@@ -25,6 +27,10 @@ def tiny_config(tmp: Path) -> dict:
                                                  "reynolds": 40, "steps_per_frame": 5, "warmup_steps": 50,
                                                  "seed": 0},
                      "training": {"epochs": 2, "batch_size": 2}},
+            # events kept whole end to end: NanoAOD-like, split by event, the model learns the jets
+            "nano": {"kind": "events", "source": {"generator": "nanoaod", "n_events": 400, "seed": 1,
+                                                  "collection": "Jet"},
+                     "physics": {"user": {"lead_eta": f"{tmp / 'obs.py'}:lead_eta"}}},
         },
         "split": {"val_fraction": 0.2, "test_fraction": 0.25, "seed": 0},
         "sweep": {"ratios": [2, 4], "seeds": [0], "error_bounds": ["range=1e-2"]},
@@ -78,20 +84,55 @@ def test_run_produces_outputs(finished_run):
     import pandas as pd
 
     tmp, _ = finished_run
-    for ds in ("jets", "flow"):
+    for ds in ("jets", "flow", "nano"):
         summary = pd.read_csv(tmp / f"results/{ds}/summary.tsv", sep="\t")
         assert set(summary["method"]) >= {"gzip", "zstd"}
         baler = summary[summary["method"].str.startswith("baler")]
         assert len(baler) == 2
         # the decoder's bytes count (a field block coded without the model needs no decoder: equal ratios)
         assert (baler["ratio_with_decoder"] <= baler["ratio"]).all()
-        if ds == "jets":
+        if ds != "flow":
             assert (baler["ratio_with_decoder"] < baler["ratio"]).all()
         assert (baler["max_frac_outside_bound"] == 0).all()  # the bound holds on every value
         assert (tmp / f"results/{ds}/rate_distortion.png").stat().st_size > 0
     assert (tmp / "results/jets/dense-r2-s0/eb-range_1e-2/plots.pdf").exists()
     assert list((tmp / "logs/train_model/jets").glob("*.log"))
     assert list((tmp / "results/benchmarks/train_model/jets").glob("*.tsv"))
+
+
+def test_events_stay_events_end_to_end(finished_run):
+    """Split by event (no event in two splits, none lost), ROOT events back with every event and count, the
+    physics check of every point (the user observable too) and its largest pull in the summary."""
+    import pandas as pd
+
+    from baler_core.io.events import read_events
+
+    tmp, _ = finished_run
+    data = tmp / "results/nano/data"
+    full, test = read_events(data / "full.root"), read_events(data / "test.root")
+    train_jets, val_jets = pd.read_parquet(data / "train.parquet"), pd.read_parquet(data / "val.parquet")
+    assert full.n_events == 400 and test.n_events == 100  # test_fraction 0.25
+    jets = {c.name: c for c in full.collections}["Jet"]
+    assert len(train_jets) + len(val_jets) + len({c.name: c for c in test.collections}["Jet"].objects) == \
+        len(jets.objects)  # every jet in exactly one split: events were never cut
+    assert list(train_jets.columns) == jets.branches
+    assert set(test.per_event["event"]) <= set(full.per_event["event"])
+    summary = pd.read_csv(tmp / "results/nano/summary.tsv", sep="\t")
+    baler = summary[summary["method"].str.startswith("baler")]
+    assert len(baler) == 2 and baler["largest_pull"].notna().all()
+    assert (baler["max_frac_outside_bound"] == 0).all()
+    for point in ("dense-r2-s0", "dense-r4-s0"):
+        d = tmp / f"results/nano/{point}/eb-range_1e-2"
+        back = read_events(d / "reconstructed.root")
+        assert back.n_events == test.n_events and back.tree == "Events"
+        for c, b in zip(test.collections, back.collections):
+            assert (test.counts(c) == back.counts(b)).all() and list(c.objects.dtypes) == list(b.objects.dtypes)
+        physics = pd.read_csv(d / "physics.tsv", sep="\t")
+        assert list(physics["observable"]) == ["lead_jet_pt", "sublead_jet_pt", "mjj", "ht", "n_jets", "met",
+                                               "dphi_jj", "lead_eta"]
+        assert sorted(p.stem for p in (d / "physics").glob("*.png")) == sorted(physics["observable"])
+        assert summary.set_index("label").loc[f"{point}/eb-range_1e-2", "largest_pull"] == \
+            physics["largest_pull"].max()
 
 
 def test_rerun_has_nothing_to_do(finished_run):
@@ -113,10 +154,12 @@ def test_adding_a_ratio_adds_only_its_jobs(finished_run):
     cfg = {**cfg, "sweep": {**cfg["sweep"], "ratios": [2, 4, 8]}, "overrides": {}}
     write_config(tmp, cfg)
     jobs = planned_jobs(tmp)
-    per_dataset = {"train_model": 2, "compress_dataset": 2, "decompress_dataset": 2, "evaluate_per_variable": 2,
-                   "plot_run": 2, "summarize_sweep": 2, "plot_rate_distortion": 2, "default": 1}
+    per_dataset = {"train_model": 3, "compress_dataset": 3, "decompress_dataset": 3, "evaluate_per_variable": 3,
+                   "plot_run": 3, "evaluate_physics": 1, "summarize_sweep": 3, "plot_rate_distortion": 3,
+                   "default": 1}
     assert jobs == per_dataset, jobs
-    assert not {"extract_dataset", "simulate_cfd", "split_dataset", "baseline_gzip"} & set(jobs)
+    assert not {"extract_dataset", "extract_events", "simulate_cfd", "split_dataset", "split_events",
+                "baseline_gzip"} & set(jobs)
 
 
 def test_bad_config_key_is_named(tmp_path):
@@ -142,6 +185,10 @@ def test_bad_config_key_is_named(tmp_path):
     cfg["training"]["loss"] = "l1"
     write_config(tmp_path, cfg)
     assert snakemake(tmp_path, "-n").returncode == 0
+    del cfg["datasets"]["nano"]["source"]["collection"]  # events need the collection the model learns
+    write_config(tmp_path, cfg)
+    out = snakemake(tmp_path, "-n")
+    assert out.returncode != 0 and "collection" in out.stdout + out.stderr
 
 
 def test_failing_rule_leaves_no_output_and_a_log_that_says_why(tmp_path):
@@ -170,7 +217,7 @@ def test_several_seeds_plan_aggregation(finished_run):
     cfg = {**cfg, "sweep": {**cfg["sweep"], "seeds": [0, 1]}, "overrides": {}}
     write_config(tmp, cfg)
     jobs = planned_jobs(tmp)
-    assert jobs.get("aggregate_seeds") == 4 and jobs.get("train_model") == 4, jobs
+    assert jobs.get("aggregate_seeds") == 6 and jobs.get("train_model") == 6, jobs
 
 
 @pytest.mark.parametrize("smk, targets", [

@@ -37,6 +37,16 @@ def load_any(path: str | Path) -> pd.DataFrame | np.ndarray:
     return np.asarray(read_field(path)) if is_field_path(path) else read_table(path)
 
 
+def load_parts(path: str | Path) -> list[tuple[str, pd.DataFrame]] | None:
+    """The tables of a ROOT file of events (the per-event values, then each collection's objects), each value
+    once; None for any other file."""
+    if Path(path).suffix.lower() != ".root":
+        return None
+    from baler_core.io.events import read_events
+
+    return read_events(path).parts()
+
+
 def save_any(data: pd.DataFrame | np.ndarray, path: str | Path) -> None:
     from baler_core.io.fields import write_field
     from baler_core.io.tables import write_table

@@ -7,28 +7,38 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from baler_core.cli.args import load_any
+from baler_core.cli.args import load_any, load_parts
+
+
+def _run(data: pd.DataFrame | np.ndarray, a: argparse.Namespace) -> tuple:
+    """One baseline on one table or field: (result, reconstruction or None)."""
+    from baler_core.evaluation.baselines import run_error_bounded, run_lossless, run_truncation
+
+    if a.codec in ("gzip", "zstd"):
+        return run_lossless(data, a.codec, a.level)[0], None
+    if a.codec == "trunc":
+        return run_truncation(data, a.level)
+    from baler_core.coding.error_bounds import parse_bound
+
+    bound = parse_bound(a.error_bound or "")
+    return run_error_bounded(data, a.codec, bound.kind, bound.value)
 
 
 def _cmd_baseline(a: argparse.Namespace) -> None:
-    from baler_core.evaluation.baselines import run_lossless, run_truncation
+    from baler_core.evaluation.baselines import combine_results
+    from baler_core.evaluation.metrics import field_to_metrics_table, per_variable_metrics
 
-    data = load_any(a.input)
+    parts = load_parts(a.input)  # events: each part (per-event values, each collection) on its own
+    tables = [t for _, t in parts] if parts is not None else [load_any(a.input)]
+    runs = [(data, *_run(data, a)) for data in tables]
+    res = combine_results([r for _, r, _ in runs])
     if a.codec in ("gzip", "zstd"):
-        res, _ = run_lossless(data, a.codec, a.level)
         out = {**res.to_dict(), "max_abs_error": 0.0, "max_range_rel_error": 0.0, "max_rel_error": 0.0}
     else:
-        from baler_core.coding.error_bounds import parse_bound
-        from baler_core.evaluation.baselines import run_error_bounded
-        from baler_core.evaluation.metrics import field_to_metrics_table, per_variable_metrics
-
-        if a.codec == "trunc":
-            res, rec = run_truncation(data, a.level)
-        else:
-            bound = parse_bound(a.error_bound or "")
-            res, rec = run_error_bounded(data, a.codec, bound.kind, bound.value)
-        m = (field_to_metrics_table(data, rec) if isinstance(data, np.ndarray) else per_variable_metrics(data, rec))
+        m = pd.concat([field_to_metrics_table(d, rec) if isinstance(d, np.ndarray) else per_variable_metrics(d, rec)
+                       for d, _, rec in runs], ignore_index=True)
         out = {**res.to_dict(), **{k: float(m[k].max()) for k in
                                    ("max_abs_error", "max_range_rel_error", "max_rel_error")}}
         if a.metrics:

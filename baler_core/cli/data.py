@@ -1,4 +1,5 @@
-"""``baler`` subcommands of ``workflow/rules/data.smk``: extract, extract-field, simulate-cfd, split, fit-norm."""
+"""``baler`` subcommands of ``workflow/rules/data.smk``: extract, extract-field, simulate-cfd, split, fit-norm,
+extract-events, split-events."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from baler_core.cli.args import load_any, resolve_source, save_any, split_list
+from baler_core.errors import InputError
 
 
 def _cmd_extract(a: argparse.Namespace) -> None:
@@ -45,6 +47,39 @@ def _cmd_split(a: argparse.Namespace) -> None:
     parts = split_dataset(load_any(a.input), a.val_fraction, a.test_fraction, a.seed)
     for part, out in zip(parts, (a.train, a.val, a.test)):
         save_any(part, out)
+
+
+def _cmd_extract_events(a: argparse.Namespace) -> None:
+    from baler_core.io.events import read_events, write_events
+    from baler_core.sim.nanoaod import write_arrays
+
+    if a.generator == "nanoaod":
+        from baler_core.sim.nanoaod import nanoaod_events
+
+        write_arrays(a.output, nanoaod_events(a.n_events, a.seed))
+    elif a.generator == "pythia":
+        from baler_core.sim.pythia import pythia_events
+
+        write_arrays(a.output, pythia_events(a.n_events, a.seed))
+    else:
+        if not a.input:
+            raise InputError("extract-events: give an input file or --generator")
+        write_events(read_events(resolve_source(a.input), a.tree, split_list(a.branches), a.cut), a.output)
+
+
+def _cmd_split_events(a: argparse.Namespace) -> None:
+    from baler_core.io.events import read_events, write_events
+    from baler_core.prep.splitting import split_events
+
+    ev = read_events(a.input)
+    names = [c.name for c in ev.collections]
+    if a.collection not in names:
+        raise InputError(f"{a.input}: no collection {a.collection!r} to train on; collections: "
+                         f"{', '.join(names) or 'none'}")
+    train, val, test = split_events(ev, a.val_fraction, a.test_fraction, a.seed)
+    for part, out in ((train, a.train), (val, a.val)):  # the model learns the objects of one collection
+        save_any(next(c.objects for c in part.collections if c.name == a.collection), out)
+    write_events(test, a.test)
 
 
 def _cmd_fit_norm(a: argparse.Namespace) -> None:
@@ -97,6 +132,32 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-fraction", type=float, default=0.25)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_split)
+
+    p = sub.add_parser("extract-events", help="read ROOT events (TTree or RNTuple) or generate NanoAOD-like "
+                                              "ones, and write them as a ROOT file of events")
+    p.add_argument("input", nargs="?", help="ROOT file or testdata:NAME (omit with --generator)")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--tree")
+    p.add_argument("--branches", help="comma-separated names or glob patterns; counters come with their branches")
+    p.add_argument("--cut")
+    p.add_argument("--generator", choices=["nanoaod", "pythia"],
+                   help="nanoaod: the NanoAOD-like layout with synthetic values; pythia: Pythia 8 QCD events "
+                        "(the sim extra)")
+    p.add_argument("--n-events", type=int, default=10_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_extract_events)
+
+    p = sub.add_parser("split-events", help="train/validation/test split by event (never splitting an event): "
+                                            "the training collection's objects as Parquet, the test events whole")
+    p.add_argument("input", help="ROOT file of events")
+    p.add_argument("--collection", required=True, help="collection whose objects the model learns (e.g. Jet)")
+    p.add_argument("--train", required=True, help="Parquet: objects of the training events")
+    p.add_argument("--val", required=True, help="Parquet: objects of the validation events")
+    p.add_argument("--test", required=True, help="ROOT: the test events, with every branch")
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--test-fraction", type=float, default=0.25)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_split_events)
 
     p = sub.add_parser("fit-norm", help="fit the normalization on the training split only")
     p.add_argument("input")

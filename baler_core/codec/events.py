@@ -18,18 +18,18 @@ import pandas as pd
 from baler_core import __version__
 from baler_core.codec.decompress import decompress
 from baler_core.codec.table import compress_table
-from baler_core.coding.error_bounds import BoundSpec
+from baler_core.coding.error_bounds import BoundSpec, parse_bound
 from baler_core.coding.options import CompressionOptions
 from baler_core.errors import FormatError, InputError, ModelMismatchError
 from baler_core.format.container import ContainerReader, ContainerWriter
-from baler_core.io.events import LAYOUTS, Collection, Events
+from baler_core.io.events import EVENT_PART, LAYOUTS, Collection, Events
 from baler_core.models.store import ModelBundle
 
-EVENT_PART = "(per event)"
 
-
-def _parts(ev: Events) -> list[tuple[str, pd.DataFrame]]:
-    return [(EVENT_PART, ev.per_event), *((c.name, c.objects) for c in ev.collections)]
+def _none_to_exact(bounds: BoundSpec) -> BoundSpec:
+    exact = parse_bound("exact")
+    swap = lambda b: exact if b.kind == "none" else b  # noqa: E731
+    return BoundSpec(swap(bounds.default), {k: swap(v) for k, v in bounds.columns.items()})
 
 
 def _part_bounds(bounds: BoundSpec, table: pd.DataFrame) -> BoundSpec:
@@ -39,7 +39,7 @@ def _part_bounds(bounds: BoundSpec, table: pd.DataFrame) -> BoundSpec:
 def compress_events(ev: Events, bundle: ModelBundle | None, out_path: str | Path, opts: CompressionOptions,
                     source: str = "input") -> dict:
     """Write ``ev`` to ``out_path``; returns the outer header."""
-    parts = _parts(ev)
+    parts = ev.parts()
     every = {c for _, t in parts for c in t.columns}
     unknown = sorted(set(opts.bounds.columns) - every)
     if unknown:
@@ -64,8 +64,11 @@ def compress_events(ev: Events, bundle: ModelBundle | None, out_path: str | Path
             part_opts = dataclasses.replace(opts, bounds=_part_bounds(opts.bounds, table))
             use = bundle if name == model_part else None
             if use is None and any(part_opts.bounds.for_column(c).kind == "none" for c in table.columns):
-                raise InputError(f"{source}: {name}: branches coded without the model need an error bound "
-                                 "(abs=, rel=, range= or rms=), not none")
+                if bundle is None:
+                    raise InputError(f"{source}: {name}: branches coded without a model need an error bound "
+                                     "(abs=, rel=, range=, rms= or exact), not none")
+                # `none` asks for the model's reconstruction; a part the model does not code is kept exact
+                part_opts = dataclasses.replace(part_opts, bounds=_none_to_exact(part_opts.bounds))
             part_path = Path(tmp) / f"part{i}.baler"
             part_header = compress_table([table], use, part_path, part_opts, f"{source}:{name}")
             w.add(f"part/{i}", part_path.read_bytes())

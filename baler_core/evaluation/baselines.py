@@ -31,6 +31,19 @@ class BaselineResult:
         return asdict(self)
 
 
+def combine_results(results: list[BaselineResult]) -> BaselineResult:
+    """One result for several tables coded one after another (the parts of events): bytes add up, and so do
+    the seconds behind each speed."""
+    if len(results) == 1:
+        return results[0]
+    raw, size = sum(r.raw_bytes for r in results), sum(r.compressed_bytes for r in results)
+    t_c = sum(r.raw_bytes / 1e6 / r.compress_MBps for r in results if r.compress_MBps > 0)
+    t_d = sum(r.raw_bytes / 1e6 / r.decompress_MBps for r in results if r.decompress_MBps > 0)
+    first = results[0]
+    return BaselineResult(first.method, first.label, raw, size, raw / max(size, 1), raw / 1e6 / max(t_c, 1e-9),
+                          raw / 1e6 / max(t_d, 1e-9), all(r.lossless for r in results))
+
+
 def table_bytes(data: pd.DataFrame | np.ndarray) -> bytes:
     """The data as stored uncompressed: column after column in each column's dtype (fields: the array)."""
     if isinstance(data, np.ndarray):

@@ -198,8 +198,8 @@ def _variable_figure(name: str, o_series: pd.Series, r_series: pd.Series,
 
 
 def plot_per_variable(
-    original: pd.DataFrame,
-    reconstructed: pd.DataFrame,
+    original: pd.DataFrame | list[pd.DataFrame],
+    reconstructed: pd.DataFrame | list[pd.DataFrame],
     pdf_path: str | Path,
     png_dir: str | Path | None = None,
     title: str = "",
@@ -213,22 +213,29 @@ def plot_per_variable(
     the 0.5-99.5 percentiles, but the legend mean and RMS (sqrt(mean(x^2)))
     are over all values.  The PDF has exactly one page per column (one
     placeholder page for a table without columns).  Returns the PNG paths
-    (``<png_dir>/<sanitised variable>.png``), empty if ``png_dir`` is None.
+    (``<png_dir>/<sanitised variable>.png``), empty if ``png_dir`` is None. Lists of tables (the parts of
+    events, each of its own length) give the pages of every table's columns.
     """
-    metrics.check_tables(original, reconstructed)
+    originals = original if isinstance(original, list) else [original]
+    recs = reconstructed if isinstance(reconstructed, list) else [reconstructed]
+    if len(originals) != len(recs):
+        raise InputError(f"{len(originals)} original tables but {len(recs)} reconstructed")
+    for o, r in zip(originals, recs):
+        metrics.check_tables(o, r)
+    pairs = [(name, o[name], r[name]) for o, r in zip(originals, recs) for name in o.columns]
     pdf_path = prepare(pdf_path)
     png_paths: list[Path] = []
     used: set[str] = set()
     if png_dir is not None:
         Path(png_dir).mkdir(parents=True, exist_ok=True)
     with style(), PdfPages(pdf_path) as pdf:
-        if len(original.columns) == 0:
+        if not pairs:
             fig, ax = plt.subplots()
             no_data(ax, "table has no columns")
             pdf.savefig(fig)
             plt.close(fig)
-        for name in original.columns:
-            fig = _variable_figure(str(name), original[name], reconstructed[name], title, max_bins)
+        for name, o_col, r_col in pairs:
+            fig = _variable_figure(str(name), o_col, r_col, title, max_bins)
             try:
                 pdf.savefig(fig)
                 if png_dir is not None:

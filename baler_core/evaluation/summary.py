@@ -12,7 +12,7 @@ from baler_core.evaluation.metrics import read_metrics_tsv
 
 SUMMARY_COLUMNS = ["dataset", "method", "label", "raw_bytes", "compressed_bytes", "decoder_bytes", "ratio",
                    "ratio_with_decoder", "max_abs_error", "max_range_rel_error", "max_rel_error",
-                   "max_response_rms", "max_frac_outside_bound", "compress_MBps", "decompress_MBps"]
+                   "max_response_rms", "max_frac_outside_bound", "largest_pull", "compress_MBps", "decompress_MBps"]
 
 
 def _max(series: pd.Series) -> float:
@@ -28,6 +28,8 @@ def point_row(dataset: str, point_dir: str | Path) -> dict:
     dec_files = sorted(d.glob("decompress*.json"))
     dec = json.loads(dec_files[0].read_text()) if dec_files else {}
     m = read_metrics_tsv(d / "metrics.tsv")
+    physics = d / "physics.tsv"  # events: the physics-analysis check
+    pull = _max(pd.read_csv(physics, sep="\t")["largest_pull"]) if physics.exists() else np.nan
     mb = info["raw_bytes"] / 1e6
     return {
         "dataset": dataset, "method": f"baler-{info['model']['name']}", "label": f"{d.parent.name}/{d.name}",
@@ -36,6 +38,7 @@ def point_row(dataset: str, point_dir: str | Path) -> dict:
         "ratio_with_decoder": info["ratio_with_decoder"], "max_abs_error": _max(m["max_abs_error"]),
         "max_range_rel_error": _max(m["max_range_rel_error"]), "max_rel_error": _max(m["max_rel_error"]),
         "max_response_rms": _max(m["response_rms"]), "max_frac_outside_bound": _max(m["frac_outside_bound"]),
+        "largest_pull": pull,
         "compress_MBps": mb / info["compress_seconds"] if info.get("compress_seconds") else np.nan,
         "decompress_MBps": mb / dec["decompress_seconds"] if dec.get("decompress_seconds") else np.nan,
     }
@@ -48,7 +51,7 @@ def baseline_row(dataset: str, path: str | Path) -> dict:
             "ratio_with_decoder": b["ratio"], "max_abs_error": b.get("max_abs_error", np.nan),
             "max_range_rel_error": b.get("max_range_rel_error", np.nan),
             "max_rel_error": b.get("max_rel_error", np.nan), "max_response_rms": np.nan,
-            "max_frac_outside_bound": np.nan, "compress_MBps": b["compress_MBps"],
+            "max_frac_outside_bound": np.nan, "largest_pull": np.nan, "compress_MBps": b["compress_MBps"],
             "decompress_MBps": b["decompress_MBps"]}
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from baler_core.errors import InputError
 
 LAYOUTS = ("ttree", "rntuple")
+EVENT_PART = "(per event)"  # the name of the per-event table among an event file's parts
 ROOT_BASKET_EVENTS = 100_000  # TTree entries per basket written, so readers can stream the output
 
 
@@ -56,6 +57,25 @@ class Events:
         """Every value once: per-event values, counters and objects (what the file stores, not a flattening)."""
         tables = [self.per_event, *(c.objects for c in self.collections)]
         return int(sum(t[col].dtype.itemsize * len(t) for t in tables for col in t.columns))
+
+    def parts(self) -> list[tuple[str, pd.DataFrame]]:
+        """The tables events are stored as: the per-event values (counters included), then each collection's
+        objects."""
+        return [(EVENT_PART, self.per_event), *((c.name, c.objects) for c in self.collections)]
+
+    def select(self, index: np.ndarray) -> Events:
+        """The events at ``index`` (ascending), each with all of its objects."""
+        index = np.asarray(index, dtype=np.int64)
+        per_event = self.per_event.iloc[index].reset_index(drop=True)
+        collections = []
+        for c in self.collections:
+            counts = self.counts(c)
+            starts, kept = np.cumsum(counts) - counts, counts[index]
+            # object j of the selection is object j - (its event's start in the selection) + (the same in all)
+            rows = np.arange(int(kept.sum())) + np.repeat(starts[index] - (np.cumsum(kept) - kept), kept)
+            collections.append(Collection(c.name, c.counter, c.fields, c.branches,
+                                          c.objects.iloc[rows].reset_index(drop=True)))
+        return Events(self.tree, self.layout, per_event, collections, self.order, self.synthetic_counters)
 
     def check(self, source: str) -> None:
         """Counts agree with the objects; raises InputError naming the collection otherwise."""

@@ -15,8 +15,17 @@ SEQUENTIAL_TRAINING = {"loss": "l1", "batch_size": 1024}  # residual coding want
 
 
 def ext(config: Mapping, dataset: str) -> str:
-    """File suffix of a dataset's data files: Parquet tables, NPY fields."""
-    return "parquet" if config["datasets"][dataset]["kind"] == "table" else "npy"
+    """File suffix of a dataset's test and reconstructed data: Parquet tables, NPY fields, ROOT events."""
+    return {"table": "parquet", "field": "npy", "events": "root"}[config["datasets"][dataset]["kind"]]
+
+
+def train_ext(config: Mapping, dataset: str) -> str:
+    """File suffix of the training and validation data: events train on one collection's objects (Parquet)."""
+    return "npy" if config["datasets"][dataset]["kind"] == "field" else "parquet"
+
+
+def is_events(config: Mapping, dataset: str) -> bool:
+    return config["datasets"][dataset]["kind"] == "events"
 
 
 def sweep(config: Mapping, dataset: str) -> dict:
@@ -39,7 +48,8 @@ def model_names(config: Mapping, dataset: str) -> list[str]:
     ds = config["datasets"][dataset]
     default = ds.get("model", {}).get("model", config["model"].get("model", "auto"))
     names = sweep(config, dataset).get("models") or [default]
-    return [resolve_model_name(m, ds["kind"]) for m in names]
+    data_kind = "field" if ds["kind"] == "field" else "table"  # events train on a table of objects
+    return [resolve_model_name(m, data_kind) for m in names]
 
 
 def point_names(config: Mapping, dataset: str) -> list[str]:
@@ -120,6 +130,29 @@ def extract_args(config: Mapping, dataset: str) -> str:
     return quote(args)
 
 
+def extract_events_args(config: Mapping, dataset: str) -> str:
+    """Command-line options of ``baler extract-events``: a ROOT source, or a generator of events."""
+    src = config["datasets"][dataset]["source"]
+    if "generator" in src:
+        return quote(["--generator", src["generator"], "--n-events", src.get("n_events", 10_000),
+                      "--seed", src.get("seed", 0)])
+    return quote([src["path"], *read_args(src)])
+
+
+def physics_args(config: Mapping, dataset: str) -> str:
+    """Command-line options of ``baler evaluate-physics`` from the dataset's ``physics`` settings."""
+    ph = config["datasets"][dataset].get("physics", {})
+    args: list = []
+    for key in ("jets", "met", "jet_pt_min"):
+        if key in ph:
+            args += [f"--{key.replace('_', '-')}", ph[key]]
+    if ph.get("observables"):
+        args += ["--observables", ",".join(ph["observables"])]
+    for name, target in ph.get("user", {}).items():
+        args += ["--observable", f"{name}={target}"]
+    return quote(args)
+
+
 def simulate_args(config: Mapping, dataset: str) -> str:
     """Command-line options of ``baler simulate-cfd`` for a generated field dataset."""
     src = config["datasets"][dataset]["source"]
@@ -152,8 +185,10 @@ def report_outputs(config: Mapping, dataset: str) -> list[str]:
 def point_summary_inputs(config: Mapping, dataset: str) -> list[str]:
     """The files of every sweep point that ``summarize_sweep`` reads."""
     e = ext(config, dataset)
-    return [f"{d}/{name}" for d in point_dirs(config, dataset)
-            for name in ("compress.json", "metrics.tsv", f"decompress.{e}.json")]
+    names = ["compress.json", "metrics.tsv", f"decompress.{e}.json"]
+    if is_events(config, dataset):
+        names.append("physics.tsv")  # the physics-analysis check: the summary's "largest pull"
+    return [f"{d}/{name}" for d in point_dirs(config, dataset) for name in names]
 
 
 def normalization_method(config: Mapping, dataset: str) -> str:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from baler_core.errors import InputError
+from baler_core.io.events import Events
 
 
 def split_indices(n: int, val_fraction: float, test_fraction: float, seed: int, contiguous: bool
@@ -32,3 +33,11 @@ def split_dataset(data: pd.DataFrame | np.ndarray, val_fraction: float, test_fra
     if is_field:
         return tuple(np.ascontiguousarray(data[i]) for i in idx)
     return tuple(data.iloc[i].reset_index(drop=True) for i in idx)
+
+
+def split_events(ev: Events, val_fraction: float, test_fraction: float, seed: int
+                 ) -> tuple[Events, Events, Events]:
+    """Train, validation and test events: events shuffled with ``seed``, each kept whole in one split."""
+    if ev.n_events < 3:
+        raise InputError(f"{ev.n_events} events are too few for a train/validation/test split")
+    return tuple(ev.select(i) for i in split_indices(ev.n_events, val_fraction, test_fraction, seed, False))

@@ -11,6 +11,7 @@ from baler_core.pipeline import plan as _plan
 DATASETS = config["datasets"]
 TABLES = [d for d, c in DATASETS.items() if c["kind"] == "table"]
 FIELDS = [d for d, c in DATASETS.items() if c["kind"] == "field"]
+EVENTS = [d for d, c in DATASETS.items() if c["kind"] == "events"]
 
 
 # Every rule runs `python -m baler_core.cli` of this installation, also inside a --use-conda environment.
@@ -37,6 +38,9 @@ wildcard_constraints:
 bound_tag = _plan.bound_tag
 bound_spec = _plan.bound_spec
 ext = functools.partial(_plan.ext, config)
+train_ext = functools.partial(_plan.train_ext, config)
+extract_events_args = functools.partial(_plan.extract_events_args, config)
+physics_args = functools.partial(_plan.physics_args, config)
 sweep = functools.partial(_plan.sweep, config)
 point_names = functools.partial(_plan.point_names, config)
 point_bounds = functools.partial(_plan.point_bounds, config)

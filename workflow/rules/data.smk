@@ -47,6 +47,44 @@ rule simulate_cfd:
         "python -m baler_core.cli --log {log} simulate-cfd {params.args} -o {output} 2>> {log}"
 
 
+rule extract_events:
+    conda:
+        "../envs/baler.yaml"
+    output:
+        "results/{dataset}/data/full.root",
+    params:
+        args=lambda w: extract_events_args(w.dataset),
+    log:
+        "logs/extract_events/{dataset}.log",
+    wildcard_constraints:
+        dataset=_alternatives(EVENTS),
+    shell:
+        "python -m baler_core.cli --log {log} extract-events {params.args} -o {output} 2>> {log}"
+
+
+rule split_events:
+    conda:
+        "../envs/baler.yaml"
+    input:
+        "results/{dataset}/data/full.root",
+    output:
+        train="results/{dataset}/data/train.parquet",
+        val="results/{dataset}/data/val.parquet",
+        test="results/{dataset}/data/test.root",
+    params:
+        split=config["split"],
+        collection=lambda w: DATASETS[w.dataset]["source"]["collection"],
+    log:
+        "logs/split_events/{dataset}.log",
+    wildcard_constraints:
+        dataset=_alternatives(EVENTS),
+    shell:
+        "python -m baler_core.cli --log {log} split-events {input} --collection {params.collection} "
+        "--train {output.train} --val {output.val} --test {output.test} "
+        "--val-fraction {params.split[val_fraction]} --test-fraction {params.split[test_fraction]} "
+        "--seed {params.split[seed]} 2>> {log}"
+
+
 rule split_dataset:
     conda:
         "../envs/baler.yaml"
@@ -62,6 +100,7 @@ rule split_dataset:
         "logs/split_dataset/{dataset}.{ext}.log",
     wildcard_constraints:
         ext="parquet|npy",
+        dataset=_alternatives(TABLES + FIELDS),
     shell:
         "python -m baler_core.cli --log {log} split {input} --train {output.train} --val {output.val} --test {output.test} "
         "--val-fraction {params.split[val_fraction]} --test-fraction {params.split[test_fraction]} "
@@ -72,7 +111,7 @@ rule fit_normalization:
     conda:
         "../envs/baler.yaml"
     input:
-        lambda w: f"results/{w.dataset}/data/train.{ext(w.dataset)}",
+        lambda w: f"results/{w.dataset}/data/train.{train_ext(w.dataset)}",
     output:
         "results/{dataset}/data/normalization.json",
     params:

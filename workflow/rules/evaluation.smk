@@ -45,6 +45,41 @@ rule plot_run:
         "--pdf {output.pdf} --png-dir {output.png} --title '{wildcards.dataset} {wildcards.model}-r{wildcards.ratio}-s{wildcards.seed} {wildcards.bound}' 2>> {log}"
 
 
+rule evaluate_physics:
+    conda:
+        "../envs/baler.yaml"
+    input:
+        original="results/{dataset}/data/test.root",
+        reconstructed="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/reconstructed.root",
+    output:
+        table=report(
+            "results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/physics.tsv",
+            caption="../report/physics.rst",
+            category="Physics-analysis check",
+            subcategory="{dataset}",
+            labels={"point": "{model}-r{ratio}-s{seed}", "bound": "{bound}", "figure": "table"},
+        ),
+        png=report(
+            directory("results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/physics"),
+            patterns=["{name}.png"],
+            caption="../report/physics.rst",
+            category="Physics-analysis check",
+            subcategory="{dataset}",
+            labels={"point": "{model}-r{ratio}-s{seed}", "bound": "{bound}", "figure": "{name}"},
+        ),
+    params:
+        args=lambda w: physics_args(w.dataset),
+    log:
+        "logs/evaluate_physics/{dataset}/{model}-r{ratio}-s{seed}-{bound}.log",
+    wildcard_constraints:
+        dataset=_alternatives(EVENTS),
+    shell:
+        "python -m baler_core.cli --log {log} evaluate-physics {input.original} {input.reconstructed} "
+        "-o {output.table} --png-dir {output.png} {params.args} "
+        "--title '{wildcards.dataset} {wildcards.model}-r{wildcards.ratio}-s{wildcards.seed} {wildcards.bound}' "
+        "2>> {log}"
+
+
 rule summarize_sweep:
     conda:
         "../envs/baler.yaml"

@@ -2,8 +2,8 @@ rule train_model:
     conda:
         "../envs/baler.yaml"
     input:
-        train=lambda w: f"results/{w.dataset}/data/train.{ext(w.dataset)}",
-        val=lambda w: f"results/{w.dataset}/data/val.{ext(w.dataset)}",
+        train=lambda w: f"results/{w.dataset}/data/train.{train_ext(w.dataset)}",
+        val=lambda w: f"results/{w.dataset}/data/val.{train_ext(w.dataset)}",
         norm="results/{dataset}/data/normalization.json",
     output:
         model="results/{dataset}/{model}-r{ratio}-s{seed}/model.safetensors",
@@ -59,7 +59,7 @@ rule decompress_dataset:
     benchmark:
         "results/benchmarks/decompress_dataset/{dataset}/{model}-r{ratio}-s{seed}-{bound}.{ext}.tsv"
     wildcard_constraints:
-        ext="parquet|npy",
+        ext="parquet|npy|root",
     shell:
         "python -m baler_core.cli --log {log} decompress {input.baler} -m {input.model} -o {output.data} "
         "--stats {output.stats} 2>> {log}"
