@@ -189,7 +189,7 @@ def test_field_of_wrong_dimensions_named(tmp_path, field_model):
     from baler_core.errors import InputError
 
     _, bundle = field_model
-    with pytest.raises(InputError, match=r"N x H x W, got shape \(4, 5\)"):
+    with pytest.raises(InputError, match=r"N x H x W or N x D x H x W, got shape \(4, 5\)"):
         compress_field(np.zeros((4, 5), np.float32), bundle, tmp_path / "x.baler", CompressionOptions(BoundSpec()))
 
 

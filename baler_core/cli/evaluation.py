@@ -49,6 +49,8 @@ def _cmd_plot_run(a: argparse.Namespace) -> None:
     else:
         orig, rec = load_any(a.original), load_any(a.reconstructed)
     if isinstance(orig, np.ndarray):
+        if orig.ndim == 4:  # N x D x H x W: the frames' middle slice in depth
+            orig, rec = orig[:, orig.shape[1] // 2], rec[:, rec.shape[1] // 2]
         frames = sorted({0, len(orig) // 2, len(orig) - 1})
         plot_field_frames(orig, rec, frames, png_dir / "field_frames.png")
         flat = pd.DataFrame({"field": orig.reshape(-1)}), pd.DataFrame({"field": rec.reshape(-1)})

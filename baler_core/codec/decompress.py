@@ -4,6 +4,7 @@ Every declared size is checked before anything is allocated; anything malformed 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -125,7 +126,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
 
 
 def _decompress_free(rd: ContainerReader, blocks: list, names: list[str], dtypes: list[np.dtype],
-                     frame: tuple[int, int] | None, threads: int) -> Iterator[pd.DataFrame | np.ndarray]:
+                     frame: tuple[int, ...] | None, threads: int) -> Iterator[pd.DataFrame | np.ndarray]:
     """Blocks coded without a model: field blocks in parallel threads, table columns in parallel threads."""
     for b, blk in enumerate(blocks):
         recs = blk.get("columns")
@@ -133,7 +134,7 @@ def _decompress_free(rd: ContainerReader, blocks: list, names: list[str], dtypes
                 or not all(isinstance(r, dict) for r in recs)):
             raise FormatError(f"{rd.path}: block {b} needs a model or its column records are malformed, "
                               "but the header says no model is used")
-    per_row = frame[0] * frame[1] if frame else 1
+    per_row = math.prod(frame) if frame else 1
 
     def column(b: int, j: int) -> np.ndarray:
         rec, n = blocks[b]["columns"][j], blocks[b]["rows"] * per_row

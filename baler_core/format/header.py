@@ -4,6 +4,7 @@ here, before a byte is allocated, so a damaged or hostile header fails with a Fo
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -49,7 +50,7 @@ class Header:
     dtypes: list[np.dtype]
     blocks: list[dict]
     latent_dtype: str
-    frame: tuple[int, int] | None
+    frame: tuple[int, ...] | None  # H x W or D x H x W
     model_used: bool
 
     @classmethod
@@ -66,17 +67,17 @@ class Header:
         frame = None
         if h["kind"] == "field":
             shape = header_field(h, "shape", list, path)
-            if (len(shape) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
+            if (len(shape) not in (3, 4) or not all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
                     or shape[0] != n_total or min(shape[1:]) < 1 or len(names) != 1):
                 raise FormatError(f"{path}: field shape {shape!r} invalid")
-            frame = (shape[1], shape[2])
+            frame = tuple(shape[1:])  # H x W, or D x H x W (format 1.7)
         model = h.get("model", {})
         used = model.get("used", True) is not False if isinstance(model, dict) else True
         return cls(h["kind"], n_total, names, dtypes, blocks, spec, frame, used)
 
     @property
     def values_per_row(self) -> int:
-        return self.frame[0] * self.frame[1] if self.frame else 1
+        return math.prod(self.frame) if self.frame else 1
 
     @property
     def output_bytes(self) -> int:

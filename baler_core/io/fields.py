@@ -1,4 +1,5 @@
-"""Reading and writing fields: N x H x W arrays (CFD slices over time) in NPY or NPZ files."""
+"""Reading and writing fields: N x H x W or N x D x H x W arrays (CFD over time, time first) in NPY or NPZ
+files."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ FIELD_SUFFIXES = (".npy", ".npz")
 
 
 def read_field(path: str | Path, key: str | None = None) -> np.ndarray:
-    """Read a float N x H x W field; an NPZ must hold one array or name it with ``key``. Never unpickles."""
+    """Read a float N x H x W (or N x D x H x W) field; an NPZ must hold one array or name it with ``key``.
+    Never unpickles."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: file does not exist")
@@ -35,9 +37,10 @@ def read_field(path: str | Path, key: str | None = None) -> np.ndarray:
         raise
     except ValueError as exc:
         raise InputError(f"{p}: cannot read array without pickle ({exc})") from exc
-    if arr.ndim != 3:  # a 2-D frame is refused, not reshaped: it would come back as 1 x H x W
+    if arr.ndim not in (3, 4):  # a 2-D frame is refused, not reshaped: it would come back as 1 x H x W
         hint = "; save a single frame as 1 x H x W" if arr.ndim == 2 else ""
-        raise InputError(f"{p}: a field must be N x H x W, got shape {arr.shape}{hint}")
+        raise InputError(f"{p}: a field must be N x H x W or N x D x H x W (time first), got shape "
+                         f"{arr.shape}{hint}")
     if arr.dtype not in (np.float32, np.float64):
         raise InputError(f"{p}: field dtype must be float32 or float64, got {arr.dtype}")
     return arr
@@ -71,7 +74,7 @@ class NpyFrames:
 
 
 def open_field(path: str | Path, key: str | None = None) -> np.ndarray | NpyFrames:
-    """Like :func:`read_field`, but a C-ordered 3-D ``.npy`` comes back as :class:`NpyFrames` (streamed)."""
+    """Like :func:`read_field`, but a C-ordered ``.npy`` comes back as :class:`NpyFrames` (streamed)."""
     arr = read_field(path, key)
     if isinstance(arr, np.memmap) and arr.flags.c_contiguous:  # .npy files are read as memory maps
         return NpyFrames(path, arr)
