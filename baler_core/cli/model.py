@@ -102,6 +102,7 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     from baler_core.codec import CompressionOptions, compress_field, compress_table, file_info
     from baler_core.coding.error_bounds import load_bound_spec
     from baler_core.io.fields import is_field_path, open_field
+    from baler_core.io.gridded import gridded_format
     from baler_core.io.tables import iter_table_chunks
     from baler_core.models.store import load_model
 
@@ -112,7 +113,14 @@ def _cmd_compress(a: argparse.Namespace) -> None:
                               field_predictor=a.field_predictor, dither=not a.no_dither)
     if a.level is not None:
         opts.level = a.level
-    if is_field_path(a.input):
+    if gridded_format(a.input):
+        from baler_core.codec.gridded import compress_gridded
+        from baler_core.io.gridded import read_gridded
+
+        if bundle is not None:
+            raise InputError(f"{a.input}: HDF5, NetCDF and zarr variables are compressed without a model (-m none)")
+        compress_gridded(read_gridded(a.input, split_list(a.variables)), a.output, opts, str(a.input))
+    elif is_field_path(a.input):
         compress_field(open_field(a.input, a.field_key), bundle, a.output, opts, str(a.input))
     elif Path(a.input).suffix.lower() == ".root" and not a.flatten:
         from baler_core.codec.events import compress_events
@@ -136,7 +144,9 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
 
     from baler_core.codec import iter_decompress
     from baler_core.codec.events import decompress_events, is_events_file
+    from baler_core.codec.gridded import decompress_gridded, is_gridded_file
     from baler_core.io.events import write_events
+    from baler_core.io.gridded import gridded_format, write_gridded
     from baler_core.models.store import load_model
 
     t0 = time.perf_counter()
@@ -146,18 +156,34 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
     try:
         if is_events_file(a.input):
             write_events(decompress_events(a.input, bundle, str(a.model), threads=a.threads), tmp, a.format)
+        elif is_gridded_file(a.input):
+            if not gridded_format(out):
+                raise InputError(f"{out}: gridded variables are written as .h5, .nc or .zarr")
+            variables, attrs, _ = decompress_gridded(a.input, threads=a.threads)
+            write_gridded(variables, attrs, tmp, gridded_format(out))
         else:
             if a.format:
                 raise InputError(f"{a.input}: --format is for event files (compressed from ROOT events)")
             _write_blocks(iter_decompress(a.input, bundle, str(a.model), threads=a.threads), tmp, a.input)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _remove(tmp)
         raise
     seconds = time.perf_counter() - t0
+    if out.is_dir() and tmp.is_dir():  # a zarr store written again
+        _remove(out)
     tmp.replace(out)
     if a.stats:
         Path(a.stats).write_text(json.dumps({"decompress_seconds": seconds}))
     log.info("decompressed %s into %s in %.3f s", a.input, out, seconds)
+
+
+def _remove(p: Path) -> None:
+    if p.is_dir():
+        import shutil
+
+        shutil.rmtree(p)
+    else:
+        p.unlink(missing_ok=True)
 
 
 def _cmd_info(a: argparse.Namespace) -> None:
@@ -235,6 +261,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
                         "is dithered, which keeps the bound and leaves no aliasing in histograms finer than a few "
                         "grid steps)")
     p.add_argument("--stats", help="write sizes, ratios and timing as JSON to this file")
+    p.add_argument("--variables", help="HDF5 / NetCDF / zarr: the fields to compress (names or glob patterns, "
+                                         "comma-separated; default every float T x H x W or T x D x H x W "
+                                         "variable); everything else is kept exactly")
     p.add_argument("--flatten", action="store_true",
                    help="ROOT input: store one row per object (per-event branches repeated, empty events and the "
                         "event structure lost) instead of the events")
@@ -245,7 +274,8 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help=".baler file")
     p.add_argument("-m", "--model", help="model file (not needed when the decoder is embedded)")
     p.add_argument("-o", "--output", required=True,
-                   help="output: .parquet, .npz or .root (tables), .npy/.npz (fields), .root or .parquet (events)")
+                   help="output: .parquet, .npz or .root (tables), .npy/.npz (fields), .root or .parquet (events), "
+                        ".h5, .nc or .zarr (gridded variables)")
     p.add_argument("--stats", help="write timing as JSON to this file")
     p.add_argument("--threads", type=int, default=0, help="threads for model-free files (default: all cores)")
     p.add_argument("--format", choices=["ttree", "rntuple"],

@@ -19,17 +19,18 @@ from baler_core.coding.quantization import dequantize_latent, quantize_latent
 from baler_core.errors import InputError
 from baler_core.format.container import ContainerWriter
 from baler_core.io.fields import NpyFrames
+from baler_core.io.gridded import FrameReader
 from baler_core.models.store import ModelBundle
 
 
-def compress_field(field: np.ndarray | NpyFrames, bundle: ModelBundle | None, out_path: str | Path,
+def compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBundle | None, out_path: str | Path,
                    opts: CompressionOptions, source: str = "input") -> dict:
     """Compress an N x H x W field frame block by frame block. Per block the autoencoder's prediction and the
     model-free coding are both tried under abs and range bounds and the smaller kept; ``bundle=None`` uses only the
     grid, blocks in parallel threads."""
     if bundle is not None and bundle.kind != "field":
         raise InputError(f"{source}: model is for {bundle.kind}s, not fields")
-    if not isinstance(field, (np.ndarray, NpyFrames)):
+    if not isinstance(field, (np.ndarray, NpyFrames, FrameReader)):
         raise InputError(f"{source}: a field must be a numpy array, got {type(field).__name__}")
     if field.ndim not in (3, 4):
         raise InputError(f"{source}: a field must be N x H x W or N x D x H x W, got shape {field.shape}")
