@@ -138,6 +138,18 @@ def test_bad_input_is_named(tmp_path):
         read_gridded(tmp_path / "missing.nc")
 
 
+def test_variables_come_back_in_the_file_order(tmp_path):
+    """A NetCDF file lists an exact variable between two fields: the written-back file lists them the same way."""
+    f = _flow()
+    ds = xr.Dataset({"u": (("t", "z", "y", "x"), f["u"]), "flag": (("t",), np.arange(T, dtype=np.int16)),
+                     "v": (("t", "z", "y", "x"), f["v"])})
+    ds.to_netcdf(tmp_path / "in.nc")
+    compress_gridded(read_gridded(tmp_path / "in.nc"), tmp_path / "x.baler",
+                     CompressionOptions(load_bound_spec("range=1e-3")))
+    variables, _, fmt = decompress_gridded(tmp_path / "x.baler")
+    assert fmt == "netcdf" and [v.name for v, _ in variables] == ["u", "flag", "v"]
+
+
 def _bounds_with(name: str):
     spec = load_bound_spec("range=1e-3")
     spec.columns = {name: spec.default}

@@ -54,6 +54,7 @@ def compress_gridded(g: Gridded, out_path: str | Path, opts: CompressionOptions,
             raw += arr.nbytes
         header = {"format": "baler", "kind": "gridded", "baler_version": __version__, "n_rows": len(records),
                   "source_format": g.format, "attrs": g.attrs, "variables": records, "raw_bytes": raw,
+                  "order": g.order or [r["name"] for r in records],
                   "error_bound": opts.bounds.to_dict(),
                   "model": {"name": "none", "decoder_sha256": None, "decoder_bytes": 0, "embedded": False}}
         w.finish(header)
@@ -93,6 +94,10 @@ def decompress_gridded(path: str | Path, threads: int = 0) -> tuple[list[tuple[V
                                       f"says {dtype} {shape}")
                 var.data = arr
                 out.append((var, arr))
+            order = {str(name): i for i, name in enumerate(h.get("order", []))}  # fields first, then the rest
+            if set(order) != {v.name for v, _ in out}:
+                order = {v.name: i for i, (v, _) in enumerate(out)}
+            out.sort(key=lambda pair: order[pair[0].name])  # back in the file's order
             return out, dict(h.get("attrs", {})), str(h.get("source_format", ""))
         except (FormatError, InputError):
             raise

@@ -49,6 +49,7 @@ class Gridded:
     exact: list[Variable]  # kept bit for bit
     attrs: dict
     format: str
+    order: list[str] = field(default_factory=list)  # every variable's name, in the file's order
 
 
 def gridded_format(path: str | Path) -> str | None:
@@ -116,7 +117,7 @@ def _select(variables: list[Variable], patterns: list[str] | None, source: str) 
     if not fields:
         raise InputError(f"{source}: no field to compress (float32/float64, T x H x W or T x D x H x W); "
                          f"variables: {', '.join(f'{v.name} {v.dtype} {v.shape}' for v in variables)}")
-    return Gridded(fields, [v for v in variables if v not in fields], {}, "")
+    return Gridded(fields, [v for v in variables if v not in fields], {}, "", names)
 
 
 def _read_hdf5(path: Path, patterns: list[str] | None) -> Gridded:
