@@ -9,14 +9,16 @@ import pytest
 
 from baler_core.codec import decompress, file_info
 from baler_core.codec.events import decompress_events
+from baler_core.codec.gridded import decompress_gridded
 from baler_core.errors import FormatError
 from baler_core.format.container import ContainerReader
 from baler_core.io.events import to_awkward
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FILES = sorted(FIXTURES.glob("format-*/*.baler"))
-VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6")
+VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
 EVENTS_FROM = "1.6"  # the first version with the events kind
+GRIDDED_FROM = "1.7"  # N x D x H x W fields, the gridded kind (HDF5 / NetCDF / zarr) and the dithered grid
 
 
 def test_every_format_version_has_fixtures():
@@ -25,6 +27,8 @@ def test_every_format_version_has_fixtures():
     kinds = {(p.parent.name, p.stem.split("-")[0]) for p in FILES}
     assert all((f"format-{v}", k) in kinds for v in VERSIONS for k in ("table", "field"))
     assert all((f"format-{v}", "events") in kinds for v in VERSIONS[VERSIONS.index(EVENTS_FROM):])
+    assert all((f"format-{v}", k) in kinds for v in VERSIONS[VERSIONS.index(GRIDDED_FROM):]
+               for k in ("field3d", "gridded"))
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -33,6 +37,9 @@ def test_fixture_decodes_bit_exactly(path):
         assert ".".join(map(str, rd.version)) == path.parent.name.removeprefix("format-")
     if path.stem.startswith("events"):
         _check_events(path)
+        return
+    if path.stem.startswith("gridded"):
+        _check_gridded(path)
         return
     got = decompress(path)
     if path.stem.startswith("field"):
@@ -71,6 +78,19 @@ def _check_events(path: Path) -> None:
     assert file_info(path)["compressed_bytes"] > 0
 
 
+def _check_gridded(path: Path) -> None:
+    """Every variable back with its name, dtype, shape, attributes and bits, as the old decoder wrote them."""
+    h5py = pytest.importorskip("h5py", reason="h5py is not installed (the cfd extra)")
+    variables, attrs, fmt = decompress_gridded(path)
+    with h5py.File(path.with_suffix(".h5"), "r") as want:
+        assert fmt == "hdf5" and attrs == {k: v.item() if hasattr(v, "item") else v for k, v in want.attrs.items()}
+        assert [v.name for v, _ in variables] == list(want)
+        for var, arr in variables:
+            w = want[var.name]
+            assert arr.dtype == w.dtype and arr.shape == w.shape and np.array_equal(arr, w[...]), var.name
+            assert var.attrs == {k: (v.item() if hasattr(v, "item") else v) for k, v in w.attrs.items()}
+
+
 MODEL_FILES = [p for p in FILES if not p.stem.endswith("-none")]
 
 
@@ -90,7 +110,8 @@ def test_model_fixture_really_used_its_model(path):
 def test_model_free_fixtures_store_no_model():
     free = [p for p in FILES if p.stem.endswith("-none")]
     n_events = len(VERSIONS) - VERSIONS.index(EVENTS_FROM)
-    assert len(free) == 2 * (len(VERSIONS) - 1) + n_events  # 1.0 had no model-free mode
+    n_gridded = len(VERSIONS) - VERSIONS.index(GRIDDED_FROM)
+    assert len(free) == 2 * (len(VERSIONS) - 1) + n_events + 2 * n_gridded  # 1.0 had no model-free mode
     for path in free:
         with ContainerReader(path) as rd:
             assert rd.header["model"]["name"] == "none" and "decoder" not in rd.header["sections"]
