@@ -37,6 +37,7 @@ def _write(fmt: str, path):
             for k, v in f.items():
                 h.create_dataset(f"flow/{k}", data=v, chunks=(1, *v.shape[1:])).attrs["units"] = "m/s"
             h.create_dataset("mask", data=mask)
+            h.create_dataset("dt", data=0.1)  # a scalar, kept exactly
     elif fmt == "netcdf":
         coords = {"time": ("time", np.arange(T) * 0.1, {"units": "s"}), "z": np.arange(D) * 1.0,
                   "y": np.linspace(0, 1, H), "x": np.linspace(0, 2, W)}

@@ -144,9 +144,9 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
 
     from baler_core.codec import iter_decompress
     from baler_core.codec.events import decompress_events, is_events_file
-    from baler_core.codec.gridded import decompress_gridded, is_gridded_file
+    from baler_core.codec.gridded import is_gridded_file, write_decompressed
     from baler_core.io.events import write_events
-    from baler_core.io.gridded import gridded_format, write_gridded
+    from baler_core.io.gridded import gridded_format
     from baler_core.models.store import load_model
 
     t0 = time.perf_counter()
@@ -159,8 +159,7 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
         elif is_gridded_file(a.input):
             if not gridded_format(out):
                 raise InputError(f"{out}: gridded variables are written as .h5, .nc or .zarr")
-            variables, attrs, _ = decompress_gridded(a.input, threads=a.threads)
-            write_gridded(variables, attrs, tmp, gridded_format(out))
+            write_decompressed(a.input, tmp, gridded_format(out), threads=a.threads)  # frame block by block
         else:
             if a.format:
                 raise InputError(f"{a.input}: --format is for event files (compressed from ROOT events)")

@@ -11,21 +11,23 @@ as it was read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from baler_core import __version__
-from baler_core.codec.decompress import decompress
+from baler_core.codec.decompress import iter_decompress
 from baler_core.codec.field import compress_field
 from baler_core.coding.error_bounds import BoundSpec
 from baler_core.coding.lossless import decode_exact, encode_exact
 from baler_core.coding.options import CompressionOptions
 from baler_core.errors import FormatError, InputError
 from baler_core.format.container import ContainerReader, ContainerWriter
-from baler_core.io.gridded import Gridded, Variable, frames
+from baler_core.io.gridded import Gridded, GriddedWriter, Variable, frames
 
 
 def compress_gridded(g: Gridded, out_path: str | Path, opts: CompressionOptions, source: str = "input") -> dict:
@@ -66,43 +68,88 @@ def _record(var: Variable) -> dict:
             "coordinate": var.coordinate}
 
 
+def _ordered(h: dict) -> list[dict]:
+    """The variable records in the file's order (the header lists fields first)."""
+    recs = list(h["variables"])
+    order = {str(name): i for i, name in enumerate(h.get("order", []))}
+    if set(order) != {str(r["name"]) for r in recs}:
+        return recs
+    return sorted(recs, key=lambda r: order[str(r["name"])])
+
+
+def _blocks(rd: ContainerReader, rec: dict, tmp: str, threads: int) -> Iterator[np.ndarray]:
+    """A variable's values: a field's frame blocks as they decode, an exact variable whole; shapes checked."""
+    path, name = rd.path, str(rec["name"])
+    dtype, shape = np.dtype(rec["dtype"]), tuple(int(v) for v in rec["shape"])
+    if rec["coded"] == "field":
+        part = Path(tmp) / "part.baler"
+        part.write_bytes(rd.read(str(rec["section"])))
+        blocks: Iterable[np.ndarray] = iter_decompress(part, threads=threads)
+    elif rec["coded"] == "exact":
+        sec = str(rec["section"])
+        blocks = [decode_exact(rec["mode"], lambda k: rd.read(f"{sec}/{k}"), int(np.prod(shape)), dtype)
+                  .reshape(shape)]
+    else:
+        raise FormatError(f"{path}: variable {name!r} coded as {rec['coded']!r}, unknown")
+    if not shape:  # a scalar
+        yield from blocks
+        return
+    n = 0
+    for b in blocks:
+        if b.dtype != dtype or b.shape[1:] != shape[1:]:
+            raise FormatError(f"{path}: variable {name!r} decodes to {b.dtype} {b.shape}, header says {dtype} "
+                              f"{shape}")
+        n += len(b)
+        yield b
+    if n != (shape[0] if shape else 1):
+        raise FormatError(f"{path}: variable {name!r} decodes to {n} frames, header says {shape}")
+
+
+def _variable(rec: dict) -> Variable:
+    return Variable(str(rec["name"]), None, [str(d) for d in rec["dims"]], dict(rec["attrs"]),
+                    bool(rec.get("coordinate")))
+
+
 def decompress_gridded(path: str | Path, threads: int = 0) -> tuple[list[tuple[Variable, np.ndarray]], dict, str]:
     """Variables (in the file's order) with their arrays, the file attributes and the source format."""
-    path = Path(path)
     out = []
-    with ContainerReader(path) as rd, tempfile.TemporaryDirectory() as tmp:
-        h = rd.header
-        if h.get("kind") != "gridded":
-            raise InputError(f"{path}: holds a {h.get('kind')}, not gridded variables")
+    with _open(path) as (rd, h), tempfile.TemporaryDirectory() as tmp, _malformed(path):
+        for rec in _ordered(h):
+            var = _variable(rec)
+            var.data = np.concatenate(list(_blocks(rd, rec, tmp, threads))).reshape(rec["shape"])
+            out.append((var, var.data))
+        return out, dict(h.get("attrs", {})), str(h.get("source_format", ""))
+
+
+def write_decompressed(path: str | Path, out_path: str | Path, fmt: str | None = None, threads: int = 0) -> None:
+    """Write a gridded ``.baler`` back as HDF5, NetCDF or zarr, each field frame block by frame block (HDF5 and
+    zarr never hold a whole field in memory)."""
+    with _open(path) as (rd, h), tempfile.TemporaryDirectory() as tmp, _malformed(path):
+        w = GriddedWriter(out_path, fmt, h.get("attrs", {}))
         try:
-            for rec in h["variables"]:
-                dtype, shape = np.dtype(rec["dtype"]), tuple(int(v) for v in rec["shape"])
-                var = Variable(str(rec["name"]), None, [str(d) for d in rec["dims"]], dict(rec["attrs"]),
-                               bool(rec.get("coordinate")))
-                if rec["coded"] == "field":
-                    part = Path(tmp) / "part.baler"
-                    part.write_bytes(rd.read(str(rec["section"])))
-                    arr = decompress(part, threads=threads)
-                elif rec["coded"] == "exact":
-                    sec = str(rec["section"])
-                    arr = decode_exact(rec["mode"], lambda k, sec=sec: rd.read(f"{sec}/{k}"), int(np.prod(shape)),
-                                       dtype).reshape(shape)
-                else:
-                    raise FormatError(f"{path}: variable {var.name!r} coded as {rec['coded']!r}, unknown")
-                if arr.shape != shape or arr.dtype != dtype:
-                    raise FormatError(f"{path}: variable {var.name!r} decodes to {arr.dtype} {arr.shape}, header "
-                                      f"says {dtype} {shape}")
-                var.data = arr
-                out.append((var, arr))
-            order = {str(name): i for i, name in enumerate(h.get("order", []))}  # fields first, then the rest
-            if set(order) != {v.name for v, _ in out}:
-                order = {v.name: i for i, (v, _) in enumerate(out)}
-            out.sort(key=lambda pair: order[pair[0].name])  # back in the file's order
-            return out, dict(h.get("attrs", {})), str(h.get("source_format", ""))
-        except (FormatError, InputError):
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise FormatError(f"{path}: gridded header malformed ({type(exc).__name__}: {exc})") from exc
+            for rec in _ordered(h):
+                w.add(_variable(rec), tuple(int(v) for v in rec["shape"]), np.dtype(rec["dtype"]),
+                      _blocks(rd, rec, tmp, threads))
+        finally:
+            w.close()
+
+
+@contextlib.contextmanager
+def _open(path):
+    with ContainerReader(path) as rd:
+        if rd.header.get("kind") != "gridded":
+            raise InputError(f"{path}: holds a {rd.header.get('kind')}, not gridded variables")
+        yield rd, rd.header
+
+
+@contextlib.contextmanager
+def _malformed(path):
+    try:
+        yield
+    except (FormatError, InputError):
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FormatError(f"{path}: gridded header malformed ({type(exc).__name__}: {exc})") from exc
 
 
 def is_gridded_file(path: str | Path) -> bool:

@@ -201,36 +201,63 @@ class FrameReader:
         return np.asarray(self.var.data[sl], dtype=self.dtype)
 
 
+class GriddedWriter:
+    """Write variables one after another, each from its frame blocks, so a decompressed field need not fit in
+    memory (HDF5 and zarr write each block into its slice; NetCDF, written by xarray, gathers each variable)."""
+
+    def __init__(self, path: str | Path, fmt: str | None, attrs: dict) -> None:
+        self.path, self.fmt = Path(path), fmt or gridded_format(path)
+        if self.fmt not in ("hdf5", "netcdf", "zarr"):
+            raise InputError(f"{self.path}: write gridded data as .h5, .nc or .zarr")
+        self.attrs = from_json(attrs)
+        self._netcdf: list[tuple[Variable, np.ndarray]] = []
+        if self.fmt == "hdf5":
+            import h5py
+
+            self._f = h5py.File(self.path, "w")
+            self._f.attrs.update(self.attrs)
+        elif self.fmt == "zarr":
+            import zarr
+
+            self._f = zarr.open_group(str(self.path), mode="w")
+            self._f.attrs.update(self.attrs)
+
+    def add(self, var: Variable, shape: tuple[int, ...], dtype: np.dtype, blocks) -> None:
+        attrs = from_json(var.attrs)
+        if self.fmt == "netcdf":
+            arr = np.concatenate(list(blocks)) if shape and shape[0] else np.zeros(shape, dtype)
+            self._netcdf.append((dataclasses.replace(var, attrs=attrs), arr.reshape(shape)))
+            return
+        if self.fmt == "hdf5":
+            ds = self._f.create_dataset(var.name, shape=shape, dtype=dtype)
+        else:
+            ds = self._f.create_array(var.name, shape=shape, dtype=dtype, dimension_names=var.dims or None)
+        start = 0
+        for block in blocks:
+            if block.ndim == 0 or len(shape) == 0:
+                ds[...] = block
+                continue
+            ds[start : start + len(block)] = block
+            start += len(block)
+        ds.attrs.update(attrs)
+
+    def close(self) -> None:
+        if self.fmt == "hdf5":
+            self._f.close()
+        elif self.fmt == "netcdf":
+            import xarray as xr
+
+            v = self._netcdf
+            coords = {x.name: xr.Variable(x.dims, a, x.attrs) for x, a in v if x.coordinate}
+            data = {x.name: xr.Variable(x.dims or [f"{x.name}_dim{i}" for i in range(a.ndim)], a, x.attrs)
+                    for x, a in v if not x.coordinate}
+            xr.Dataset(data, coords=coords, attrs=self.attrs).to_netcdf(self.path)
+
+
 def write_gridded(variables: list[tuple[Variable, np.ndarray]], attrs: dict, path: str | Path,
                   fmt: str | None = None) -> None:
-    """Write variables (in the order given, with their dims and attributes) and the file attributes."""
-    p = Path(path)
-    fmt = fmt or gridded_format(p)
-    attrs = from_json(attrs)
-    variables = [(dataclasses.replace(v, attrs=from_json(v.attrs)), a) for v, a in variables]
-    if fmt == "hdf5":
-        import h5py
-
-        with h5py.File(p, "w") as f:
-            f.attrs.update(attrs)
-            for var, arr in variables:
-                ds = f.create_dataset(var.name, data=arr)
-                ds.attrs.update(var.attrs)
-    elif fmt == "netcdf":
-        import xarray as xr
-
-        coords = {v.name: xr.Variable(v.dims, a, v.attrs) for v, a in variables if v.coordinate}
-        data = {v.name: xr.Variable(v.dims or [f"{v.name}_dim{i}" for i in range(a.ndim)], a, v.attrs)
-                for v, a in variables if not v.coordinate}
-        xr.Dataset(data, coords=coords, attrs=attrs).to_netcdf(p)
-    elif fmt == "zarr":
-        import zarr
-
-        root = zarr.open_group(str(p), mode="w")
-        root.attrs.update(attrs)
-        for var, arr in variables:
-            z = root.create_array(var.name, shape=arr.shape, dtype=arr.dtype, dimension_names=var.dims or None)
-            z[...] = arr
-            z.attrs.update(var.attrs)
-    else:
-        raise InputError(f"{p}: write gridded data as .h5, .nc or .zarr")
+    """Write whole variables (in the order given, with their dims and attributes) and the file attributes."""
+    w = GriddedWriter(path, fmt, attrs)
+    for var, arr in variables:
+        w.add(var, arr.shape, arr.dtype, [arr])
+    w.close()
