@@ -124,10 +124,10 @@ def _cmd_compress(a: argparse.Namespace) -> None:
         compress_field(open_field(a.input, a.field_key), bundle, a.output, opts, str(a.input))
     elif Path(a.input).suffix.lower() == ".root" and not a.flatten:
         from baler_core.codec.events import compress_events
-        from baler_core.io.events import read_events
+        from baler_core.io.events import EventChunks
 
-        compress_events(read_events(a.input, a.tree, split_list(a.branches), a.cut), bundle, a.output, opts,
-                        str(a.input))
+        compress_events(EventChunks(a.input, a.tree, split_list(a.branches), a.cut, a.event_chunk), bundle,
+                        a.output, opts, str(a.input))
     else:
         is_root = Path(a.input).suffix.lower() == ".root"
         columns = split_list(a.branches) or (bundle.columns if is_root and bundle is not None else None)
@@ -263,6 +263,8 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variables", help="HDF5 / NetCDF / zarr: the fields to compress (names or glob patterns, "
                                          "comma-separated; default every float T x H x W or T x D x H x W "
                                          "variable); everything else is kept exactly")
+    p.add_argument("--event-chunk", type=int, default=500_000,
+                   help="ROOT events: entries read at a time (memory holds one chunk of one collection)")
     p.add_argument("--flatten", action="store_true",
                    help="ROOT input: store one row per object (per-event branches repeated, empty events and the "
                         "event structure lost) instead of the events")

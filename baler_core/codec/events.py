@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -22,7 +23,7 @@ from baler_core.coding.error_bounds import BoundSpec, parse_bound
 from baler_core.coding.options import CompressionOptions
 from baler_core.errors import FormatError, InputError, ModelMismatchError
 from baler_core.format.container import ContainerReader, ContainerWriter
-from baler_core.io.events import EVENT_PART, LAYOUTS, Collection, Events
+from baler_core.io.events import EVENT_PART, LAYOUTS, Collection, EventChunks, Events
 from baler_core.models.store import ModelBundle
 
 
@@ -36,10 +37,13 @@ def _part_bounds(bounds: BoundSpec, table: pd.DataFrame) -> BoundSpec:
     return BoundSpec(bounds.default, {k: v for k, v in bounds.columns.items() if k in table.columns})
 
 
-def compress_events(ev: Events, bundle: ModelBundle | None, out_path: str | Path, opts: CompressionOptions,
-                    source: str = "input") -> dict:
-    """Write ``ev`` to ``out_path``; returns the outer header."""
-    parts = ev.parts()
+def compress_events(ev: Events | EventChunks, bundle: ModelBundle | None, out_path: str | Path,
+                    opts: CompressionOptions, source: str = "input") -> dict:
+    """Write ``ev`` (events in memory, or :class:`EventChunks` read chunk by chunk) to ``out_path``; returns the
+    outer header. Chunked events are read once per part, so memory holds one chunk of one part at a time."""
+    chunks = [ev] if isinstance(ev, Events) else ev
+    first = ev if isinstance(ev, Events) else ev.first()
+    parts = first.parts()
     every = {c for _, t in parts for c in t.columns}
     unknown = sorted(set(opts.bounds.columns) - every)
     if unknown:
@@ -54,35 +58,53 @@ def compress_events(ev: Events, bundle: ModelBundle | None, out_path: str | Path
                              + "; ".join(f"{name}: {', '.join(t.columns)}" for name, t in parts))
         model_part = fits[0]
     out_path = Path(out_path)
-    records = []
+    records, raw, n_events = [], 0, None
     model_record: dict = {"decoder_sha256": None, "decoder_bytes": 0, "embedded": False}
     with ContainerWriter(out_path) as w, tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:
         for i, (name, table) in enumerate(parts):
+            seen = {"rows": 0, "bytes": 0, "events": 0}
+
+            def tables(i: int = i, seen: dict = seen) -> Iterator[pd.DataFrame]:
+                for chunk in chunks:
+                    t = chunk.parts()[i][1]
+                    seen["rows"] += len(t)
+                    seen["events"] += chunk.n_events
+                    seen["bytes"] += sum(t[c].dtype.itemsize * len(t) for c in t.columns)
+                    yield t
+
             if table.shape[1] == 0:
-                records.append({"name": name, "section": None, "rows": len(table)})
-                continue
-            part_opts = dataclasses.replace(opts, bounds=_part_bounds(opts.bounds, table))
-            use = bundle if name == model_part else None
-            if use is None and any(part_opts.bounds.for_column(c).kind == "none" for c in table.columns):
-                if bundle is None:
-                    raise InputError(f"{source}: {name}: branches coded without a model need an error bound "
-                                     "(abs=, rel=, range=, rms= or exact), not none")
-                # `none` asks for the model's reconstruction; a part the model does not code is kept exact
-                part_opts = dataclasses.replace(part_opts, bounds=_none_to_exact(part_opts.bounds))
-            part_path = Path(tmp) / f"part{i}.baler"
-            part_header = compress_table([table], use, part_path, part_opts, f"{source}:{name}")
-            w.add(f"part/{i}", part_path.read_bytes())
-            used = use is not None and part_header["model"].get("used", True) is not False
-            records.append({"name": name, "section": f"part/{i}", "rows": len(table), "model": used})
-            if used:
-                model_record = {k: part_header["model"][k] for k in ("decoder_sha256", "decoder_bytes", "embedded")}
+                for _ in tables():
+                    pass
+                records.append({"name": name, "section": None, "rows": seen["rows"]})
+            else:
+                part_opts = dataclasses.replace(opts, bounds=_part_bounds(opts.bounds, table))
+                use = bundle if name == model_part else None
+                if use is None and any(part_opts.bounds.for_column(c).kind == "none" for c in table.columns):
+                    if bundle is None:
+                        raise InputError(f"{source}: {name}: branches coded without a model need an error bound "
+                                         "(abs=, rel=, range=, rms= or exact), not none")
+                    # `none` asks for the model's reconstruction; a part the model does not code is kept exact
+                    part_opts = dataclasses.replace(part_opts, bounds=_none_to_exact(part_opts.bounds))
+                part_path = Path(tmp) / f"part{i}.baler"
+                part_header = compress_table(tables(), use, part_path, part_opts, f"{source}:{name}")
+                w.add(f"part/{i}", part_path.read_bytes())
+                used = use is not None and part_header["model"].get("used", True) is not False
+                records.append({"name": name, "section": f"part/{i}", "rows": seen["rows"], "model": used})
+                if used:
+                    model_record = {k: part_header["model"][k] for k in ("decoder_sha256", "decoder_bytes",
+                                                                         "embedded")}
+            raw += seen["bytes"]
+            if n_events is None:
+                n_events = seen["events"]
+            elif seen["events"] != n_events:  # the file changed between two passes
+                raise InputError(f"{source}: {seen['events']} events read for {name!r}, {n_events} before")
         header = {
-            "format": "baler", "kind": "events", "baler_version": __version__, "n_rows": ev.n_events,
-            "tree": ev.tree, "layout": ev.layout, "order": ev.order, "synthetic_counters": ev.synthetic_counters,
-            "per_event_columns": list(ev.per_event.columns),
+            "format": "baler", "kind": "events", "baler_version": __version__, "n_rows": n_events,
+            "tree": first.tree, "layout": first.layout, "order": first.order,
+            "synthetic_counters": first.synthetic_counters, "per_event_columns": list(first.per_event.columns),
             "collections": [{"name": c.name, "counter": c.counter, "fields": c.fields, "branches": c.branches}
-                            for c in ev.collections],
-            "parts": records, "raw_bytes": ev.raw_bytes(), "error_bound": opts.bounds.to_dict(),
+                            for c in first.collections],
+            "parts": records, "raw_bytes": raw, "error_bound": opts.bounds.to_dict(),
             "model": {"name": bundle.record["model"] if bundle is not None else "none", "part": model_part,
                       "used": any(r.get("model") for r in records), **model_record},
         }

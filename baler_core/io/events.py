@@ -10,6 +10,7 @@ the file back with the same tree name, branch names, order, counters and dtypes.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from baler_core.errors import InputError
 
 LAYOUTS = ("ttree", "rntuple")
 EVENT_PART = "(per event)"  # the name of the per-event table among an event file's parts
+EVENT_CHUNK = 500_000  # entries read at a time when compressing (one chunk of one part in memory)
 ROOT_BASKET_EVENTS = 100_000  # TTree entries per basket written, so readers can stream the output
 
 
@@ -132,7 +134,8 @@ def _collection_name(counter: str, branches: list[str]) -> tuple[str, list[str]]
     return prefix, list(branches)
 
 
-def _read_ttree(ttree, patterns: list[str] | None, cut: str | None, source: str) -> Events:
+def _read_ttree(ttree, patterns: list[str] | None, cut: str | None, source: str,
+                entries: tuple[int | None, int | None] = (None, None)) -> Events:
     from uproot.interpretation.jagged import AsJagged
     from uproot.interpretation.objects import AsObjects
 
@@ -151,7 +154,7 @@ def _read_ttree(ttree, patterns: list[str] | None, cut: str | None, source: str)
     counters = [c for c in groups if c not in flat]
     read = [*flat, *counters, *(b for g in groups.values() for b in g)]
     try:
-        arrays = ttree.arrays(read, cut=cut, library="ak")
+        arrays = ttree.arrays(read, cut=cut, library="ak", entry_start=entries[0], entry_stop=entries[1])
     except Exception as exc:
         raise InputError(f"{source}: cannot read branches ({type(exc).__name__}: {exc})") from exc
     per_event = {n: _flat(arrays[n], _leaf_dtype(arrays[n], n, source, False)) for n in [*flat, *counters]}
@@ -172,7 +175,8 @@ def _read_ttree(ttree, patterns: list[str] | None, cut: str | None, source: str)
     return ev
 
 
-def _read_rntuple(rnt, patterns: list[str] | None, cut: str | None, source: str) -> Events:
+def _read_rntuple(rnt, patterns: list[str] | None, cut: str | None, source: str,
+                  entries: tuple[int | None, int | None] = (None, None)) -> Events:
     import awkward as ak
 
     if cut:
@@ -180,7 +184,8 @@ def _read_rntuple(rnt, patterns: list[str] | None, cut: str | None, source: str)
     top = [f.name for f in rnt.fields]
     names = _match(top, patterns, source)
     try:
-        arrays = rnt.arrays(filter_name=lambda n: n.split(".")[0] in names)
+        arrays = rnt.arrays(filter_name=lambda n: n.split(".")[0] in names, entry_start=entries[0],
+                            entry_stop=entries[1])
     except Exception as exc:
         raise InputError(f"{source}: cannot read fields ({type(exc).__name__}: {exc})") from exc
     per_event: dict[str, np.ndarray] = {}
@@ -212,8 +217,9 @@ def _read_rntuple(rnt, patterns: list[str] | None, cut: str | None, source: str)
 
 
 def read_events(path: str | Path, tree: str | None = None, branches: list[str] | None = None,
-                cut: str | None = None) -> Events:
-    """Read a TTree or an RNTuple as events (see the module docstring)."""
+                cut: str | None = None, entry_start: int | None = None, entry_stop: int | None = None) -> Events:
+    """Read a TTree or an RNTuple as events (see the module docstring); ``entry_start``/``entry_stop`` read
+    a range of entries."""
     from baler_core.io.tables import open_tree
 
     p = Path(path)
@@ -222,7 +228,34 @@ def read_events(path: str | Path, tree: str | None = None, branches: list[str] |
     obj = open_tree(p, tree)
     source = f"{p}:{obj.name}"
     read = _read_ttree if hasattr(obj, "branches") else _read_rntuple
-    return read(obj, branches, cut, source)
+    return read(obj, branches, cut, source, (entry_start, entry_stop))
+
+
+class EventChunks:
+    """The events of a ROOT file in chunks of ``step`` entries, read on demand: iterating reads the file again
+    (the codec reads it once per part, so memory holds one chunk of one part). A file of at most ``step``
+    entries is read once and kept."""
+
+    def __init__(self, path: str | Path, tree: str | None = None, branches: list[str] | None = None,
+                 cut: str | None = None, step: int = EVENT_CHUNK) -> None:
+        from baler_core.io.tables import open_tree
+
+        self.path, self.tree, self.branches, self.cut, self.step = Path(path), tree, branches, cut, int(step)
+        if not self.path.exists():
+            raise InputError(f"{self.path}: file does not exist")
+        self.entries = int(open_tree(self.path, tree).num_entries)
+        self._whole = read_events(path, tree, branches, cut) if self.entries <= self.step else None
+
+    def first(self) -> Events:
+        """The first chunk: the structure (tree, branches, collections, dtypes) every chunk shares."""
+        return self._whole if self._whole is not None else next(iter(self))
+
+    def __iter__(self) -> Iterator[Events]:
+        if self._whole is not None:
+            yield self._whole
+            return
+        for s in range(0, max(self.entries, 1), self.step):
+            yield read_events(self.path, self.tree, self.branches, self.cut, s, min(s + self.step, self.entries))
 
 
 def to_awkward(ev: Events) -> dict:
