@@ -109,6 +109,8 @@ def main() -> None:
     ap.add_argument("--pythia", type=int, help="generate this many Pythia 8 events instead (sim extra)")
     ap.add_argument("--epochs", type=int, default=30, help="sequential model training epochs")
     ap.add_argument("--physics", action="store_true", help="also run the physics check over --sweep")
+    ap.add_argument("--sweep", default=",".join(SWEEP), help="bounds of the physics check, comma-separated")
+    ap.add_argument("--physics-only", action="store_true", help="skip the ratio comparison")
     ap.add_argument("--out", help="TSV of the figures")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="nanoaod-bench-"))
@@ -131,12 +133,23 @@ def main() -> None:
         rows.append({"method": method, "bytes": size, "ratio": raw / size, "note": extra})
         print(f"{method:28s} {size / 1e6:8.3f} MB  ratio {raw / size:6.2f}  {extra}", flush=True)
 
+    if a.physics_only:
+        a.physics = True
+    else:
+        compare_ratios(ev, src, tmp, a.epochs, add, raw, rows)
+    if a.physics:
+        physics_sweep(ev, src, tmp, raw, a.sweep.split(","))
+    if a.out:
+        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(rows).to_csv(a.out, sep="\t", index=False)
+
+
+def compare_ratios(ev: Events, src: Path, tmp: Path, epochs: int, add, raw: int, rows: list) -> None:
     add("uproot default (input)", src.stat().st_size)
     trunc = truncated_tables(ev)
     counters = {c.counter for c in ev.collections}
     t0 = time.perf_counter()
     add("trunc+lzma9/branch", lzma_per_branch(trunc), f"{time.perf_counter() - t0:.1f} s")
-    import awkward as ak
     import uproot
 
     tev = Events(ev.tree, ev.layout, pd.DataFrame({k: trunc[k] for k in ev.per_event.columns}),
@@ -149,7 +162,6 @@ def main() -> None:
                             for k in keys})
         f["Events"].extend({k: arrays[k] for k in keys})
     add("trunc+ROOT lzma9", (tmp / "trunc.root").stat().st_size)
-    del ak
 
     bounds = bounds_for(ev)
     t0 = time.perf_counter()
@@ -162,7 +174,7 @@ def main() -> None:
     model = tmp / "seq.safetensors"
     t0 = time.perf_counter()
     bundle, _ = train_dataset(jets.objects, model, ModelConfig(model="sequential", latent_dim=8),
-                              TrainConfig(epochs=a.epochs, loss="l1", batch_size=1024, device="cpu", seed=0))
+                              TrainConfig(epochs=epochs, loss="l1", batch_size=1024, device="cpu", seed=0))
     t_train = time.perf_counter() - t0
     compress_events(ev, bundle, tmp / "seq.baler", CompressionOptions(bounds, embed_decoder=True))
     worst = check(ev, decompress_events(tmp / "seq.baler", bundle), bounds)
@@ -174,23 +186,21 @@ def main() -> None:
           f"vs trunc+ROOT lzma9: {ref['trunc+ROOT lzma9'] / best:.2f}x; "
           f"vs uproot default: {ref['uproot default (input)'] / best:.2f}x")
 
-    if a.physics:
-        from baler_core.evaluation.observables import standard_observables
-        from baler_core.evaluation.physics import evaluate_physics, load_events
 
-        orig, obs = load_events(src), standard_observables()
-        table = {}
-        for spec in SWEEP:
-            out = tmp / "sweep.baler"
-            compress_events(ev, None, out, CompressionOptions(BoundSpec(parse_bound(spec))))
-            t = evaluate_physics(orig, load_events(out), obs)
-            table[spec] = dict(zip(t["observable"], t["largest_pull"]))
-            table[spec]["ratio"] = raw / out.stat().st_size
-        print("largest pull per observable (model-free, dithered grid):")
-        print(pd.DataFrame(table).T.round(2).to_string())
-    if a.out:
-        Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows).to_csv(a.out, sep="\t", index=False)
+def physics_sweep(ev: Events, src: Path, tmp: Path, raw: int, sweep: list[str]) -> None:
+    from baler_core.evaluation.observables import standard_observables
+    from baler_core.evaluation.physics import evaluate_physics, load_events
+
+    orig, obs = load_events(src), standard_observables()
+    table = {}
+    for spec in sweep:
+        out = tmp / "sweep.baler"
+        compress_events(ev, None, out, CompressionOptions(BoundSpec(parse_bound(spec))))
+        t = evaluate_physics(orig, load_events(out), obs)
+        table[spec] = dict(zip(t["observable"], t["largest_pull"]))
+        table[spec]["ratio"] = raw / out.stat().st_size
+    print("largest pull per observable (model-free, dithered grid):")
+    print(pd.DataFrame(table).T.round(2).to_string())
 
 
 if __name__ == "__main__":
