@@ -124,3 +124,17 @@ def test_prerelease_format_1_0_without_section_crcs_is_refused_by_name():
         ContainerReader(path)
     with pytest.raises(FormatError, match="not supported"):
         decompress(path)
+
+
+def test_nested_files_list_the_bytes_of_their_own_columns():
+    """``baler info --columns`` of events and gridded files names branches and variables, not sections."""
+    from baler_core.codec import column_costs
+
+    d = FIXTURES / "format-1.7"
+    events = {r["column"]: r for r in column_costs(d / "events-none.baler")}
+    ev = decompress_events(d / "events-none.baler")
+    assert set(events) == {c for _, t in ev.parts() for c in t.columns}
+    assert events["Jet_pt"]["modes"] == "exact" and events["Jet_eta"]["bits_per_value"] > 0
+    grid = {r["column"]: r for r in column_costs(d / "gridded-none.baler")}
+    assert set(grid) == {"u", "p", "mask"} and grid["mask"]["modes"] == "exact"
+    assert sum(r["bytes"] for r in grid.values()) <= (d / "gridded-none.baler").stat().st_size

@@ -15,6 +15,8 @@ def column_costs(path: str | Path) -> list[dict]:
     the embedded decoder are listed under ``(latent)`` and ``(decoder)``."""
     with ContainerReader(path) as rd:
         h = rd.header
+        if h.get("kind") in ("events", "gridded"):
+            return _nested_costs(rd, path)
     try:
         names = [str(c["name"]) for c in h.get("columns", [])]
         per_row = math.prod(h["shape"][1:]) if h.get("kind") == "field" else 1
@@ -65,3 +67,30 @@ def file_info(path: str | Path) -> dict:
             "error_bound": h.get("error_bound"), "latent": h.get("latent"), "model": h.get("model"),
             "format_version": ".".join(map(str, rd.version)),
         }
+
+
+def _nested_costs(rd: ContainerReader, path: str | Path) -> list[dict]:
+    """Events and gridded files: the columns of every nested part (a gridded field is named after its
+    variable); a variable kept exactly is one row of mode ``exact``."""
+    import tempfile
+
+    h, out = rd.header, []
+    try:
+        nested = h["parts"] if h["kind"] == "events" else [r for r in h["variables"] if r["coded"] == "field"]
+        with tempfile.TemporaryDirectory() as tmp:
+            for rec in nested:
+                if rec.get("section") is None:
+                    continue
+                part = Path(tmp) / "part.baler"
+                part.write_bytes(rd.read(str(rec["section"])))
+                for row in column_costs(part):
+                    out.append({**row, "column": str(rec["name"]) if h["kind"] == "gridded" else row["column"]})
+        for rec in h.get("variables", []):
+            if rec["coded"] == "exact":
+                size = sum(int(v[1]) for k, v in h["sections"].items() if k.startswith(f"{rec['section']}/"))
+                n = math.prod(int(d) for d in rec["shape"])
+                out.append({"column": str(rec["name"]), "bytes": size, "modes": "exact", "step": 0.0,
+                            "exceptions": 0, "bits_per_value": 8 * size / n if n else float("nan")})
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+        raise FormatError(f"{path}: header malformed ({exc!r})") from exc
+    return out
