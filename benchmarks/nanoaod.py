@@ -32,6 +32,7 @@ import pandas as pd
 from baler_core.codec.events import compress_events, decompress_events
 from baler_core.coding.error_bounds import BoundSpec, parse_bound
 from baler_core.coding.options import CompressionOptions
+from baler_core.evaluation.baselines import truncate_mantissa
 from baler_core.io.events import Events, read_events, to_awkward
 from baler_core.training.loop import TrainConfig
 from baler_core.training.train import ModelConfig, train_dataset
@@ -59,22 +60,13 @@ def bounds_for(ev: Events) -> BoundSpec:
     return BoundSpec(parse_bound("exact"), cols)
 
 
-def truncate(x: np.ndarray, bits: int | None) -> np.ndarray:
-    """Round float32 to ``bits`` mantissa bits (to nearest, as ROOT's Float16_t / NanoAOD's precision=)."""
-    if bits is None or x.dtype != np.float32:
-        return x
-    drop = 23 - bits
-    u = x.view(np.uint32).astype(np.uint64)
-    u = (u + (1 << (drop - 1))) & ~np.uint64((1 << drop) - 1)
-    return u.astype(np.uint32).view(np.float32)
-
-
 def truncated_tables(ev: Events) -> dict[str, np.ndarray]:
     out = {}
     for t in (ev.per_event, *(c.objects for c in ev.collections)):
         for name in t.columns:
             x = t[name].to_numpy()
-            out[name] = truncate(x, nanoaod_bits(name, x.dtype))
+            bits = nanoaod_bits(name, x.dtype)  # NanoAOD's rounding, as ROOT's Float16_t / precision= does
+            out[name] = x if bits is None else truncate_mantissa(x, bits)
     return out
 
 

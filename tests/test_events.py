@@ -291,3 +291,19 @@ def test_events_compress_chunk_by_chunk(tmp_path, layout):
         kept = decompress_events(tmp_path / "k.baler")
         assert kept.n_events == int((whole.per_event["nJet"] >= 3).sum())
         assert (kept.per_event["nJet"] >= 3).all()
+
+
+def test_event_cli_inputs_are_checked(tmp_path):
+    """extract-events takes a file or a generator; evaluate needs two ROOT event files with the same parts;
+    a chunk of no entries is refused."""
+    from baler_core.io.events import EventChunks
+    from baler_core.sim.nanoaod import write_nanoaod
+
+    src = write_nanoaod(tmp_path / "n.root", 50, seed=2)
+    assert main(["extract-events", str(src), "--generator", "nanoaod", "-o", str(tmp_path / "x.root")]) != 0
+    assert main(["extract-events", "-o", str(tmp_path / "x.root")]) != 0
+    pd.DataFrame({"a": [1.0]}).to_parquet(tmp_path / "t.parquet")
+    assert main(["evaluate", str(src), str(tmp_path / "t.parquet"), "-o", str(tmp_path / "m.tsv")]) != 0
+    assert not (tmp_path / "m.tsv").exists()
+    with pytest.raises(InputError, match="at least 1 entry"):
+        EventChunks(src, step=0)

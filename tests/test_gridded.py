@@ -43,7 +43,8 @@ def _write(fmt: str, path):
                   "y": np.linspace(0, 1, H), "x": np.linspace(0, 2, W)}
         ds = xr.Dataset({"u": (("time", "z", "y", "x"), f["u"], {"units": "m/s", "long_name": "x velocity"}),
                          "v": (("time", "z", "y", "x"), f["v"], {"units": "m/s"}),
-                         "p": (("time", "y", "x"), f["p"], {"units": "Pa"}), "mask": (("y", "x"), mask)},
+                         "p": (("time", "y", "x"), f["p"], {"units": "Pa"}), "mask": (("y", "x"), mask),
+                         "dt": ((), np.float64(0.1))},  # a scalar, kept exactly
                         coords=coords, attrs={"title": "cube flow", "Re": 150.0})
         ds.to_netcdf(path)
     else:
@@ -103,6 +104,15 @@ def test_round_trip_keeps_every_variable(tmp_path, fmt, suffix):
         else:  # coordinates and the mask: bit for bit
             assert np.array_equal(g, w), name
     assert out.stat().st_size < 0.5 * sum(v.nbytes for v in f.values())
+
+
+@pytest.mark.parametrize("fmt, suffix", [("hdf5", "h5"), ("netcdf", "nc")])
+def test_scalars_come_back_through_the_api(tmp_path, fmt, suffix):
+    _write(fmt, tmp_path / f"in.{suffix}")
+    compress_gridded(read_gridded(tmp_path / f"in.{suffix}"), tmp_path / "x.baler",
+                     CompressionOptions(load_bound_spec("range=1e-3")))
+    got = {v.name: a for v, a in decompress_gridded(tmp_path / "x.baler")[0]}
+    assert got["dt"].shape == () and got["dt"] == 0.1
 
 
 def test_hdf5_field_larger_than_a_block_is_read_frame_by_frame(tmp_path):

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from baler_core.errors import InputError
+
 
 def split_list(s: str | None) -> list[str] | None:
     return [x.strip() for x in s.split(",") if x.strip()] if s else None
@@ -45,6 +47,20 @@ def load_parts(path: str | Path) -> list[tuple[str, pd.DataFrame]] | None:
     from baler_core.io.events import read_events
 
     return read_events(path).parts()
+
+
+def load_part_pairs(original: str | Path, reconstructed: str | Path) -> list[tuple[pd.DataFrame, pd.DataFrame]] | None:
+    """(original, reconstructed) tables of two ROOT event files, part by part; None where the original is not
+    ROOT. The two must hold the same parts."""
+    orig = load_parts(original)
+    if orig is None:
+        return None
+    rec = load_parts(reconstructed)
+    if rec is None or [n for n, _ in rec] != [n for n, _ in orig]:
+        got = "not a ROOT file of events" if rec is None else f"parts {', '.join(n for n, _ in rec)}"
+        raise InputError(f"{reconstructed}: {got}; the original {original} holds events with parts "
+                         f"{', '.join(n for n, _ in orig)}")
+    return [(o, r) for (_, o), (_, r) in zip(orig, rec)]
 
 
 def save_any(data: pd.DataFrame | np.ndarray, path: str | Path) -> None:

@@ -53,6 +53,8 @@ def _cmd_extract_events(a: argparse.Namespace) -> None:
     from baler_core.io.events import read_events, write_events
     from baler_core.sim.nanoaod import write_arrays
 
+    if (a.generator is None) == (a.input is None):
+        raise InputError("extract-events: give either an input file or --generator (one of the two)")
     if a.generator == "nanoaod":
         from baler_core.sim.nanoaod import nanoaod_events
 
@@ -62,8 +64,6 @@ def _cmd_extract_events(a: argparse.Namespace) -> None:
 
         write_arrays(a.output, pythia_events(a.n_events, a.seed))
     else:
-        if not a.input:
-            raise InputError("extract-events: give an input file or --generator")
         write_events(read_events(resolve_source(a.input), a.tree, split_list(a.branches), a.cut), a.output)
 
 
@@ -93,6 +93,12 @@ def _cmd_fit_norm(a: argparse.Namespace) -> None:
         norm = fit_normalizer(data.to_numpy(dtype=np.float64), list(data.columns), a.method,
                               None if log_cols == "none" else log_cols)
     Path(a.output).write_text(json.dumps(norm.to_dict(), indent=1))
+
+
+def _split_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--test-fraction", type=float, default=0.25)
+    p.add_argument("--seed", type=int, default=0)
 
 
 def add_data_commands(sub: argparse._SubParsersAction) -> None:
@@ -128,9 +134,7 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train", required=True)
     p.add_argument("--val", required=True)
     p.add_argument("--test", required=True)
-    p.add_argument("--val-fraction", type=float, default=0.15)
-    p.add_argument("--test-fraction", type=float, default=0.25)
-    p.add_argument("--seed", type=int, default=0)
+    _split_options(p)
     p.set_defaults(func=_cmd_split)
 
     p = sub.add_parser("extract-events", help="read ROOT events (TTree or RNTuple) or generate NanoAOD-like "
@@ -154,9 +158,7 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--train", required=True, help="Parquet: objects of the training events")
     p.add_argument("--val", required=True, help="Parquet: objects of the validation events")
     p.add_argument("--test", required=True, help="ROOT: the test events, with every branch")
-    p.add_argument("--val-fraction", type=float, default=0.15)
-    p.add_argument("--test-fraction", type=float, default=0.25)
-    p.add_argument("--seed", type=int, default=0)
+    _split_options(p)
     p.set_defaults(func=_cmd_split_events)
 
     p = sub.add_parser("fit-norm", help="fit the normalization on the training split only")

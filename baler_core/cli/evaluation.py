@@ -9,18 +9,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from baler_core.cli.args import bound_tuple, load_any, load_parts, split_list
+from baler_core.cli.args import bound_tuple, load_any, load_part_pairs, split_list
 
 
 def _cmd_evaluate(a: argparse.Namespace) -> None:
     from baler_core.evaluation.metrics import field_to_metrics_table, per_variable_metrics, write_metrics_tsv
 
     bound = bound_tuple(a.error_bound)
-    parts = load_parts(a.original)
-    if parts is not None:  # events: every part's variables, each value once
-        pairs = zip(parts, load_parts(a.reconstructed))
+    pairs = load_part_pairs(a.original, a.reconstructed)
+    if pairs is not None:  # events: every part's variables, each value once
         write_metrics_tsv(pd.concat([per_variable_metrics(o, r, {c: bound for c in o.columns} if bound else None)
-                                     for (_, o), (_, r) in pairs], ignore_index=True), a.output)
+                                     for o, r in pairs], ignore_index=True), a.output)
         return
     orig, rec = load_any(a.original), load_any(a.reconstructed)
     if isinstance(orig, np.ndarray):
@@ -42,10 +41,9 @@ def _cmd_plot_run(a: argparse.Namespace) -> None:
 
     png_dir = Path(a.png_dir)
     png_dir.mkdir(parents=True, exist_ok=True)
-    parts = load_parts(a.original)
-    if parts is not None:  # events: one page per variable of every part
-        orig = [t for _, t in parts]
-        rec = [t for _, t in load_parts(a.reconstructed)]
+    pairs = load_part_pairs(a.original, a.reconstructed)
+    if pairs is not None:  # events: one page per variable of every part
+        orig, rec = [o for o, _ in pairs], [r for _, r in pairs]
     else:
         orig, rec = load_any(a.original), load_any(a.reconstructed)
     if isinstance(orig, np.ndarray):

@@ -41,7 +41,6 @@ def compress_events(ev: Events | EventChunks, bundle: ModelBundle | None, out_pa
                     opts: CompressionOptions, source: str = "input") -> dict:
     """Write ``ev`` (events in memory, or :class:`EventChunks` read chunk by chunk) to ``out_path``; returns the
     outer header. Chunked events are read once per part, so memory holds one chunk of one part at a time."""
-    chunks = [ev] if isinstance(ev, Events) else ev
     first = ev if isinstance(ev, Events) else ev.first()
     parts = first.parts()
     every = {c for _, t in parts for c in t.columns}
@@ -64,9 +63,9 @@ def compress_events(ev: Events | EventChunks, bundle: ModelBundle | None, out_pa
         for i, (name, table) in enumerate(parts):
             seen = {"rows": 0, "bytes": 0, "events": 0}
 
-            def tables(i: int = i, seen: dict = seen) -> Iterator[pd.DataFrame]:
-                for chunk in chunks:
-                    t = chunk.parts()[i][1]
+            def tables(name: str = name, seen: dict = seen) -> Iterator[pd.DataFrame]:
+                for chunk in [ev] if isinstance(ev, Events) else ev.part_chunks(name):
+                    t = dict(chunk.parts())[name]
                     seen["rows"] += len(t)
                     seen["events"] += chunk.n_events
                     seen["bytes"] += sum(t[c].dtype.itemsize * len(t) for c in t.columns)

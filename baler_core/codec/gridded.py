@@ -27,7 +27,7 @@ from baler_core.coding.lossless import decode_exact, encode_exact
 from baler_core.coding.options import CompressionOptions
 from baler_core.errors import FormatError, InputError
 from baler_core.format.container import ContainerReader, ContainerWriter
-from baler_core.io.gridded import Gridded, GriddedWriter, Variable, frames
+from baler_core.io.gridded import FrameReader, Gridded, GriddedWriter, Variable, gather
 
 
 def compress_gridded(g: Gridded, out_path: str | Path, opts: CompressionOptions, source: str = "input") -> dict:
@@ -43,7 +43,7 @@ def compress_gridded(g: Gridded, out_path: str | Path, opts: CompressionOptions,
         for i, var in enumerate(g.fields):
             part_opts = dataclasses.replace(opts, bounds=BoundSpec(opts.bounds.for_column(var.name), {}))
             part = Path(tmp) / f"field{i}.baler"
-            compress_field(frames(var), None, part, part_opts, f"{source}:{var.name}")
+            compress_field(FrameReader(var), None, part, part_opts, f"{source}:{var.name}")
             w.add(f"field/{i}", part.read_bytes())
             records.append({**_record(var), "section": f"field/{i}", "coded": "field"})
             raw += int(np.prod(var.shape)) * var.dtype.itemsize
@@ -91,15 +91,12 @@ def _blocks(rd: ContainerReader, rec: dict, tmp: str, threads: int) -> Iterator[
                   .reshape(shape)]
     else:
         raise FormatError(f"{path}: variable {name!r} coded as {rec['coded']!r}, unknown")
-    if not shape:  # a scalar
-        yield from blocks
-        return
     n = 0
     for b in blocks:
-        if b.dtype != dtype or b.shape[1:] != shape[1:]:
+        if b.dtype != dtype or b.shape[1:] != shape[1:] or b.ndim != len(shape):
             raise FormatError(f"{path}: variable {name!r} decodes to {b.dtype} {b.shape}, header says {dtype} "
                               f"{shape}")
-        n += len(b)
+        n += len(b) if shape else 1
         yield b
     if n != (shape[0] if shape else 1):
         raise FormatError(f"{path}: variable {name!r} decodes to {n} frames, header says {shape}")
@@ -116,7 +113,8 @@ def decompress_gridded(path: str | Path, threads: int = 0) -> tuple[list[tuple[V
     with _open(path) as (rd, h), tempfile.TemporaryDirectory() as tmp, _malformed(path):
         for rec in _ordered(h):
             var = _variable(rec)
-            var.data = np.concatenate(list(_blocks(rd, rec, tmp, threads))).reshape(rec["shape"])
+            var.data = gather(_blocks(rd, rec, tmp, threads), tuple(int(v) for v in rec["shape"]),
+                              np.dtype(rec["dtype"]))
             out.append((var, var.data))
         return out, dict(h.get("attrs", {})), str(h.get("source_format", ""))
 

@@ -82,7 +82,8 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
         np.rint(q, out=q)
         q += t(1)
         q[at_min] = 0
-    np.rint(q, out=q)
+    else:
+        np.rint(q, out=q)
     qi = q.astype(np.int32)
     del q
     offsets = None if seed is None else grid_offsets(qi, seed, x.dtype)

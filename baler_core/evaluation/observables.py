@@ -38,12 +38,10 @@ class EventNames:
     jet_pt_min: float = JET_PT_MIN
 
 
-def _field(rec, names: tuple[str, ...]):
+def _field(rec, name: str):
+    """The field ``name`` of a record array, whatever its case (``pt``, ``Px``, ``E``); None if absent."""
     lower = {f.lower(): f for f in rec.fields}
-    for n in names:
-        if n in lower:
-            return rec[lower[n]]
-    return None
+    return rec[lower[name]] if name in lower else None
 
 
 def jet_kinematics(events, names: EventNames) -> dict:
@@ -56,10 +54,10 @@ def jet_kinematics(events, names: EventNames) -> dict:
                          f"{', '.join(events.fields)})")
     jets = events[names.jets]
     fields = ak.fields(jets)
-    polar = [_field(jets, (n,)) for n in ("pt", "eta", "phi", "mass")]
+    polar = [_field(jets, n) for n in ("pt", "eta", "phi", "mass")]
     if all(x is not None for x in polar):
         return dict(zip(("pt", "eta", "phi", "mass"), polar))
-    cart = [_field(jets, (n,)) for n in ("px", "py", "pz", "e")]
+    cart = [_field(jets, n) for n in ("px", "py", "pz", "e")]
     if all(x is not None for x in cart):
         px, py, pz, e = (ak.values_astype(x, np.float64) for x in cart)  # E^2 - p^2 cancels: float32 is too short
         pt = np.hypot(px, py)
@@ -92,6 +90,14 @@ def _dphi(j: dict) -> np.ndarray:
     return np.where(d > np.pi, 2 * np.pi - d, d)
 
 
+def _above(pt, cut: float, summed: bool) -> np.ndarray:
+    """Per event: the summed pt (H_T) or the number of jets above ``cut``."""
+    import awkward as ak
+
+    keep = pt > cut
+    return ak.to_numpy(ak.sum(pt[keep] if summed else keep, axis=1)).astype(np.float64)
+
+
 def _met(events, names: EventNames) -> np.ndarray:
     import awkward as ak
 
@@ -106,8 +112,6 @@ def _met(events, names: EventNames) -> np.ndarray:
 def standard_observables(names: EventNames = EventNames()) -> dict[str, Observable]:
     """Leading and subleading jet pt, m_jj and delta-phi of the leading pair, H_T and the number of jets above
     ``jet_pt_min``, and MET."""
-    import awkward as ak
-
     cut = names.jet_pt_min
 
     def j(events):
@@ -118,10 +122,9 @@ def standard_observables(names: EventNames = EventNames()) -> dict[str, Observab
         "sublead_jet_pt": Observable("sublead_jet_pt", "subleading jet $p_T$ [GeV]",
                                      lambda ev: _nth(j(ev)["pt"], 1)),
         "mjj": Observable("mjj", "$m_{jj}$ of the leading pair [GeV]", lambda ev: _mjj(j(ev))),
-        "ht": Observable("ht", f"$H_T$ (jets $p_T > {cut:g}$ GeV) [GeV]",
-                         lambda ev: ak.to_numpy(ak.sum(j(ev)["pt"][j(ev)["pt"] > cut], axis=1)).astype(float)),
-        "n_jets": Observable("n_jets", f"jets with $p_T > {cut:g}$ GeV",
-                             lambda ev: ak.to_numpy(ak.sum(j(ev)["pt"] > cut, axis=1)).astype(float), integer=True),
+        "ht": Observable("ht", f"$H_T$ (jets $p_T > {cut:g}$ GeV) [GeV]", lambda ev: _above(j(ev)["pt"], cut, True)),
+        "n_jets": Observable("n_jets", f"jets with $p_T > {cut:g}$ GeV", lambda ev: _above(j(ev)["pt"], cut, False),
+                             integer=True),
         "met": Observable("met", "$p_T^{miss}$ [GeV]", lambda ev: _met(ev, names)),
         "dphi_jj": Observable("dphi_jj", r"$\Delta\phi$ of the leading pair", lambda ev: _dphi(j(ev))),
     }

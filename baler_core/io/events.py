@@ -232,18 +232,21 @@ def read_events(path: str | Path, tree: str | None = None, branches: list[str] |
 
 
 class EventChunks:
-    """The events of a ROOT file in chunks of ``step`` entries, read on demand: iterating reads the file again
-    (the codec reads it once per part, so memory holds one chunk of one part). A file of at most ``step``
-    entries is read once and kept."""
+    """The events of a ROOT file in chunks of ``step`` entries, read on demand: the codec reads the chunks once
+    per part (:meth:`part_chunks`), so memory holds one chunk of one part. A file of at most ``step`` entries is
+    read once and kept."""
 
     def __init__(self, path: str | Path, tree: str | None = None, branches: list[str] | None = None,
                  cut: str | None = None, step: int = EVENT_CHUNK) -> None:
         from baler_core.io.tables import open_tree
 
         self.path, self.tree, self.branches, self.cut, self.step = Path(path), tree, branches, cut, int(step)
+        if self.step < 1:
+            raise InputError(f"{self.path}: the event chunk must be at least 1 entry, got {step}")
         if not self.path.exists():
             raise InputError(f"{self.path}: file does not exist")
-        self.entries = int(open_tree(self.path, tree).num_entries)
+        obj = open_tree(self.path, tree)
+        self.entries, self._ttree = int(obj.num_entries), hasattr(obj, "branches")
         self._whole = read_events(path, tree, branches, cut) if self.entries <= self.step else None
 
     def first(self) -> Events:
@@ -251,11 +254,25 @@ class EventChunks:
         return self._whole if self._whole is not None else next(iter(self))
 
     def __iter__(self) -> Iterator[Events]:
+        return self._chunks(self.branches)
+
+    def part_chunks(self, part: str) -> Iterator[Events]:
+        """The chunks a part is coded from. A TTree chunk reads only that part's branches (the per-event ones
+        with the counters, or one collection's); an RNTuple's counts come from its collections, so it is read
+        whole."""
+        if self._whole is not None or not self._ttree:
+            return iter(self)
+        first = self.first()
+        if part == EVENT_PART:
+            return self._chunks(list(first.per_event.columns))
+        return self._chunks(next(c.branches for c in first.collections if c.name == part))
+
+    def _chunks(self, branches: list[str] | None) -> Iterator[Events]:
         if self._whole is not None:
             yield self._whole
             return
         for s in range(0, max(self.entries, 1), self.step):
-            yield read_events(self.path, self.tree, self.branches, self.cut, s, min(s + self.step, self.entries))
+            yield read_events(self.path, self.tree, branches, self.cut, s, min(s + self.step, self.entries))
 
 
 def to_awkward(ev: Events) -> dict:

@@ -181,14 +181,9 @@ def read_gridded(path: str | Path, variables: list[str] | None = None) -> Gridde
         raise InputError(f"{p}: cannot read as {fmt} ({type(exc).__name__}: {exc})") from exc
 
 
-def frames(var: Variable) -> FrameReader:
-    """A field's frames, read on demand as numpy arrays (h5py, zarr and xarray slice lazily)."""
-    return FrameReader(var)
-
-
 class FrameReader:
-    """``[a:b]`` reads frames a to b of a lazily stored variable as a numpy array, so a field larger than
-    memory is coded frame block by frame block."""
+    """``[a:b]`` reads frames a to b of a lazily stored variable (h5py, zarr and xarray slice lazily) as a numpy
+    array, so a field larger than memory is coded frame block by frame block."""
 
     def __init__(self, var: Variable) -> None:
         self.var, self.shape, self.dtype, self.ndim = var, var.shape, var.dtype, len(var.shape)
@@ -199,6 +194,14 @@ class FrameReader:
 
     def __getitem__(self, sl: slice) -> np.ndarray:
         return np.asarray(self.var.data[sl], dtype=self.dtype)
+
+
+def gather(blocks, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """One array from a variable's frame blocks (a scalar or an unsplit variable comes as one block)."""
+    parts = list(blocks)
+    if not parts:
+        return np.zeros(shape, dtype)
+    return (parts[0] if len(parts) == 1 else np.concatenate(parts)).reshape(shape)
 
 
 class GriddedWriter:
@@ -225,8 +228,7 @@ class GriddedWriter:
     def add(self, var: Variable, shape: tuple[int, ...], dtype: np.dtype, blocks) -> None:
         attrs = from_json(var.attrs)
         if self.fmt == "netcdf":
-            arr = np.concatenate(list(blocks)) if shape and shape[0] else np.zeros(shape, dtype)
-            self._netcdf.append((dataclasses.replace(var, attrs=attrs), arr.reshape(shape)))
+            self._netcdf.append((dataclasses.replace(var, attrs=attrs), gather(blocks, shape, dtype)))
             return
         if self.fmt == "hdf5":
             ds = self._f.create_dataset(var.name, shape=shape, dtype=dtype)
