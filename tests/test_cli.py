@@ -45,7 +45,13 @@ def test_hzz_jagged_jets_round_trip_after_deleting_input(tmp_path, capsys):
     assert info["ratio_with_decoder"] < info["ratio_without_decoder"]
     assert main(["info", str(tmp_path / "j.baler"), "--columns"]) == 0
     listed = capsys.readouterr().out
-    assert all(f"\n{c[:28]}" in listed for c in orig.columns) and "(latent)" in listed
+    assert "(latent)" in listed and "decoder sha256 " in listed
+    rows = [line.split() for line in listed.split("column ", 1)[1].splitlines()[1:] if line.strip()]
+    assert [r[0] for r in rows[: len(orig.columns)]] == list(orig.columns)  # file order, full names
+    assert [r[1] for r in rows[: len(orig.columns)]] == [str(t) for t in orig.dtypes]
+    assert main(["info", str(tmp_path / "j.baler"), "--json", "--columns"]) == 0
+    costs = json.loads(capsys.readouterr().out)["column_costs"]
+    assert [c["column"] for c in costs[: len(orig.columns)]] == list(orig.columns)
     # ROOT output by suffix
     assert main(["decompress", str(tmp_path / "j.baler"), "-m", str(model), "-o", str(tmp_path / "j.root")]) == 0
     back = read_table(tmp_path / "j.root", tree="events")
@@ -72,6 +78,11 @@ def test_errors_are_clear_and_exit_2(tmp_path, capsys):
     assert main(["train", str(tmp_path / "missing.parquet"), "-o", str(tmp_path / "m.safetensors")]) == 2
     assert "missing.parquet: file does not exist" in capsys.readouterr().err
     assert main(["compress", "x.parquet", "-m", "m", "-o", "o.baler", "--error-bound", "rel=2"]) == 2
+    log = tmp_path / "baler.log"
+    proc = subprocess.run(["baler", "--log", str(log), "info", str(tmp_path / "nothing.baler")], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and proc.stderr.count("nothing.baler: file does not exist") == 1, proc.stderr
+    assert "ERROR" in log.read_text() and "nothing.baler" in log.read_text()  # the log file records it too
 
 
 def test_console_script_help():

@@ -53,6 +53,8 @@ def test_sigkill_midway_then_resume_gives_same_weights(tmp_path):
     assert (tmp_path / "k.safetensors.ckpt.pt").exists()
     subprocess.run(common + ["-o", str(tmp_path / "k.safetensors"), "--resume"], check=True, env=env,
                    capture_output=True)
+    assert not (tmp_path / "k.safetensors.ckpt.pt").exists()  # a finished run leaves no checkpoint behind
+    assert not (tmp_path / "full.safetensors.ckpt.pt").exists()
     full = load_model(tmp_path / "full.safetensors").model.state_dict()
     resumed = load_model(tmp_path / "k.safetensors").model.state_dict()
     for k, v in full.items():

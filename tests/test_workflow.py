@@ -168,7 +168,9 @@ def test_bad_config_key_is_named(tmp_path):
     write_config(tmp_path, cfg)
     out = snakemake(tmp_path, "-n")
     assert out.returncode != 0
-    assert "epoks" in out.stdout + out.stderr
+    text = out.stdout + out.stderr
+    assert "training.epoks: unknown key; did you mean epochs?" in text
+    assert "additionalProperties" not in text and len(text.splitlines()) < 15  # the key, not the schema
     cfg["training"].pop("epoks")
     cfg["sweep"]["error_bounds"] = ["range=-1"]
     write_config(tmp_path, cfg)
@@ -239,3 +241,22 @@ def test_benchmark_rules_plan_their_scripts(tmp_path, smk, targets):
     for t in targets:
         assert f"--out {t}" in res.stdout
     assert f"total {len(targets)}" in re.sub(r"\s+", " ", res.stdout)
+
+
+def test_config_problems_name_the_place_and_the_nearest_key():
+    from baler_core.pipeline.config import ConfigError, check_config, config_problems
+
+    schema_path = REPO / "workflow/schemas/config.schema.yaml"
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    schema = yaml.safe_load(schema_path.read_text())
+    assert config_problems(cfg, schema) == []
+    dataset = next(iter(cfg["datasets"]))
+    cfg["datasets"][dataset]["source"]["branchs"] = ["x"]
+    cfg["datasets"][dataset]["kind"] = "tabel"
+    problems = config_problems(cfg, schema)
+    assert f"datasets.{dataset}.source.branchs: unknown key; did you mean branches?" in problems
+    assert any(p.startswith(f"datasets.{dataset}.kind: 'tabel' is not one of") and "did you mean table?" in p
+               for p in problems)
+    with pytest.raises(ConfigError) as err:
+        check_config(cfg, schema_path, verbose=True)
+    assert "schema (" in str(err.value) and "additionalProperties" in str(err.value)

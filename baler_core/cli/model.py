@@ -186,27 +186,31 @@ def _remove(p: Path) -> None:
 
 
 def _cmd_info(a: argparse.Namespace) -> None:
-    from baler_core.codec import file_info
+    from baler_core.codec import column_costs, file_info
 
     info = file_info(a.input)
+    costs = column_costs(a.input) if a.columns else None
     if a.json:
-        print(json.dumps(info, indent=2))
+        print(json.dumps({**info, **({"column_costs": costs} if costs is not None else {})}, indent=2))
         return
+    model = info.get("model") or {}
+    sha = model.get("decoder_sha256")
     print(f"file              {info['file']}  (format {info['format_version']}, {info['kind']})")
     print(f"rows              {info['rows']}" + (f"  shape {info['shape']}" if info["shape"] else ""))
     print(f"raw bytes         {info['raw_bytes']}")
     print(f"compressed bytes  {info['compressed_bytes']}")
+    print(f"model             {model.get('name', 'none')}" + (f"  decoder sha256 {sha}" if sha else ""))
     print(f"decoder bytes     {info['decoder_bytes']}  ({'embedded' if info['decoder_embedded'] else 'separate'})")
     print(f"ratio             {info['ratio_without_decoder']:.3f} without decoder, "
           f"{info['ratio_with_decoder']:.3f} with decoder")
     print(f"error bound       {info['error_bound']}")
-    if a.columns:
-        from baler_core.codec import column_costs
-
-        print(f"\n{'column':28s} {'bytes':>10s} {'bits/value':>10s} {'exceptions':>10s} {'step':>10s}  modes")
-        for c in sorted(column_costs(a.input), key=lambda c: -c["bytes"]):
-            print(f"{c['column'][:28]:28s} {c['bytes']:10d} {c['bits_per_value']:10.3f} {c['exceptions']:10d} "
-                  f"{c['step']:10.3g}  {c['modes']}")
+    if costs:
+        width = max(len("column"), *(len(c["column"]) for c in costs))
+        print(f"\n{'column':{width}s} {'dtype':8s} {'bytes':>10s} {'bits/value':>10s} {'exceptions':>10s} "
+              f"{'step':>10s}  modes")
+        for c in costs:
+            print(f"{c['column']:{width}s} {c.get('dtype', ''):8s} {c['bytes']:10d} {c['bits_per_value']:10.3f} "
+                  f"{c['exceptions']:10d} {c['step']:10.3g}  {c['modes']}")
 
 
 def add_model_commands(sub: argparse._SubParsersAction) -> None:

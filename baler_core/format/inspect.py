@@ -5,26 +5,33 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
+
 from baler_core.errors import FormatError
 from baler_core.format.container import ContainerReader
 
 
 def column_costs(path: str | Path) -> list[dict]:
-    """Where a file's bytes go, per column (all blocks): bytes, bits per value, the coding mode(s) of its
-    blocks, the largest quantization step and the count of values stored exactly as exceptions. Latents and
-    the embedded decoder are listed under ``(latent)`` and ``(decoder)``."""
+    """Where a file's bytes go, per column (all blocks) in the file's column order: dtype, bytes, bits per value,
+    the coding mode(s) of its blocks, the largest quantization step and the count of values stored exactly as
+    exceptions. Latents and the embedded decoder follow as ``(latent)`` and ``(decoder)``."""
     with ContainerReader(path) as rd:
         h = rd.header
         if h.get("kind") in ("events", "gridded"):
             return _nested_costs(rd, path)
     try:
         names = [str(c["name"]) for c in h.get("columns", [])]
+        dtypes = {str(c["name"]): str(np.dtype(c["dtype"])) for c in h.get("columns", [])}
         per_row = math.prod(h["shape"][1:]) if h.get("kind") == "field" else 1
         n_values = int(h.get("n_rows") or 0) * per_row
         rows: dict[str, dict] = {}
 
         def row_of(key: str) -> dict:
-            return rows.setdefault(key, {"column": key, "bytes": 0, "modes": set(), "step": 0.0, "exceptions": 0})
+            return rows.setdefault(key, {"column": key, "dtype": dtypes.get(key, ""), "bytes": 0, "modes": set(),
+                                         "step": 0.0, "exceptions": 0})
+
+        for name in names:  # file order, whatever order the model coded them in
+            row_of(name)
 
         for section, (_, length, _) in h["sections"].items():
             parts = section.split("/")  # b<block>/<column or latent>/<stream>, or decoder
@@ -89,8 +96,12 @@ def _nested_costs(rd: ContainerReader, path: str | Path) -> list[dict]:
             if rec["coded"] == "exact":
                 size = sum(int(v[1]) for k, v in h["sections"].items() if k.startswith(f"{rec['section']}/"))
                 n = math.prod(int(d) for d in rec["shape"])
-                out.append({"column": str(rec["name"]), "bytes": size, "modes": "exact", "step": 0.0,
+                out.append({"column": str(rec["name"]), "dtype": str(np.dtype(rec["dtype"])), "bytes": size,
+                            "modes": "exact", "step": 0.0,
                             "exceptions": 0, "bits_per_value": 8 * size / n if n else float("nan")})
+        if h.get("order"):  # gridded: the file's variable order
+            rank = {str(n): i for i, n in enumerate(h["order"])}
+            out.sort(key=lambda r: rank.get(r["column"], len(rank)))
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"{path}: header malformed ({exc!r})") from exc
     return out

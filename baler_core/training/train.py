@@ -184,6 +184,7 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
     if kind == "field":
         record["frame_shape"] = list(x_all.shape[1:])
     save_model(model, json.loads(json.dumps(record, default=float)), model_path)
+    ckpt.unlink(missing_ok=True)  # training finished: the checkpoint (optimizer state, ~5x the model) is spent
     from baler_core.models.store import load_model
 
     return load_model(model_path), result
