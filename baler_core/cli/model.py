@@ -132,7 +132,7 @@ def _cmd_compress(a: argparse.Namespace) -> None:
         is_root = Path(a.input).suffix.lower() == ".root"
         columns = split_list(a.branches) or (bundle.columns if is_root and bundle is not None else None)
         chunks = iter_table_chunks(a.input, columns, a.tree, a.cut, chunk_rows=opts.block_rows)
-        compress_table(chunks, bundle, a.output, opts, str(a.input))
+        compress_table(chunks, bundle, a.output, opts, str(a.input), total_rows=_total_rows(a.input, a.cut))
     info = {**file_info(a.output), "compress_seconds": time.perf_counter() - t0}
     if a.stats:
         Path(a.stats).write_text(json.dumps(info, indent=1))
@@ -163,7 +163,8 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
         else:
             if a.format:
                 raise InputError(f"{a.input}: --format is for event files (compressed from ROOT events)")
-            _write_blocks(iter_decompress(a.input, bundle, str(a.model), threads=a.threads), tmp, a.input)
+            _write_blocks(_shown(iter_decompress(a.input, bundle, str(a.model), threads=a.threads), a.input), tmp,
+                          a.input)
     except BaseException:
         _remove(tmp)
         raise
@@ -174,6 +175,32 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
     if a.stats:
         Path(a.stats).write_text(json.dumps({"decompress_seconds": seconds}))
     log.info("decompressed %s into %s in %.3f s", a.input, out, seconds)
+
+
+def _shown(blocks, source: str):
+    """Pass decompressed blocks through, showing rows (or frames) done, MB/s and ETA."""
+    from baler_core.codec import file_info
+    from baler_core.progress import Progress
+
+    info = file_info(source)
+    rows = int(info["rows"] or 0)
+    with Progress(f"decompress {Path(source).name}", rows or None, "frames" if info["shape"] else "rows",
+                  info["raw_bytes"] / rows if rows else 0.0) as progress:
+        for block in blocks:
+            progress.update(len(block))
+            yield block
+
+
+def _total_rows(path: str, cut: str | None) -> int | None:
+    """Rows of a Parquet input from its footer (for the progress shown); None when not known up front."""
+    if cut or Path(path).suffix.lower() not in (".parquet", ".pq"):
+        return None
+    import pyarrow.parquet as pq
+
+    try:
+        return int(pq.ParquetFile(path).metadata.num_rows)
+    except (OSError, ValueError):
+        return None
 
 
 def _remove(p: Path) -> None:

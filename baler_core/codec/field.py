@@ -21,6 +21,7 @@ from baler_core.format.container import ContainerWriter
 from baler_core.io.fields import NpyFrames
 from baler_core.io.gridded import FrameReader
 from baler_core.models.store import ModelBundle
+from baler_core.progress import Progress
 
 
 def compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBundle | None, out_path: str | Path,
@@ -82,7 +83,8 @@ def compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBun
         return min(cands, key=lambda c: sum(map(len, c[2].values())) + sum(map(len, c[3])))
 
     blocks = []
-    with ContainerWriter(out_path) as w:
+    with ContainerWriter(out_path) as w, Progress(f"compress {Path(source).name}", n, "frames",
+                                                  values_per_frame * field.dtype.itemsize) as progress:
         if opts.embed_decoder and bundle is not None:
             w.add("decoder", blob)
         coded = ordered_map(free_block, starts, threads(opts.threads)) if bundle is None else map(model_block, starts)
@@ -93,6 +95,7 @@ def compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBun
                 w.add(f"b{b}/field/{k}", v)
             blocks.append({"rows": min(frames_per_block, n - s), "predictor": predictor, "latent": lat_params,
                            "columns": [rec]})
+            progress.update(min(frames_per_block, n - s))
         model_used = any(blk["predictor"] == "model" for blk in blocks) or (not blocks and bundle is not None)
         model = (model_header(bundle, blob, opts.embed_decoder) if bundle is not None else
                  {"name": "none", "decoder_sha256": None, "decoder_bytes": 0, "embedded": False})

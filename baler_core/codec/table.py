@@ -29,6 +29,7 @@ from baler_core.format.container import ContainerWriter
 from baler_core.io.tables import check_columns
 from baler_core.models import is_sequential
 from baler_core.models.store import ModelBundle
+from baler_core.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,12 @@ def _smaller_with_embedded_decoder(table: pd.DataFrame, bundle: ModelBundle, out
 
 
 def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, out_path: str | Path,
-                   opts: CompressionOptions, source: str = "input", _compare: bool = True) -> dict:
+                   opts: CompressionOptions, source: str = "input", _compare: bool = True,
+                   total_rows: int | None = None) -> dict:
     """Stream table chunks into ``out_path``; returns the header written. ``bundle=None`` codes every column
     without a model (``grid`` mode, fastest; needs an error bound). With the decoder embedded, a table of one
-    block is also coded without a model and the smaller file kept (see ``_smaller_with_embedded_decoder``)."""
+    block is also coded without a model and the smaller file kept (see ``_smaller_with_embedded_decoder``).
+    ``total_rows`` (when known) gives the progress shown a total and an ETA."""
     if bundle is not None and bundle.kind != "table":
         raise InputError(f"{source}: model is for {bundle.kind}s, not tables")
     if (_compare and bundle is not None and opts.embed_decoder
@@ -102,7 +105,7 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
     spec = bundle.record["latent"]["dtype"] if bundle is not None else "none"
     blocks, n_total, columns = [], 0, None
     t0 = time.perf_counter()
-    with ContainerWriter(out_path) as w:
+    with ContainerWriter(out_path) as w, Progress(f"compress {Path(source).name}", total_rows) as progress:
         if opts.embed_decoder and bundle is not None:
             w.add("decoder", blob)
         empty_columns = None
@@ -131,6 +134,8 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
                            **({"predictor": "none"} if bundle is None else {}),
                            "columns": [recs_by_name[name] for name in chunk.columns]})
             n_total += len(chunk)
+            progress.bytes_per_unit = float(sum(chunk[c].dtype.itemsize for c in chunk.columns))
+            progress.update(len(chunk))
         if columns is None:
             if empty_columns is None:
                 raise InputError(f"{source}: no rows and no columns to compress")

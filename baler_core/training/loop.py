@@ -12,7 +12,6 @@ import copy
 import logging
 import math
 import os
-import sys
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -23,6 +22,7 @@ import torch
 from torch import nn
 
 from baler_core.errors import InputError
+from baler_core.progress import duration, logging_above_bars, on_terminal
 
 log = logging.getLogger(__name__)
 
@@ -203,59 +203,62 @@ def train_model(
     stopped_early = False
     epochs = range(start_epoch, cfg.epochs)
     bar = None
-    if sys.stderr.isatty():
+    if on_terminal():
         from tqdm import tqdm
 
-        bar = tqdm(total=cfg.epochs, initial=start_epoch, desc="train", unit="epoch")
-    epoch = start_epoch - 1
-    for epoch in epochs:
-        if bad_epochs >= cfg.patience:
-            stopped_early = True
-            log.info("early stop before epoch %d: no validation improvement for %d epochs", epoch, cfg.patience)
-            epoch -= 1
-            break
-        model.train()
-        t_ep = time.perf_counter()
-        tot, nb = 0.0, 0
-        for idx in _batches(len(xt), cfg.batch_size, gen):
-            xb = _crop(xt[idx.to(xt.device)], cfg.patch, gen).to(device, non_blocking=True)
-            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                loss, mse = _loss(model, xb, cfg.l1_latent, cfg.loss)
-            mse = mse.detach()
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-            tot += mse.item()
-            nb += 1
-        val = evaluate_loss(model, xv, cfg.batch_size * 4, device, cfg.loss)
-        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-            sched.step(val)
-        else:
-            sched.step()
-        improved = val < best_val - cfg.min_delta
-        if improved:
-            best_val, best_epoch, bad_epochs = val, epoch, 0
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-        row = {"epoch": epoch, "train_loss": tot / max(nb, 1), "val_loss": val, "lr": opt.param_groups[0]["lr"],
-               "seconds": time.perf_counter() - t_ep}
-        history.append(row)
-        if bar:
-            bar.set_postfix(train=f"{row['train_loss']:.3g}", val=f"{val:.3g}")
-            bar.update(1)
-        log.info("epoch %d train %.5g val %.5g lr %.3g", epoch, row["train_loss"], val, row["lr"])
-        if history_path:
-            write_history(history, history_path)
-        if ckpt:
-            _save_checkpoint(ckpt, {
-                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "generator": gen.get_state(),
-                "torch_rng": torch.get_rng_state(), "epoch": epoch, "best_val": best_val, "best_epoch": best_epoch,
-                "bad_epochs": bad_epochs, "best_state": {k: v.detach().cpu() for k, v in best_state.items()},
-                "history": history, "config_json": _json(asdict(cfg)), "model_args_json": _json(model_args or {}),
-            })
+        bar = tqdm(total=cfg.epochs, initial=start_epoch, desc="train", unit="epoch", leave=False)
+    with logging_above_bars():  # epoch lines print above the bar, not into it
+        epoch = start_epoch - 1
+        for epoch in epochs:
+            if bad_epochs >= cfg.patience:
+                stopped_early = True
+                log.info("early stop before epoch %d: no validation improvement for %d epochs", epoch, cfg.patience)
+                epoch -= 1
+                break
+            model.train()
+            t_ep = time.perf_counter()
+            tot, nb = 0.0, 0
+            for idx in _batches(len(xt), cfg.batch_size, gen):
+                xb = _crop(xt[idx.to(xt.device)], cfg.patch, gen).to(device, non_blocking=True)
+                with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
+                    loss, mse = _loss(model, xb, cfg.l1_latent, cfg.loss)
+                mse = mse.detach()
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+                tot += mse.item()
+                nb += 1
+            val = evaluate_loss(model, xv, cfg.batch_size * 4, device, cfg.loss)
+            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                sched.step(val)
+            else:
+                sched.step()
+            improved = val < best_val - cfg.min_delta
+            if improved:
+                best_val, best_epoch, bad_epochs = val, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad_epochs += 1
+            row = {"epoch": epoch, "train_loss": tot / max(nb, 1), "val_loss": val, "lr": opt.param_groups[0]["lr"],
+                   "seconds": time.perf_counter() - t_ep}
+            history.append(row)
+            if bar:
+                bar.set_postfix(train=f"{row['train_loss']:.3g}", val=f"{val:.3g}")
+                bar.update(1)
+            per_epoch = (time.perf_counter() - t0) / (epoch + 1 - start_epoch)
+            log.info("epoch %d/%d train %.5g val %.5g lr %.3g (%.2f s/epoch, ETA %s at most)", epoch + 1, cfg.epochs,
+                     row["train_loss"], val, row["lr"], per_epoch, duration(per_epoch * (cfg.epochs - epoch - 1)))
+            if history_path:
+                write_history(history, history_path)
+            if ckpt:
+                _save_checkpoint(ckpt, {
+                    "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                    "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "generator": gen.get_state(),
+                    "torch_rng": torch.get_rng_state(), "epoch": epoch, "best_val": best_val, "best_epoch": best_epoch,
+                    "bad_epochs": bad_epochs, "best_state": {k: v.detach().cpu() for k, v in best_state.items()},
+                    "history": history, "config_json": _json(asdict(cfg)), "model_args_json": _json(model_args or {}),
+                })
     if bar:
         bar.close()
     if history_path:  # also when resuming a finished run, so the history always exists
