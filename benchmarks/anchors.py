@@ -127,8 +127,8 @@ def jets(tmp: Path, quick: bool) -> None:
     epochs = 5 if quick else 40
     # the original Baler: dense 200-100-50, 24 -> 15 latent, latent stored as float32, no residual
     classic, _ = train_dataset(df, tmp / "classic.safetensors",
-                               ModelConfig(latent_dim=15, latent_dtype="float32", decoder_dtype="float32",
-                                           log_columns=None),
+                               ModelConfig(model="dense", latent_dim=15, latent_dtype="float32",
+                                           decoder_dtype="float32", log_columns=None),
                                TrainConfig(epochs=epochs, batch_size=512, device="cpu"))
     baler_point("jets", "baler-classic", df, classic, "none", tmp)
     seq, _ = train_dataset(df, tmp / "seq.safetensors", ModelConfig(model="sequential", latent_dim=8),

@@ -43,10 +43,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         runs = {
             "baler-classic 24->15 float32, no bound": (
-                ModelConfig(latent_dim=15, latent_dtype="float32", decoder_dtype="float32", log_columns=None),
+                ModelConfig(model="dense", latent_dim=15, latent_dtype="float32", decoder_dtype="float32",
+                            log_columns=None),
                 TrainConfig(epochs=a.epochs, batch_size=512, device="cpu"), "none"),
             "baler dense 24->12 int12 + log, no bound": (
-                ModelConfig(latent_dim=12), TrainConfig(epochs=a.epochs, batch_size=512, device="cpu"), "none"),
+                ModelConfig(model="dense", latent_dim=12), TrainConfig(epochs=a.epochs, batch_size=512, device="cpu"),
+                "none"),
             "baler sequential, rms=1e-2": (
                 ModelConfig(model="sequential", latent_dim=8),
                 TrainConfig(epochs=5 * a.epochs, loss="l1", batch_size=1024, device="cpu", patience=20), "rms=1e-2"),

@@ -298,7 +298,7 @@ def train_models(workdir: Path, data_path: Path, quick: bool, field_frames: int)
     specs = [
         ("baler-sequential", sample, ModelConfig(model="sequential", latent_dim=16),
          TrainConfig(loss="l1", batch_size=1024, epochs=epochs, device="cpu")),
-        ("baler-dense", sample, ModelConfig(latent_dim=12, hidden=[64, 32]),
+        ("baler-dense", sample, ModelConfig(model="dense", latent_dim=12, hidden=[64, 32]),
          TrainConfig(loss="l1", batch_size=1024, epochs=epochs, device="cpu")),
     ]
     t0 = time.perf_counter()
@@ -325,7 +325,8 @@ def _train_child(workdir: Path, data_path: Path, rows: int) -> None:
 
     df = load_jets(data_path).iloc[:rows].reset_index(drop=True)
     t0 = time.perf_counter()
-    bundle, r = train_dataset(df, workdir / "default.safetensors", ModelConfig(ratio=4), TrainConfig(device="cpu"),
+    bundle, r = train_dataset(df, workdir / "default.safetensors", ModelConfig(model="dense", ratio=4),
+                              TrainConfig(device="cpu"),
                               history_path=workdir / "default_history.tsv")
     print(json.dumps({"finished": True, "wall_s": time.perf_counter() - t0, "epochs": r.epochs_run,
                       "best_epoch": r.best_epoch, "best_val_loss": r.best_val_loss, "stopped_early": r.stopped_early,
@@ -400,7 +401,7 @@ def profile_training(data_path: Path, rows: int, epochs: int) -> dict:
     from baler_core.training.train import ModelConfig, build_for_data, split_rows
 
     df = load_jets(data_path).iloc[:rows].reset_index(drop=True)
-    mc, cfg = ModelConfig(ratio=4), TrainConfig(device="cpu")
+    mc, cfg = ModelConfig(model="dense", ratio=4), TrainConfig(device="cpu")
     name, args, _ = build_for_data(df, mc)
     x = df.to_numpy(np.float64)
     tr, va = split_rows(len(x), mc.val_fraction, cfg.seed)

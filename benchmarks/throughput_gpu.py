@@ -165,7 +165,7 @@ def main(argv=None) -> int:
     sample = base.iloc[: min(len(base), 8000 if a.quick else 40000)].reset_index(drop=True)
     specs = {
         "baler-sequential": ModelConfig(model="sequential", latent_dim=16),
-        "baler-dense": ModelConfig(latent_dim=12, hidden=[64, 32]),
+        "baler-dense": ModelConfig(model="dense", latent_dim=12, hidden=[64, 32]),
     }
     models, train_rows = {}, []
     for method, mc in specs.items():

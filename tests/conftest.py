@@ -48,7 +48,7 @@ def jets_model(tmp_path_factory, jets):
     from baler_core.training.train import ModelConfig, train_dataset
 
     path = tmp_path_factory.mktemp("model") / "jets.safetensors"
-    mc = ModelConfig(latent_dim=4, hidden=[32, 16])
+    mc = ModelConfig(model="dense", latent_dim=4, hidden=[32, 16])
     tc = TrainConfig(epochs=15, batch_size=256, seed=1, device="cpu")
     bundle, _ = train_dataset(jets, path, mc, tc)
     return path, bundle

@@ -28,7 +28,8 @@ def test_hzz_jagged_jets_round_trip_after_deleting_input(tmp_path, capsys):
     sel = ["--tree", "events", "--branches", "Jet_*"]
     orig = read_table(src, ["Jet_*"], tree="events")
     model = tmp_path / "m.safetensors"
-    assert main(["train", str(src), "-o", str(model), "--epochs", "5", "--ratio", "4", "--seed", "1", *sel]) == 0
+    assert main(["train", str(src), "-o", str(model), "--epochs", "5", "--ratio", "4", "--seed", "1",
+                 "--model", "dense", *sel]) == 0
     assert main(["compress", str(src), "-m", str(model), "-o", str(tmp_path / "j.baler"),
                  "--error-bound", "range=1e-3", "--flatten", *sel]) == 0
     src.unlink()  # decompression must not need the original
@@ -72,6 +73,27 @@ def test_field_round_trip_cli_embedded_decoder(tmp_path):
         rec = z["field"]
     assert rec.shape == field.shape and rec.dtype == np.float32
     assert np.abs(rec.astype(float) - field).max() <= 1e-3
+
+
+def test_auto_trains_the_sequential_model_and_says_why(tmp_path, capsys):
+    from conftest import make_jets
+
+    make_jets(1500, seed=2).to_parquet(tmp_path / "j.parquet")
+    model = tmp_path / "m.safetensors"
+    assert main(["train", str(tmp_path / "j.parquet"), "-o", str(model), "--epochs", "2"]) == 0
+    capsys.readouterr()
+    assert main(["info", str(model)]) == 0
+    text = capsys.readouterr().out
+    assert "model             sequential" in text and "chosen by         --model auto: " in text
+    assert main(["info", str(model), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["chosen_by"]["model"] == "auto"
+    # no bound: the message says what to do instead
+    assert main(["compress", str(tmp_path / "j.parquet"), "-m", str(model), "-o", str(tmp_path / "j.baler")]) == 2
+    assert "give an error bound" in capsys.readouterr().err
+    assert main(["compress", str(tmp_path / "j.parquet"), "-m", str(model), "-o", str(tmp_path / "j.baler"),
+                 "--error-bound", "range=1e-3"]) == 0
+    assert main(["info", str(tmp_path / "j.parquet")]) == 2  # neither a .baler nor a model file
+    assert "neither a .baler file nor a baler model file" in capsys.readouterr().err
 
 
 def test_errors_are_clear_and_exit_2(tmp_path, capsys):

@@ -114,7 +114,8 @@ def test_wrong_model_is_refused(jets, jets_model, tmp_path):
     path, bundle = jets_model
     out = tmp_path / "w.baler"
     compress_table([jets.iloc[:300]], bundle, out, CompressionOptions(BoundSpec()))
-    other, _ = train_dataset(jets, tmp_path / "other.safetensors", ModelConfig(latent_dim=4, hidden=[32, 16]),
+    other, _ = train_dataset(jets, tmp_path / "other.safetensors",
+                             ModelConfig(model="dense", latent_dim=4, hidden=[32, 16]),
                              TrainConfig(epochs=1, seed=99, device="cpu"))
     with pytest.raises(ModelMismatchError, match="does not match"):
         decompress(out, other, "other.safetensors")

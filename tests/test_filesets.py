@@ -161,7 +161,7 @@ def _config(source: dict) -> dict:
         "datasets": {"jets": {"kind": "table", "source": source, "evaluate_files": True}},
         "split": {"val_fraction": 0.2, "test_fraction": 0.25, "seed": 0},
         "sweep": {"ratios": [4], "seeds": [0], "error_bounds": [BOUND_SPEC]},
-        "model": {"hidden": [16, 8]},
+        "model": {"model": "dense", "hidden": [16, 8]},
         "training": {"epochs": 2, "batch_size": 64, "device": "cpu", "patience": 5},
         "baselines": {"gzip_levels": [1], "zstd_levels": [1]},
         "overrides": {},

@@ -23,7 +23,7 @@ from baler_core.training.train import ModelConfig, train_dataset
 
 
 def _train(df, path, **mc):
-    bundle, _ = train_dataset(df, path, ModelConfig(hidden=[16], **({"latent_dim": 3} | mc)),
+    bundle, _ = train_dataset(df, path, ModelConfig(model="dense", hidden=[16], **({"latent_dim": 3} | mc)),
                               TrainConfig(epochs=2, device="cpu", batch_size=128))
     return bundle
 

@@ -111,7 +111,7 @@ def slurm_config(tmp: Path) -> dict:
     whole = make_jets(900, seed=7)
     for i in range(3):
         whole.iloc[i * 300 : (i + 1) * 300].reset_index(drop=True).to_parquet(tmp / "parts" / f"part_{i}.parquet")
-    cfg["datasets"]["jetfiles"] = {"kind": "table", "evaluate_files": True,
+    cfg["datasets"]["jetfiles"] = {"kind": "table", "evaluate_files": True, "model": {"model": "dense"},
                                    "source": {"files": "parts/*.parquet", "train_sample": {"rows": 600, "seed": 1}}}
     return cfg
 

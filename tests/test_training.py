@@ -34,7 +34,8 @@ def test_sigkill_midway_then_resume_gives_same_weights(tmp_path):
 
     data = tmp_path / "train.parquet"
     make_jets(6000).to_parquet(data)
-    common = [sys.executable, "-m", "baler_core.cli", "train", str(data), "--latent-dim", "3", "--epochs", "12",
+    common = [sys.executable, "-m", "baler_core.cli", "train", str(data), "--model", "dense", "--latent-dim", "3",
+              "--epochs", "12",
               "--batch-size", "64", "--seed", "5", "--device", "cpu", "--patience", "100"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     subprocess.run(common + ["-o", str(tmp_path / "full.safetensors")], check=True, env=env, capture_output=True)
@@ -86,7 +87,8 @@ def test_early_stopping_and_history(tmp_path):
 
 def test_validation_rows_are_held_out(tmp_path):
     df = make_jets(500)
-    _, res = train_dataset(df, tmp_path / "m.safetensors", ModelConfig(latent_dim=3, hidden=[8], val_fraction=0.2),
+    _, res = train_dataset(df, tmp_path / "m.safetensors",
+                           ModelConfig(model="dense", latent_dim=3, hidden=[8], val_fraction=0.2),
                            TrainConfig(epochs=2, device="cpu"))
     rec = load_model(tmp_path / "m.safetensors").record["training"]
     assert rec["train_rows"] == 400 and rec["val_rows"] == 100
@@ -94,7 +96,7 @@ def test_validation_rows_are_held_out(tmp_path):
 
 def test_model_file_is_float32_safetensors_and_decoder_float16(tmp_path):
     df = make_jets(300)
-    bundle, _ = train_dataset(df, tmp_path / "m.safetensors", ModelConfig(latent_dim=3, hidden=[8]),
+    bundle, _ = train_dataset(df, tmp_path / "m.safetensors", ModelConfig(model="dense", latent_dim=3, hidden=[8]),
                               TrainConfig(epochs=1, device="cpu"))
     assert all(p.dtype == torch.float32 for p in bundle.model.parameters())
     from safetensors.torch import load_file

@@ -22,14 +22,15 @@ def tiny_config(tmp: Path) -> dict:
                                 "    return ak.fill_none(ak.firsts(events.Jet.eta), float('nan'))\n")
     return {
         "datasets": {
-            "jets": {"kind": "table", "source": {"path": str(tmp / "jets.parquet")}},
+            "jets": {"kind": "table", "source": {"path": str(tmp / "jets.parquet")},
+                     "model": {"model": "dense"}},  # auto trains the sequential model, whose points skip bound none
             "flow": {"kind": "field", "source": {"generator": "square", "n_frames": 8, "height": 24, "width": 64,
                                                  "reynolds": 40, "steps_per_frame": 5, "warmup_steps": 50,
                                                  "seed": 0},
                      "training": {"epochs": 2, "batch_size": 2}},
             # events kept whole end to end: NanoAOD-like, split by event, the model learns the jets
             "nano": {"kind": "events", "source": {"generator": "nanoaod", "n_events": 400, "seed": 1,
-                                                  "collection": "Jet"},
+                                                  "collection": "Jet"}, "model": {"model": "dense"},
                      "physics": {"user": {"lead_eta": f"{tmp / 'obs.py'}:lead_eta"}}},
         },
         "split": {"val_fraction": 0.2, "test_fraction": 0.25, "seed": 0},

@@ -212,9 +212,46 @@ def _remove(p: Path) -> None:
         p.unlink(missing_ok=True)
 
 
+def _model_info(path: str, as_json: bool) -> None:
+    """``baler info MODEL``: what was trained, on what, and (for ``--model auto``) why that model."""
+    from baler_core.errors import FormatError
+    from baler_core.models.store import load_model
+
+    try:
+        rec = load_model(path).record
+    except FormatError as exc:
+        raise InputError(f"{path}: neither a .baler file nor a baler model file ({exc})") from exc
+    train = rec.get("training", {})
+    info = {"model_file": path, "model": rec["model"], "model_args": rec["model_args"], "kind": rec["kind"],
+            "columns": rec["columns"], "latent": rec.get("latent"), "decoder_dtype": rec.get("decoder_dtype"),
+            "relations": sorted(rec.get("relations") or {}), "chosen_by": rec.get("chosen_by"),
+            "training": {k: train.get(k) for k in ("epochs_run", "best_epoch", "best_val_loss", "seconds", "device",
+                                                   "train_rows", "val_rows")}}
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    print(f"model file        {path}")
+    print(f"model             {rec['model']} {json.dumps(rec['model_args'])}")
+    if info["chosen_by"]:
+        print(f"chosen by         --model auto: {info['chosen_by']['reason']}")
+    print(f"data              {rec['kind']}, {len(rec['columns'])} column(s): {', '.join(map(str, rec['columns']))}")
+    if info["relations"]:
+        print(f"exact relations   {', '.join(info['relations'])}")
+    t = info["training"]
+    print(f"training          {t['epochs_run']} epochs on {t['train_rows']} rows ({t['val_rows']} validation), best "
+          f"validation loss {t['best_val_loss']} at epoch {t['best_epoch']}, {t['seconds']:.1f} s on {t['device']}")
+
+
 def _cmd_info(a: argparse.Namespace) -> None:
     from baler_core.codec import column_costs, file_info
+    from baler_core.format.container import MAGIC
 
+    path = Path(a.input)
+    if path.is_file():
+        with path.open("rb") as f:
+            if f.read(len(MAGIC)) != MAGIC:  # not a .baler file: a model file (or an error naming the file)
+                _model_info(a.input, a.json)
+                return
     info = file_info(a.input)
     costs = column_costs(a.input) if a.columns else None
     if a.json:
@@ -314,8 +351,8 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
                    help="event files written to .root: TTree or RNTuple (default: the layout that was read)")
     p.set_defaults(func=_cmd_decompress)
 
-    p = sub.add_parser("info", help="sizes and ratios of a .baler file")
-    p.add_argument("input", help=".baler file")
+    p = sub.add_parser("info", help="sizes and ratios of a .baler file, or what a model file holds")
+    p.add_argument("input", help=".baler file, or a model file from 'baler train'")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--columns", action="store_true", help="also where the bytes go, per column")
     p.set_defaults(func=_cmd_info)

@@ -187,7 +187,9 @@ def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: 
     """Code columns in model order, each predicted from the columns already reconstructed."""
     if opts.bounds.default.kind == "none" and any(
             opts.bounds.for_column(c).kind == "none" for c in bundle.columns):
-        raise InputError("the sequential model stores no latent: give an error bound (abs=, rel= or range=)")
+        raise InputError("the sequential model (what --model auto trains for tables) stores no latent: give an "
+                         "error bound (--error-bound range=1e-3, abs=, rel= or rms=), or train --model dense to "
+                         "store the autoencoder's reconstruction without one")
     norm = bundle.normalizer
     relations = bundle.record.get("relations") or {}
     recon_n = np.zeros((len(chunk), len(bundle.columns)))

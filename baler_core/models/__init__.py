@@ -15,6 +15,7 @@ from baler_core.models.registry import (
                                         AUTO_MODELS,
                                         MODEL_REGISTRY,
                                         auto_model,
+                                        auto_reason,
                                         build_model,
                                         is_sequential,
                                         resolve_model_name,
@@ -24,6 +25,7 @@ from baler_core.models.sizing import latent_channels_for_ratio, latent_dim_for_r
 from baler_core.models.store import ModelBundle, load_decoder_blob, load_model, save_model, sha256_hex
 
 __all__ = ["MODEL_REGISTRY", "AUTO_MODELS", "ConvAutoencoder", "DenseAutoencoder", "ModelBundle",
-           "SequentialPredictor", "auto_model", "build_model", "is_sequential", "latent_channels_for_ratio",
+           "SequentialPredictor", "auto_model", "auto_reason", "build_model", "is_sequential",
+           "latent_channels_for_ratio",
            "latent_dim_for_ratio", "load_decoder_blob", "load_model", "resolve_model_name", "save_model",
            "sha256_hex"]

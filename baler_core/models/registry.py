@@ -11,7 +11,15 @@ from baler_core.models.sequential import SequentialPredictor
 
 MODEL_REGISTRY: dict[str, type[nn.Module]] = {"dense": DenseAutoencoder, "conv2d": ConvAutoencoder,
                                               "sequential": SequentialPredictor}
-AUTO_MODELS = {"table": "dense", "field": "conv2d"}  # what ``--model auto`` trains for each kind of data
+AUTO_MODELS = {"table": "sequential", "field": "conv2d"}  # what ``--model auto`` trains for each kind of data
+# why, as ``baler train`` logs it and records it in the model file (``baler info MODEL``)
+AUTO_REASONS = {
+    "table": "tables are coded under an error bound, where the sequential model (each column predicted from the "
+             "columns before it) stores the fewest bytes of the table models, decoder counted (benchmarks/README.md, "
+             "'The default model'); it needs an error bound: train --model dense for a reconstruction without one",
+    "field": "the fully convolutional autoencoder takes frames of any H x W; each block falls back to the "
+             "model-free coder where that is smaller",
+}
 
 
 def auto_model(kind: str) -> str:
@@ -19,6 +27,12 @@ def auto_model(kind: str) -> str:
     if kind not in AUTO_MODELS:
         raise InputError(f"data kind {kind!r} unknown; expected one of {', '.join(AUTO_MODELS)}")
     return AUTO_MODELS[kind]
+
+
+def auto_reason(kind: str) -> str:
+    """Why ``auto`` stands for ``auto_model(kind)``."""
+    auto_model(kind)
+    return AUTO_REASONS[kind]
 
 
 def resolve_model_name(name: str, kind: str) -> str:

@@ -15,7 +15,7 @@ from baler_core.coding.quantization import latent_bits
 from baler_core.errors import InputError
 from baler_core.io.fields import read_field
 from baler_core.io.tables import read_table
-from baler_core.models import MODEL_REGISTRY, auto_model, build_model, resolve_model_name
+from baler_core.models import MODEL_REGISTRY, auto_model, auto_reason, build_model, resolve_model_name
 from baler_core.models.store import ModelBundle, save_model
 from baler_core.prep.normalization import Normalizer, fit_normalizer
 from baler_core.training.loop import TrainConfig, TrainResult, train_model
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ModelConfig:
-    model: str = "auto"  # auto: dense for tables, conv2d for fields
+    model: str = "auto"  # auto: sequential for tables, conv2d for fields (models/registry.py says why)
     latent_dim: int | None = None  # dense: latent size; conv2d: latent channels
     ratio: float | None = None  # nominal ratio: float32 input bytes / quantized latent bytes
     hidden: list[int] = field(default_factory=lambda: [200, 100, 50])
@@ -112,6 +112,8 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
                   ) -> tuple[ModelBundle, TrainResult]:
     """Fit normalization on training rows only (or use ``normalizer``, fitted earlier), train, save."""
     name, args, kind = build_for_data(data, mc)
+    if mc.model == "auto":
+        log.info("--model auto: %s for %ss: %s", name, kind, auto_reason(kind))
     relations: dict = {}
     if name == "sequential":
         from baler_core.models.relations import coding_order, find_relations
@@ -178,6 +180,7 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
     record = {
         "model": name, "model_args": args, "kind": kind, "columns": names, "normalization": norm.to_dict(),
         "latent": {"dtype": mc.latent_dtype}, "decoder_dtype": mc.decoder_dtype, "relations": relations,
+        **({"chosen_by": {"model": "auto", "reason": auto_reason(kind)}} if mc.model == "auto" else {}),
         "training": {**{k: v for k, v in asdict(result).items() if k != "history"},
                      "config": asdict(tc), "train_rows": int(len(x_train)), "val_rows": int(len(x_val))},
     }
