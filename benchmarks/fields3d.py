@@ -1,11 +1,13 @@
-"""3-D fields at equal error (issue 19): baler without a model against SZ3 and ZFP on 3-D turbulence, in one run.
+"""3-D fields at equal error (issue 19): baler without a model against SZ3 and ZFP, in one run, on two flows.
 
 Data: ``baler_core.sim.turbulence3d`` (pseudo-spectral decaying turbulence on a periodic box), the velocity
-components u, v, w, each T x N x N x N float32. Every coder gets the same absolute bound per variable, 1e-3 (or
-``--bound``) times that variable's range; every value of every output is checked. Ratio = float32 bytes / coded
-bytes; MB/s = input MB per wall second (median of 3).
+components u, v, w, each T x N x N x N float32; and ``baler_core.sim.lbm3d`` (D3Q19 lattice Boltzmann channel
+flow past a cube, Re 120), u, v, w and p, each T x D x H x W float32. Every coder gets the same absolute bound
+per variable, 1e-3 (or ``--bound``) times that variable's range; every value of every output is checked.
+Ratio = float32 bytes / coded bytes; MB/s = input MB per wall second (median of 3).
 
-    python benchmarks/fields3d.py [--size 64] [--frames 24] [--bound 1e-3]
+    python benchmarks/fields3d.py [--case all|turbulence|cube] [--size 64] [--frames 24] [--cube-grid 32x32x96]
+                                  [--bound 1e-3]
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 from baler_core.codec import CompressionOptions, compress_field, decompress
 from baler_core.coding.error_bounds import BoundSpec, parse_bound
 from baler_core.evaluation.baselines import run_error_bounded
+from baler_core.sim.lbm3d import simulate_cube_flow
 from baler_core.sim.turbulence3d import simulate_turbulence_3d
 
 
@@ -32,41 +35,65 @@ def median_time(fn, repeat: int = 3):
     return out, float(np.median(times))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--frames", type=int, default=24)
-    ap.add_argument("--bound", type=float, default=1e-3, help="range-relative bound per variable")
-    a = ap.parse_args()
-    flow = simulate_turbulence_3d(n_frames=a.frames, size=a.size, steps_per_frame=4, seed=0)
-    tmp = Path(tempfile.mkdtemp(prefix="fields3d-"))
+def compare(case: str, variables: dict[str, np.ndarray], bound: float, tmp: Path) -> list[tuple]:
+    """baler -m none, SZ3 and ZFP on each variable at ``bound`` x its range; every value checked."""
     rows = []
-    for name in ("u", "v", "w"):
-        x = getattr(flow, name)
-        tol = a.bound * float(np.ptp(x))
+    for name, x in variables.items():
+        tol = bound * float(np.ptp(x))
         mb = x.nbytes / 1e6
-        out = tmp / f"{name}.baler"
+        out = tmp / f"{case}-{name}.baler"
         opts = CompressionOptions(BoundSpec(parse_bound(f"abs={tol!r}")))
         _, t_c = median_time(lambda: compress_field(x, None, out, opts))
         y, t_d = median_time(lambda: decompress(out))
         assert np.abs(y.astype(np.float64) - x).max() <= tol * (1 + 1e-6)
-        rows.append((name, "baler -m none", x.nbytes / out.stat().st_size, mb / t_c, mb / t_d))
+        rows.append((case, name, "baler -m none", x.nbytes / out.stat().st_size, mb / t_c, mb / t_d))
         for codec in ("sz3", "zfp"):
             try:
                 res, rec = run_error_bounded(x, codec, "abs", tol)
             except ImportError:
                 continue
             assert np.abs(rec.astype(np.float64) - x).max() <= tol * (1 + 1e-6), codec
-            rows.append((name, codec, res.ratio, res.compress_MBps, res.decompress_MBps))
-    print(f"3-D turbulence {a.frames} x {a.size}^3 per variable ({flow.u.nbytes / 1e6:.1f} MB each), "
-          f"abs bound = {a.bound:g} x range")
+            rows.append((case, name, codec, res.ratio, res.compress_MBps, res.decompress_MBps))
+    return rows
+
+
+def report(case: str, variables: dict[str, np.ndarray], rows: list[tuple]) -> None:
     print(f"{'var':4s} {'method':16s} {'ratio':>8s} {'comp MB/s':>10s} {'dec MB/s':>10s}")
     for r in rows:
-        print(f"{r[0]:4s} {r[1]:16s} {r[2]:8.2f} {r[3]:10.1f} {r[4]:10.1f}")
-    for method in sorted({r[1] for r in rows}):
-        total = sum(getattr(flow, v).nbytes for v in "uvw")
-        coded = sum(getattr(flow, r[0]).nbytes / r[2] for r in rows if r[1] == method)
+        print(f"{r[1]:4s} {r[2]:16s} {r[3]:8.2f} {r[4]:10.1f} {r[5]:10.1f}")
+    total = sum(x.nbytes for x in variables.values())
+    for method in sorted({r[2] for r in rows}):
+        coded = sum(variables[r[1]].nbytes / r[3] for r in rows if r[2] == method)
         print(f"all  {method:16s} {total / coded:8.2f}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--case", choices=["turbulence", "cube", "all"], default="all")
+    ap.add_argument("--size", type=int, default=64, help="turbulence: points per direction")
+    ap.add_argument("--frames", type=int, default=24)
+    ap.add_argument("--cube-grid", default="32x32x96", help="cube: depth x height x width")
+    ap.add_argument("--bound", type=float, default=1e-3, help="range-relative bound per variable")
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="fields3d-"))
+    if a.case in ("turbulence", "all"):
+        flow = simulate_turbulence_3d(n_frames=a.frames, size=a.size, steps_per_frame=4, seed=0)
+        variables = {"u": flow.u, "v": flow.v, "w": flow.w}
+        rows = compare("turbulence", variables, a.bound, tmp)
+        print(f"3-D turbulence {a.frames} x {a.size}^3 per variable ({flow.u.nbytes / 1e6:.1f} MB each), "
+              f"abs bound = {a.bound:g} x range")
+        report("turbulence", variables, rows)
+    if a.case in ("cube", "all"):
+        d, h, w = (int(v) for v in a.cube_grid.split("x"))
+        t0 = time.perf_counter()
+        cube = simulate_cube_flow(n_frames=a.frames, depth=d, height=h, width=w, steps_per_frame=10,
+                                  warmup_steps=1500, seed=0)
+        variables = cube.variables()
+        rows = compare("cube", variables, a.bound, tmp)
+        print(f"\nflow past a cube (D3Q19, Re {cube.reynolds:g}, simulated in {time.perf_counter() - t0:.0f} s) "
+              f"{a.frames} x {d} x {h} x {w} per variable ({cube.u.nbytes / 1e6:.1f} MB each), "
+              f"abs bound = {a.bound:g} x range")
+        report("cube", variables, rows)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,9 @@ def _cmd_extract_field(a: argparse.Namespace) -> None:
 def _cmd_simulate_cfd(a: argparse.Namespace) -> None:
     from baler_core.sim import cfd
 
+    if a.flow == "cube":
+        _write_cube(a)
+        return
     if a.flow == "square":
         field = cfd.simulate_flow_past_square(n_frames=a.n_frames, height=a.height, width=a.width,
                                               reynolds=a.reynolds, steps_per_frame=a.steps_per_frame,
@@ -39,6 +42,30 @@ def _cmd_simulate_cfd(a: argparse.Namespace) -> None:
         field = cfd.simulate_decaying_turbulence(n_frames=a.n_frames, size=a.height, seed=a.seed,
                                                  steps_per_frame=a.steps_per_frame)
     save_any(field, a.output)
+
+
+def _write_cube(a: argparse.Namespace) -> None:
+    """The 3-D flow past a cube: u, v, w and p as variables of an HDF5 / NetCDF / zarr file (dims t, z, y, x;
+    the run's parameters as attributes), or u alone as T x D x H x W NPY."""
+    from baler_core.io.gridded import Variable, gridded_format, write_gridded
+    from baler_core.sim.lbm3d import simulate_cube_flow
+
+    fmt = gridded_format(a.output)
+    if fmt is None and Path(a.output).suffix.lower() != ".npy":
+        raise InputError(f"{a.output}: the cube flow is written as .h5, .nc, .zarr (u, v, w, p) or .npy (u)")
+    flow = simulate_cube_flow(n_frames=a.n_frames, depth=a.depth, height=a.height, width=a.width,
+                              reynolds=a.reynolds, steps_per_frame=a.steps_per_frame, warmup_steps=a.warmup_steps,
+                              seed=a.seed)
+    if fmt is None:
+        save_any(flow.u, a.output)
+        return
+    units = {"u": "U", "v": "U", "w": "U", "p": "rho U^2"}
+    dims = ["t", "z", "y", "x"]
+    variables = [(Variable(name, x, dims, {"units": units[name]}), x) for name, x in flow.variables().items()]
+    attrs = {"flow": "D3Q19 lattice Boltzmann channel flow past a cube (baler_core.sim.lbm3d)",
+             "reynolds": flow.reynolds, "tau": flow.tau, "inflow_velocity": flow.inflow_velocity,
+             "steps_per_frame": flow.steps_per_frame, "cube_zyx": list(flow.cube), "seed": a.seed}
+    write_gridded(variables, attrs, a.output, fmt)
 
 
 def _cmd_split(a: argparse.Namespace) -> None:
@@ -117,10 +144,13 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--field-key")
     p.set_defaults(func=_cmd_extract_field)
 
-    p = sub.add_parser("simulate-cfd", help="simulate a 2-D flow and write x-velocity frames N x H x W")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--flow", choices=["square", "turbulence"], default="square")
+    p = sub.add_parser("simulate-cfd", help="simulate a flow: 2-D x-velocity frames N x H x W (square, "
+                                            "turbulence), or the 3-D flow past a cube (u, v, w, p)")
+    p.add_argument("-o", "--output", required=True,
+                   help=".npy (fields; the cube: u as N x D x H x W), or .h5 / .nc / .zarr (the cube: u, v, w, p)")
+    p.add_argument("--flow", choices=["square", "turbulence", "cube"], default="square")
     p.add_argument("--n-frames", type=int, default=64)
+    p.add_argument("--depth", type=int, default=32, help="cube: cells in z")
     p.add_argument("--height", type=int, default=64)
     p.add_argument("--width", type=int, default=192)
     p.add_argument("--reynolds", type=float, default=150.0)
