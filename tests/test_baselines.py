@@ -81,3 +81,89 @@ def test_aggregate_seeds_command(tmp_path):
     row = agg[agg["variable"] == "pt"].iloc[0]
     assert row["response_mean_mean"] == pytest.approx(0.02, rel=1e-4)
     assert row["response_mean_std"] == pytest.approx(0.01, rel=1e-4)
+
+
+@pytest.mark.parametrize("codec", ["lzma", "pcodec", "blosc2"])
+def test_lossless_peers_are_exact_per_column(codec):
+    from baler_core.evaluation.peers import run_lossless_peer
+
+    if codec == "blosc2":
+        pytest.importorskip("blosc2", reason="blosc2 is the baselines extra")
+    df = make_jets(3000)
+    df["flag"] = df.index % 3 == 0  # bools and integers too
+    df["n"] = (df.index % 7).astype(np.int16)
+    res = run_lossless_peer(df, codec)  # raises if any column's bytes differ after the round trip
+    assert res.lossless and res.ratio > 1 and res.raw_bytes == sum(df[c].to_numpy().nbytes for c in df.columns)
+
+
+def test_a_missing_peer_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from baler_core.evaluation.peers import run_lossless_peer
+
+    monkeypatch.setitem(sys.modules, "blosc2", None)
+    with pytest.raises(ImportError, match="pip install blosc2"):
+        run_lossless_peer(make_jets(100), "blosc2")
+
+
+def test_presets_keep_their_precisions():
+    import pandas as pd
+
+    from baler_core.evaluation.peers import preset_bits, run_preset
+
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"Jet_pt": rng.lognormal(3, 1, 5000).astype(np.float32),
+                       "Jet_eta": rng.normal(0, 2, 5000).astype(np.float32),
+                       "Jet_mass": rng.lognormal(1, 1, 5000).astype(np.float32),
+                       "Jet_btag": rng.uniform(0, 1, 5000).astype(np.float32),
+                       "genWeight": rng.normal(1, 0.1, 5000).astype(np.float32),
+                       "nJet": rng.integers(0, 9, 5000).astype(np.int32)})
+    assert [preset_bits(c, "nanoaod") for c in df.columns] == [23, 12, 10, 10, 23, 10]
+    res, rec = run_preset(df, "nanoaod", "lzma9")
+    assert not res.lossless and res.label == "nanoaod-lzma9" and res.ratio > 1
+    for c in ("Jet_pt", "genWeight", "nJet"):
+        np.testing.assert_array_equal(rec[c], df[c])
+    for c, bits in (("Jet_eta", 12), ("Jet_mass", 10), ("Jet_btag", 10)):
+        x = df[c].to_numpy(np.float64)
+        assert np.all(np.abs(rec[c].to_numpy(np.float64) - x) <= 2.0 ** -(bits + 1) * np.abs(x)), c
+        assert not np.array_equal(rec[c], df[c])
+    res7, rec7 = run_preset(df, "atlas7", "zstd19")
+    x = df["Jet_pt"].to_numpy(np.float64)
+    assert np.all(np.abs(rec7["Jet_pt"].to_numpy(np.float64) - x) <= 2.0 ** -8 * x)
+    assert res7.ratio > run_preset(df, "atlas10", "zstd19")[0].ratio  # fewer bits, fewer bytes
+
+
+def test_cli_preset_and_peer_write_their_bound(tmp_path):
+    import json
+
+    make_jets(800).to_parquet(tmp_path / "t.parquet")
+    assert main(["baseline", str(tmp_path / "t.parquet"), "--codec", "nanoaod", "--after", "lzma9", "-o",
+                 str(tmp_path / "p.json"), "--metrics", str(tmp_path / "p.tsv")]) == 0
+    out = json.loads((tmp_path / "p.json").read_text())
+    assert out["bound"] == "preset" and out["label"] == "nanoaod-lzma9" and 0 < out["max_rel_error"] <= 2 ** -11
+    metrics = read_metrics_tsv(tmp_path / "p.tsv").set_index("variable")
+    assert list(metrics.index) == list(make_jets(10).columns) and metrics.loc["pt", "max_abs_error"] == 0
+    assert main(["baseline", str(tmp_path / "t.parquet"), "--codec", "pcodec", "-o", str(tmp_path / "l.json")]) == 0
+    out = json.loads((tmp_path / "l.json").read_text())
+    assert out["bound"] == "exact" and out["lossless"] and out["max_abs_error"] == 0
+
+
+def test_ranked_table_orders_by_ratio_within_each_bound():
+    import pandas as pd
+
+    from baler_core.evaluation.summary import SUMMARY_COLUMNS, ranked
+
+    def row(method, bound, ratio, rng_err=np.nan, abs_err=np.nan):
+        return {**dict.fromkeys(SUMMARY_COLUMNS, np.nan), "dataset": "d", "method": method, "label": method,
+                "bound": bound, "ratio_with_decoder": ratio, "max_range_rel_error": rng_err,
+                "max_abs_error": abs_err, "compress_MBps": 10.0}
+
+    s = pd.DataFrame([row("sz3", "range=1e-3", 5.0, 9e-4), row("baler-sequential", "range=1e-3", 9.0, 1e-3),
+                      row("overshoot", "range=1e-3", 20.0, 2e-3), row("zstd", "exact", 2.0, 0, 0),
+                      row("pcodec", "exact", 2.5, 0, 0)])
+    r = ranked(s)
+    first = r[r["bound"] == "range=1e-3"]
+    assert list(first["method"]) == ["baler-sequential", "sz3", "overshoot"]  # a broken bound ranks last
+    assert list(first["rank"]) == [1, 2, 3] and list(first["bound_held"]) == [True, True, False]
+    assert list(r[r["bound"] == "exact"]["method"]) == ["pcodec", "zstd"]
+    assert set(first["error"]) == {"max_range_rel_error"}

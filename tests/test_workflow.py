@@ -37,7 +37,8 @@ def tiny_config(tmp: Path) -> dict:
         "sweep": {"ratios": [2, 4], "seeds": [0], "error_bounds": ["range=1e-2"]},
         "model": {"hidden": [16, 8], "channels": [4, 4]},
         "training": {"epochs": 3, "batch_size": 64, "device": "cpu", "patience": 5},
-        "baselines": {"gzip_levels": [1], "zstd_levels": [1]},
+        "baselines": {"gzip_levels": [1], "zstd_levels": [1], "lossless": ["pcodec"], "presets": ["nanoaod"],
+                      "preset_after": ["zstd19"]},
         "overrides": {},
     }
 
@@ -87,7 +88,14 @@ def test_run_produces_outputs(finished_run):
     tmp, _ = finished_run
     for ds in ("jets", "flow", "nano"):
         summary = pd.read_csv(tmp / f"results/{ds}/summary.tsv", sep="\t")
-        assert set(summary["method"]) >= {"gzip", "zstd"}
+        assert set(summary["method"]) >= {"gzip", "zstd", "pcodec"}
+        assert ("nanoaod" in set(summary["method"])) == (ds != "flow")  # the HEP presets: tables and events
+        ranking = pd.read_csv(tmp / f"results/{ds}/ranked.tsv", sep="\t")
+        assert len(ranking) == len(summary) and set(ranking["bound"]) >= {"exact", "range=1e-2"}
+        for _, part in ranking.groupby("bound"):
+            held = part[part["bound_held"]]
+            assert list(part["rank"]) == list(range(1, len(part) + 1))
+            assert held["ratio_with_decoder"].is_monotonic_decreasing
         baler = summary[summary["method"].str.startswith("baler")]
         assert len(baler) == 2
         # the decoder's bytes count (a field block coded without the model needs no decoder: equal ratios)

@@ -30,10 +30,12 @@ def _cmd_evaluate(a: argparse.Namespace) -> None:
 
 
 def _cmd_summarize(a: argparse.Namespace) -> None:
-    from baler_core.evaluation.summary import summarize_sweep
+    from baler_core.evaluation.summary import ranked, summarize_sweep
 
     df = summarize_sweep(a.dataset, a.points or [], a.baselines or [])
     df.to_csv(a.output, sep="\t", index=False, float_format="%.6g")
+    if a.ranked:
+        ranked(df).to_csv(a.ranked, sep="\t", index=False, float_format="%.6g")
 
 
 def _cmd_plot_run(a: argparse.Namespace) -> None:
@@ -123,6 +125,7 @@ def add_evaluation_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--points", nargs="*", help="sweep point folders (compress.json, metrics.tsv inside)")
     p.add_argument("--baselines", nargs="*", help="baseline JSON files")
     p.add_argument("-o", "--output", required=True)
+    p.add_argument("--ranked", help="also write the ranked table (per bound, by ratio with the decoder) here")
     p.set_defaults(func=_cmd_summarize)
 
     p = sub.add_parser("plot-run", help="per-variable plots (PDF + PNGs), field frames and loss curves of a run")

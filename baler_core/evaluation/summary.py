@@ -10,7 +10,7 @@ import pandas as pd
 
 from baler_core.evaluation.metrics import read_metrics_tsv
 
-SUMMARY_COLUMNS = ["dataset", "method", "label", "raw_bytes", "compressed_bytes", "decoder_bytes", "ratio",
+SUMMARY_COLUMNS = ["dataset", "method", "label", "bound", "raw_bytes", "compressed_bytes", "decoder_bytes", "ratio",
                    "ratio_with_decoder", "max_abs_error", "max_range_rel_error", "max_rel_error",
                    "max_response_rms", "max_frac_outside_bound", "largest_pull", "compress_MBps", "decompress_MBps"]
 
@@ -33,6 +33,7 @@ def point_row(dataset: str, point_dir: str | Path) -> dict:
     mb = info["raw_bytes"] / 1e6
     return {
         "dataset": dataset, "method": f"baler-{info['model']['name']}", "label": f"{d.parent.name}/{d.name}",
+        "bound": d.name.removeprefix("eb-").replace("_", "=", 1),
         "raw_bytes": info["raw_bytes"], "compressed_bytes": info["compressed_bytes"],
         "decoder_bytes": info["decoder_bytes"], "ratio": info["ratio_without_decoder"],
         "ratio_with_decoder": info["ratio_with_decoder"], "max_abs_error": _max(m["max_abs_error"]),
@@ -46,7 +47,8 @@ def point_row(dataset: str, point_dir: str | Path) -> dict:
 
 def baseline_row(dataset: str, path: str | Path) -> dict:
     b = json.loads(Path(path).read_text())
-    return {"dataset": dataset, "method": b["method"], "label": b["label"], "raw_bytes": b["raw_bytes"],
+    return {"dataset": dataset, "method": b["method"], "label": b["label"],
+            "bound": b.get("bound", "exact" if b.get("lossless") else "preset"), "raw_bytes": b["raw_bytes"],
             "compressed_bytes": b["compressed_bytes"], "decoder_bytes": 0, "ratio": b["ratio"],
             "ratio_with_decoder": b["ratio"], "max_abs_error": b.get("max_abs_error", np.nan),
             "max_range_rel_error": b.get("max_range_rel_error", np.nan),
@@ -58,3 +60,40 @@ def baseline_row(dataset: str, path: str | Path) -> dict:
 def summarize_sweep(dataset: str, point_dirs: list[str | Path], baseline_files: list[str | Path]) -> pd.DataFrame:
     rows = [point_row(dataset, d) for d in point_dirs] + [baseline_row(dataset, f) for f in baseline_files]
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+# the error a bound limits: a row's worst error is read from this summary column
+_ERROR_OF = {"abs": "max_abs_error", "range": "max_range_rel_error", "rel": "max_rel_error",
+             "rms": "max_response_rms", "exact": "max_abs_error", "none": "max_range_rel_error",
+             "preset": "max_rel_error"}
+RANKED_COLUMNS = ["dataset", "bound", "rank", "method", "label", "ratio_with_decoder", "worst_error", "error",
+                  "bound_held", "compress_MBps"]
+
+
+def _worst(bound: str, row: pd.Series) -> tuple[float, str, bool]:
+    """(worst error, the column it comes from, whether the row keeps ``bound``)."""
+    kind, _, value = bound.partition("=")
+    column = _ERROR_OF.get(kind, "max_range_rel_error")
+    worst = float(pd.to_numeric(row.get(column), errors="coerce"))
+    if kind == "exact":
+        return worst, column, not worst > 0
+    if value and kind in ("abs", "range", "rel", "rms"):
+        return worst, column, not worst > float(value) * (1 + 1e-6)  # NaN (not measured) counts as held
+    return worst, column, True
+
+
+def ranked(summary: pd.DataFrame) -> pd.DataFrame:
+    """The short table a reader wants first: per bound (``exact`` for lossless rows, ``preset`` for fixed
+    precisions), every method ranked by its ratio with the decoder counted, with its worst error under that
+    bound and its compression MB/s. A row that breaks its bound is ranked after those that keep it."""
+    out = []
+    for bound, part in summary.groupby("bound", sort=False):
+        rows = []
+        for _, r in part.iterrows():
+            worst, column, held = _worst(str(bound), r)
+            rows.append({"dataset": r["dataset"], "bound": bound, "method": r["method"], "label": r["label"],
+                         "ratio_with_decoder": r["ratio_with_decoder"], "worst_error": worst, "error": column,
+                         "bound_held": held, "compress_MBps": r["compress_MBps"]})
+        rows.sort(key=lambda r: (not r["bound_held"], -float(r["ratio_with_decoder"])))
+        out.extend({**r, "rank": i + 1} for i, r in enumerate(rows))
+    return pd.DataFrame(out, columns=RANKED_COLUMNS)

@@ -81,7 +81,23 @@ def baseline_files(config: Mapping, dataset: str) -> list[str]:
         if importlib.util.find_spec(module) is not None:
             out.extend(f"results/{dataset}/baseline/{codec}-eb-{bound_tag(e)}/result.json"
                        for e in b.get("lossy_bounds", []))
+    # the strongest lossless float coders, each where its package is installed (LZMA is Python's own)
+    out.extend(f"results/{dataset}/baseline/{codec}/result.json" for codec in b.get("lossless", [])
+               if codec == "lzma" or importlib.util.find_spec(codec) is not None)
+    if config["datasets"][dataset]["kind"] != "field":  # the LHC experiments' precision presets: HEP data
+        out.extend(f"results/{dataset}/baseline/{p}-{after}/result.json" for p in b.get("presets", [])
+                   for after in b.get("preset_after", ["zstd19", "lzma9"]))
     return out
+
+
+def missing_peers(config: Mapping) -> list[str]:
+    """Configured peers whose package is not installed, each with how to install it (the run goes on)."""
+    wanted = {codec for b in [config["baselines"]] for codec in b.get("lossless", []) if codec != "lzma"}
+    if config["baselines"].get("lossy_bounds"):
+        wanted |= {codec for codec, _ in OPTIONAL_BASELINES}
+    modules = {"sz3": "pysz", "zfp": "zfpy"}
+    return [f"baseline {c} skipped: pip install {modules.get(c, c)} (the [baselines] extra)" for c in sorted(wanted)
+            if importlib.util.find_spec(modules.get(c, c)) is None]
 
 
 def training_settings(config: Mapping, dataset: str, model: str, ratio: str, seed: str) -> dict:

@@ -1,6 +1,7 @@
 import functools
 import json
 import shlex
+import sys
 from pathlib import Path
 
 from baler_core.io import filesets as _filesets
@@ -51,6 +52,9 @@ simulate_args = functools.partial(_plan.simulate_args, config)
 normalization_method = functools.partial(_plan.normalization_method, config)
 log_columns = functools.partial(_plan.log_columns, config)
 report_outputs = functools.partial(_plan.report_outputs, config)
+
+for _line in _plan.missing_peers(config):  # the run goes on without them
+    print(_line, file=sys.stderr)
 
 
 def training_json(w):

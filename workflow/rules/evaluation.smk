@@ -87,11 +87,17 @@ rule summarize_sweep:
         points=point_summary_inputs,
         baselines=lambda w: baseline_files(w.dataset),
     output:
-        report(
+        summary=report(
             "results/{dataset}/summary.tsv",
             caption="../report/summary.rst",
             category="Sweep summary",
             labels={"dataset": "{dataset}", "figure": "table"},
+        ),
+        ranked=report(
+            "results/{dataset}/ranked.tsv",
+            caption="../report/ranked.rst",
+            category="Ranked methods",
+            labels={"dataset": "{dataset}", "figure": "ranking"},
         ),
     params:
         points=lambda w: point_dirs(w.dataset),
@@ -99,7 +105,7 @@ rule summarize_sweep:
         "logs/summarize_sweep/{dataset}.log",
     shell:
         "python -m baler_core.cli --log {log} summarize --dataset {wildcards.dataset} --points {params.points} "
-        "--baselines {input.baselines} -o {output} 2>> {log}"
+        "--baselines {input.baselines} -o {output.summary} --ranked {output.ranked} 2>> {log}"
 
 
 rule plot_rate_distortion:
