@@ -109,21 +109,32 @@ def test_plot_loss_curves(tmp_path):
 
 
 def test_plot_rate_distortion(tmp_path):
-    summary = pd.DataFrame({
-        "method": ["baler", "baler_conv", "zstd", "zfp", "sz3", "broken"],
-        "label": ["AE 24->12", "conv AE", "zstd -19", "zfp tol 1e-3", "sz3 1e-4", "no ratio"],
-        "ratio": [2.0, 16.0, 1.3, 5.0, 8.0, np.nan],
-        "ratio_with_decoder": [1.6, 9.0, np.nan, np.nan, np.nan, np.nan],
-        "max_range_rel_error": [3e-3, 1e-2, 0.0, 8e-4, np.nan, 1e-3],
-    })
+    from baler_core.evaluation.rate_distortion import sweep_table
+
+    rows = []
+    for bound, scale in (("range=1e-2", 2.0), ("range=1e-3", 1.0), ("rel=1e-3", 0.8)):
+        tag = bound.replace("=", "_")
+        for seed, jitter in ((0, 1.0), (1, 1.1), (2, 0.95)):  # seeds: the median, with min and max as error bars
+            rows.append({"method": "baler-dense", "label": f"dense-r4-s{seed}/eb-{tag}", "bound": bound,
+                         "ratio_with_decoder": 5.0 * scale * jitter})
+        rows.append({"method": "sz3", "label": f"sz3-{tag}", "bound": bound, "ratio_with_decoder": 4.0 * scale})
+    rows += [{"method": "zstd", "label": "zstd-l3", "bound": "exact", "ratio_with_decoder": 1.3},
+             {"method": "zstd", "label": "zstd-l19", "bound": "exact", "ratio_with_decoder": 1.4},
+             {"method": "nanoaod", "label": "nanoaod-lzma9", "bound": "preset", "ratio_with_decoder": 3.0},
+             {"method": "broken", "label": "no ratio", "bound": "exact", "ratio_with_decoder": np.nan}]
+    summary = pd.DataFrame(rows)
+    table = sweep_table(summary)
+    dense = table[(table["series"] == "baler-dense r4") & (table["bound"] == "range=1e-3")].iloc[0]
+    assert (dense["median"], dense["min"], dense["max"], dense["count"]) == (5.0, 4.75, 5.5, 3)
+    assert {"zstd-l3", "zstd-l19", "sz3", "nanoaod-lzma9"} <= set(table["series"])  # levels are not seeds
+    assert "broken" not in set(table["series"])
     out = plot_rate_distortion(summary, tmp_path / "rd.png", title="tables")
     assert out.read_bytes()[:8] == PNG_MAGIC
-    pdf = plot_rate_distortion(summary, tmp_path / "rd.pdf")
-    data = pdf.read_bytes()
-    assert _pdf_pages(pdf) == 1
-    only_lossless = summary.iloc[[2]].assign(max_range_rel_error=0.0)
-    plot_rate_distortion(only_lossless, tmp_path / "rd2.png")
+    assert _pdf_pages(plot_rate_distortion(summary, tmp_path / "rd.pdf")) == 1
+    # an older summary without a bound column: the points' bounds come from their labels
+    table = sweep_table(summary.drop(columns="bound"))
+    assert "range=1e-2" in set(table[table["series"] == "baler-dense r4"]["bound"])
+    plot_rate_distortion(summary.iloc[[rows.index(rows[-4])]], tmp_path / "rd2.png")  # lossless only: no curves
     plot_rate_distortion(summary.iloc[:0], tmp_path / "rd3.png")
-    with pytest.raises(ValueError, match="psnr"):
-        plot_rate_distortion(summary, tmp_path / "rd4.png", error_column="psnr")
-    assert len(data) > 0
+    with pytest.raises(ValueError, match="ratio_with_decoder"):
+        plot_rate_distortion(summary.drop(columns="ratio_with_decoder"), tmp_path / "rd4.png")

@@ -1,4 +1,7 @@
-"""The rate-distortion plot of a sweep summary: ratio against error, one line per model, baselines as markers."""
+"""The rate-distortion plot of a sweep summary: for each kind of error bound, the ratio (decoder counted) against
+the bound, one line per method (seeds' spread as error bars), and below a bar chart of every method's ratio at
+each bound (lossless coders under ``exact``, the HEP precision presets under ``preset``). Methods are named in
+one legend beside the axes, never as text on the points."""
 
 from __future__ import annotations
 
@@ -12,129 +15,129 @@ matplotlib.use("Agg")  # headless: Snakemake jobs and CI have no display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
 
 from baler_core.errors import InputError  # noqa: E402
 from baler_core.evaluation import metrics  # noqa: E402
-from baler_core.evaluation.plots import finish, no_data, prepare, style  # noqa: E402
+from baler_core.evaluation.plots import no_data, prepare, style  # noqa: E402
 
-_BASELINE_MARKERS = ["s", "D", "^", "v", "P", "X", "<", ">", "h", "p"]
+_KINDS = ("range", "rel", "abs", "rms")  # bounds drawn as curves (a value on a log axis)
+_MARKERS = ["o", "s", "D", "^", "v", "P", "X", "<", ">", "h", "p", "*"]
 
 
-def plot_rate_distortion(
-    summary: pd.DataFrame,
-    path: str | Path,
-    error_column: str = "max_range_rel_error",
-    title: str = "",
-) -> Path:
-    """Error (log y) vs compression ratio (log x) for models and baselines.
+def _bound_of(row: pd.Series) -> str:
+    """A row's bound: the summary's ``bound`` column, else the ``eb-...`` of a sweep point's label."""
+    b = row.get("bound")
+    if isinstance(b, str) and b:
+        return b
+    label = str(row.get("label", ""))
+    if "/eb-" in label:
+        return label.rsplit("/eb-", 1)[1].replace("_", "=", 1)
+    return ""
 
-    Rows whose method starts with "baler" are drawn twice, filled at
-    ``ratio`` (decoder not counted) and open at ``ratio_with_decoder``,
-    joined by a thin line.  Other methods get one marker at ``ratio`` and a
-    text label.  Rows with zero or missing error are drawn at a floor below
-    the smallest positive error and labelled "lossless" (missing: "lossless?
-    (error n/a)"); infinite errors are drawn at a ceiling.  Rows without a
-    positive finite ratio are listed in a note on the plot.
-    """
-    need = ["method", "label", "ratio", "ratio_with_decoder", error_column]
+
+def _series_of(row: pd.Series, bound: str) -> str:
+    """What one line follows: a baler point's method and ratio without its seed and bound (``baler-dense r4``),
+    an error-bounded baseline's method (``sz3``), or any other baseline's label (``zstd-l19``, ``atlas7-lzma9``)."""
+    method, label = str(row.get("method", "")), str(row.get("label", ""))
+    if method.startswith("baler") and "/" in label:
+        point = label.split("/", 1)[0]  # dense-r4-s0
+        parts = point.split("-")
+        ratio = next((p for p in parts if p.startswith("r") and p[1:2].isdigit()), "")
+        return f"{method} {ratio}".strip()
+    if _value(bound)[0] in _KINDS or not label:
+        return method or label
+    return label
+
+
+def sweep_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per series and bound: the median ratio with the decoder counted over seeds, and its min and max."""
+    need = ["method", "label", "ratio_with_decoder"]
     missing = [c for c in need if c not in summary.columns]
     if missing:
         raise InputError(f"summary is missing column(s) {missing!r}")
+    ratio = metrics.as_float(summary["ratio_with_decoder"], "ratio_with_decoder")
+    bounds = [_bound_of(r) for _, r in summary.iterrows()]
+    rows = pd.DataFrame({"series": [_series_of(r, b) for (_, r), b in zip(summary.iterrows(), bounds)],
+                         "bound": bounds, "ratio": ratio})
+    rows = rows[np.isfinite(rows["ratio"]) & (rows["ratio"] > 0)]
+    out = rows.groupby(["series", "bound"], sort=False)["ratio"].agg(["median", "min", "max", "count"])
+    return out.reset_index()
+
+
+def _bound_order(bound: str) -> tuple:
+    """Bars left to right: each bound kind from the loosest value to the tightest, then exact, preset, none."""
+    kind, value = _value(bound)
+    if kind in _KINDS and math.isfinite(value):
+        return (_KINDS.index(kind), -value)
+    return (len(_KINDS) + ["exact", "preset", "none"].index(kind) if kind in ("exact", "preset", "none")
+            else len(_KINDS) + 3, 0.0)
+
+
+def _value(bound: str) -> tuple[str, float]:
+    kind, _, value = bound.partition("=")
+    try:
+        return kind, float(value)
+    except ValueError:
+        return kind, math.nan
+
+
+def plot_rate_distortion(summary: pd.DataFrame, path: str | Path, title: str = "") -> Path:
+    """Write the figure (PNG or PDF by suffix): a row of curve panels (one per bound kind with a value) over a
+    bar chart of every bound; one shared legend to the right."""
     path = prepare(path)
-
-    err = metrics.as_float(summary[error_column], error_column)
-    ratio = metrics.as_float(summary["ratio"], "ratio")
-    ratio_dec = metrics.as_float(summary["ratio_with_decoder"], "ratio_with_decoder")
-    methods = ["" if pd.isna(m) else str(m) for m in summary["method"]]
-    labels = ["" if pd.isna(x) else str(x) for x in summary["label"]]
-
-    pos = err[np.isfinite(err) & (err > 0)]
-    floor = 10.0 ** (math.floor(math.log10(pos.min())) - 1) if pos.size else 1e-6
-    ceiling = 10.0 ** (math.ceil(math.log10(pos.max())) + 1) if pos.size else 1.0
-    y = err.copy()
-    tags = [""] * len(err)
-    for i, e in enumerate(err):
-        if math.isnan(e):
-            y[i], tags[i] = floor, "lossless? (error n/a)"
-        elif e == 0 or e < 0:
-            y[i], tags[i] = floor, "lossless" if e == 0 else f"lossless? (error {e:.3g})"
-        elif math.isinf(e):
-            y[i], tags[i] = ceiling, "error = inf"
-
+    table = sweep_table(summary)
+    series = list(dict.fromkeys(table["series"]))
+    palette = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors
+    colour = {s: palette[i % len(palette)] for i, s in enumerate(series)}
+    marker = {s: _MARKERS[i % len(_MARKERS)] for i, s in enumerate(series)}
+    kinds = [k for k in _KINDS if any(_value(b)[0] == k and math.isfinite(_value(b)[1]) for b in table["bound"])]
     with style():
-        fig, ax = plt.subplots(figsize=(8, 5.5))
-        skipped = []
-        base_marker: dict[str, str] = {}
-        any_model = False
-        xs: list[float] = []
-        ys: list[float] = []
-        for i in range(len(err)):
-            name = labels[i] or methods[i]
-            text = f"{name} [{tags[i]}]" if tags[i] else name
-            has_r = math.isfinite(ratio[i]) and ratio[i] > 0
-            has_d = math.isfinite(ratio_dec[i]) and ratio_dec[i] > 0
-            color = f"C{i % 10}"
-            if methods[i].startswith("baler"):
-                any_model = True
-                if not (has_r or has_d):
-                    skipped.append(name)
+        ncols = max(1, len(kinds))
+        fig = plt.figure(figsize=(4.2 * ncols + 3.2, 8.0), layout="constrained")
+        grid = fig.add_gridspec(2, ncols, height_ratios=[1.0, 0.9])
+        handles: dict[str, object] = {}
+        for j, kind in enumerate(kinds):
+            ax = fig.add_subplot(grid[0, j])
+            for s in series:
+                part = table[(table["series"] == s) & table["bound"].map(lambda b, k=kind: _value(b)[0] == k)]
+                if part.empty:
                     continue
-                if has_r and has_d:
-                    ax.plot([ratio[i], ratio_dec[i]], [y[i], y[i]], "-", color=color, linewidth=0.7)
-                if has_r:
-                    ax.plot(ratio[i], y[i], "o", color=color, markersize=8)
-                if has_d:
-                    ax.plot(ratio_dec[i], y[i], "o", markerfacecolor="none",
-                            markeredgecolor=color, markersize=8)
-                x_text = ratio[i] if has_r else ratio_dec[i]
-                xs += [ratio[i]] if has_r else []
-                xs += [ratio_dec[i]] if has_d else []
-                ys.append(y[i])
-            else:
-                if not has_r:
-                    skipped.append(name)
-                    continue
-                mk = base_marker.setdefault(
-                    methods[i], _BASELINE_MARKERS[len(base_marker) % len(_BASELINE_MARKERS)]
-                )
-                ax.plot(ratio[i], y[i], mk, color=color, markersize=7)
-                x_text = ratio[i]
-                xs.append(ratio[i])
-                ys.append(y[i])
-            ax.annotate(text, (x_text, y[i]), textcoords="offset points", xytext=(5, 5),
-                        fontsize="x-small", color=color)
-
-        if any(tags[i].startswith("lossless") for i in range(len(tags))):
-            ax.axhline(floor, color="gray", linestyle=":", linewidth=1)
-            ax.text(0.99, floor, "lossless / no error value (drawn at floor) ", color="gray",
-                    fontsize="x-small", ha="right", va="top", transform=ax.get_yaxis_transform())
-        if any(t == "error = inf" for t in tags):
-            ax.axhline(ceiling, color="red", linestyle=":", linewidth=1)
-
-        handles = []
-        if any_model:
-            handles += [
-                Line2D([], [], marker="o", linestyle="", color="k", label="baler, decoder not counted"),
-                Line2D([], [], marker="o", linestyle="", markerfacecolor="none",
-                       markeredgecolor="k", label="baler, decoder counted"),
-            ]
-        handles += [Line2D([], [], marker=mk, linestyle="", color="k", label=m)
-                    for m, mk in base_marker.items()]
-        if handles:
-            ax.legend(handles=handles, fontsize="small", loc="best")
-        if skipped:
-            ax.text(0.01, 0.99, "not drawn (no positive ratio): " + ", ".join(skipped),
-                    transform=ax.transAxes, ha="left", va="top", fontsize="x-small",
-                    color="red")
-        if len(err) == 0:
-            no_data(ax, "no rows in summary")
-        elif xs:
-            ax.set_xlim(min(xs) / 1.5, max(xs) * 1.5)
-            ax.set_ylim(min(ys) / 3.0, max(ys) * 3.0)
+                x = part["bound"].map(lambda b: _value(b)[1]).to_numpy()
+                order = np.argsort(x)
+                med, lo, hi = (part[c].to_numpy()[order] for c in ("median", "min", "max"))
+                h = ax.errorbar(x[order], med, yerr=[med - lo, hi - med], color=colour[s], marker=marker[s],
+                                linestyle="-", linewidth=1.2, markersize=6, capsize=3)
+                handles.setdefault(s, h)
             ax.set_xscale("log")
             ax.set_yscale("log")
-        ax.set_xlabel("compression ratio")
-        ax.set_ylabel(error_column)
-        finish(fig, ax, path, title)
+            ax.set_xlabel(f"{kind}= bound")
+            ax.set_ylabel("ratio, decoder counted" if j == 0 else "")
+            ax.grid(True, which="both", alpha=0.3)
+        if not kinds:
+            no_data(fig.add_subplot(grid[0, :]), "no error-bounded rows to draw as curves")
+        bar_ax = fig.add_subplot(grid[1, :])
+        table = table.assign(bound=table["bound"].replace("", "(no bound)"))
+        bounds = sorted(dict.fromkeys(table["bound"]), key=_bound_order)
+        if not bounds:
+            no_data(bar_ax, "no rows with a positive ratio in the summary")
+        else:
+            for k, b in enumerate(bounds):  # at each bound only the methods measured there, side by side
+                present = [s for s in series if ((table["series"] == s) & (table["bound"] == b)).any()]
+                width = 0.8 / len(present)
+                for i, s in enumerate(present):
+                    value = float(table.loc[(table["series"] == s) & (table["bound"] == b), "median"].iloc[0])
+                    bars = bar_ax.bar(k - 0.4 + width * (i + 0.5), value, width=width, color=colour[s],
+                                      edgecolor="black", linewidth=0.3)
+                    handles.setdefault(s, bars)
+            bar_ax.set_xticks(range(len(bounds)), bounds)
+            bar_ax.set_yscale("log")
+            bar_ax.set_ylabel("ratio, decoder counted")
+            bar_ax.grid(True, axis="y", which="both", alpha=0.3)
+        if handles:
+            fig.legend(list(handles.values()), list(handles.keys()), loc="outside right center", fontsize="small",
+                       frameon=False)
+        if title:
+            fig.suptitle(title)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
     return path
