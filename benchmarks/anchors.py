@@ -23,6 +23,7 @@ import pandas as pd
 from baler_core.codec import CompressionOptions, compress_field, compress_table, decompress, file_info
 from baler_core.coding.error_bounds import BoundSpec, parse_bound
 from baler_core.evaluation.baselines import run_error_bounded, run_lossless, run_truncation, table_bytes
+from baler_core.evaluation.peers import AFTER, LOSSLESS, PRESETS, run_lossless_peer, run_preset
 from baler_core.training.loop import TrainConfig
 from baler_core.training.train import ModelConfig, train_dataset
 
@@ -82,26 +83,24 @@ def lossless_and_references(dataset: str, data, bounds: list[str]) -> None:
     res, _ = run_lossless(data, "zstd", 19)
     add(dataset, "zstd-19", "lossless", raw, res.compressed_bytes, 0, data, data, raw / 1e6 / res.compress_MBps,
         raw / 1e6 / res.decompress_MBps)
-    if importlib.util.find_spec("blosc2"):
-        import blosc2
-
-        cols = [data] if isinstance(data, np.ndarray) else [data[c].to_numpy() for c in data.columns]
-        t0 = time.perf_counter()
-        blobs = [blosc2.compress2(np.ascontiguousarray(c), typesize=c.dtype.itemsize, clevel=9,
-                                  codec=blosc2.Codec.ZSTD, filters=[blosc2.Filter.SHUFFLE]) for c in cols]
-        add(dataset, "blosc2-zstd9-shuffle", "lossless", raw, sum(map(len, blobs)), 0, data, data,
-            time.perf_counter() - t0, 0)
-    if importlib.util.find_spec("pcodec"):
-        from pcodec import ChunkConfig, standalone
-
-        cols = [data.ravel()] if isinstance(data, np.ndarray) else [data[c].to_numpy() for c in data.columns]
-        t0 = time.perf_counter()
-        size = sum(len(standalone.simple_compress(np.ascontiguousarray(c), ChunkConfig())) for c in cols)
-        add(dataset, "pcodec", "lossless", raw, size, 0, data, data, time.perf_counter() - t0, 0)
+    for peer in LOSSLESS:  # the lossless float coders a user would otherwise pick, per column
+        try:
+            res = run_lossless_peer(data, peer)
+        except ImportError as exc:
+            print(f"skipping {peer}: {exc}", file=sys.stderr)
+            continue
+        add(dataset, peer, "lossless", raw, res.compressed_bytes, 0, data, data, raw / 1e6 / res.compress_MBps,
+            raw / 1e6 / res.decompress_MBps)
     res, rec = run_truncation(data, 10, level=19)
     add(dataset, "trunc10+zstd19", "rel<=4.9e-4", raw, res.compressed_bytes, 0, data, rec,
         raw / 1e6 / res.compress_MBps, raw / 1e6 / res.decompress_MBps)
-    for codec, module in (("sz3", "pysz"), ("zfp", "zfpy")):
+    if not isinstance(data, np.ndarray):  # the LHC experiments' float precisions (HEP tables)
+        for preset in PRESETS:
+            for after in AFTER:
+                res, rec = run_preset(data, preset, after)
+                add(dataset, res.label, "preset", raw, res.compressed_bytes, 0, data, rec,
+                    raw / 1e6 / res.compress_MBps, raw / 1e6 / res.decompress_MBps)
+    for codec, module in (("sz3", "pysz"), ("zfp", "zfpy"), ("sperr", "numcodecs_wasm_sperr")):
         if importlib.util.find_spec(module) is None:
             continue
         for spec in bounds:
@@ -149,7 +148,8 @@ def fields(tmp: Path, quick: bool) -> None:
     for name, field in flows.items():
         lossless_and_references(name, field, ["range=1e-3"])
         baler_point(name, "baler-grid (no model)", field, None, "range=1e-3", tmp)
-        bundle, _ = train_dataset(field, tmp / f"{name}.safetensors", ModelConfig(latent_dim=4, channels=[16, 32]),
+        bundle, _ = train_dataset(field, tmp / f"{name}.safetensors",
+                                  ModelConfig(model="conv2d", latent_dim=4, channels=[16, 32]),
                                   TrainConfig(epochs=10 if quick else 80, batch_size=4, device="cpu", patch=None))
         baler_point(name, "baler-conv2d", field, bundle, "range=1e-3", tmp)
 

@@ -47,7 +47,7 @@ def compare(case: str, variables: dict[str, np.ndarray], bound: float, tmp: Path
         y, t_d = median_time(lambda: decompress(out))
         assert np.abs(y.astype(np.float64) - x).max() <= tol * (1 + 1e-6)
         rows.append((case, name, "baler -m none", x.nbytes / out.stat().st_size, mb / t_c, mb / t_d))
-        for codec in ("sz3", "zfp"):
+        for codec in ("sz3", "zfp", "sperr"):
             try:
                 res, rec = run_error_bounded(x, codec, "abs", tol)
             except ImportError:

@@ -36,7 +36,7 @@ def test_truncation_reconstruction():
     assert res.ratio > 1 and list(rec.columns) == list(df.columns)
 
 
-@pytest.mark.parametrize("codec,module", [("sz3", "pysz"), ("zfp", "zfpy")])
+@pytest.mark.parametrize("codec,module", [("sz3", "pysz"), ("zfp", "zfpy"), ("sperr", "numcodecs_wasm_sperr")])
 def test_error_bounded_references(codec, module):
     if importlib.util.find_spec(module) is None:
         pytest.skip(f"{module} is not installed (the [baselines] extra)")
@@ -49,6 +49,9 @@ def test_error_bounded_references(codec, module):
     res, rec = run_error_bounded(field, codec, "abs", 1e-3)
     assert rec.shape == field.shape and np.abs(rec - field).max() <= 1e-3 * (1 + 1e-6)
     assert res.ratio > 1
+    volume = np.stack([make_field(4, 12, 20, seed=s) for s in range(3)], axis=1)  # T x D x H x W
+    res, rec = run_error_bounded(volume, codec, "range", 1e-3)
+    assert rec.shape == volume.shape and np.abs(rec - volume).max() <= 1e-3 * np.ptp(volume) * (1 + 1e-6)
 
 
 def test_grid_baseline_is_baler_without_a_model():

@@ -55,3 +55,31 @@ def test_integers_exact_and_xarray_to_zarr(tmp_path):
     ds.to_zarr(tmp_path / "ds.zarr", zarr_format=2, encoding={"u": {"compressors": (Baler("abs=1e-2"),)}})
     with xr.open_zarr(tmp_path / "ds.zarr") as back:
         assert np.abs(back["u"].values - f).max() <= 1e-2
+
+
+def test_zarr_format_3_arrays_through_the_baler_serializer(tmp_path):
+    """zarr 3: baler as the array-to-bytes codec; the metadata names it, and a fresh process opens the array by
+    that name (the ``zarr.codecs`` entry point) and reads it back within the bound."""
+    import subprocess
+    import sys
+
+    from baler_core.codec.zarr3_codec import BalerCodec
+
+    x = _flow()
+    tol = 1e-3 * float(np.ptp(x))
+    a = zarr.create_array(str(tmp_path / "v3.zarr"), shape=x.shape, chunks=(4, 6, 10, 12), dtype="float32",
+                          serializer=BalerCodec(error_bound=f"abs={tol!r}"), compressors=None, zarr_format=3)
+    a[...] = x
+    meta = json.loads((tmp_path / "v3.zarr" / "zarr.json").read_text())
+    assert {"name": "baler", "configuration": {"error_bound": f"abs={tol!r}", "level": BalerCodec().level}} \
+        in meta["codecs"]
+    assert BalerCodec.from_dict(BalerCodec(error_bound="range=1e-3").to_dict()) == BalerCodec(error_bound="range=1e-3")
+    code = ("import sys, numpy as np, zarr; b = zarr.open_array(sys.argv[1], mode='r'); "
+            "np.save(sys.argv[2], b[...])")
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "v3.zarr"), str(tmp_path / "back.npy")], check=True)
+    back = np.load(tmp_path / "back.npy")
+    assert back.dtype == x.dtype and back.shape == x.shape
+    assert np.max(np.abs(back.astype(np.float64) - x)) <= tol * (1 + 1e-6)
+    assert not np.array_equal(back, x)  # lossy: the bound is used, not ignored
+    with pytest.raises(InputError, match="abs=, range=, rel= or exact"):
+        BalerCodec(error_bound="rms=1e-2")

@@ -60,14 +60,14 @@ def add_baselines_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input")
     p.add_argument("--codec", required=True,
                    choices=["gzip", "zstd", "lzma", "pcodec", "blosc2", "trunc", "atlas7", "atlas10", "nanoaod",
-                            "sz3", "zfp", "grid"],
+                            "sz3", "zfp", "sperr", "grid"],
                    help="lossless: gzip, zstd (--level), lzma (-9), pcodec, blosc2 (shuffle + zstd), each per "
                         "column; trunc (--level mantissa bits, then zstd -19); the HEP precision presets atlas7, "
-                        "atlas10, nanoaod (then --after); error-bounded: sz3, zfp, grid (baler -m none)")
+                        "atlas10, nanoaod (then --after); error-bounded: sz3, zfp, sperr, grid (baler -m none)")
     p.add_argument("--after", choices=["zstd19", "lzma9"], default="zstd19",
                    help="presets: the lossless coder after the mantissa cut")
     p.add_argument("--level", type=int, default=0, help="compression level (trunc: mantissa bits kept)")
-    p.add_argument("--error-bound", help="sz3/zfp: abs=X or range=X; grid (baler without a model): any bound")
+    p.add_argument("--error-bound", help="sz3/zfp/sperr: abs=X or range=X; grid (baler without a model): any bound")
     p.add_argument("--metrics", help="lossy codecs: also write the per-variable metrics TSV here")
     p.add_argument("-o", "--output", required=True)
     p.set_defaults(func=_cmd_baseline)

@@ -1,6 +1,6 @@
 """Reference codecs measured on the same test split as baler: gzip and zstd (lossless) and, when their optional
-packages are installed, mantissa truncation + zstd, SZ3 and ZFP; and baler without a model (``grid``). Each reports
-bytes, ratio and throughput."""
+packages are installed, mantissa truncation + zstd, SZ3, ZFP and SPERR; and baler without a model (``grid``).
+Each reports bytes, ratio and throughput."""
 
 from __future__ import annotations
 
@@ -142,6 +142,16 @@ def _sz3_codec(x: np.ndarray, eb: float):
             lambda blob: pysz.sz.decompress(blob, x.dtype, x.shape)[0])
 
 
+def _sperr_codec(x: np.ndarray, eb: float):
+    """SPERR (wavelets + outlier correction, a pointwise bound) through its numcodecs codec; it takes any rank
+    (above 3-D, each [depth, height, width] slice on its own)."""
+    from numcodecs_wasm_sperr import Sperr
+
+    codec = Sperr(mode="pwe", pwe=float(eb))
+    return (lambda: np.asarray(codec.encode(np.ascontiguousarray(x))).view(np.uint8).ravel(),
+            lambda blob: np.asarray(codec.decode(blob)).reshape(x.shape))
+
+
 def _zfp_codec(x: np.ndarray, eb: float):
     import zfpy
 
@@ -174,14 +184,14 @@ def run_grid(data: pd.DataFrame | np.ndarray, kind: str, value: float, entropy: 
 
 def run_error_bounded(data: pd.DataFrame | np.ndarray, codec: str, kind: str, value: float
                       ) -> tuple[BaselineResult, pd.DataFrame | np.ndarray]:
-    """SZ3 (``pysz``) or ZFP (``zfpy``) per column (tables) or on the whole array (fields), at an absolute or
-    range-relative bound; integer columns and non-float dtypes are stored with zstd, exactly. ``grid`` is
-    baler's own model-free coder."""
+    """SZ3 (``pysz``), ZFP (``zfpy``) or SPERR (``numcodecs-wasm-sperr``) per column (tables) or on the whole
+    array (fields), at an absolute or range-relative bound; integer columns and non-float dtypes are stored with
+    zstd, exactly. ``grid`` is baler's own model-free coder."""
     if codec == "grid":
         return run_grid(data, kind, value)
-    makers = {"sz3": _sz3_codec, "zfp": _zfp_codec}
+    makers = {"sz3": _sz3_codec, "zfp": _zfp_codec, "sperr": _sperr_codec}
     if codec not in makers:
-        raise InputError(f"lossy baseline {codec!r} unknown; choose grid, sz3 or zfp")
+        raise InputError(f"lossy baseline {codec!r} unknown; choose grid, sz3, zfp or sperr")
     raw = table_bytes(data)
     total, t_c, t_d, outs = 0, 0.0, 0.0, []
     for x in _columns(data):

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 
 from baler_core.models.registry import resolve_model_name
 
-OPTIONAL_BASELINES = (("sz3", "pysz"), ("zfp", "zfpy"))  # codec, module of the optional [baselines] extra
+# codec, module of the optional [baselines] extra
+OPTIONAL_BASELINES = (("sz3", "pysz"), ("zfp", "zfpy"), ("sperr", "numcodecs_wasm_sperr"))
 SEQUENTIAL_TRAINING = {"loss": "l1", "batch_size": 1024}  # residual coding wants medians; small heads, big batches
 
 
@@ -95,9 +96,9 @@ def missing_peers(config: Mapping) -> list[str]:
     wanted = {codec for b in [config["baselines"]] for codec in b.get("lossless", []) if codec != "lzma"}
     if config["baselines"].get("lossy_bounds"):
         wanted |= {codec for codec, _ in OPTIONAL_BASELINES}
-    modules = {"sz3": "pysz", "zfp": "zfpy"}
+    modules = {"sz3": "pysz", "zfp": "zfpy", "sperr": "numcodecs-wasm-sperr"}
     return [f"baseline {c} skipped: pip install {modules.get(c, c)} (the [baselines] extra)" for c in sorted(wanted)
-            if importlib.util.find_spec(modules.get(c, c)) is None]
+            if importlib.util.find_spec(modules.get(c, c).replace("-", "_")) is None]
 
 
 def training_settings(config: Mapping, dataset: str, model: str, ratio: str, seed: str) -> dict:

@@ -95,7 +95,7 @@ rule baseline_lossy:
     benchmark:
         "results/benchmarks/baseline_lossy/{dataset}-{lossy}-{bound}.tsv"
     wildcard_constraints:
-        lossy="sz3|zfp|grid",
+        lossy="sz3|zfp|sperr|grid",
     shell:
         "python -m baler_core.cli --log {log} baseline {input} --codec {wildcards.lossy} --error-bound {params.bound} "
         "-o {output.result} --metrics {output.metrics} 2>> {log}"
