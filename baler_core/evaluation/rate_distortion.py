@@ -87,7 +87,8 @@ def plot_rate_distortion(summary: pd.DataFrame, path: str | Path, title: str = "
     path = prepare(path)
     table = sweep_table(summary)
     series = list(dict.fromkeys(table["series"]))
-    palette = plt.get_cmap("tab20" if len(series) > 10 else "tab10").colors
+    palette = (plt.get_cmap("tab10").colors if len(series) <= 10 else
+               plt.get_cmap("tab20").colors + plt.get_cmap("tab20b").colors)  # distinct up to 40 methods
     colour = {s: palette[i % len(palette)] for i, s in enumerate(series)}
     marker = {s: _MARKERS[i % len(_MARKERS)] for i, s in enumerate(series)}
     kinds = [k for k in _KINDS if any(_value(b)[0] == k and math.isfinite(_value(b)[1]) for b in table["bound"])]
