@@ -86,12 +86,12 @@ def test_aggregate_seeds_command(tmp_path):
     assert row["response_mean_std"] == pytest.approx(0.01, rel=1e-4)
 
 
-@pytest.mark.parametrize("codec", ["lzma", "pcodec", "blosc2"])
+@pytest.mark.parametrize("codec", ["lzma", "pcodec", "blosc2", "openzl"])
 def test_lossless_peers_are_exact_per_column(codec):
     from baler_core.evaluation.peers import run_lossless_peer
 
-    if codec == "blosc2":
-        pytest.importorskip("blosc2", reason="blosc2 is the baselines extra")
+    if codec in ("blosc2", "openzl"):
+        pytest.importorskip(codec, reason=f"{codec} is in the baselines extra")
     df = make_jets(3000)
     df["flag"] = df.index % 3 == 0  # bools and integers too
     df["n"] = (df.index % 7).astype(np.int16)

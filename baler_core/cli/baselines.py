@@ -59,9 +59,9 @@ def add_baselines_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("baseline", help="run a reference codec on a dataset and write its figures as JSON")
     p.add_argument("input")
     p.add_argument("--codec", required=True,
-                   choices=["gzip", "zstd", "lzma", "pcodec", "blosc2", "trunc", "atlas7", "atlas10", "nanoaod",
-                            "sz3", "zfp", "sperr", "grid"],
-                   help="lossless: gzip, zstd (--level), lzma (-9), pcodec, blosc2 (shuffle + zstd), each per "
+                   choices=["gzip", "zstd", "lzma", "pcodec", "blosc2", "openzl", "trunc", "atlas7", "atlas10",
+                            "nanoaod", "sz3", "zfp", "sperr", "grid"],
+                   help="lossless: gzip, zstd (--level), lzma (-9), pcodec, blosc2 (shuffle + zstd), openzl, each per "
                         "column; trunc (--level mantissa bits, then zstd -19); the HEP precision presets atlas7, "
                         "atlas10, nanoaod (then --after); error-bounded: sz3, zfp, sperr, grid (baler -m none)")
     p.add_argument("--after", choices=["zstd19", "lzma9"], default="zstd19",

@@ -1,6 +1,6 @@
-"""The strongest peers a user would otherwise pick (issue 31): lossless float coders (LZMA-9, pcodec, and
-blosc2's byte shuffle + zstd), and the precision presets of the LHC experiments, each then
-stored with zstd -19 or LZMA-9.
+"""The strongest peers a user would otherwise pick (issue 31): lossless float coders (LZMA-9, pcodec,
+blosc2's byte shuffle + zstd, and Meta's OpenZL with its generic graph on typed numeric input), and the
+precision presets of the LHC experiments, each then stored with zstd -19 or LZMA-9.
 
 Presets (what a physicist does without baler):
 - ``atlas7`` / ``atlas10``: every float32 column's mantissa cut to 7 or 10 bits (ATLAS PHYSLITE; 10 bits took
@@ -22,10 +22,11 @@ import zstandard
 
 from baler_core.errors import InputError
 
-LOSSLESS = ("lzma", "pcodec", "blosc2")
+LOSSLESS = ("lzma", "pcodec", "blosc2", "openzl")
 PRESETS = ("atlas7", "atlas10", "nanoaod")
 AFTER = {"zstd19": "zstd -19", "lzma9": "LZMA -9"}
-_INSTALL = {"blosc2": "pip install blosc2 (the baselines extra)", "pcodec": "pip install pcodec"}
+_INSTALL = {"blosc2": "pip install blosc2 (the baselines extra)", "pcodec": "pip install pcodec",
+            "openzl": "pip install openzl (the baselines extra)"}
 
 
 def _columns(data: pd.DataFrame | np.ndarray) -> list[np.ndarray]:
@@ -59,6 +60,18 @@ def _codec(name: str):
             return (lambda x: blosc2.compress(x, typesize=x.dtype.itemsize, clevel=9, codec=blosc2.Codec.ZSTD,
                                               filter=blosc2.Filter.SHUFFLE),
                     lambda b, like: np.frombuffer(blosc2.decompress(b), dtype=like.dtype))
+        if name == "openzl":
+            import openzl.ext as zl
+
+            def enc_zl(x: np.ndarray) -> bytes:
+                compressor = zl.Compressor()
+                compressor.select_starting_graph(zl.graphs.Compress()(compressor))  # the generic graph
+                cctx = zl.CCtx()
+                cctx.ref_compressor(compressor)
+                cctx.set_parameter(zl.CParam.FormatVersion, zl.MAX_FORMAT_VERSION)
+                return cctx.compress([zl.Input(zl.Type.Numeric, np.ascontiguousarray(x))])
+
+            return enc_zl, lambda b, like: zl.DCtx().decompress(b)[0].content.as_nparray().view(like.dtype)
     except ImportError as exc:
         raise ImportError(f"baseline {name} needs {_INSTALL[name]}") from exc
     raise InputError(f"lossless baseline {name!r} unknown; choose one of {', '.join(LOSSLESS)}")

@@ -55,7 +55,7 @@ rule baseline_lossless:
     benchmark:
         "results/benchmarks/baseline_lossless/{dataset}-{peer}.tsv"
     wildcard_constraints:
-        peer="lzma|pcodec|blosc2",
+        peer="lzma|pcodec|blosc2|openzl",
     shell:
         "python -m baler_core.cli --log {log} baseline {input} --codec {wildcards.peer} -o {output} 2>> {log}"
 
