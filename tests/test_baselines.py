@@ -170,3 +170,21 @@ def test_ranked_table_orders_by_ratio_within_each_bound():
     assert list(first["rank"]) == [1, 2, 3] and list(first["bound_held"]) == [True, True, False]
     assert list(r[r["bound"] == "exact"]["method"]) == ["pcodec", "zstd"]
     assert set(first["error"]) == {"max_range_rel_error"}
+
+
+def test_pipeline_skips_a_missing_peer_and_says_how_to_install_it(monkeypatch):
+    import yaml
+
+    from baler_core.pipeline import plan
+
+    cfg = yaml.safe_load(open(plan.__file__.rsplit("baler_core", 1)[0] + "config/config.yaml"))
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name in ("numcodecs_wasm_sperr", "openzl") else real(name, *a))
+    files = plan.baseline_files(cfg, "cfd_square")
+    assert not any("/sperr-" in f or "/openzl/" in f for f in files)
+    assert any("/pcodec/" in f for f in files) and any("/lzma/" in f for f in files)
+    lines = plan.missing_peers(cfg)
+    assert "baseline sperr skipped: pip install numcodecs-wasm-sperr (the [baselines] extra)" in lines
+    assert "baseline openzl skipped: pip install openzl (the [baselines] extra)" in lines
+    assert not any("lzma" in line for line in lines)

@@ -119,6 +119,7 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
             if columns is None:
                 columns = [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
                 opts.bounds.check_columns(list(chunk.columns))
+                progress.bytes_per_unit = float(sum(chunk[c].dtype.itemsize for c in chunk.columns))
             elif [c["name"] for c in columns] != list(chunk.columns):
                 raise InputError(f"{source}: column order changed between chunks")
             elif [c["dtype"] for c in columns] != [chunk[c].dtype.str for c in chunk.columns]:
@@ -134,7 +135,6 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
                            **({"predictor": "none"} if bundle is None else {}),
                            "columns": [recs_by_name[name] for name in chunk.columns]})
             n_total += len(chunk)
-            progress.bytes_per_unit = float(sum(chunk[c].dtype.itemsize for c in chunk.columns))
             progress.update(len(chunk))
         if columns is None:
             if empty_columns is None:

@@ -5,7 +5,9 @@ Each reports bytes, ratio and throughput."""
 from __future__ import annotations
 
 import gzip
+import lzma
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -98,27 +100,37 @@ def truncate_mantissa(x: np.ndarray, keep_bits: int) -> np.ndarray:
     return out
 
 
-def run_truncation(data: pd.DataFrame | np.ndarray, keep_bits: int, level: int = 19
-                   ) -> tuple[BaselineResult, pd.DataFrame | np.ndarray]:
-    """Mantissa truncation of float32 columns followed by zstd (the production HEP trick)."""
+def run_rounded(data: pd.DataFrame | np.ndarray, bits_of: Callable[[str], int], coder: str, level: int,
+                method: str, label: str) -> tuple[BaselineResult, pd.DataFrame | np.ndarray]:
+    """Each float32 column's mantissa rounded to ``bits_of(column name)`` bits (a field is named ``field``), then
+    the whole table coded with ``coder`` (``zstd`` at ``level``, or ``lzma`` at preset ``level``)."""
+    if coder not in ("zstd", "lzma"):
+        raise InputError(f"coder after rounding {coder!r} unknown; choose zstd or lzma")
     if isinstance(data, np.ndarray):
-        rec = truncate_mantissa(data, keep_bits)
+        rec = truncate_mantissa(data, bits_of("field"))
     else:
-        rec = pd.DataFrame({c: truncate_mantissa(data[c].to_numpy(), keep_bits) for c in data.columns})
+        rec = pd.DataFrame({c: truncate_mantissa(data[c].to_numpy(), bits_of(str(c))) for c in data.columns})
     raw = table_bytes(data)
-    t0 = time.perf_counter()
-    blob = zstandard.ZstdCompressor(level=level).compress(table_bytes(rec))
-    t_c = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    zstandard.ZstdDecompressor().decompress(blob)
-    t_d = time.perf_counter() - t0
+    if coder == "zstd":
+        enc, dec = zstandard.ZstdCompressor(level=level).compress, zstandard.ZstdDecompressor().decompress
+    else:
+        enc, dec = (lambda b: lzma.compress(b, preset=level)), lzma.decompress
+    blob, t_c = _timed(enc, table_bytes(rec), repeat=1)
+    _, t_d = _timed(dec, blob, repeat=1)
     mb = len(raw) / 1e6
-    res = BaselineResult("trunc", f"trunc{keep_bits}-zstd{level}", len(raw), len(blob), len(raw) / len(blob),
-                         mb / max(t_c, 1e-9), mb / max(t_d, 1e-9), False)
+    res = BaselineResult(method, label, len(raw), len(blob), len(raw) / max(len(blob), 1), mb / max(t_c, 1e-9),
+                         mb / max(t_d, 1e-9), False)
     return res, rec
 
 
-def _columns(data: pd.DataFrame | np.ndarray) -> list[np.ndarray]:
+def run_truncation(data: pd.DataFrame | np.ndarray, keep_bits: int, level: int = 19
+                   ) -> tuple[BaselineResult, pd.DataFrame | np.ndarray]:
+    """Mantissa truncation of float32 columns followed by zstd (the production HEP trick)."""
+    return run_rounded(data, lambda _: keep_bits, "zstd", level, "trunc", f"trunc{keep_bits}-zstd{level}")
+
+
+def columns_of(data: pd.DataFrame | np.ndarray) -> list[np.ndarray]:
+    """A table's columns as arrays; a field is one column."""
     return [data] if isinstance(data, np.ndarray) else [data[c].to_numpy() for c in data.columns]
 
 
@@ -194,7 +206,7 @@ def run_error_bounded(data: pd.DataFrame | np.ndarray, codec: str, kind: str, va
         raise InputError(f"lossy baseline {codec!r} unknown; choose grid, sz3, zfp or sperr")
     raw = table_bytes(data)
     total, t_c, t_d, outs = 0, 0.0, 0.0, []
-    for x in _columns(data):
+    for x in columns_of(data):
         if x.dtype.kind != "f" or not np.all(np.isfinite(x)):
             blob, tc = _timed(zstandard.ZstdCompressor(level=19).compress, np.ascontiguousarray(x).tobytes(), repeat=1)
             total, t_c, outs = total + len(blob), t_c + tc, outs + [x]

@@ -21,17 +21,18 @@ import pandas as pd
 import zstandard
 
 from baler_core.errors import InputError
+from baler_core.evaluation.baselines import BaselineResult, columns_of, run_rounded
 
 LOSSLESS = ("lzma", "pcodec", "blosc2", "openzl")
 PRESETS = ("atlas7", "atlas10", "nanoaod")
-AFTER = {"zstd19": "zstd -19", "lzma9": "LZMA -9"}
+AFTER = {"zstd19": ("zstd", 19), "lzma9": ("lzma", 9)}  # the lossless coder after a preset: (coder, level)
 _INSTALL = {"blosc2": "pip install blosc2 (the baselines extra)", "pcodec": "pip install pcodec",
             "openzl": "pip install openzl (the baselines extra)"}
 
 
 def _columns(data: pd.DataFrame | np.ndarray) -> list[np.ndarray]:
-    cols = [data] if isinstance(data, np.ndarray) else [data[c].to_numpy() for c in data.columns]
-    return [np.ascontiguousarray(c.astype(np.uint8) if c.dtype.kind == "b" else c).ravel() for c in cols]
+    """Contiguous flat columns, booleans as bytes (the coders take numbers)."""
+    return [np.ascontiguousarray(c.astype(np.uint8) if c.dtype.kind == "b" else c).ravel() for c in columns_of(data)]
 
 
 def _codec(name: str):
@@ -79,8 +80,6 @@ def _codec(name: str):
 
 def run_lossless_peer(data: pd.DataFrame | np.ndarray, name: str):
     """A lossless coder column by column; every column's round trip is checked bit for bit."""
-    from baler_core.evaluation.baselines import BaselineResult
-
     enc, dec = _codec(name)
     cols = _columns(data)
     raw = sum(c.nbytes for c in cols)
@@ -114,30 +113,8 @@ def preset_bits(name: str, preset: str) -> int:
 
 def run_preset(data: pd.DataFrame | np.ndarray, preset: str, after: str):
     """A precision preset on every float32 column, then the whole table coded with ``after`` (zstd19, lzma9)."""
-    from baler_core.evaluation.baselines import BaselineResult, table_bytes, truncate_mantissa
-
     if after not in AFTER:
         raise InputError(f"after a preset: choose one of {', '.join(AFTER)}, got {after!r}")
-    if isinstance(data, np.ndarray):
-        rec = truncate_mantissa(data, preset_bits("field", preset))
-    else:
-        rec = pd.DataFrame({c: truncate_mantissa(data[c].to_numpy(), preset_bits(str(c), preset))
-                            for c in data.columns})
-    raw = table_bytes(data)
-    body = table_bytes(rec)
-    t0 = time.perf_counter()
-    if after == "zstd19":
-        blob = zstandard.ZstdCompressor(level=19).compress(body)
-        t_c = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        zstandard.ZstdDecompressor().decompress(blob)
-    else:
-        blob = lzma.compress(body, preset=9)
-        t_c = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        lzma.decompress(blob)
-    t_d = time.perf_counter() - t0
-    mb = len(raw) / 1e6
-    res = BaselineResult(preset, f"{preset}-{after}", len(raw), len(blob), len(raw) / max(len(blob), 1),
-                         mb / max(t_c, 1e-9), mb / max(t_d, 1e-9), False)
-    return res, rec
+    preset_bits("", preset)  # an unknown preset is named before any work
+    coder, level = AFTER[after]
+    return run_rounded(data, lambda name: preset_bits(name, preset), coder, level, preset, f"{preset}-{after}")

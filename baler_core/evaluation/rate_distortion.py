@@ -19,8 +19,10 @@ import pandas as pd  # noqa: E402
 from baler_core.errors import InputError  # noqa: E402
 from baler_core.evaluation import metrics  # noqa: E402
 from baler_core.evaluation.plots import no_data, prepare, style  # noqa: E402
+from baler_core.evaluation.summary import bound_of_label  # noqa: E402
 
 _KINDS = ("range", "rel", "abs", "rms")  # bounds drawn as curves (a value on a log axis)
+_LAST = ("exact", "preset", "none")  # bounds without a value: bars only, after the others
 _MARKERS = ["o", "s", "D", "^", "v", "P", "X", "<", ">", "h", "p", "*"]
 
 
@@ -29,10 +31,7 @@ def _bound_of(row: pd.Series) -> str:
     b = row.get("bound")
     if isinstance(b, str) and b:
         return b
-    label = str(row.get("label", ""))
-    if "/eb-" in label:
-        return label.rsplit("/eb-", 1)[1].replace("_", "=", 1)
-    return ""
+    return bound_of_label(str(row.get("label", "")))
 
 
 def _series_of(row: pd.Series, bound: str) -> str:
@@ -69,8 +68,7 @@ def _bound_order(bound: str) -> tuple:
     kind, value = _value(bound)
     if kind in _KINDS and math.isfinite(value):
         return (_KINDS.index(kind), -value)
-    return (len(_KINDS) + ["exact", "preset", "none"].index(kind) if kind in ("exact", "preset", "none")
-            else len(_KINDS) + 3, 0.0)
+    return (len(_KINDS) + (_LAST.index(kind) if kind in _LAST else len(_LAST)), 0.0)
 
 
 def _value(bound: str) -> tuple[str, float]:

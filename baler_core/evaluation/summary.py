@@ -21,6 +21,11 @@ def _max(series: pd.Series) -> float:
     return float(v.max()) if v.size else float("nan")
 
 
+def bound_of_label(label: str) -> str:
+    """The bound of a sweep point's label: ``dense-r4-s0/eb-range_1e-3`` -> ``range=1e-3`` ("" for no point)."""
+    return label.rsplit("/eb-", 1)[1].replace("_", "=", 1) if "/eb-" in label else ""
+
+
 def point_row(dataset: str, point_dir: str | Path) -> dict:
     """Summary row of one sweep point folder (``compress.json``, ``decompress.json``, ``metrics.tsv``)."""
     d = Path(point_dir)
@@ -31,9 +36,10 @@ def point_row(dataset: str, point_dir: str | Path) -> dict:
     physics = d / "physics.tsv"  # events: the physics-analysis check
     pull = _max(pd.read_csv(physics, sep="\t")["largest_pull"]) if physics.exists() else np.nan
     mb = info["raw_bytes"] / 1e6
+    label = f"{d.parent.name}/{d.name}"
     return {
-        "dataset": dataset, "method": f"baler-{info['model']['name']}", "label": f"{d.parent.name}/{d.name}",
-        "bound": d.name.removeprefix("eb-").replace("_", "=", 1),
+        "dataset": dataset, "method": f"baler-{info['model']['name']}", "label": label,
+        "bound": bound_of_label(label),
         "raw_bytes": info["raw_bytes"], "compressed_bytes": info["compressed_bytes"],
         "decoder_bytes": info["decoder_bytes"], "ratio": info["ratio_without_decoder"],
         "ratio_with_decoder": info["ratio_with_decoder"], "max_abs_error": _max(m["max_abs_error"]),

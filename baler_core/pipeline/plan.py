@@ -10,8 +10,11 @@ from collections.abc import Mapping
 
 from baler_core.models.registry import resolve_model_name
 
-# codec, module of the optional [baselines] extra
-OPTIONAL_BASELINES = (("sz3", "pysz"), ("zfp", "zfpy"), ("sperr", "numcodecs_wasm_sperr"))
+# the optional peers of the [baselines] extra: codec -> (module, pip package); lzma is Python's own
+PEER_PACKAGES = {"sz3": ("pysz", "pysz"), "zfp": ("zfpy", "zfpy"),
+                 "sperr": ("numcodecs_wasm_sperr", "numcodecs-wasm-sperr"), "pcodec": ("pcodec", "pcodec"),
+                 "blosc2": ("blosc2", "blosc2"), "openzl": ("openzl", "openzl")}
+LOSSY_PEERS = ("sz3", "zfp", "sperr")  # run at every lossy bound of ``baselines.lossy_bounds``
 SEQUENTIAL_TRAINING = {"loss": "l1", "batch_size": 1024}  # residual coding wants medians; small heads, big batches
 
 
@@ -78,27 +81,28 @@ def baseline_files(config: Mapping, dataset: str) -> list[str]:
     out.extend(f"results/{dataset}/baseline/trunc-l{k}/result.json" for k in b.get("truncation_bits", []))
     # baler without a model (-m none): the floor every trained model has to beat, at each lossy bound
     out.extend(f"results/{dataset}/baseline/grid-eb-{bound_tag(e)}/result.json" for e in b.get("lossy_bounds", []))
-    for codec, module in OPTIONAL_BASELINES:
-        if importlib.util.find_spec(module) is not None:
-            out.extend(f"results/{dataset}/baseline/{codec}-eb-{bound_tag(e)}/result.json"
-                       for e in b.get("lossy_bounds", []))
-    # the strongest lossless float coders, each where its package is installed (LZMA is Python's own)
+    out.extend(f"results/{dataset}/baseline/{codec}-eb-{bound_tag(e)}/result.json" for codec in LOSSY_PEERS
+               if peer_installed(codec) for e in b.get("lossy_bounds", []))
+    # the strongest lossless float coders, each where its package is installed
     out.extend(f"results/{dataset}/baseline/{codec}/result.json" for codec in b.get("lossless", [])
-               if codec == "lzma" or importlib.util.find_spec(codec) is not None)
+               if peer_installed(codec))
     if config["datasets"][dataset]["kind"] != "field":  # the LHC experiments' precision presets: HEP data
         out.extend(f"results/{dataset}/baseline/{p}-{after}/result.json" for p in b.get("presets", [])
                    for after in b.get("preset_after", ["zstd19", "lzma9"]))
     return out
 
 
+def peer_installed(codec: str) -> bool:
+    """Whether a baseline's package can be imported (codecs of no optional package always can)."""
+    return codec not in PEER_PACKAGES or importlib.util.find_spec(PEER_PACKAGES[codec][0]) is not None
+
+
 def missing_peers(config: Mapping) -> list[str]:
     """Configured peers whose package is not installed, each with how to install it (the run goes on)."""
-    wanted = {codec for b in [config["baselines"]] for codec in b.get("lossless", []) if codec != "lzma"}
-    if config["baselines"].get("lossy_bounds"):
-        wanted |= {codec for codec, _ in OPTIONAL_BASELINES}
-    modules = {"sz3": "pysz", "zfp": "zfpy", "sperr": "numcodecs-wasm-sperr"}
-    return [f"baseline {c} skipped: pip install {modules.get(c, c)} (the [baselines] extra)" for c in sorted(wanted)
-            if importlib.util.find_spec(modules.get(c, c).replace("-", "_")) is None]
+    b = config["baselines"]
+    wanted = list(b.get("lossless", [])) + (list(LOSSY_PEERS) if b.get("lossy_bounds") else [])
+    return [f"baseline {c} skipped: pip install {PEER_PACKAGES[c][1]} (the [baselines] extra)" for c in wanted
+            if not peer_installed(c)]
 
 
 def training_settings(config: Mapping, dataset: str, model: str, ratio: str, seed: str) -> dict:

@@ -19,6 +19,7 @@ _C = np.array([(0, 0, 0),
                (1, 1, 0), (-1, -1, 0), (1, -1, 0), (-1, 1, 0),
                (1, 0, 1), (-1, 0, -1), (1, 0, -1), (-1, 0, 1),
                (0, 1, 1), (0, -1, -1), (0, 1, -1), (0, -1, 1)])
+_CF = _C.astype(np.float64)  # the velocities as floats, for the moments and the equilibrium
 _W = np.array([1 / 3] + [1 / 18] * 6 + [1 / 36] * 12)
 _OPP = np.array([int(np.flatnonzero((_C == -c).all(axis=1))[0]) for c in _C])
 _LEFT = np.flatnonzero(_C[:, 0] < 0)  # unknown at the outlet after streaming
@@ -49,7 +50,7 @@ class CubeFlow:
 
 def _equilibrium(rho: np.ndarray, u: np.ndarray) -> np.ndarray:
     """``w_i rho (1 + 3 c.u + 4.5 (c.u)^2 - 1.5 u^2)`` for every direction: shape ``(19, *rho.shape)``."""
-    cu = np.tensordot(_C.astype(np.float64), u, axes=(1, 0))
+    cu = np.tensordot(_CF, u, axes=(1, 0))
     usq = 1.5 * (u * u).sum(axis=0)
     return _W[:, None, None, None] * rho * (1.0 + 3.0 * cu + 4.5 * cu * cu - usq)
 
@@ -101,7 +102,7 @@ def simulate_cube_flow(n_frames: int = 16, depth: int = 24, height: int = 24, wi
     total = warmup_steps + n_frames * steps_per_frame
     for t in range(total):
         rho = f.sum(axis=0)
-        u = np.tensordot(_C.T.astype(np.float64), f, axes=(1, 0)) / rho
+        u = np.tensordot(_CF.T, f, axes=(1, 0)) / rho
         post = f + (_equilibrium(rho, u) - f) / tau
         post[:, solid] = f[:, solid][_OPP]  # full-way bounce-back: what streamed into the cube goes back out
         post[:, :, :, :1] = _equilibrium(np.ones((depth, height, 1)), inflow(t))
@@ -115,7 +116,7 @@ def simulate_cube_flow(n_frames: int = 16, depth: int = 24, height: int = 24, wi
             if not np.all(np.isfinite(rho)):
                 raise InputError(f"the cube flow became unstable at step {t} (reynolds={reynolds}, tau={tau:.4f}): "
                                  "lower reynolds or raise the resolution")
-            u = np.tensordot(_C.T.astype(np.float64), f, axes=(1, 0)) / rho
+            u = np.tensordot(_CF.T, f, axes=(1, 0)) / rho
             u[:, solid] = 0.0
             frames[:3, k] = u / u0
             frames[3, k] = np.where(solid, 0.0, (rho - 1.0) / 3.0 / (u0 * u0))
