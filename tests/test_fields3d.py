@@ -78,5 +78,92 @@ def test_bad_ranks_and_models_are_refused_by_name(tmp_path):
 
 def test_a_2d_field_model_refuses_3d_frames_by_name(tmp_path, field_model):
     _, bundle = field_model
-    with pytest.raises(InputError, match="models are 2-D.*-m none"):
+    with pytest.raises(InputError, match="conv2d codes fields of 2 spatial axes.*train conv3d.*-m none"):
         compress_field(_flow(), bundle, tmp_path / "x.baler", CompressionOptions(BoundSpec(parse_bound("abs=1e-3"))))
+
+
+@pytest.fixture(scope="module")
+def conv3d_model(tmp_path_factory):
+    from baler_core.training.loop import TrainConfig
+    from baler_core.training.train import ModelConfig, train_dataset
+
+    path = tmp_path_factory.mktemp("conv3d") / "vol.safetensors"
+    bundle, result = train_dataset(_flow(n=6), path, ModelConfig(latent_dim=2, channels=[4, 8]),
+                                   TrainConfig(epochs=4, batch_size=2, seed=3, device="cpu", patch=8))
+    return path, bundle, result
+
+
+def test_auto_trains_conv3d_on_volumes_and_records_why(conv3d_model):
+    from baler_core.models import ConvAutoencoder3d, load_model
+
+    path, bundle, result = conv3d_model
+    assert isinstance(bundle.model, ConvAutoencoder3d) and bundle.record["model"] == "conv3d"
+    assert bundle.record["frame_shape"] == [10, 12, 14] and "3-D" in bundle.record["chosen_by"]["reason"]
+    assert result.epochs_run == 4 and np.isfinite(result.best_val_loss)
+    again = load_model(path)  # rebuilt from the stored arguments, same weights
+    z = np.random.default_rng(0).normal(size=(1, 2, 3, 3, 4)).astype(np.float32)
+    import torch
+
+    with torch.no_grad():
+        a = bundle.model.decode(torch.from_numpy(z), (9, 12, 13))
+        b = again.model.decode(torch.from_numpy(z), (9, 12, 13))
+    assert a.shape == (1, 9, 12, 13) and torch.equal(a, b)
+
+
+@pytest.mark.parametrize("spec", ["range=1e-3", "abs=1e-2", "rel=1e-3", "none"])
+def test_conv3d_round_trip_within_the_bound_on_frames_of_another_size(tmp_path, conv3d_model, spec):
+    _, bundle, _ = conv3d_model
+    f = _flow(n=7, d=9, h=11, w=17, dtype=np.float64)  # not the training size, odd sizes padded and cropped
+    out = tmp_path / "v.baler"
+    h = compress_field(f, bundle, out, CompressionOptions(BoundSpec(parse_bound(spec)), embed_decoder=True,
+                                                          block_rows=1000))  # under a frame: one a block
+    assert len(h["blocks"]) == 7 and h["model"]["name"] == "conv3d"
+    if spec == "none":  # only the model can rebuild it: every block uses it
+        assert all(b["predictor"] == "model" for b in h["blocks"])
+    g = decompress(out)
+    assert g.shape == f.shape and g.dtype == f.dtype
+    if spec == "none":  # the model's own reconstruction, up to the latent's quantization
+        import torch
+
+        norm = bundle.normalizer
+        with torch.no_grad():
+            fwd = bundle.model(torch.from_numpy(norm.transform(f.reshape(-1, 1)).reshape(f.shape).astype(np.float32)))
+        own = norm.inverse(fwd["x_hat"].numpy().reshape(-1, 1)).reshape(f.shape)
+        assert np.abs(g - own).max() < 1e-2 * np.abs(own - f).max()
+        return
+    bound = parse_bound(spec)
+    err = np.abs(g - f)
+    if bound.kind == "abs":
+        assert err.max() <= bound.value
+    elif bound.kind == "range":
+        assert err.max() <= bound.value * (f.max() - f.min())
+    else:
+        assert np.all(err <= bound.value * np.abs(f))
+
+
+def test_conv3d_refuses_2d_frames_and_conv2d_training_refuses_volumes(tmp_path, conv3d_model):
+    from baler_core.training.loop import TrainConfig
+    from baler_core.training.train import ModelConfig, train_dataset
+
+    _, bundle, _ = conv3d_model
+    with pytest.raises(InputError, match="conv3d codes fields of 3 spatial axes.*train conv2d"):
+        compress_field(_flow()[:, 0], bundle, tmp_path / "x.baler",
+                       CompressionOptions(BoundSpec(parse_bound("abs=1e-3"))))
+    with pytest.raises(InputError, match="conv2d needs fields of 2 spatial axes.*use conv3d"):
+        train_dataset(_flow(), tmp_path / "m.safetensors", ModelConfig(model="conv2d", channels=[4]),
+                      TrainConfig(epochs=1, device="cpu"))
+
+
+def test_cli_trains_and_compresses_a_volume(tmp_path):
+    np.save(tmp_path / "vol.npy", _flow(n=4, d=8, h=8, w=8))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "baler_core.cli", *a], capture_output=True,  # noqa: E731
+                                    text=True, cwd=tmp_path)
+    r = run("train", "vol.npy", "-o", "vol.safetensors", "--epochs", "2", "--latent-dim", "1", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "conv3d" in r.stderr
+    r = run("compress", "vol.npy", "--model", "vol.safetensors", "-o", "vol.baler", "--error-bound", "range=1e-3")
+    assert r.returncode == 0, r.stderr
+    r = run("decompress", "vol.baler", "--model", "vol.safetensors", "-o", "back.npy")
+    assert r.returncode == 0, r.stderr
+    f, g = np.load(tmp_path / "vol.npy"), np.load(tmp_path / "back.npy")
+    assert g.shape == f.shape and np.abs(g - f).max() <= 1e-3 * (f.max() - f.min())

@@ -1,4 +1,5 @@
-"""Compress an N x H x W (or, without a model, N x D x H x W) field frame block by frame block."""
+"""Compress an N x H x W (conv2d or no model) or N x D x H x W (conv3d or no model) field frame block by frame
+block."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ def compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBun
         raise InputError(f"{source}: a field must be N x H x W or N x D x H x W, got shape {field.shape}")
     if min(field.shape[1:]) < 1:
         raise InputError(f"{source}: field frames must be at least 1 in every dimension, got shape {field.shape}")
-    if field.ndim == 4 and bundle is not None:
-        raise InputError(f"{source}: the field models are 2-D (frames H x W); compress a 3-D field "
-                         f"(shape {field.shape}) with -m none")
+    if bundle is not None and bundle.model.spatial_dims != field.ndim - 1:
+        raise InputError(f"{source}: model {bundle.record['model']} codes fields of {bundle.model.spatial_dims} "
+                         f"spatial axes, this field has shape {field.shape}; train conv{field.ndim - 1}d on it, "
+                         f"or compress with -m none")
     if field.dtype not in (np.float32, np.float64):
         raise InputError(f"{source}: field dtype must be float32 or float64, got {field.dtype}")
     bound = opts.bounds.default

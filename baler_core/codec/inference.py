@@ -4,6 +4,7 @@ decoder whose predictions both sides compute identically."""
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 import torch
@@ -21,13 +22,13 @@ def float64_decoder(bundle: ModelBundle) -> torch.nn.Module:
 
 def batch_rows(shape: tuple[int, ...] | None) -> int:
     """Rows (or frames) per inference batch: about INFER_BATCH values, so memory stays bounded for fields."""
-    return max(1, INFER_BATCH // (shape[-2] * shape[-1])) if shape else INFER_BATCH
+    return max(1, INFER_BATCH // math.prod(shape)) if shape else INFER_BATCH
 
 
 @torch.no_grad()
 def run_encoder(bundle: ModelBundle, xn: np.ndarray) -> np.ndarray:
     model = bundle.model.to("cpu").eval()
-    step = batch_rows(xn.shape[1:] if xn.ndim == 3 else None)
+    step = batch_rows(xn.shape[1:] if xn.ndim >= 3 else None)
     outs = [model.encode(torch.from_numpy(xn[s : s + step])).numpy() for s in range(0, len(xn), step)]
     z = np.concatenate(outs) if outs else np.zeros((0,), np.float32)
     # float64 values beyond float32's range overflow the float32 model: such rows get a zero latent (their
@@ -43,7 +44,7 @@ def run_decoder(dec64: torch.nn.Module, z: np.ndarray, shape: tuple[int, ...] | 
     return np.concatenate(outs)
 
 
-def latent_shape(bundle: ModelBundle, n_rows: int, frame_shape: tuple[int, int] | None) -> tuple[int, ...]:
+def latent_shape(bundle: ModelBundle, n_rows: int, frame_shape: tuple[int, ...] | None) -> tuple[int, ...]:
     m = bundle.model
     if frame_shape is None:
         return (n_rows, m.latent_dim)

@@ -9,7 +9,7 @@ May import: ``errors``, ``prep``, ``coding`` (never ``training``, ``codec``, ``e
 
 from __future__ import annotations
 
-from baler_core.models.conv2d import ConvAutoencoder
+from baler_core.models.conv import ConvAutoencoder, ConvAutoencoder3d
 from baler_core.models.dense import DenseAutoencoder
 from baler_core.models.registry import (
                                         AUTO_MODELS,
@@ -24,7 +24,7 @@ from baler_core.models.sequential import SequentialPredictor
 from baler_core.models.sizing import latent_channels_for_ratio, latent_dim_for_ratio
 from baler_core.models.store import ModelBundle, load_decoder_blob, load_model, save_model, sha256_hex
 
-__all__ = ["MODEL_REGISTRY", "AUTO_MODELS", "ConvAutoencoder", "DenseAutoencoder", "ModelBundle",
+__all__ = ["MODEL_REGISTRY", "AUTO_MODELS", "ConvAutoencoder", "ConvAutoencoder3d", "DenseAutoencoder", "ModelBundle",
            "SequentialPredictor", "auto_model", "auto_reason", "build_model", "is_sequential",
            "latent_channels_for_ratio",
            "latent_dim_for_ratio", "load_decoder_blob", "load_model", "resolve_model_name", "save_model",

@@ -5,13 +5,14 @@ from __future__ import annotations
 from torch import nn
 
 from baler_core.errors import InputError
-from baler_core.models.conv2d import ConvAutoencoder
+from baler_core.models.conv import ConvAutoencoder, ConvAutoencoder3d
 from baler_core.models.dense import DenseAutoencoder
 from baler_core.models.sequential import SequentialPredictor
 
 MODEL_REGISTRY: dict[str, type[nn.Module]] = {"dense": DenseAutoencoder, "conv2d": ConvAutoencoder,
-                                              "sequential": SequentialPredictor}
-AUTO_MODELS = {"table": "sequential", "field": "conv2d"}  # what ``--model auto`` trains for each kind of data
+                                              "conv3d": ConvAutoencoder3d, "sequential": SequentialPredictor}
+# what ``--model auto`` trains for each kind of data (field3d: N x D x H x W)
+AUTO_MODELS = {"table": "sequential", "field": "conv2d", "field3d": "conv3d"}
 # why, as ``baler train`` logs it and records it in the model file (``baler info MODEL``)
 AUTO_REASONS = {
     "table": "tables are coded under an error bound, where the sequential model (each column predicted from the "
@@ -19,11 +20,13 @@ AUTO_REASONS = {
              "'The default model'); it needs an error bound: train --model dense for a reconstruction without one",
     "field": "the fully convolutional autoencoder takes frames of any H x W; each block falls back to the "
              "model-free coder where that is smaller",
+    "field3d": "the fully convolutional 3-D autoencoder takes volumes of any D x H x W (trained on cubic patches); "
+               "each block falls back to the model-free coder where that is smaller",
 }
 
 
 def auto_model(kind: str) -> str:
-    """The registry name ``auto`` stands for on data of ``kind`` ("table" or "field")."""
+    """The registry name ``auto`` stands for on data of ``kind`` ("table", "field" or "field3d")."""
     if kind not in AUTO_MODELS:
         raise InputError(f"data kind {kind!r} unknown; expected one of {', '.join(AUTO_MODELS)}")
     return AUTO_MODELS[kind]

@@ -25,6 +25,7 @@ from baler_core.errors import InputError
 from baler_core.progress import duration, logging_above_bars, on_terminal
 
 log = logging.getLogger(__name__)
+EVAL_VALUES = 1 << 24  # values per validation batch at most (64 MB of float32 input)
 
 
 @dataclass
@@ -40,7 +41,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # bf16 autocast on CUDA only
     l1_latent: float = 0.0  # sparsity penalty on the latent (the original Baler defined one but never applied it)
-    patch: int | None = 64  # fields: random square crops of this size during training (None: whole frames)
+    patch: int | None = 64  # fields: random square (3-D: cubic) crops of this size in training (None: whole frames)
     threads: int | None = None
     loss: str = "mse"  # mse | l1 (l1 suits residual coding: the median minimizes the residual's spread)
 
@@ -83,13 +84,17 @@ def _batches(n: int, batch_size: int, gen: torch.Generator) -> list[torch.Tensor
     return list(perm.split(batch_size))
 
 
-def _crop(x: torch.Tensor, patch: int | None, gen: torch.Generator) -> torch.Tensor:
-    if patch is None or x.ndim != 3 or (x.shape[1] <= patch and x.shape[2] <= patch):
-        return x
-    ph, pw = min(patch, x.shape[1]), min(patch, x.shape[2])
-    i = int(torch.randint(0, x.shape[1] - ph + 1, (1,), generator=gen))
-    j = int(torch.randint(0, x.shape[2] - pw + 1, (1,), generator=gen))
-    return x[:, i : i + ph, j : j + pw]
+def _crop_batch(x: torch.Tensor, idx: torch.Tensor, patch: int | None, gen: torch.Generator) -> torch.Tensor:
+    """Rows ``idx`` of ``x``; for fields (N x H x W or N x D x H x W) one random square / cubic patch of them, cut
+    before the rows are gathered so that only the patch is copied."""
+    if patch is None or x.ndim < 3 or all(s <= patch for s in x.shape[1:]):
+        return x[idx.to(x.device)]
+    window = []
+    for s in x.shape[1:]:
+        p = min(patch, s)
+        i = int(torch.randint(0, s - p + 1, (1,), generator=gen))
+        window.append(slice(i, i + p))
+    return x[(slice(None), *window)][idx.to(x.device)]
 
 
 def _distortion(x_hat: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
@@ -113,6 +118,7 @@ def evaluate_loss(model: nn.Module, x: torch.Tensor, batch_size: int, device: to
                   kind: str = "mse") -> float:
     model.eval()
     total, n = 0.0, 0
+    batch_size = max(1, min(batch_size, EVAL_VALUES // max(x[0].numel(), 1)))  # whole 3-D frames are large
     for start in range(0, len(x), batch_size):
         xb = x[start : start + batch_size].to(device)
         out = model(xb)
@@ -219,7 +225,7 @@ def train_model(
             t_ep = time.perf_counter()
             tot, nb = 0.0, 0
             for idx in _batches(len(xt), cfg.batch_size, gen):
-                xb = _crop(xt[idx.to(xt.device)], cfg.patch, gen).to(device, non_blocking=True)
+                xb = _crop_batch(xt, idx, cfg.patch, gen).to(device, non_blocking=True)
                 with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
                     loss, mse = _loss(model, xb, cfg.l1_latent, cfg.loss)
                 mse = mse.detach()

@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ModelConfig:
-    model: str = "auto"  # auto: sequential for tables, conv2d for fields (models/registry.py says why)
-    latent_dim: int | None = None  # dense: latent size; conv2d: latent channels
+    model: str = "auto"  # auto: sequential for tables, conv2d / conv3d for fields (models/registry.py says why)
+    latent_dim: int | None = None  # dense: latent size; conv2d / conv3d: latent channels
     ratio: float | None = None  # nominal ratio: float32 input bytes / quantized latent bytes
     hidden: list[int] = field(default_factory=lambda: [200, 100, 50])
     channels: list[int] = field(default_factory=lambda: [16, 32, 32])
@@ -95,15 +95,23 @@ def load_training_data(path: str | Path, columns: list[str] | None = None, tree:
 def build_for_data(data: pd.DataFrame | np.ndarray, mc: ModelConfig) -> tuple[str, dict, str]:
     """Registry name, constructor arguments and kind for the data and the model config."""
     kind = "field" if isinstance(data, np.ndarray) else "table"
-    name = resolve_model_name(mc.model, kind)
+    name = resolve_model_name(mc.model, auto_kind(data))
     if name not in MODEL_REGISTRY:
         raise InputError(f"model {name!r} unknown; registered models: {', '.join(MODEL_REGISTRY)}")
     cls = MODEL_REGISTRY[name]
     if cls.kind != kind:
-        other = auto_model(kind)
+        other = auto_model(auto_kind(data))
         raise InputError(f"model {name!r} needs a {cls.kind}"
-                         + (" (N x H x W)" if cls.kind == "field" else "") + f"; use {other} for {kind}s")
+                         + (" (N x H x W or N x D x H x W)" if cls.kind == "field" else "")
+                         + f"; use {other} for {kind}s")
     return name, cls.args_for_data(data, mc, latent_bits(mc.latent_dtype)), kind
+
+
+def auto_kind(data: pd.DataFrame | np.ndarray) -> str:
+    """The key of ``AUTO_MODELS`` for ``data``: table, field (N x H x W) or field3d (N x D x H x W)."""
+    if not isinstance(data, np.ndarray):
+        return "table"
+    return "field3d" if data.ndim == 4 else "field"
 
 
 def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: ModelConfig, tc: TrainConfig,
@@ -113,7 +121,7 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
     """Fit normalization on training rows only (or use ``normalizer``, fitted earlier), train, save."""
     name, args, kind = build_for_data(data, mc)
     if mc.model == "auto":
-        log.info("--model auto: %s for %ss: %s", name, kind, auto_reason(kind))
+        log.info("--model auto: %s for %ss: %s", name, kind, auto_reason(auto_kind(data)))
     relations: dict = {}
     if name == "sequential":
         from baler_core.models.relations import coding_order, find_relations
@@ -180,7 +188,7 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
     record = {
         "model": name, "model_args": args, "kind": kind, "columns": names, "normalization": norm.to_dict(),
         "latent": {"dtype": mc.latent_dtype}, "decoder_dtype": mc.decoder_dtype, "relations": relations,
-        **({"chosen_by": {"model": "auto", "reason": auto_reason(kind)}} if mc.model == "auto" else {}),
+        **({"chosen_by": {"model": "auto", "reason": auto_reason(auto_kind(data))}} if mc.model == "auto" else {}),
         "training": {**{k: v for k, v in asdict(result).items() if k != "history"},
                      "config": asdict(tc), "train_rows": int(len(x_train)), "val_rows": int(len(x_val))},
     }
