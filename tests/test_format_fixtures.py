@@ -16,9 +16,10 @@ from baler_core.io.events import to_awkward
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FILES = sorted(FIXTURES.glob("format-*/*.baler"))
-VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7")
+VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8")
 EVENTS_FROM = "1.6"  # the first version with the events kind
 GRIDDED_FROM = "1.7"  # N x D x H x W fields, the gridded kind (HDF5 / NetCDF / zarr) and the dithered grid
+DITHERED_FROM = "1.8"  # dithered residuals of model-coded table columns; the table-rel and conv3d fixtures
 
 
 def test_every_format_version_has_fixtures():
@@ -29,6 +30,19 @@ def test_every_format_version_has_fixtures():
     assert all((f"format-{v}", "events") in kinds for v in VERSIONS[VERSIONS.index(EVENTS_FROM):])
     assert all((f"format-{v}", k) in kinds for v in VERSIONS[VERSIONS.index(GRIDDED_FROM):]
                for k in ("field3d", "gridded"))
+    names = {(p.parent.name, p.stem) for p in FILES}
+    assert all((f"format-{v}", s) in names for v in VERSIONS[VERSIONS.index(DITHERED_FROM):]
+               for s in ("table-rel", "field3d-conv3d"))
+
+
+@pytest.mark.parametrize("version", VERSIONS[VERSIONS.index(DITHERED_FROM):])
+def test_model_table_fixtures_hold_dithered_residuals(version):
+    """From 1.8 the model-coded columns of tables are dithered: the fixtures must exercise those modes."""
+    modes = set()
+    for stem in ("table-dense", "table-rel"):
+        with ContainerReader(FIXTURES / f"format-{version}" / f"{stem}.baler") as rd:
+            modes |= {rec["mode"] for b in rd.header["blocks"] for rec in b["columns"]}
+    assert modes & {"dlin", "dalin"} and modes & {"dlog", "dalog"}, modes
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -99,7 +113,7 @@ def test_model_fixture_really_used_its_model(path):
     """A "with model" fixture that the model-free coding won would test nothing of the model path."""
     with ContainerReader(path) as rd:
         h = rd.header
-    assert h["model"]["name"] in ("dense", "conv2d") and h["model"].get("used", True) is True
+    assert h["model"]["name"] in ("dense", "conv2d", "conv3d") and h["model"].get("used", True) is True
     assert "decoder" in h["sections"], "decoder not embedded"
     assert any("/latent/" in s for s in h["sections"]), "no latent stored"
     if path.stem.startswith("field"):  # 1.1 on: a field's blocks say which predictor coded them

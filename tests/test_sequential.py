@@ -176,25 +176,28 @@ def test_energy_costs_little_with_its_relation(table, seq_model, tmp_path):
     assert size["energy"] * 4 < size["pt"]  # pt costs ~12 bits a value, energy from pt, eta, mass ~1.5
 
 
-def _roundtrip_column(x, pred, spec, dec_pred=None):
+def _roundtrip_column(x, pred, spec, dec_pred=None, dither=True):
     bound = parse_bound(spec)
-    rec, streams, out = encode_best(x, pred, bound, CompressionOptions(BoundSpec(bound)))
+    rec, streams, out = encode_best(x, pred, bound, CompressionOptions(BoundSpec(bound), dither=dither))
     got = decode_column(rec, streams.__getitem__, len(x), pred if dec_pred is None else dec_pred, x.dtype)
     assert np.array_equal(got, out)
     return rec, streams, got
 
 
-def test_repeated_values_coded_on_the_grid():
+@pytest.mark.parametrize("dither", [True, False])
+def test_repeated_values_coded_on_the_grid(dither):
     """A column of mostly exact zeros with a prediction that wanders around zero: the aligned mode keeps
-    the zeros on the grid, so the residual stream is far smaller than with plain residuals."""
+    the zeros on the grid (dithered: the column minimum is the grid's undithered index 0), so the residual
+    stream is far smaller than with plain residuals."""
     rng = np.random.default_rng(0)
     x = np.where(rng.uniform(size=20000) < 0.9, 0.0, rng.exponential(10, 20000)).astype(np.float32)
     pred = np.where(x == 0, rng.uniform(-0.004, 0.004, x.size), x * (1 + rng.normal(0, 3e-3, x.size)))
-    rec, streams, got = _roundtrip_column(x, pred, "range=1e-3")
-    assert rec["mode"] == "alin"
-    plain = encode_column(x, pred, parse_bound("range=1e-3"), "auto", 9)[1]
+    rec, streams, got = _roundtrip_column(x, pred, "range=1e-3", dither=dither)
+    assert rec["mode"] == ("dalin" if dither else "alin") and ("dither" in rec) == dither
+    plain = encode_column(x, pred, parse_bound("range=1e-3"), "auto", 9, dither=dither)[1]
     assert sum(map(len, streams.values())) < sum(map(len, plain.values()))
     assert np.all(got[x == 0] == 0)
+    assert np.abs(got.astype(np.float64) - x).max() <= 1e-3 * np.ptp(x)
 
 
 @pytest.mark.parametrize("spec", ["range=1e-3", "rel=1e-3"])
@@ -202,7 +205,7 @@ def test_useless_prediction_replaced_by_a_constant(spec):
     rng = np.random.default_rng(1)
     x = rng.normal(5, 1, 20000).astype(np.float32)
     rec, _, got = _roundtrip_column(x, rng.normal(0, 100, x.size), spec)
-    assert "pred" in rec and rec["mode"] == ("alin" if spec.startswith("range") else "alog")
+    assert "pred" in rec and rec["mode"] == ("dalin" if spec.startswith("range") else "dalog") and "dither" in rec
     err = np.abs(got.astype(np.float64) - x)
     assert np.all(err <= 1e-3 * (np.ptp(x.astype(np.float64)) if spec.startswith("range") else np.abs(x)))
 

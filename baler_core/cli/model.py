@@ -325,9 +325,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
                         "values, as SZ3), dct (transform coding with outlier correction), or auto (lorenzo, spline "
                         "and dct, the smallest kept)")
     p.add_argument("--no-dither", action="store_true",
-                   help="tables without a model: round every value to the nearest grid point (by default the grid "
-                        "is dithered, which keeps the bound and leaves no aliasing in histograms finer than a few "
-                        "grid steps)")
+                   help="tables: round every value to the nearest grid point or residual step (by default the "
+                        "grid and a model's residuals are dithered, which keeps the bound and leaves neither "
+                        "aliasing nor the model's bias in histograms finer than a few steps)")
     p.add_argument("--stats", help="write sizes, ratios and timing as JSON to this file")
     p.add_argument("--variables", help="HDF5 / NetCDF / zarr: the fields to compress (names or glob patterns, "
                                          "comma-separated; default every float T x H x W or T x D x H x W "

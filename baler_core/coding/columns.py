@@ -5,6 +5,9 @@ Column modes (the record's ``mode``):
 - ``lin``: ``abs``/``range`` bounds, uniform residual bins of width 2*bound.
 - ``log``: ``rel`` bounds, residual bins in log|x| plus zero and sign-flip flags.
 - ``alin``/``alog``: as ``lin``/``log`` on the grid of multiples of the step (grid index differences).
+- ``dlin``/``dlog``/``dalin``/``dalog`` (format 1.8): the same with subtractive dither (seed ``dither``, offsets
+  ``predictors.base.dither_offsets``): the error is spread evenly over the bound whatever the value and the
+  prediction, so neither the grid nor a model's bias shows in a histogram.
 - ``ae``: no bound, the autoencoder's reconstruction as it is (the original Baler's behaviour).
 - ``const`` and ``raw``: constant columns, and integer columns too wide for float64 predictions.
 
@@ -15,6 +18,7 @@ any value that misses it, and every NaN and +-Inf, exactly as an exception.
 from __future__ import annotations
 
 import math
+import zlib
 
 import numpy as np
 import zstandard
@@ -22,13 +26,15 @@ import zstandard
 from baler_core.coding import contexts
 from baler_core.coding.entropy import decode_ints, encode_ints, unzstd
 from baler_core.coding.error_bounds import Bound
-from baler_core.coding.grid import GRID_MODES, decode_grid
+from baler_core.coding.grid import DITHER_SEED_VALUES, GRID_MODES, decode_grid
 from baler_core.coding.lossless import decode_exact
 from baler_core.coding.options import CompressionOptions
+from baler_core.coding.predictors.base import dither_offsets
 from baler_core.coding.predictors.lorenzo import inverse_lorenzo, lorenzo
 from baler_core.coding.quantization import (
     MAX_RESIDUAL,
     aligned_base,
+    dithered_base,
     fragile,
     log_magnitude,
     quantize_residual,
@@ -37,6 +43,8 @@ from baler_core.coding.quantization import (
 )
 from baler_core.coding.rms import coded_size
 from baler_core.errors import FormatError
+
+DITHERED_MODES = {"dlin": "lin", "dlog": "log", "dalin": "alin", "dalog": "alog"}  # record mode -> residual mode
 
 
 # ------------------------------------------------------------------ per-column coding
@@ -76,13 +84,14 @@ def misses_bound(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, para
 
 
 def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int,
-                   lorenzo_shape: tuple[int, ...] | None = None, aligned: bool = False, stored_pred: bool = False
-                   ) -> tuple[dict, dict[str, bytes], np.ndarray]:
+                   lorenzo_shape: tuple[int, ...] | None = None, aligned: bool = False, stored_pred: bool = False,
+                   dither: bool = False) -> tuple[dict, dict[str, bytes], np.ndarray]:
     """Code one column (1-D values, any numeric dtype) against its float64 prediction. Fields pass their
     block shape as ``lorenzo_shape`` to code the residuals' Lorenzo differences instead. ``aligned`` codes
     float columns on the grid of multiples of the step (modes ``alin``/``alog``): the residual is the difference
     of the value's and the prediction's grid indices. ``stored_pred``: the prediction is a constant stored in
-    the record, read back bit for bit, so no value needs guarding against a prediction computed differently."""
+    the record, read back bit for bit, so no value needs guarding against a prediction computed differently.
+    ``dither``: bounded float columns (not Lorenzo-coded blocks) are coded with subtractive dither."""
     n = x.size
     streams: dict[str, bytes] = {}
     if x.dtype.kind == "b":
@@ -98,6 +107,9 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
     params: dict = {}
     r = zero = flip = None
     guard = None  # predictions on a rounding boundary, stored exactly (see quantization.fragile)
+    offsets = seed = None  # subtractive dither, in steps, for the lin / log family
+    if dither and lorenzo_shape is None and bound.kind in ("abs", "range", "rel"):
+        seed = zlib.crc32(np.ascontiguousarray(x[:DITHER_SEED_VALUES]).tobytes())
     if is_integer_column(x, finite):
         mode = "int"
         lo, hi = (int(fin_vals.min()), int(fin_vals.max())) if fin_vals.size else (0, 0)
@@ -118,26 +130,41 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
         params = {"step": residual_step(bound.kind, bound.value, col_range), "range": col_range}
         if params["step"] <= 0 or not np.isfinite(params["step"]):
             params["step"] = 1.0
-        if aligned:
+        step = params["step"]
+        shift = 0.0
+        if seed is not None:
+            offsets = dither_offsets(seed, n, np.dtype(np.float64))
+            shift = offsets * step
+        if aligned and offsets is not None:  # the dithered grid of model-free columns, from the prediction's index
             mode = "alin"
-            r = aligned_residual(np.where(finite, xf, 0.0), pred, params["step"])
-            guard = fragile(pred, params["step"])
+            params["lo"] = float(fin_vals.min()) if fin_vals.size else 0.0
+            r = dithered_residual(np.where(finite, xf, params["lo"]), pred, params["lo"], step, offsets)
+            guard = fragile(pred - params["lo"] - shift, step)
+        elif aligned:
+            mode = "alin"
+            r = aligned_residual(np.where(finite, xf, 0.0), pred, step)
+            guard = fragile(pred, step)
         else:
-            r, _ = quantize_residual(np.where(finite, xf - pred, 0.0), params["step"])
+            r, _ = quantize_residual(np.where(finite, xf - pred - shift, 0.0), step)
     else:  # rel
         mode = "alog" if aligned else "log"
         params = {"step": residual_step("rel", bound.value, 0.0)}
         zero = (xf == 0) & finite
         with np.errstate(divide="ignore"):
             lx = np.log(np.abs(np.where(finite & ~zero, xf, 1.0)))
+        step, shift = params["step"], 0.0
+        if seed is not None:
+            offsets = dither_offsets(seed, n, np.dtype(np.float64))
+            shift = offsets * step
+        lp = log_magnitude(pred)
         if aligned:
-            r = np.where(finite & ~zero, aligned_residual(lx, log_magnitude(pred), params["step"]), 0)
-            guard = fragile(log_magnitude(pred), params["step"])
+            r = np.where(finite & ~zero, aligned_residual(lx - shift, lp - shift, step), 0)
+            guard = fragile(lp - shift, step)
         else:
-            r, _ = quantize_residual(np.where(finite & ~zero, lx - log_magnitude(pred), 0.0), params["step"])
+            r, _ = quantize_residual(np.where(finite & ~zero, lx - lp - shift, 0.0), step)
             guard = np.zeros(n, dtype=bool)  # only the sign check below
         flip = ((xf < 0) != (pred < 0)) & finite & ~zero
-    recon = reconstruct(mode, pred, r, params, zero, flip)
+    recon = reconstruct(mode, pred, r, params, zero, flip, offsets)
     with np.errstate(invalid="ignore", over="ignore"):
         out = recon.astype(x.dtype)
     bad = ~finite | misses_bound(mode, x, out, bound, params)
@@ -162,7 +189,21 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
         raw = np.ascontiguousarray(x[idx]).tobytes()
         streams["exc_val"] = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(raw)
         out[idx] = x[idx]
+    if offsets is not None:  # a mode of its own: a 1.7 reader refuses it rather than rebuild it undithered
+        mode = "d" + mode
+        params["dither"] = seed
     return {"mode": mode, "n_exceptions": int(idx.size), **params}, streams, out
+
+
+def dithered_residual(v: np.ndarray, pred: np.ndarray, lo: float, step: float, offsets: np.ndarray) -> np.ndarray:
+    """Index of ``v`` on the dithered grid above the column minimum ``lo`` (``quantization.dithered_values``)
+    minus the prediction's; differences too large to store become 0 (then exceptions)."""
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        q = np.where(v == lo, 0.0, np.rint((v - lo) / step - offsets) + 1)
+    r = q - dithered_base(pred, lo, step, offsets)
+    big = ~np.isfinite(r) | (np.abs(r) > MAX_RESIDUAL)
+    r[big] = 0
+    return r.astype(np.int64)
 
 
 def aligned_residual(v: np.ndarray, pred: np.ndarray, step: float) -> np.ndarray:
@@ -178,14 +219,15 @@ def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: Compression
     """Code a float column three ways and keep the smallest: residuals of the prediction, grid indices
     relative to the prediction's (better where values repeat, e.g. exact zeros), and grid indices relative to
     a constant (better where the model predicts the column worse than its own spread)."""
-    first = encode_column(x, pred, bound, opts.entropy, opts.level)
-    if first[0]["mode"] not in ("lin", "log"):
+    first = encode_column(x, pred, bound, opts.entropy, opts.level, dither=opts.dither)
+    if DITHERED_MODES.get(first[0]["mode"], first[0]["mode"]) not in ("lin", "log"):
         return first
     center = free_center(x, bound)
     const = encode_column(x, np.full(x.shape, center), bound, opts.entropy, opts.level, aligned=True,
-                           stored_pred=True)
+                           stored_pred=True, dither=opts.dither)
     const[0]["pred"] = center
-    cands = [first, encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True), const]
+    cands = [first, encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True, dither=opts.dither),
+             const]
     return min(cands, key=coded_size)
 
 
@@ -202,6 +244,12 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
     if mode == "raw":
         raw = unzstd_section(read("raw"), n * store_dtype.itemsize)
         return np.frombuffer(raw, dtype=store_dtype).copy().astype(dtype)
+    offsets = None
+    if mode in DITHERED_MODES:
+        seed = rec.get("dither")
+        if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+            raise FormatError(f"column dither seed {seed!r} malformed")
+        mode, offsets = DITHERED_MODES[mode], dither_offsets(seed, n, np.dtype(np.float64))
     if mode in ("alin", "alog") and "pred" in rec:  # the column was coded against a constant
         pred = free_pred(rec, n)
     pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
@@ -214,7 +262,7 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
     zero = read_ints(rec, read, n, decoded, "zero") if mode in ("log", "alog") else None
     flip = decode_ints(read("flip"), n) if mode in ("log", "alog") else None
     try:
-        recon = reconstruct(mode, pred, r, rec, zero, flip)
+        recon = reconstruct(mode, pred, r, rec, zero, flip, offsets)
     except (KeyError, TypeError) as exc:
         raise FormatError(f"column record malformed ({exc})") from exc
     with np.errstate(invalid="ignore", over="ignore"):

@@ -35,5 +35,5 @@ def encode_free_column(x: np.ndarray, bound: Bound, opts: CompressionOptions,
         return got
     center = free_center(x, bound) if shape is None else 0.0
     rec, streams, _ = encode_column(x.ravel(), np.full(x.size, center), bound, opts.entropy, opts.level, shape,
-                                     stored_pred=True)
+                                     stored_pred=True, dither=opts.dither and shape is None)
     return {**rec, "pred": center}, streams

@@ -17,5 +17,5 @@ class CompressionOptions:
     block_rows: int = 1 << 18
     level: int = ZSTD_LEVEL
     threads: int = 0  # 0: every core this process may use
-    dither: bool = True  # model-free table columns: subtractive dither on the grid (no histogram aliasing)
+    dither: bool = True  # table columns: subtractive dither on the grid and on model residuals (no aliasing)
     field_predictor: str = "auto"  # model-free field blocks: lorenzo, interp, spline, dct, or auto (all but interp)

@@ -80,6 +80,19 @@ def aligned_base(pred: np.ndarray, step: float) -> np.ndarray:
         return np.clip(np.rint(pred / step), -MAX_BASE, MAX_BASE)
 
 
+def dithered_base(pred: np.ndarray, lo: float, step: float, offsets: np.ndarray) -> np.ndarray:
+    """The prediction's index on the dithered grid of ``dithered_values``; never 0, which marks the minimum."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.clip(np.rint((pred - lo) / step - offsets) + 1, 1, MAX_BASE)
+
+
+def dithered_values(q: np.ndarray, lo: float, step: float, offsets: np.ndarray) -> np.ndarray:
+    """The dithered grid of ``dalin`` columns, as the model-free ``dgrid``: index 0 is the column minimum ``lo``
+    itself (the exact zeros of an energy fraction stay exact), index k >= 1 is ``k - 1 + offset`` steps above it."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        return np.where(q == 0, lo, lo + (q - 1 + offsets) * step)
+
+
 def fragile(pred: np.ndarray, step: float) -> np.ndarray:
     """Predictions near a rounding boundary of ``u = pred / step``: within 1e-6 plus about 4,000 ulps of ``u``
     (2**-40 |u|), so the margin grows with the index. A decoder on another machine may compute the prediction a
@@ -91,8 +104,10 @@ def fragile(pred: np.ndarray, step: float) -> np.ndarray:
 
 
 def reconstruct(mode: str, pred: np.ndarray, r: np.ndarray | None, params: dict,
-                zero: np.ndarray | None = None, flip: np.ndarray | None = None) -> np.ndarray:
-    """Values (float64, or int64 for ``int``) from the prediction and the quantized residual."""
+                zero: np.ndarray | None = None, flip: np.ndarray | None = None,
+                offsets: np.ndarray | None = None) -> np.ndarray:
+    """Values (float64, or int64 for ``int``) from the prediction and the quantized residual. ``offsets``: the
+    subtractive dither of ``lin`` / ``log`` / ``alin`` / ``alog`` residuals, in steps (``dither_shift``)."""
     if mode == "ae":
         return pred
     if mode == "const":
@@ -100,22 +115,29 @@ def reconstruct(mode: str, pred: np.ndarray, r: np.ndarray | None, params: dict,
     if mode == "int":
         p = np.clip(np.rint(pred), params["lo"], params["hi"]).astype(np.int64)
         return p + r
+    step = params.get("step")
     if mode == "lin":
-        return pred + r * params["step"]
+        return pred + r * step if offsets is None else pred + (r + offsets) * step
     if mode == "alin":
-        return (aligned_base(pred, params["step"]) + r) * params["step"]
+        if offsets is None:
+            return (aligned_base(pred, step) + r) * step
+        return dithered_values(dithered_base(pred, params["lo"], step, offsets) + r, params["lo"], step, offsets)
     if mode == "alog":
         sign = np.where(pred < 0, -1.0, 1.0)
         sign = np.where(flip.astype(bool), -sign, sign)
+        lp = log_magnitude(pred)
         with np.errstate(over="ignore"):
-            out = sign * np.exp((aligned_base(log_magnitude(pred), params["step"]) + r) * params["step"])
+            if offsets is None:
+                out = sign * np.exp((aligned_base(lp, step) + r) * step)
+            else:
+                out = sign * np.exp((aligned_base(lp - offsets * step, step) + r + offsets) * step)
         out[zero.astype(bool)] = 0.0
         return out
     if mode == "log":
         sign = np.where(pred < 0, -1.0, 1.0)
         sign = np.where(flip.astype(bool), -sign, sign)
         with np.errstate(over="ignore"):
-            out = sign * np.exp(log_magnitude(pred) + r * params["step"])
+            out = sign * np.exp(log_magnitude(pred) + (r if offsets is None else r + offsets) * step)
         out[zero.astype(bool)] = 0.0
         return out
     raise FormatError(f"column mode {mode!r} unknown")
