@@ -82,7 +82,7 @@ def aligned_base(pred: np.ndarray, step: float) -> np.ndarray:
 
 def dithered_base(pred: np.ndarray, lo: float, step: float, offsets: np.ndarray) -> np.ndarray:
     """The prediction's index on the dithered grid of ``dithered_values``; never 0, which marks the minimum."""
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):  # a damaged file's step may be 0
         return np.clip(np.rint((pred - lo) / step - offsets) + 1, 1, MAX_BASE)
 
 
