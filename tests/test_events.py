@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import awkward as ak
 import numpy as np
@@ -239,6 +241,36 @@ def test_pythia_events_look_like_nanoaod(tmp_path):
     ev = read_events(write_arrays(tmp_path / "py.root", a))
     assert ev.n_events == 40 and {c.name for c in ev.collections} == {"Jet", "Muon"}
     assert np.array_equal(ev.counts(ev.collections[0]), ak.num(jets).to_numpy())
+
+
+def test_pythia_pf_jets_hold_their_content(tmp_path):
+    """The PF-like jet content: fractions in [0, 1] summing to one, multiplicities that add up to the
+    constituents, ptD in (0, 1], girth within the jet radius; and ``extract-events --pf-jets`` writes them."""
+    pytest.importorskip("pythia8mc", reason="the sim extra (pythia8mc, fastjet) is not installed")
+    pytest.importorskip("fastjet", reason="the sim extra (pythia8mc, fastjet) is not installed")
+    from baler_core.sim.pythia import PF_COUNTS, PF_FRACTIONS, pythia_events
+
+    jets = ak.flatten(pythia_events(25, seed=4, pf=True)["Jet"])
+    frac = np.stack([jets[k].to_numpy() for k in PF_FRACTIONS])
+    assert frac.dtype == np.float32 and frac.min() >= 0 and frac.max() <= 1
+    np.testing.assert_allclose(frac.sum(axis=0), 1, atol=1e-5)
+    assert {jets[k].to_numpy().dtype for k in PF_COUNTS} == {np.dtype(np.uint8)}
+    n = jets.nConstituents.to_numpy().astype(int)
+    assert np.array_equal(jets.chMultiplicity.to_numpy().astype(int) + jets.neMultiplicity.to_numpy(), n)
+    assert np.all(jets.nMuons.to_numpy() <= jets.chMultiplicity.to_numpy())
+    ptd, girth = jets.ptD.to_numpy(), jets.girth.to_numpy()
+    assert np.all((ptd > 0) & (ptd <= 1 + 1e-6)) and np.all(ptd[n == 1] > 1 - 1e-6)
+    assert np.all((girth >= 0) & (girth < 0.45))  # anti-kt R = 0.4: constituents lie within about R
+    assert np.ptp(frac[0]) > 0.3  # the charged hadron fraction varies from jet to jet
+    out = tmp_path / "pf.root"
+    r = subprocess.run([sys.executable, "-m", "baler_core.cli", "extract-events", "--generator", "pythia",
+                        "--n-events", "5", "--pf-jets", "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    jet = next(c for c in read_events(out).collections if c.name == "Jet")
+    assert {"Jet_chHEF", "Jet_ptD", "Jet_girth", "Jet_nMuons"} <= set(jet.objects.columns)
+    r = subprocess.run([sys.executable, "-m", "baler_core.cli", "extract-events", "--generator", "nanoaod",
+                        "--pf-jets", "-o", str(out)], capture_output=True, text=True)
+    assert r.returncode == 2 and "--pf-jets is a setting of --generator pythia" in r.stderr
 
 
 def test_split_by_event_keeps_every_event_whole():

@@ -40,15 +40,25 @@ def test_3d_fields_keep_nan_float64_and_many_blocks(tmp_path):
     f = _flow(n=40, d=6, h=8, w=10, dtype=np.float64)
     f[3, 2, 1, 0], f[30, 0, 0, 0] = np.nan, np.inf
     out = tmp_path / "f.baler"
-    compress_field(f, None, out, CompressionOptions(BoundSpec(parse_bound("range=1e-4")), block_rows=2000))
+    compress_field(f, None, out, CompressionOptions(BoundSpec(parse_bound("range=1e-4")), block_rows=500))
     g = decompress(out)
     assert g.dtype == np.float64 and np.isnan(g[3, 2, 1, 0]) and g[30, 0, 0, 0] == np.inf
     ok = np.isfinite(f)
     assert np.all(np.abs(g[ok] - f[ok]) <= 1e-4 * np.ptp(f[ok]) * (1 + 1e-6))
     from baler_core.format.container import ContainerReader
 
-    with ContainerReader(out) as rd:
-        assert len(rd.header["blocks"]) > 1  # frame blocks, so memory stays flat
+    with ContainerReader(out) as rd:  # frame blocks, so memory stays flat: 10 x 500 values hold 10 frames of 480
+        assert [b["rows"] for b in rd.header["blocks"]] == [10, 10, 10, 10]
+
+
+def test_volume_blocks_share_the_frames_evenly():
+    from baler_core.codec.field import volume_frames_per_block
+
+    assert volume_frames_per_block(24, 98_304, 1 << 18) == 24  # the cube flow: one block along all of time
+    assert volume_frames_per_block(24, 64**3, 1 << 18) == 8  # three blocks of 8, not 10 + 10 + 4
+    assert volume_frames_per_block(25, 64**3, 1 << 18) == 9  # 9 + 9 + 7
+    assert volume_frames_per_block(3, 10**7, 1 << 18) == 1  # a frame larger than the budget: one a block
+    assert volume_frames_per_block(0, 480, 500) == 1
 
 
 def test_npy_3d_in_and_out_through_the_cli(tmp_path):

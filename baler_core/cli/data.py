@@ -82,6 +82,8 @@ def _cmd_extract_events(a: argparse.Namespace) -> None:
 
     if (a.generator is None) == (a.input is None):
         raise InputError("extract-events: give either an input file or --generator (one of the two)")
+    if a.pf_jets and a.generator != "pythia":
+        raise InputError("extract-events: --pf-jets is a setting of --generator pythia")
     if a.generator == "nanoaod":
         from baler_core.sim.nanoaod import nanoaod_events
 
@@ -89,7 +91,7 @@ def _cmd_extract_events(a: argparse.Namespace) -> None:
     elif a.generator == "pythia":
         from baler_core.sim.pythia import pythia_events
 
-        write_arrays(a.output, pythia_events(a.n_events, a.seed))
+        write_arrays(a.output, pythia_events(a.n_events, a.seed, a.pf_jets))
     else:
         write_events(read_events(resolve_source(a.input), a.tree, split_list(a.branches), a.cut), a.output)
 
@@ -179,6 +181,8 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
                         "(the sim extra)")
     p.add_argument("--n-events", type=int, default=10_000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--pf-jets", action="store_true",
+                   help="pythia: also the jets' PF-like content (energy fractions, multiplicities, ptD, girth)")
     p.set_defaults(func=_cmd_extract_events)
 
     p = sub.add_parser("split-events", help="train/validation/test split by event (never splitting an event): "

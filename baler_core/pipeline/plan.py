@@ -156,7 +156,7 @@ def extract_events_args(config: Mapping, dataset: str) -> str:
     src = config["datasets"][dataset]["source"]
     if "generator" in src:
         return quote(["--generator", src["generator"], "--n-events", src.get("n_events", 10_000),
-                      "--seed", src.get("seed", 0)])
+                      "--seed", src.get("seed", 0), *(["--pf-jets"] if src.get("pf_jets") else [])])
     return quote([src["path"], *read_args(src)])
 
 

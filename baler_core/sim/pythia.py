@@ -8,6 +8,14 @@ neutrinos' summed transverse momentum); ``Jet`` (anti-kt R = 0.4 of the visible 
 pt > 15 GeV and |eta| < 4.7, pt-ordered: ``pt``, ``eta``, ``phi``, ``mass`` float32, ``nConstituents`` uint8)
 and ``Muon`` (final-state muons with pt > 3 GeV and |eta| < 2.4: ``pt``, ``eta``, ``phi`` float32, ``charge``
 int32).
+
+``pf=True`` adds the particle-level analogues of NanoAOD's PF-jet content (as in the shared jets file,
+``../shared/data/README.md``): energy fractions ``chHEF`` (charged hadrons), ``neHEF`` (neutral hadrons),
+``chEmEF`` (electrons), ``neEmEF`` (photons), ``muEF`` (muons) with |eta| < 3 and ``hfHEF`` / ``hfEmEF`` (hadrons /
+photons and electrons at 3 < |eta| < 5), which sum to one; multiplicities ``chMultiplicity`` (charged
+constituents), ``neMultiplicity`` (neutral ones), ``nElectrons``, ``nMuons`` (uint8; ``chMultiplicity +
+neMultiplicity = nConstituents``); and the quark-gluon substructure ``ptD`` (sqrt(sum pt_i^2) / sum pt_i) and
+``girth`` (sum pt_i dR_i / pt).
 """
 
 from __future__ import annotations
@@ -20,6 +28,9 @@ from baler_core.errors import InputError
 
 JET_PT_MIN = 15.0  # NanoAOD's jet threshold
 MUON_PT_MIN = 3.0
+PF_FRACTIONS = ("chHEF", "neHEF", "chEmEF", "neEmEF", "muEF", "hfHEF", "hfEmEF")
+PF_COUNTS = ("chMultiplicity", "neMultiplicity", "nElectrons", "nMuons")
+PF_SHAPES = ("ptD", "girth")
 
 
 def _pythia(seed: int):
@@ -37,21 +48,56 @@ def _pythia(seed: int):
     return py
 
 
-def pythia_events(n_events: int, seed: int = 0) -> dict:
+def _species(pid: int, charged: bool, hadron: bool, eta: float) -> str:
+    """The PF-like class of a visible final-state particle (the fraction it counts in)."""
+    if abs(eta) > 3:
+        return "hfHEF" if hadron else "hfEmEF"
+    if pid == 13:
+        return "muEF"
+    if pid == 11:
+        return "chEmEF"
+    if pid == 22 or not hadron:
+        return "neEmEF"
+    return "chHEF" if charged else "neHEF"
+
+
+def _pf_content(jet, info: list[tuple]) -> tuple:
+    """The PF-like content of one jet from its constituents' (class, charged, E, pt, eta, phi)."""
+    energy = dict.fromkeys(PF_FRACTIONS, 0.0)
+    n_ch = n_e = n_mu = 0
+    pts, drs = [], []
+    for c in jet.constituents():
+        cls, charged, e, pt, eta, phi = info[c.user_index()]
+        energy[cls] += e
+        n_ch += charged
+        n_e += cls == "chEmEF"
+        n_mu += cls == "muEF"
+        pts.append(pt)
+        drs.append(np.hypot(eta - jet.eta(), (phi - jet.phi_std() + np.pi) % (2 * np.pi) - np.pi))
+    total = sum(energy.values()) or 1.0
+    pt = np.asarray(pts)
+    n = len(pts)
+    return (*(energy[k] / total for k in PF_FRACTIONS), n_ch, n - n_ch, n_e, n_mu,
+            float(np.sqrt((pt**2).sum()) / pt.sum()), float((pt * np.asarray(drs)).sum() / jet.pt()))
+
+
+def pythia_events(n_events: int, seed: int = 0, pf: bool = False) -> dict:
     """Top-level name -> array (numpy per event, awkward records for ``Jet`` and ``Muon``), as
-    :func:`baler_core.sim.nanoaod.nanoaod_events`."""
+    :func:`baler_core.sim.nanoaod.nanoaod_events`; ``pf``: the jets' PF-like content too (module docstring)."""
     import awkward as ak
     import fastjet
 
     py = _pythia(seed)
     jetdef = fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)
     jets: dict[str, list] = {k: [] for k in ("pt", "eta", "phi", "mass", "nConstituents")}
+    if pf:
+        jets.update({k: [] for k in (*PF_FRACTIONS, *PF_COUNTS, *PF_SHAPES)})
     muons: dict[str, list] = {k: [] for k in ("pt", "eta", "phi", "charge")}
     n_jet, n_mu, weights, met = [], [], [], []
     while len(n_jet) < n_events:
         if not py.next():
             continue
-        parts, nu = [], np.zeros(2)
+        parts, nu, info = [], np.zeros(2), []
         nm = 0
         for p in py.event:
             if not p.isFinal():
@@ -62,6 +108,10 @@ def pythia_events(n_events: int, seed: int = 0) -> dict:
             if abs(p.eta()) > 5:
                 continue
             parts.append(fastjet.PseudoJet(p.px(), p.py(), p.pz(), p.e()))
+            if pf:
+                parts[-1].set_user_index(len(info))
+                info.append((_species(p.idAbs(), p.isCharged(), p.isHadron(), p.eta()), p.isCharged(), p.e(), p.pT(),
+                             p.eta(), p.phi()))
             if p.idAbs() == 13 and p.pT() > MUON_PT_MIN and abs(p.eta()) < 2.4:
                 for k, v in zip(muons, (p.pT(), p.eta(), p.phi(), -np.sign(p.id()))):
                     muons[k].append(v)
@@ -69,7 +119,7 @@ def pythia_events(n_events: int, seed: int = 0) -> dict:
         seq = fastjet.ClusterSequence(parts, jetdef)
         found = [j for j in fastjet.sorted_by_pt(seq.inclusive_jets(JET_PT_MIN)) if abs(j.eta()) < 4.7]
         for j in found:
-            vals = (j.pt(), j.eta(), j.phi_std(), j.m(), len(j.constituents()))
+            vals = (j.pt(), j.eta(), j.phi_std(), j.m(), len(j.constituents()), *(_pf_content(j, info) if pf else ()))
             for k, v in zip(jets, vals):
                 jets[k].append(v)
         n_jet.append(len(found))
@@ -80,7 +130,8 @@ def pythia_events(n_events: int, seed: int = 0) -> dict:
     n_jet, n_mu = np.asarray(n_jet), np.asarray(n_mu)
     w = np.asarray(weights, np.float64)
     jet_cols = {k: np.asarray(v, np.float32) for k, v in jets.items()}
-    jet_cols["nConstituents"] = np.minimum(jets["nConstituents"], 255).astype(np.uint8)
+    for k in ("nConstituents", *(PF_COUNTS if pf else ())):
+        jet_cols[k] = np.minimum(jets[k], 255).astype(np.uint8)
     mu_cols = {k: np.asarray(v, np.float32) for k, v in muons.items()}
     mu_cols["charge"] = np.asarray(muons["charge"], np.int32)
     return {
@@ -95,8 +146,9 @@ def pythia_events(n_events: int, seed: int = 0) -> dict:
     }
 
 
-def write_pythia_nanoaod(path: str | Path, n_events: int, seed: int = 0, layout: str = "ttree") -> Path:
+def write_pythia_nanoaod(path: str | Path, n_events: int, seed: int = 0, layout: str = "ttree",
+                         pf: bool = False) -> Path:
     """Write :func:`pythia_events` as a TTree (``nJet`` + ``Jet_*``) or an RNTuple."""
     from baler_core.sim.nanoaod import write_arrays
 
-    return write_arrays(path, pythia_events(n_events, seed), layout)
+    return write_arrays(path, pythia_events(n_events, seed, pf), layout)
