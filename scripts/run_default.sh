@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up .venv and run the default pipeline (real ROOT jets + the simulated CFD field, a ratio sweep).
+# Set up .venv and run the default pipeline (generated Pythia events, real ROOT jets, the simulated CFD field).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup_env.sh
