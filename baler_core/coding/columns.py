@@ -131,10 +131,7 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
         if params["step"] <= 0 or not np.isfinite(params["step"]):
             params["step"] = 1.0
         step = params["step"]
-        shift = 0.0
-        if seed is not None:
-            offsets = dither_offsets(seed, n, np.dtype(np.float64))
-            shift = offsets * step
+        offsets, shift = _dither_shift(seed, n, step)
         if aligned and offsets is not None:  # the dithered grid of model-free columns, from the prediction's index
             mode = "alin"
             params["lo"] = float(fin_vals.min()) if fin_vals.size else 0.0
@@ -152,10 +149,8 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
         zero = (xf == 0) & finite
         with np.errstate(divide="ignore"):
             lx = np.log(np.abs(np.where(finite & ~zero, xf, 1.0)))
-        step, shift = params["step"], 0.0
-        if seed is not None:
-            offsets = dither_offsets(seed, n, np.dtype(np.float64))
-            shift = offsets * step
+        step = params["step"]
+        offsets, shift = _dither_shift(seed, n, step)
         lp = log_magnitude(pred)
         if aligned:
             r = np.where(finite & ~zero, aligned_residual(lx - shift, lp - shift, step), 0)
@@ -193,6 +188,14 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
         mode = "d" + mode
         params["dither"] = seed
     return {"mode": mode, "n_exceptions": int(idx.size), **params}, streams, out
+
+
+def _dither_shift(seed: int | None, n: int, step: float) -> tuple[np.ndarray | None, np.ndarray | float]:
+    """The dither offsets (in steps; None without a seed) and the same in the coding domain's units."""
+    if seed is None:
+        return None, 0.0
+    offsets = dither_offsets(seed, n, np.dtype(np.float64))
+    return offsets, offsets * step
 
 
 def dithered_residual(v: np.ndarray, pred: np.ndarray, lo: float, step: float, offsets: np.ndarray) -> np.ndarray:

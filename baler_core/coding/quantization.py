@@ -107,7 +107,8 @@ def reconstruct(mode: str, pred: np.ndarray, r: np.ndarray | None, params: dict,
                 zero: np.ndarray | None = None, flip: np.ndarray | None = None,
                 offsets: np.ndarray | None = None) -> np.ndarray:
     """Values (float64, or int64 for ``int``) from the prediction and the quantized residual. ``offsets``: the
-    subtractive dither of ``lin`` / ``log`` / ``alin`` / ``alog`` residuals, in steps (``dither_shift``)."""
+    subtractive dither of ``lin`` / ``log`` / ``alin`` / ``alog`` residuals, in steps
+    (``predictors.base.dither_offsets``)."""
     if mode == "ae":
         return pred
     if mode == "const":

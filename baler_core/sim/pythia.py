@@ -12,7 +12,7 @@ int32).
 ``pf=True`` adds the particle-level analogues of NanoAOD's PF-jet content (as in the shared jets file,
 ``../shared/data/README.md``): energy fractions ``chHEF`` (charged hadrons), ``neHEF`` (neutral hadrons),
 ``chEmEF`` (electrons), ``neEmEF`` (photons), ``muEF`` (muons) with |eta| < 3 and ``hfHEF`` / ``hfEmEF`` (hadrons /
-photons and electrons at 3 < |eta| < 5), which sum to one; multiplicities ``chMultiplicity`` (charged
+everything else at 3 < |eta| < 5), which sum to one; multiplicities ``chMultiplicity`` (charged
 constituents), ``neMultiplicity`` (neutral ones), ``nElectrons``, ``nMuons`` (uint8; ``chMultiplicity +
 neMultiplicity = nConstituents``); and the quark-gluon substructure ``ptD`` (sqrt(sum pt_i^2) / sum pt_i) and
 ``girth`` (sum pt_i dR_i / pt).
@@ -66,6 +66,7 @@ def _pf_content(jet, info: list[tuple]) -> tuple:
     energy = dict.fromkeys(PF_FRACTIONS, 0.0)
     n_ch = n_e = n_mu = 0
     pts, drs = [], []
+    jet_eta, jet_phi = jet.eta(), jet.phi_std()
     for c in jet.constituents():
         cls, charged, e, pt, eta, phi = info[c.user_index()]
         energy[cls] += e
@@ -73,7 +74,7 @@ def _pf_content(jet, info: list[tuple]) -> tuple:
         n_e += cls == "chEmEF"
         n_mu += cls == "muEF"
         pts.append(pt)
-        drs.append(np.hypot(eta - jet.eta(), (phi - jet.phi_std() + np.pi) % (2 * np.pi) - np.pi))
+        drs.append(np.hypot(eta - jet_eta, (phi - jet_phi + np.pi) % (2 * np.pi) - np.pi))
     total = sum(energy.values()) or 1.0
     pt = np.asarray(pts)
     n = len(pts)
