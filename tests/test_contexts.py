@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from baler_core.coding import contexts
-from baler_core.coding.entropy import encode_ints
+from baler_core.coding.entropy import decode_ints, encode_ints
 from baler_core.errors import FormatError
 
 
@@ -80,3 +80,75 @@ def test_long_or_wide_context_records_refused_before_any_pass():
         with pytest.raises(FormatError):
             contexts.decode_split(lambda k: b"", {"ctx": ctx}, r.size, {"eta": eta})
     assert contexts.sources_of("h", np.ones(10, dtype=np.float16)) == {}
+
+
+def _spike_column(n: int = 20000, seed: int = 4):
+    """An energy fraction: 60 % exact zeros (the column minimum), predicted within about a grid step of zero,
+    the rest spread and predicted roughly."""
+    rng = np.random.default_rng(seed)
+    zero = rng.uniform(size=n) < 0.6
+    x = np.where(zero, 0.0, rng.beta(2, 5, n)).astype(np.float32)
+    pred = np.where(zero, rng.uniform(0.0, 0.002, n), x + rng.normal(0, 0.01, n))
+    return x, pred
+
+
+def test_dither_position_split_makes_dithered_spikes_cheap():
+    """A dithered zero's residual is minus the prediction's rounded grid position; split by that position
+    (the decoder knows it), the spike costs about what it costs undithered, and the column decodes exactly as
+    the encoder rebuilt it."""
+    from baler_core.coding.columns import decode_column, dither_sources, encode_column
+    from baler_core.coding.error_bounds import Bound
+
+    x, pred = _spike_column()
+    bound = Bound("range", 1e-3)
+    plain = encode_column(x, pred, bound, "auto", 9, aligned=True)
+    rec, streams, out = encode_column(x, pred, bound, "auto", 9, aligned=True, dither=True)
+    assert rec["mode"] == "dalin" and plain[0]["mode"] == "alin"
+    r = decode_ints(streams["r"], x.size)
+    got = contexts.choose(r, dither_sources(rec, pred), len(streams["r"]),
+                          lambda r, g, k: contexts.encode_split(r, g, k, "auto", 9))
+    assert got is not None
+    split, items = got
+    assert any(item.get("dither") == "position" for item in items)
+    assert sum(map(len, split.values())) < 0.8 * len(streams["r"])
+    assert sum(map(len, split.values())) < 1.3 * len(plain[1]["r"])
+    rec = {**rec, "ctx": items}
+    streams = {k: v for k, v in streams.items() if k != "r"} | split
+    back = decode_column(rec, streams.__getitem__, x.size, pred, x.dtype, {})
+    np.testing.assert_array_equal(back, out)
+    assert np.all(back[x == 0] == 0)
+
+
+def test_dither_edges_keep_their_distance_from_predictions_computed_elsewhere():
+    """The aligned modes' position depends on the prediction: a decoder whose prediction differs by less than
+    the margin ``fragile`` allows still puts every row in the same group; the lin / log position is exact."""
+    from baler_core.coding.quantization import dither_contexts
+
+    x, pred = _spike_column(50000)
+    offsets = np.random.default_rng(9).uniform(-0.5, 0.5, x.size)
+    params = {"step": 0.002, "lo": 0.0}
+    values, gap = dither_contexts("alin", pred, params, offsets)
+    assert 1e-6 <= gap < 1e-5
+    moved, _ = dither_contexts("alin", pred + 0.9 * gap * params["step"], params, offsets)
+    for key, cls in (("position", contexts.IndexSource), ("phase", contexts.Source)):
+        src = cls(values[key], gap=gap)
+        for k in contexts.GROUPS:
+            edges = src.edges(k)
+            assert edges is not None
+            np.testing.assert_array_equal(contexts.labels(moved[key], edges), contexts.labels(values[key], edges))
+    assert np.all(np.abs(contexts.IndexSource(values["position"], gap=gap).edges(4) % 1 - 0.5) <= 1e-3)
+    exact, gap = dither_contexts("lin", pred, params, offsets)
+    assert gap == 0.0 and np.array_equal(exact["position"], -offsets)
+
+
+def test_dither_context_records_checked():
+    """A dither context in a column that is not dithered, or of an unknown kind, is a damaged record."""
+    eta, r = _residuals_by_region(2000)
+    dither = {"phase": np.zeros(r.size), "position": np.zeros(r.size)}
+    for ctx, have in (([{"dither": "phase", "edges": [0.0]}], None),
+                      ([{"dither": "offset", "edges": [0.0]}], dither),
+                      ([{"dither": "phase"}], dither)):
+        with pytest.raises(FormatError):
+            contexts.decode_split(lambda k: b"", {"ctx": ctx}, r.size, None, "r", have)
+    with pytest.raises(FormatError, match="outside a sequential block"):
+        contexts.decode_split(lambda k: b"", {"ctx": [{"col": "eta", "abs": True, "edges": [1.0]}]}, r.size, None)

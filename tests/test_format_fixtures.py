@@ -16,10 +16,11 @@ from baler_core.io.events import to_awkward
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FILES = sorted(FIXTURES.glob("format-*/*.baler"))
-VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8")
+VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "1.9")
 EVENTS_FROM = "1.6"  # the first version with the events kind
 GRIDDED_FROM = "1.7"  # N x D x H x W fields, the gridded kind (HDF5 / NetCDF / zarr) and the dithered grid
 DITHERED_FROM = "1.8"  # dithered residuals of model-coded table columns; the table-rel and conv3d fixtures
+DITHER_CONTEXT_FROM = "1.9"  # residuals split by their dither position / phase; the table-seq fixture
 
 
 def test_every_format_version_has_fixtures():
@@ -43,6 +44,16 @@ def test_model_table_fixtures_hold_dithered_residuals(version):
         with ContainerReader(FIXTURES / f"format-{version}" / f"{stem}.baler") as rd:
             modes |= {rec["mode"] for b in rd.header["blocks"] for rec in b["columns"]}
     assert modes & {"dlin", "dalin"} and modes & {"dlog", "dalog"}, modes
+
+
+@pytest.mark.parametrize("version", VERSIONS[VERSIONS.index(DITHER_CONTEXT_FROM):])
+def test_sequential_fixture_splits_residuals_by_dither_context(version):
+    """From 1.9 a sequential table's dithered residuals may be split by their dither position or phase: the
+    table-seq fixture (the sequential model, decoder embedded) must exercise both."""
+    with ContainerReader(FIXTURES / f"format-{version}" / "table-seq.baler") as rd:
+        assert rd.header["model"]["name"] == "sequential" and rd.header["model"]["embedded"]
+        kinds = {item.get("dither") for b in rd.header["blocks"] for rec in b["columns"] for item in rec.get("ctx", [])}
+    assert {"position", "phase"} <= kinds, kinds
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -168,6 +168,18 @@ def test_sequential_bounds_hold_on_every_value(table, seq_model, tmp_path, spec)
         assert np.array_equal(rec["rareE"].to_numpy() == 0, table["rareE"].to_numpy() == 0)
 
 
+def test_dithered_residuals_split_by_their_dither_position(table, seq_model, tmp_path):
+    """Dithered columns' residual streams are split by where the prediction falls on the dithered grid
+    (``contexts.choose``), alone or refining a split by an earlier column, and the file decodes within its bound."""
+    out, spec = tmp_path / "t.baler", "range=1e-3"
+    header = compress_table([table], seq_model, out, CompressionOptions(BoundSpec(parse_bound(spec))))
+    items = [item for rec in header["blocks"][0]["columns"] for item in rec.get("ctx", [])]
+    assert any(item.get("dither") in ("phase", "position") for item in items), items
+    back = decompress(out, seq_model)
+    for c in table.columns:
+        _assert_bound(table[c].to_numpy(), back[c].to_numpy(), parse_bound(spec))
+
+
 def test_energy_costs_little_with_its_relation(table, seq_model, tmp_path):
     out = tmp_path / "t.baler"
     compress_table([table], seq_model, out, CompressionOptions(BoundSpec(parse_bound("rel=4.9e-4"))))

@@ -18,12 +18,12 @@ from baler_core import __version__
 from baler_core.codec.inference import float64_decoder, model_header, run_decoder, run_encoder, sequential_prediction
 from baler_core.codec.latent import write_latent
 from baler_core.coding import contexts
-from baler_core.coding.columns import encode_best
+from baler_core.coding.columns import dither_sources, encode_best
 from baler_core.coding.entropy import decode_ints
 from baler_core.coding.free import encode_free_column
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.parallel import ordered_map, threads
-from baler_core.coding.rms import bounded, coded_size
+from baler_core.coding.rms import bounded
 from baler_core.errors import InputError
 from baler_core.format.container import ContainerWriter
 from baler_core.io.tables import check_columns
@@ -200,7 +200,7 @@ def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: 
         pred = sequential_prediction(dec64, norm, j, recon_n, recon, relations)
         x = chunk[name].to_numpy()
         rec, streams, out = bounded(x, opts.bounds.for_column(name), lambda b: encode_best(x, pred, b, opts))
-        _split_by_context(rec, streams, sources, opts)
+        _split_by_context(rec, streams, sources, opts, pred)
         sources.update(contexts.sources_of(name, out))
         for k, v in streams.items():
             w.add(f"b{b}/{name}/{k}", v)
@@ -210,26 +210,25 @@ def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: 
     return recs
 
 
-def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts: CompressionOptions) -> None:
-    """Replace the residual stream and the zero flags by per-group streams (see ``contexts``) where smaller."""
-    if "lorenzo" in rec or not sources:
+def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts: CompressionOptions,
+                      pred: np.ndarray) -> None:
+    """Replace the residual stream and the zero flags by per-group streams (see ``contexts``) where smaller:
+    split by an earlier column (``sources``) or by the column's own dither phase."""
+    if "lorenzo" in rec:
         return
-    n = len(next(iter(sources.values())).c)
+    sources = {**sources, **dither_sources(rec, pred)}
+    if not sources:
+        return
+    n = pred.size
     for stream in ("r", "zero"):
         if stream not in streams:
             continue
-        r = decode_ints(streams[stream], n)
-        best, size = None, len(streams[stream])
-        for (name, magnitude, edges), g, k in contexts.ranked(r, sources):  # the estimates are rough: code them
-            split = contexts.encode_split(r, g, k, opts.entropy, opts.level, stream)
-            split_size = coded_size((None, split))
-            if split_size < size:
-                size = split_size
-                best = split, {"col": name, "abs": magnitude, "edges": [float(e) for e in edges]}
-        if best is not None:
+        got = contexts.choose(decode_ints(streams[stream], n), sources, len(streams[stream]),
+                              lambda r, g, k, s=stream: contexts.encode_split(r, g, k, opts.entropy, opts.level, s))
+        if got is not None:
             del streams[stream]
-            streams.update(best[0])
-            rec[contexts.record_key(stream)] = [best[1]]
+            streams.update(got[0])
+            rec[contexts.record_key(stream)] = got[1]
 
 
 def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:

@@ -34,6 +34,7 @@ from baler_core.coding.predictors.lorenzo import inverse_lorenzo, lorenzo
 from baler_core.coding.quantization import (
     MAX_RESIDUAL,
     aligned_base,
+    dither_contexts,
     dithered_base,
     fragile,
     log_magnitude,
@@ -256,13 +257,19 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
     if mode in ("alin", "alog") and "pred" in rec:  # the column was coded against a constant
         pred = free_pred(rec, n)
     pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
-    r = read_ints(rec, read, n, decoded, "r") if mode in ("int", "lin", "log", "alin", "alog") else None
+    dither = None
+    if offsets is not None:
+        try:
+            dither = dither_contexts(mode, pred, rec, offsets)[0]
+        except (KeyError, TypeError) as exc:
+            raise FormatError(f"column record malformed ({exc})") from exc
+    r = read_ints(rec, read, n, decoded, "r", dither) if mode in ("int", "lin", "log", "alin", "alog") else None
     if r is not None and rec.get("lorenzo") is not None:
         shape = tuple(int(v) for v in rec["lorenzo"])
         if math.prod(shape) != n or min(shape, default=1) < 0:
             raise FormatError(f"Lorenzo shape {shape} does not hold {n} values")
         r = inverse_lorenzo(r, shape)
-    zero = read_ints(rec, read, n, decoded, "zero") if mode in ("log", "alog") else None
+    zero = read_ints(rec, read, n, decoded, "zero", dither) if mode in ("log", "alog") else None
     flip = decode_ints(read("flip"), n) if mode in ("log", "alog") else None
     try:
         recon = reconstruct(mode, pred, r, rec, zero, flip, offsets)
@@ -281,13 +288,28 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
     return out.astype(dtype)
 
 
-def read_ints(rec: dict, read, n: int, decoded: dict[str, np.ndarray] | None, stream: str) -> np.ndarray:
-    """A column's integer ``stream``: one stream, or groups split by earlier decoded columns (``contexts``)."""
+def read_ints(rec: dict, read, n: int, decoded: dict[str, np.ndarray] | None, stream: str,
+              dither: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """A column's integer ``stream``: one stream, or groups split by earlier decoded columns or the column's
+    dither contexts (``contexts``)."""
     if contexts.record_key(stream) not in rec:
         return decode_ints(read(stream), n)
-    if decoded is None:
-        raise FormatError("a context-coded column outside a sequential block")
-    return contexts.decode_split(read, rec, n, decoded, stream)
+    return contexts.decode_split(read, rec, n, decoded, stream, dither)
+
+
+def dither_sources(rec: dict, pred: np.ndarray) -> dict[tuple[str, bool], contexts.Source]:
+    """The dither position and phase of a coded column (``quantization.dither_contexts``) as context sources;
+    none where the column is not dithered."""
+    mode = DITHERED_MODES.get(rec.get("mode"))
+    if mode is None:
+        return {}
+    offsets = dither_offsets(rec["dither"], pred.size, np.dtype(np.float64))
+    if "pred" in rec:  # coded against a constant
+        pred = free_pred(rec, pred.size)
+    pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
+    values, gap = dither_contexts(mode, pred, rec, offsets)
+    return {contexts.PHASE: contexts.Source(values["phase"], gap=gap),
+            contexts.POSITION: contexts.IndexSource(values["position"], gap=gap)}
 
 
 def unzstd_section(blob: bytes, size: int) -> bytes:

@@ -29,16 +29,21 @@ MIN_ROWS = 1000  # smaller blocks: the histograms would cost more than the split
 class Source:
     """An earlier column's values (signed or magnitude), sorted once, for placing edges."""
 
-    def __init__(self, c: np.ndarray) -> None:
+    def __init__(self, c: np.ndarray, gap: float | None = None) -> None:
+        """``gap``: the absolute width a gap needs (a dither phase's); by default ``GAP`` relative."""
         self.c = c
         fin = np.sort(c[np.isfinite(c)])
         v = np.unique(fin)
         self.v = v
-        # a gap must be wide relative to its values and to the column's scale (a value rebuilt near zero from
-        # a large prediction differs elsewhere by ulps of the prediction, not of the value)
-        scale = float(np.max(np.abs(v))) if v.size else 0.0
-        wide = np.maximum(np.maximum(np.abs(v[:-1]), np.abs(v[1:])), 1e-3 * scale)
-        self.gaps = np.flatnonzero(np.diff(v) > GAP * wide) if v.size > 1 else np.zeros(0, np.int64)
+        if gap is None:
+            # a gap must be wide relative to its values and to the column's scale (a value rebuilt near zero
+            # from a large prediction differs elsewhere by ulps of the prediction, not of the value)
+            scale = float(np.max(np.abs(v))) if v.size else 0.0
+            wide = GAP * np.maximum(np.maximum(np.abs(v[:-1]), np.abs(v[1:])), 1e-3 * scale)
+        else:
+            wide = 2 * gap  # the edge sits in the middle: ``gap`` from the rows on either side
+        self.gap = gap or 0.0
+        self.gaps = np.flatnonzero(np.diff(v) > wide) if v.size > 1 else np.zeros(0, np.int64)
         self.cdf = np.searchsorted(fin, v[self.gaps], side="right") / max(c.size, 1)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
 
@@ -57,6 +62,25 @@ class Source:
         want = np.arange(1, k) / k
         pick = np.unique(self.gaps[np.clip(np.searchsorted(self.cdf, want), 0, self.gaps.size - 1)])
         return (self.v[pick] + self.v[pick + 1]) / 2
+
+
+class IndexSource(Source):
+    """A dithered prediction's position on its grid, in steps (``quantization.dither_position``): the residual of
+    a value on a spike (exact zeros of an energy fraction, coded as index 0) is minus the prediction's rounded
+    position, so its edges sit at half steps, each moved into the gap of at least ``2 gap`` around it."""
+
+    def edges(self, k: int) -> np.ndarray | None:
+        v = self.v
+        if v.size < 2:
+            return None
+        want = np.quantile(v, np.arange(1, k) / k)
+        half = np.unique(np.floor(want) + 0.5)
+        i = np.clip(np.searchsorted(v, half), 1, v.size - 1)
+        lo, hi = v[i - 1], v[i]
+        ok = (hi - lo > 2 * self.gap) & (half > v[0]) & (half < v[-1])
+        if not np.any(ok):
+            return None
+        return np.unique(np.clip(half[ok], lo[ok] + self.gap, hi[ok] - self.gap))
 
 
 def labels(c: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -122,6 +146,57 @@ def ranked(r: np.ndarray, sources: dict[tuple[str, bool], Source], top: int = 3
     return [item for _, _, item in sorted(found, key=lambda t: t[:2])[:top]]
 
 
+PHASE = ("", False)  # the sources keys of a column's own dither phase and position (``quantization``)
+POSITION = ("", True)
+
+
+def split_item(name: str, magnitude: bool, edges: np.ndarray) -> dict:
+    """The record of one split: by an earlier column (``col``, ``abs``) or by the column's own dither phase or
+    position (``dither``)."""
+    e = [float(v) for v in edges]
+    if (name, magnitude) == PHASE:
+        return {"dither": "phase", "edges": e}
+    if (name, magnitude) == POSITION:
+        return {"dither": "position", "edges": e}
+    return {"col": name, "abs": magnitude, "edges": e}
+
+
+def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, code
+           ) -> tuple[dict[str, bytes], list[dict]] | None:
+    """The smallest split of ``r`` that codes (``code(r, groups, k)`` -> streams) below ``size`` bytes: the
+    best single split of ``ranked``, then that split refined by a second source (a dithered value's residual
+    depends on both how well the model predicts it and where the prediction falls on the dithered grid), the
+    two refinements that look smallest coded. Returns the streams and the record's split items."""
+    def coded(g: np.ndarray, k: int) -> tuple[int, dict[str, bytes]]:
+        streams = code(r, g, k)
+        return sum(len(v) for v in streams.values()), streams
+
+    best = None
+    for (name, magnitude, edges), g, k in ranked(r, sources):  # the estimates are rough: code them
+        got = coded(g, k)
+        if got[0] < size:
+            size, best = got[0], (got[1], [((name, magnitude), edges)], g, k)
+    if best is None:
+        return None
+    _, first, g, k = best
+    cost = _Costs(r)
+    tries = []
+    for key, src in sources.items():
+        if key == first[0][0]:
+            continue
+        for m in GROUPS:
+            sub = src.groups(m)
+            if sub is None or k * (len(sub[0]) + 1) > MAX_GROUPS:
+                continue
+            k2 = len(sub[0]) + 1
+            tries.append((cost(g * k2 + sub[1], k * k2), len(tries), key, sub[0], g * k2 + sub[1], k * k2))
+    for _, _, key, edges, g2, k2 in sorted(tries, key=lambda t: t[:2])[:2]:
+        got = coded(g2, k2)
+        if got[0] < size:
+            size, best = got[0], (got[1], [first[0], (key, edges)], g2, k2)
+    return best[0], [split_item(*key, edges) for key, edges in best[1]]
+
+
 def group_of(splits: list[tuple[str, bool, np.ndarray]], values: dict[tuple[str, bool], np.ndarray], n: int
              ) -> tuple[np.ndarray, int]:
     """Group of each row under ``splits`` (refined one after another) and the number of groups."""
@@ -156,8 +231,10 @@ def encode_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int,
     return {f"{stream}@{i}": encode_ints(r[g == i], entropy, level) for i in range(k)}
 
 
-def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray], stream: str = "r") -> np.ndarray:
-    """A column's ``stream`` coded in groups (see :func:`record_key`), from the columns decoded before it."""
+def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray] | None, stream: str = "r",
+                 dither: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """A column's ``stream`` coded in groups (see :func:`record_key`), from the columns decoded before it
+    (``decoded``; None outside a sequential block) or the column's own dither phase and position (``dither``)."""
     splits, values, k = [], {}, 1
     try:
         items = rec[record_key(stream)]
@@ -165,21 +242,32 @@ def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray], stream
             raise FormatError(f"context record holds {len(items) if isinstance(items, list) else items!r} splits, "
                               f"expected 1 to {MAX_SPLITS}")
         for item in items:
-            name, magnitude = item["col"], item["abs"]
             edges = np.asarray(item["edges"], dtype=np.float64)
-            if not isinstance(name, str) or not isinstance(magnitude, bool):
-                raise TypeError("column name or magnitude flag of the wrong type")
-            if name not in decoded:
-                raise FormatError(f"context column {name!r} is not decoded before the column that uses it")
             if edges.ndim != 1 or not 1 <= edges.size < 64 or np.any(~(np.diff(edges) > 0)):
                 raise FormatError("context edges must be 1 to 63 increasing numbers")
             k *= edges.size + 1
             if k > MAX_GROUPS:
                 raise FormatError(f"context record declares more than {MAX_GROUPS} groups")
-            c = np.asarray(decoded[name]).astype(np.float64)
+            if "dither" in item:
+                if item["dither"] not in ("phase", "position"):
+                    raise FormatError(f"context on the dither {item['dither']!r} unknown")
+                if dither is None:
+                    raise FormatError("a context on the dither in a column that is not dithered")
+                name, magnitude = PHASE if item["dither"] == "phase" else POSITION
+                c = np.asarray(dither[item["dither"]], dtype=np.float64)
+            else:
+                name, magnitude = item["col"], item["abs"]
+                if not isinstance(name, str) or not isinstance(magnitude, bool):
+                    raise TypeError("column name or magnitude flag of the wrong type")
+                if decoded is None:
+                    raise FormatError("a context on another column outside a sequential block")
+                if name not in decoded:
+                    raise FormatError(f"context column {name!r} is not decoded before the column that uses it")
+                c = np.asarray(decoded[name]).astype(np.float64)
+                c = np.abs(c) if magnitude else c
             if c.shape != (n,):
                 raise FormatError(f"context column {name!r} has {c.size} values, expected {n}")
-            values[(name, magnitude)] = np.abs(c) if magnitude else c
+            values[(name, magnitude)] = c
             splits.append((name, magnitude, edges))
     except FormatError:
         raise

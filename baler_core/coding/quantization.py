@@ -93,6 +93,32 @@ def dithered_values(q: np.ndarray, lo: float, step: float, offsets: np.ndarray) 
         return np.where(q == 0, lo, lo + (q - 1 + offsets) * step)
 
 
+def dither_position(mode: str, pred: np.ndarray, params: dict, offsets: np.ndarray) -> np.ndarray:
+    """Where the prediction falls on its dithered grid, in steps: ``rint`` of it is the prediction's index
+    (``dithered_base`` less one for ``alin``), and the residual of a well-predicted value is 0 or +-1 depending
+    on its fraction (a prediction near a cell's upper edge rounds up as soon as the value lies a little above
+    it). Residual streams split by it (``contexts``) pay for the dither only where values are predicted worse
+    than a step. ``lin`` / ``log`` code ``rint(e - offset)``: the position is ``-offset``, exact everywhere."""
+    if mode in ("lin", "log"):
+        return -offsets
+    step = params["step"]
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        u = (pred - params["lo"]) / step if mode == "alin" else log_magnitude(pred) / step
+        u = np.clip(np.where(np.isfinite(u), u, 0.0), -MAX_BASE, MAX_BASE)
+        return u - offsets
+
+
+def dither_contexts(mode: str, pred: np.ndarray, params: dict, offsets: np.ndarray
+                    ) -> tuple[dict[str, np.ndarray], float]:
+    """The dithered column's context values, ``position`` and ``phase`` (the position's distance from its
+    rounded index, in [-0.5, 0.5]), and the distance their edges keep from every row's value: 0 for the exact
+    ``lin`` / ``log``, else 1e-6 plus 2**-40 of the largest position (the margin ``fragile`` gives rounding
+    boundaries: a decoder elsewhere may compute the prediction a few ulps apart)."""
+    pos = dither_position(mode, pred, params, offsets)
+    gap = 0.0 if mode in ("lin", "log") else 1e-6 + float(np.max(np.abs(pos), initial=0.0)) * 2.0**-40
+    return {"position": pos, "phase": pos - np.rint(pos)}, gap
+
+
 def fragile(pred: np.ndarray, step: float) -> np.ndarray:
     """Predictions near a rounding boundary of ``u = pred / step``: within 1e-6 plus about 4,000 ulps of ``u``
     (2**-40 |u|), so the margin grows with the index. A decoder on another machine may compute the prediction a
