@@ -202,6 +202,24 @@ def test_bad_config_key_is_named(tmp_path):
     assert out.returncode != 0 and "collection" in out.stdout + out.stderr
 
 
+def test_config_container_puts_every_job_in_the_image(tmp_path):
+    """``container:`` in the config is the workflow's global ``container`` directive: without
+    ``--software-deployment-method apptainer`` it changes nothing, with it Snakemake needs apptainer (which
+    this machine lacks, so the DAG stops there and says so); an empty image name is refused by key."""
+    cfg = tiny_config(tmp_path)
+    cfg["container"] = str(tmp_path / "baler.sif")
+    write_config(tmp_path, cfg)
+    out = snakemake(tmp_path, "-n")
+    assert out.returncode == 0, out.stderr
+    if shutil.which("apptainer") is None and shutil.which("singularity") is None:
+        out = snakemake(tmp_path, "-n", "--software-deployment-method", "apptainer")
+        assert out.returncode != 0 and "apptainer or singularity command" in out.stdout + out.stderr
+    cfg["container"] = ""
+    write_config(tmp_path, cfg)
+    out = snakemake(tmp_path, "-n")
+    assert out.returncode != 0 and "container" in out.stdout + out.stderr
+
+
 def test_failing_rule_leaves_no_output_and_a_log_that_says_why(tmp_path):
     cfg = tiny_config(tmp_path)
     cfg["datasets"] = {"broken": {"kind": "table", "source": {"path": str(tmp_path / "nope.parquet")}}}
