@@ -243,6 +243,26 @@ def test_pythia_events_look_like_nanoaod(tmp_path):
     assert np.array_equal(ev.counts(ev.collections[0]), ak.num(jets).to_numpy())
 
 
+def test_pythia_chunks_give_the_same_events_with_any_number_of_workers(tmp_path):
+    """Events come in chunks, each a Pythia run with its own seed: two worker processes give exactly the events
+    one process gives, chunks differ from each other, and ``extract-events --workers 2`` writes them."""
+    pytest.importorskip("pythia8mc", reason="the sim extra (pythia8mc, fastjet) is not installed")
+    pytest.importorskip("fastjet", reason="the sim extra (pythia8mc, fastjet) is not installed")
+    from baler_core.sim.pythia import pythia_events
+
+    one = pythia_events(25, seed=5, chunk_events=10)
+    two = pythia_events(25, seed=5, workers=2, chunk_events=10)
+    assert len(two["Jet"]) == 25 and ak.all(ak.num(two["Jet"]) >= 1)
+    for k in one:
+        assert ak.to_list(one[k]) == ak.to_list(two[k]), k
+    lead = ak.firsts(one["Jet"].pt).to_numpy()
+    assert len(set(np.round(lead, 3))) == 25  # no chunk repeats another's events
+    assert np.isclose(one["genWeight"].mean(), 1.0, rtol=1e-4)
+    main(["extract-events", "--generator", "pythia", "--n-events", "12", "--workers", "2",
+          "-o", str(tmp_path / "p.root")])
+    assert read_events(tmp_path / "p.root").n_events == 12
+
+
 def test_pythia_pf_jets_hold_their_content(tmp_path):
     """The PF-like jet content: fractions in [0, 1] summing to one, multiplicities that add up to the
     constituents, ptD in (0, 1], girth within the jet radius; and ``extract-events --pf-jets`` writes them."""

@@ -91,7 +91,7 @@ def _cmd_extract_events(a: argparse.Namespace) -> None:
     elif a.generator == "pythia":
         from baler_core.sim.pythia import pythia_events
 
-        write_arrays(a.output, pythia_events(a.n_events, a.seed, a.pf_jets))
+        write_arrays(a.output, pythia_events(a.n_events, a.seed, a.pf_jets, a.workers))
     else:
         write_events(read_events(resolve_source(a.input), a.tree, split_list(a.branches), a.cut), a.output)
 
@@ -183,6 +183,9 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pf-jets", action="store_true",
                    help="pythia: also the jets' PF-like content (energy fractions, multiplicities, ptD, girth)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="--generator pythia: processes generating chunks of events at once (the events do not "
+                        "depend on it); other sources read in one process")
     p.set_defaults(func=_cmd_extract_events)
 
     p = sub.add_parser("split-events", help="train/validation/test split by event (never splitting an event): "

@@ -54,12 +54,13 @@ rule extract_events:
         "results/{dataset}/data/full.root",
     params:
         args=lambda w: extract_events_args(w.dataset),
+    threads: 2  # a Pythia generator runs chunks of events in parallel processes
     log:
         "logs/extract_events/{dataset}.log",
     wildcard_constraints:
         dataset=_alternatives(EVENTS),
     shell:
-        "python -m baler_core.cli --log {log} extract-events {params.args} -o {output} 2>> {log}"
+        "python -m baler_core.cli --log {log} extract-events {params.args} --workers {threads} -o {output} 2>> {log}"
 
 
 rule split_events:
