@@ -33,6 +33,6 @@ for name in ("none", "seq"):
     print(f"round trip {name}: {len(b)} rows within range=1e-3")
 PY
 cp -r /opt/baler/config .
-jobs=$(snakemake -s /opt/baler/Snakefile -n --cores 2 2>&1 | awk '$1 == "total" {print $2; exit}')
+jobs=$(snakemake -s /opt/baler/Snakefile -n --cores 2 2>&1 | awk '$1 == "total" && !n {print $2; n = 1}')
 [ -n "$jobs" ] || { echo "dry run of the default pipeline failed" >&2; exit 1; }
 echo "dry run of the default pipeline: $jobs jobs"
