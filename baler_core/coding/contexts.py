@@ -164,24 +164,33 @@ def split_item(name: str, magnitude: bool, edges: np.ndarray) -> dict:
 def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, code
            ) -> tuple[dict[str, bytes], list[dict]] | None:
     """The smallest split of ``r`` that codes (``code(r, groups, k)`` -> streams) below ``size`` bytes: the
-    best single split of ``ranked``, then that split refined by a second source (a dithered value's residual
-    depends on both how well the model predicts it and where the prediction falls on the dithered grid), the
-    two refinements that look smallest coded. Returns the streams and the record's split items."""
+    best of the three single splits that ``ranked`` estimates smallest, then that split refined by a second
+    source (a dithered value's residual depends on both how well the model predicts it and where the
+    prediction falls on the dithered grid), the two refinements that look smallest coded. Returns the streams
+    and the record's split items."""
     def coded(g: np.ndarray, k: int) -> tuple[int, dict[str, bytes]]:
         streams = code(r, g, k)
         return sum(len(v) for v in streams.values()), streams
 
     best = None
-    for (name, magnitude, edges), g, k in ranked(r, sources):  # the estimates are rough: code them
+    singles = ranked(r, sources, top=len(sources) * len(GROUPS))
+    for (name, magnitude, edges), g, k in singles[:3]:  # the estimates are rough: code them
         got = coded(g, k)
         if got[0] < size:
             size, best = got[0], (got[1], [((name, magnitude), edges)], g, k)
     if best is None:
         return None
     _, first, g, k = best
+    # refine by the dither contexts and the sources that split best alone, five in all: estimating every source
+    # as a refinement took longer than coding the column, and the rough estimates then picked worse refinements
+    keys = [key for key in (PHASE, POSITION) if key in sources]
+    for (name, magnitude, _), _, _ in singles:
+        if (name, magnitude) not in keys and len(keys) < 5:
+            keys.append((name, magnitude))
     cost = _Costs(r)
     tries = []
-    for key, src in sources.items():
+    for key in keys:
+        src = sources[key]
         if key == first[0][0]:
             continue
         for m in GROUPS:
