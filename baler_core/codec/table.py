@@ -213,7 +213,7 @@ def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: 
 def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts: CompressionOptions,
                       pred: np.ndarray) -> None:
     """Replace the residual stream and the zero flags by per-group streams (see ``contexts``) where smaller:
-    split by an earlier column (``sources``) or by the column's own dither phase."""
+    split by an earlier column (``sources``) or by the column's own dither position or phase."""
     if "lorenzo" in rec:
         return
     sources = {**sources, **dither_sources(rec, pred)}

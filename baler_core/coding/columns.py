@@ -254,11 +254,9 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
         if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32:
             raise FormatError(f"column dither seed {seed!r} malformed")
         mode, offsets = DITHERED_MODES[mode], dither_offsets(seed, n, np.dtype(np.float64))
-    if mode in ("alin", "alog") and "pred" in rec:  # the column was coded against a constant
-        pred = free_pred(rec, n)
-    pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
+    pred = _coded_prediction(rec, mode, pred)
     dither = None
-    if offsets is not None:
+    if offsets is not None and _splits_by_dither(rec):
         try:
             dither = dither_contexts(mode, pred, rec, offsets)[0]
         except (KeyError, TypeError) as exc:
@@ -304,12 +302,23 @@ def dither_sources(rec: dict, pred: np.ndarray) -> dict[tuple[str, bool], contex
     if mode is None:
         return {}
     offsets = dither_offsets(rec["dither"], pred.size, np.dtype(np.float64))
-    if "pred" in rec:  # coded against a constant
-        pred = free_pred(rec, pred.size)
-    pred = np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
-    values, gap = dither_contexts(mode, pred, rec, offsets)
+    values, gap = dither_contexts(mode, _coded_prediction(rec, mode, pred), rec, offsets)
     return {contexts.PHASE: contexts.Source(values["phase"], gap=gap),
             contexts.POSITION: contexts.IndexSource(values["position"], gap=gap)}
+
+
+def _coded_prediction(rec: dict, mode: str, pred: np.ndarray) -> np.ndarray:
+    """The prediction a column was coded against (``mode`` without the dither prefix): the record's constant
+    for aligned columns coded without a model, finite values only."""
+    if mode in ("alin", "alog") and "pred" in rec:
+        pred = free_pred(rec, pred.size)
+    return np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
+
+
+def _splits_by_dither(rec: dict) -> bool:
+    """Whether a record's context splits use the column's dither contexts (so the decoder computes them)."""
+    return any(isinstance(item, dict) and "dither" in item for key in ("ctx", "zero_ctx")
+               for item in (rec.get(key) if isinstance(rec.get(key), list) else ()))
 
 
 def unzstd_section(blob: bytes, size: int) -> bytes:

@@ -56,7 +56,7 @@ class Source:
 
     def edges(self, k: int) -> np.ndarray | None:
         """Up to ``k - 1`` increasing edges near the quantiles, each in a gap of the sorted values wider than
-        ``GAP`` relative; None where there is no such gap."""
+        ``GAP`` relative (or twice the ``gap`` given); None where there is no such gap."""
         if self.gaps.size == 0:
             return None
         want = np.arange(1, k) / k
@@ -123,15 +123,19 @@ class _Costs:
         return min(costs)
 
 
-def ranked(r: np.ndarray, sources: dict[tuple[str, bool], Source], top: int = 3
+def _splittable(r: np.ndarray) -> bool:
+    return r.size >= MIN_ROWS and not np.all(r == r[0]) and int(r.max()) - int(r.min()) < 2**62
+
+
+def ranked(r: np.ndarray, sources: dict[tuple[str, bool], Source], top: int = 3, cost: _Costs | None = None
            ) -> list[tuple[tuple[str, bool, np.ndarray], np.ndarray, int]]:
     """Up to ``top`` splits of ``r`` that look smaller than one stream, smallest estimate first, each as
     ``((column, use magnitude, edges), group of each row, number of groups)``. ``sources`` maps (column,
     magnitude) to its prepared values, whose groups are computed once per block and reused for every column.
-    (Refining a split by a second column cost more in histograms than it saved on the shared jets.)"""
-    if r.size < MIN_ROWS or np.all(r == r[0]) or int(r.max()) - int(r.min()) >= 2**62:
+    ``cost``: the estimator of ``r`` when the caller has one (``choose`` refines the best split with it)."""
+    if not _splittable(r):
         return []
-    cost = _Costs(r)
+    cost = cost or _Costs(r)
     single = cost(np.zeros(r.size, np.int64), 1)
     found = []
     for (name, magnitude), src in sources.items():
@@ -172,8 +176,11 @@ def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, co
         streams = code(r, g, k)
         return sum(len(v) for v in streams.values()), streams
 
+    if not _splittable(r):
+        return None
     best = None
-    singles = ranked(r, sources, top=len(sources) * len(GROUPS))
+    cost = _Costs(r)
+    singles = ranked(r, sources, top=len(sources) * len(GROUPS), cost=cost)
     for (name, magnitude, edges), g, k in singles[:3]:  # the estimates are rough: code them
         got = coded(g, k)
         if got[0] < size:
@@ -187,7 +194,6 @@ def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, co
     for (name, magnitude, _), _, _ in singles:
         if (name, magnitude) not in keys and len(keys) < 5:
             keys.append((name, magnitude))
-    cost = _Costs(r)
     tries = []
     for key in keys:
         src = sources[key]
@@ -198,7 +204,8 @@ def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, co
             if sub is None or k * (len(sub[0]) + 1) > MAX_GROUPS:
                 continue
             k2 = len(sub[0]) + 1
-            tries.append((cost(g * k2 + sub[1], k * k2), len(tries), key, sub[0], g * k2 + sub[1], k * k2))
+            g2 = g * k2 + sub[1]
+            tries.append((cost(g2, k * k2), len(tries), key, sub[0], g2, k * k2))
     for _, _, key, edges, g2, k2 in sorted(tries, key=lambda t: t[:2])[:2]:
         got = coded(g2, k2)
         if got[0] < size:
