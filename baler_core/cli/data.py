@@ -34,10 +34,10 @@ def _cmd_simulate_cfd(a: argparse.Namespace) -> None:
     if a.flow == "cube":
         _write_cube(a)
         return
-    if a.flow == "square":
+    if a.flow in ("square", "cylinder"):
         field = cfd.simulate_flow_past_square(n_frames=a.n_frames, height=a.height, width=a.width,
                                               reynolds=a.reynolds, steps_per_frame=a.steps_per_frame,
-                                              warmup_steps=a.warmup_steps, seed=a.seed)
+                                              warmup_steps=a.warmup_steps, seed=a.seed, shape=a.flow)
     else:
         field = cfd.simulate_decaying_turbulence(n_frames=a.n_frames, size=a.height, seed=a.seed,
                                                  steps_per_frame=a.steps_per_frame)
@@ -147,10 +147,10 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_extract_field)
 
     p = sub.add_parser("simulate-cfd", help="simulate a flow: 2-D x-velocity frames N x H x W (square, "
-                                            "turbulence), or the 3-D flow past a cube (u, v, w, p)")
+                                            "cylinder, turbulence), or the 3-D flow past a cube (u, v, w, p)")
     p.add_argument("-o", "--output", required=True,
                    help=".npy (fields; the cube: u as N x D x H x W), or .h5 / .nc / .zarr (the cube: u, v, w, p)")
-    p.add_argument("--flow", choices=["square", "turbulence", "cube"], default="square")
+    p.add_argument("--flow", choices=["square", "cylinder", "turbulence", "cube"], default="square")
     p.add_argument("--n-frames", type=int, default=64)
     p.add_argument("--depth", type=int, default=32, help="cube: cells in z")
     p.add_argument("--height", type=int, default=64)

@@ -1,5 +1,5 @@
-"""A D2Q9 lattice Boltzmann (BGK) channel flow past a square obstacle, vectorized numpy, float64 and
-bit-for-bit deterministic. Above a Reynolds number of about 50 the wake sheds a Karman vortex street. Arrays are
+"""A D2Q9 lattice Boltzmann (BGK) channel flow past a square or a circular cylinder, vectorized numpy, float64
+and bit-for-bit deterministic. Above a Reynolds number of about 50 the wake sheds a Karman vortex street. Arrays are
 laid out ``[..., y, x]`` (rows vertical, columns streamwise)."""
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ MIN_TAU = 0.51
 MAX_INFLOW = 0.2
 #: Relative amplitude of the seeded initial velocity perturbation.
 PERTURBATION = 0.02
+#: Obstacle shapes: a square of edge D, or a circular cylinder of diameter D (a staircase disc of cells).
+SHAPES = ("square", "cylinder")
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,10 @@ class LBMResult:
             of the recorded phase (sampling interval: one lattice time step).
         probe: ``(y, x)`` cell of the wake probe, ``2 * obstacle_size`` cells
             downstream of the obstacle's rear face at its centre height.
-        obstacle: ``(y0, y1, x0, x1)``; the obstacle occupies
-            ``[y0:y1, x0:x1]``.
+        obstacle: ``(y0, y1, x0, x1)``; the obstacle's bounding box is
+            ``[y0:y1, x0:x1]`` (the square fills it, the cylinder is the disc
+            inscribed in it).
+        shape: ``"square"`` or ``"cylinder"``.
         obstacle_size: obstacle edge length D in cells.
         tau: BGK relaxation time.
         viscosity: kinematic viscosity in lattice units, ``(tau - 0.5) / 3``.
@@ -74,6 +78,7 @@ class LBMResult:
     inflow_velocity: float
     reynolds: float
     steps_per_frame: int
+    shape: str = "square"
 
 
 def _lbm_geometry(height: int, width: int, obstacle_size: int | None,
@@ -131,6 +136,20 @@ def _equilibrium(rho: np.ndarray, ux: np.ndarray, uy: np.ndarray,
     return out
 
 
+def _solid_mask(height: int, width: int, obstacle: tuple[int, int, int, int], shape: str) -> np.ndarray:
+    """Cells inside the obstacle: the whole box for the square, the cells whose centres lie within the
+    inscribed circle for the cylinder."""
+    y0, y1, x0, x1 = obstacle
+    solid = np.zeros((height, width), dtype=bool)
+    if shape == "square":
+        solid[y0:y1, x0:x1] = True
+        return solid
+    yy, xx = np.ogrid[y0:y1, x0:x1]
+    cy, cx, r = 0.5 * (y0 + y1 - 1), 0.5 * (x0 + x1 - 1), 0.5 * (y1 - y0)
+    solid[y0:y1, x0:x1] = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+    return solid
+
+
 def _initial_velocity(height: int, width: int, u_in: float,
                       obstacle: tuple[int, int, int, int], seed: int):
     """Initial (ux, uy) in lattice units.
@@ -178,14 +197,15 @@ def _initial_velocity(height: int, width: int, u_in: float,
 def run_lbm(n_frames: int = 64, height: int = 64, width: int = 192,
             reynolds: float = 150.0, obstacle_size: int | None = None,
             steps_per_frame: int = 20, warmup_steps: int = 2000,
-            inflow_velocity: float = 0.08, seed: int = 0) -> LBMResult:
-    """Run the D2Q9 BGK flow past a square and return frames plus diagnostics.
+            inflow_velocity: float = 0.08, seed: int = 0, shape: str = "square") -> LBMResult:
+    """Run the D2Q9 BGK flow past a square (or a cylinder) and return frames plus diagnostics.
 
     Setup (lattice units, dx = dt = 1):
 
     * square obstacle of edge ``D = obstacle_size`` (default
       ``max(4, round(height / 8))``) with its front face at ``x = width // 5``,
-      centred vertically; no-slip via half-way bounce-back (the wall sits half
+      centred vertically (``shape="cylinder"``: the disc of diameter D
+      inscribed in that square); no-slip via half-way bounce-back (the wall sits half
       a cell outside the solid cells); solid cells are held at rest;
     * inlet (x = 0): velocity ``(U, 0)`` imposed with the Zou-He /
       non-equilibrium bounce-back rule, density from the known populations;
@@ -213,6 +233,8 @@ def run_lbm(n_frames: int = 64, height: int = 64, width: int = 192,
     steps_per_frame = check_int("steps_per_frame", steps_per_frame, 1)
     warmup_steps = check_int("warmup_steps", warmup_steps, 0)
     seed = check_int("seed", seed, 0)
+    if shape not in SHAPES:
+        raise InputError(f"obstacle shape {shape!r} unknown; choose from {', '.join(SHAPES)}")
     reynolds = check_float("reynolds", reynolds, low=0.0)
     inflow_velocity = check_float("inflow_velocity", inflow_velocity,
                                    low=0.0, high=MAX_INFLOW)
@@ -222,8 +244,7 @@ def run_lbm(n_frames: int = 64, height: int = 64, width: int = 192,
     u_in = inflow_velocity
     y0, y1, x0, x1 = obstacle
 
-    solid = np.zeros((height, width), dtype=bool)
-    solid[y0:y1, x0:x1] = True
+    solid = _solid_mask(height, width, obstacle, shape)
     fluid = ~solid
     n_cells = height * width
     solid_flat = np.flatnonzero(solid)
@@ -333,7 +354,7 @@ def run_lbm(n_frames: int = 64, height: int = 64, width: int = 192,
         boundary_inflow=boundary_inflow, probe_uy=probe_uy,
         probe=probe, obstacle=obstacle, obstacle_size=d, tau=tau,
         viscosity=(tau - 0.5) / 3.0, inflow_velocity=u_in,
-        reynolds=reynolds, steps_per_frame=steps_per_frame)
+        reynolds=reynolds, steps_per_frame=steps_per_frame, shape=shape)
 
 
 def simulate_flow_past_square(n_frames: int = 64, height: int = 64,
@@ -342,7 +363,7 @@ def simulate_flow_past_square(n_frames: int = 64, height: int = 64,
                               steps_per_frame: int = 20,
                               warmup_steps: int = 2000,
                               inflow_velocity: float = 0.08,
-                              seed: int = 0) -> np.ndarray:
+                              seed: int = 0, shape: str = "square") -> np.ndarray:
     """x-velocity slices over time of 2-D flow past a square (Karman street).
 
     Returns a float32 array ``(n_frames, height, width)`` of the x-velocity
@@ -352,7 +373,7 @@ def simulate_flow_past_square(n_frames: int = 64, height: int = 64,
     return run_lbm(n_frames=n_frames, height=height, width=width,
                    reynolds=reynolds, obstacle_size=obstacle_size,
                    steps_per_frame=steps_per_frame, warmup_steps=warmup_steps,
-                   inflow_velocity=inflow_velocity, seed=seed).frames
+                   inflow_velocity=inflow_velocity, seed=seed, shape=shape).frames
 
 
 # --------------------------------------------------------------------------- #
