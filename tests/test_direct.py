@@ -16,6 +16,7 @@ from baler_core.coding.entropy import decode_ints, encode_ints
 from baler_core.coding.error_bounds import Bound, BoundSpec, parse_bound
 from baler_core.coding.grid import encode_grid
 from baler_core.errors import InputError
+from baler_core.format.container import ContainerReader
 
 
 def _table() -> pd.DataFrame:
@@ -60,8 +61,6 @@ def test_model_free_table_keeps_every_bound(tmp_path, spec):
 
 
 def _header_json(path) -> str:
-    from baler_core.format.container import ContainerReader
-
     with ContainerReader(path) as rd:
         return json.dumps(rd.header)
 
@@ -114,9 +113,11 @@ def test_model_free_field_round_trip(tmp_path, spec):
     field[2, 3, 4] = np.nan
     bound = parse_bound(spec)
     out = tmp_path / "f.baler"
-    compress_field(field, None, out, CompressionOptions(bounds=BoundSpec(bound), block_rows=2000))
+    compress_field(field, None, out, CompressionOptions(bounds=BoundSpec(bound), block_rows=500))
     rec = decompress(out)
     assert rec.shape == field.shape and rec.dtype == field.dtype
+    with ContainerReader(out) as rd:  # 16 x 500 values hold 5 frames of 1,551: four blocks, coded two at a time
+        assert [b["rows"] for b in rd.header["blocks"]] == [5, 5, 5, 5]
     _assert_bound(field.ravel(), rec.ravel(), bound)
     info = file_info(out)
     assert info["decoder_bytes"] == 0

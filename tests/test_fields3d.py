@@ -52,13 +52,13 @@ def test_3d_fields_keep_nan_float64_and_many_blocks(tmp_path):
 
 
 def test_volume_blocks_share_the_frames_evenly():
-    from baler_core.codec.field import volume_frames_per_block
+    from baler_core.codec.field import VOLUME_BLOCK_ROWS, block_frames
 
-    assert volume_frames_per_block(24, 98_304, 1 << 18) == 24  # the cube flow: one block along all of time
-    assert volume_frames_per_block(24, 64**3, 1 << 18) == 8  # three blocks of 8, not 10 + 10 + 4
-    assert volume_frames_per_block(25, 64**3, 1 << 18) == 9  # 9 + 9 + 7
-    assert volume_frames_per_block(3, 10**7, 1 << 18) == 1  # a frame larger than the budget: one a block
-    assert volume_frames_per_block(0, 480, 500) == 1
+    assert block_frames(24, 98_304, VOLUME_BLOCK_ROWS << 18) == 24  # the cube flow: one block along all of time
+    assert block_frames(24, 64**3, VOLUME_BLOCK_ROWS << 18) == 8  # three blocks of 8, not 10 + 10 + 4
+    assert block_frames(25, 64**3, VOLUME_BLOCK_ROWS << 18) == 9  # 9 + 9 + 7
+    assert block_frames(3, 10**7, VOLUME_BLOCK_ROWS << 18) == 1  # a frame larger than the budget: one a block
+    assert block_frames(0, 480, VOLUME_BLOCK_ROWS * 500) == 1
 
 
 def test_npy_3d_in_and_out_through_the_cli(tmp_path):

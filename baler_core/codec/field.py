@@ -25,15 +25,19 @@ from baler_core.models.store import ModelBundle
 from baler_core.progress import Progress
 
 VOLUME_BLOCK_ROWS = 10  # model-free blocks of N x D x H x W fields hold up to this many times ``block_rows`` values
+# ... and of N x H x W fields up to this many: a periodic 2-D wake compresses along whole shedding periods (the
+# cylinder wake, 100 x 100 x 400 at range 1e-3: 103.6x in blocks of 24 frames, 177.9x in one of 100; the same
+# budget as model blocks), at about 0.1 kB of float64 work arrays a value in the DCT, two blocks at a time
+FRAME_BLOCK_ROWS = 16
 
 
-def volume_frames_per_block(n: int, values_per_frame: int, block_rows: int) -> int:
-    """Frames per model-free block of a 3-D field: as many as ``VOLUME_BLOCK_ROWS * block_rows`` values hold, the
-    frames then shared evenly among the blocks. The time axis is where a slowly changing flow compresses: on the
-    flow past a cube (frames of 98k values), p stores 67.9x in blocks of 4 frames, 115x in 8 and 232x in 24, at a
-    peak RSS of 0.42, 0.52 and 0.63 GB; 3-D turbulence (frames of 262k) 30.5x in 4 and 34.1x in 8, at 0.59 and
-    0.85 GB (benchmarks/README.md)."""
-    most = max(1, min(VOLUME_BLOCK_ROWS * block_rows // max(values_per_frame, 1), MAX_AXIS))
+def block_frames(n: int, values_per_frame: int, block_values: int) -> int:
+    """Frames per model-free block: as many as ``block_values`` values hold (at least one), the frames then
+    shared evenly among the blocks. The time axis is where a slowly changing flow compresses: on the flow past a
+    cube (frames of 98k values), p stores 67.9x in blocks of 4 frames, 115x in 8 and 232x in 24, at a peak RSS of
+    0.42, 0.52 and 0.63 GB; 3-D turbulence (frames of 262k) 30.5x in 4 and 34.1x in 8, at 0.59 and 0.85 GB
+    (benchmarks/README.md)."""
+    most = max(1, min(block_values // max(values_per_frame, 1), MAX_AXIS))
     blocks = -(-n // most) if n else 1
     return max(1, -(-n // blocks))
 
@@ -67,13 +71,12 @@ def compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBun
     dec64 = float64_decoder(bundle) if bundle is not None else None
     n, frame = field.shape[0], tuple(field.shape[1:])
     values_per_frame = math.prod(frame)
-    # model-free blocks are coded in parallel threads, so they are shorter (blocks 4 times longer gave the square
-    # flow's DCT 54.5x instead of 47.4x, but raised a 200 MB field's peak RSS from 0.9 to 2.0 GB); no block is
-    # longer than the transform takes
-    if field.ndim == 4 and bundle is None:
-        frames_per_block = volume_frames_per_block(n, values_per_frame, opts.block_rows)
+    # model-free blocks are coded two at a time in threads; no block is longer than the transform takes
+    if bundle is None:
+        budget = (VOLUME_BLOCK_ROWS if field.ndim == 4 else FRAME_BLOCK_ROWS) * opts.block_rows
+        frames_per_block = block_frames(n, values_per_frame, budget)
     else:
-        frames_per_block = max(1, min(opts.block_rows // values_per_frame * (4 if bundle is None else 16), MAX_AXIS))
+        frames_per_block = max(1, min(opts.block_rows // values_per_frame * 16, MAX_AXIS))
     starts = range(0, n, frames_per_block)
 
     def free_block(s: int) -> tuple[str, dict, dict[str, bytes], list[bytes], dict]:

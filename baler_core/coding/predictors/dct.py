@@ -57,20 +57,19 @@ def _transform(x: np.ndarray, inverse: bool) -> np.ndarray:
 
 def _envelope_ids(shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
     """Each coefficient's envelope block (up to ``ENV_BLOCKS`` along each axis) and the number of blocks."""
-    ids = np.zeros((1,) * len(shape), dtype=np.int64)
-    count = 1
-    for axis, n in enumerate(shape):
-        size = -(-n // ENV_BLOCKS)
-        nb = -(-n // size)
-        along = (np.arange(n) // size).reshape([-1 if a == axis else 1 for a in range(len(shape))])
-        ids = ids * nb + along
-        count *= nb
-    return np.broadcast_to(ids, shape).ravel(), count
+    nbs = [-(-n // -(-n // ENV_BLOCKS)) for n in shape]
+    itype = np.int32 if math.prod(nbs) < 2**31 else np.int64  # 4 bytes a value where the ids fit
+    ids = np.zeros((1,) * len(shape), dtype=itype)
+    for axis, (n, nb) in enumerate(zip(shape, nbs)):
+        along = (np.arange(n, dtype=itype) // -(-n // ENV_BLOCKS)).reshape([-1 if a == axis else 1
+                                                                           for a in range(len(shape))])
+        ids = ids * itype(nb) + along
+    return np.broadcast_to(ids, shape).ravel(), math.prod(nbs)
 
 
 def _levels(q: np.ndarray, ids: np.ndarray, count: int) -> np.ndarray:
     """Envelope level per block: twice the log2 of the RMS of its quantized coefficients, 0 for (nearly) zero."""
-    ms = np.bincount(ids, weights=q.astype(np.float64) ** 2, minlength=count) / np.bincount(ids, minlength=count)
+    ms = np.bincount(ids, weights=np.square(q, dtype=np.float64), minlength=count) / np.bincount(ids, minlength=count)
     with np.errstate(divide="ignore"):
         lv = np.rint(np.log2(np.maximum(ms, 2.0**-8))) + 8
     return np.clip(lv, 0, _ENV_MAX).astype(np.int64)
@@ -88,10 +87,11 @@ def _inverse(q: np.ndarray, shape: tuple[int, ...], step: float) -> np.ndarray:
 
 
 def _rebuild(rec: np.ndarray, k: np.ndarray, half: float, zero: np.ndarray | None, dtype: np.dtype) -> np.ndarray:
-    """The values both sides compute from the inverse transform ``rec``: plus ``k`` corrections of ``2 half``,
-    cast to ``dtype``, exact zeros (``zero``: 1 for +0.0, 2 for -0.0) put back."""
+    """The values both sides compute from the inverse transform ``rec`` (overwritten): plus ``k`` corrections of
+    ``2 half``, cast to ``dtype``, exact zeros (``zero``: 1 for +0.0, 2 for -0.0) put back."""
     with np.errstate(over="ignore", invalid="ignore"):
-        out = (rec + k * (2 * half)).astype(dtype)
+        rec += k * (2 * half)
+        out = rec.astype(dtype)
     if zero is not None:
         out[zero == 1] = 0.0
         out[zero == 2] = -0.0
@@ -117,43 +117,55 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
     half = tol - 2 * slack
     if not (np.isfinite(half) and half > 0.5 * tol):
         return None
-    x64 = x.astype(np.float64).ravel()
     with np.errstate(over="ignore", invalid="ignore"):
-        coef = _transform(x64.reshape(shape), inverse=False).ravel()
+        coef = _transform(x.astype(np.float64).reshape(shape), inverse=False).ravel()
     if not np.isfinite(coef).all():  # sums of values near the dtype's maximum overflow
         return None
     ids, count = _envelope_ids(shape)
-    zeros = x64 == 0
-    zero = np.where(zeros, np.where(np.signbit(x.ravel()), 2, 1), 0).astype(np.int64) if zeros.any() else None
+    flat = x.ravel()
+    zeros = flat == 0
+    zero = np.where(zeros, np.where(np.signbit(flat), 2, 1), 0).astype(np.int8) if zeros.any() else None
+    # Memory: one float64 array of coefficients, the ids, and a handful of candidate arrays at a time (the best
+    # candidate kept as its rebuilt values in x's dtype); the operations run in place where numpy allows, with the
+    # same arithmetic as the decoder's
     best = None
     for factor, dead in STEP_FACTORS:
         step = factor * half
-        q = np.sign(coef) * np.floor(np.abs(coef) / step + (0.5 - dead))
-        if not np.abs(q).max() <= _MAX_COEF:
+        q = np.abs(coef)
+        q /= step
+        q += 0.5 - dead
+        np.floor(q, out=q)
+        if not q.max() <= _MAX_COEF:
             continue
-        q = q.astype(np.int64)
-        rec = _inverse(q, shape, step)
-        e = x64 - rec
-        k = np.where(np.abs(e) > half, np.rint(e / (2 * half)), 0)
-        if not np.abs(k).max() <= _MAX_COEF:
+        np.copysign(q, coef, out=q)
+        qi = q.astype(np.int64)
+        del q
+        rec = _inverse(qi, shape, step)
+        e = np.subtract(flat, rec)  # float64, as x64 - rec
+        # k = rint(e / 2 half): 0 wherever |e| <= half (the quotient is then at most 0.5, which rounds to 0)
+        e /= 2 * half
+        np.rint(e, out=e)
+        if not np.abs(e).max() <= _MAX_COEF:
             continue
-        k = k.astype(np.int64)
+        k = e.astype(np.int64)
+        del e
         if zero is not None:
             k[zeros] = 0
-        lv = _levels(q, ids, count)
+        lv = _levels(qi, ids, count)
         order, levels, counts = _group_order(lv, ids)
         streams = {"env": encode_ints(lv, entropy, level), "k": encode_ints(k, entropy, level)}
         if zero is not None:
             streams["z"] = encode_ints(zero, entropy, level)
-        for v, part in zip(levels, np.split(q[order], np.cumsum(counts)[:-1])):
+        for v, part in zip(levels, np.split(qi[order], np.cumsum(counts)[:-1])):
             streams[f"c{int(v)}"] = encode_ints(part, entropy, level)
+        del order, qi
         size = sum(map(len, streams.values()))
         if best is None or size < best[0]:
-            best = (size, step, streams, rec, k)
+            best = (size, step, streams, _rebuild(rec, k, half, zero, x.dtype))
+        del rec, k
     if best is None:
         return None
-    _, step, streams, rec, k = best
-    out = _rebuild(rec, k, half, zero, x.dtype)
+    _, step, streams, out = best
     return {"dct": list(shape), "dct_step": step, "dct_half": half, "dct_zeros": zero is not None}, streams, out
 
 
