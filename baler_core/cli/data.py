@@ -1,10 +1,11 @@
 """``baler`` subcommands of ``workflow/rules/data.smk``: extract, extract-field, simulate-cfd, split, fit-norm,
-extract-events, split-events."""
+extract-events, split-events; and simulate-campaign (field files for campaigns and benchmarks)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,27 @@ def _cmd_simulate_cfd(a: argparse.Namespace) -> None:
         field = cfd.simulate_decaying_turbulence(n_frames=a.n_frames, size=a.height, seed=a.seed,
                                                  steps_per_frame=a.steps_per_frame)
     save_any(field, a.output)
+
+
+def _cmd_simulate_campaign(a: argparse.Namespace) -> None:
+    from baler_core.sim.campaign import field_campaign, write_campaign
+
+    runs = a.reynolds if a.flow != "turbulence" else a.seeds
+    if runs is None:
+        raise InputError(f"--flow {a.flow} needs " + ("--seeds" if a.flow == "turbulence" else "--reynolds"))
+    paths = write_campaign(field_campaign(a.flow, runs, a.windows, a.frames, height=a.height, width=a.width,
+                                          steps_per_frame=a.steps_per_frame, warmup_steps=a.warmup_steps,
+                                          seed=a.seed), a.output)
+    print(json.dumps({"files": len(paths), "directory": str(a.output)}))
+
+
+def _number_list(kind: type) -> Callable[[str], list]:
+    def parse(text: str) -> list:
+        try:
+            return [kind(v) for v in text.split(",") if v.strip()]
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from exc
+    return parse
 
 
 def _write_cube(a: argparse.Namespace) -> None:
@@ -160,6 +182,21 @@ def add_data_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--warmup-steps", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_simulate_cfd)
+
+    p = sub.add_parser("simulate-campaign", help="simulate a campaign of field files: one run per Reynolds number "
+                                                 "(wakes) or seed (turbulence), each cut into output windows")
+    p.add_argument("-o", "--output", required=True, help="directory: one .npy per window and campaign.json")
+    p.add_argument("--flow", choices=["square", "cylinder", "turbulence"], default="cylinder")
+    p.add_argument("--reynolds", type=_number_list(float), help="wakes: Reynolds numbers, e.g. 80,100,120")
+    p.add_argument("--seeds", type=_number_list(int), help="turbulence: run seeds, e.g. 0,1,2")
+    p.add_argument("--windows", type=int, default=4, help="output windows (files) per run")
+    p.add_argument("--frames", type=int, default=24, help="frames per file")
+    p.add_argument("--height", type=int, default=64, help="wakes: cells across; turbulence: the box's size")
+    p.add_argument("--width", type=int, default=192)
+    p.add_argument("--steps-per-frame", type=int, default=20)
+    p.add_argument("--warmup-steps", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0, help="wakes: the initial perturbation's seed")
+    p.set_defaults(func=_cmd_simulate_campaign)
 
     p = sub.add_parser("split", help="train/validation/test split (rows shuffled; field frames contiguous)")
     p.add_argument("input")
