@@ -36,9 +36,9 @@ def _cmd_simulate_cfd(a: argparse.Namespace) -> None:
         _write_cube(a)
         return
     if a.flow in ("square", "cylinder"):
-        field = cfd.simulate_flow_past_square(n_frames=a.n_frames, height=a.height, width=a.width,
-                                              reynolds=a.reynolds, steps_per_frame=a.steps_per_frame,
-                                              warmup_steps=a.warmup_steps, seed=a.seed, shape=a.flow)
+        field = cfd.run_lbm(n_frames=a.n_frames, height=a.height, width=a.width, reynolds=a.reynolds,
+                            steps_per_frame=a.steps_per_frame, warmup_steps=a.warmup_steps, seed=a.seed,
+                            shape=a.flow).frames
     else:
         field = cfd.simulate_decaying_turbulence(n_frames=a.n_frames, size=a.height, seed=a.seed,
                                                  steps_per_frame=a.steps_per_frame)
@@ -60,7 +60,7 @@ def _cmd_simulate_campaign(a: argparse.Namespace) -> None:
 def _number_list(kind: type) -> Callable[[str], list]:
     def parse(text: str) -> list:
         try:
-            return [kind(v) for v in text.split(",") if v.strip()]
+            return [kind(v) for v in split_list(text) or []]
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from exc
     return parse

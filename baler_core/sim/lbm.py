@@ -242,8 +242,6 @@ def run_lbm(n_frames: int = 64, height: int = 64, width: int = 192,
                                             reynolds, inflow_velocity)
     omega = 1.0 / tau
     u_in = inflow_velocity
-    y0, y1, x0, x1 = obstacle
-
     solid = _solid_mask(height, width, obstacle, shape)
     fluid = ~solid
     n_cells = height * width

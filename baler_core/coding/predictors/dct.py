@@ -57,12 +57,12 @@ def _transform(x: np.ndarray, inverse: bool) -> np.ndarray:
 
 def _envelope_ids(shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
     """Each coefficient's envelope block (up to ``ENV_BLOCKS`` along each axis) and the number of blocks."""
-    nbs = [-(-n // -(-n // ENV_BLOCKS)) for n in shape]
+    sizes = [-(-n // ENV_BLOCKS) for n in shape]
+    nbs = [-(-n // size) for n, size in zip(shape, sizes)]
     itype = np.int32 if math.prod(nbs) < 2**31 else np.int64  # 4 bytes a value where the ids fit
     ids = np.zeros((1,) * len(shape), dtype=itype)
-    for axis, (n, nb) in enumerate(zip(shape, nbs)):
-        along = (np.arange(n, dtype=itype) // -(-n // ENV_BLOCKS)).reshape([-1 if a == axis else 1
-                                                                           for a in range(len(shape))])
+    for axis, (n, size, nb) in enumerate(zip(shape, sizes, nbs)):
+        along = (np.arange(n, dtype=itype) // size).reshape([-1 if a == axis else 1 for a in range(len(shape))])
         ids = ids * itype(nb) + along
     return np.broadcast_to(ids, shape).ravel(), math.prod(nbs)
 
