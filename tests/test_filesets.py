@@ -143,8 +143,10 @@ def test_check_source_refuses_meaningless_keys():
     fs.check_source("a", "table", {"files": "x/*.parquet"})
     with pytest.raises(InputError, match="max_rows"):
         fs.check_source("a", "table", {"files": "x/*.parquet", "max_rows": 5})
-    with pytest.raises(InputError, match="kind: table"):
-        fs.check_source("a", "field", {"file_list": "x.txt"})
+    with pytest.raises(InputError, match="kind: table or field"):
+        fs.check_source("a", "events", {"file_list": "x.txt"})
+    with pytest.raises(InputError, match="rows or .fraction, not both"):
+        fs.check_source("a", "table", {"files": "x/*.parquet", "train_sample": {"rows": 5, "fraction": 0.5}})
 
 
 # ------------------------------------------------------------------------------------------- the workflow

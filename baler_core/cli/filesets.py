@@ -1,5 +1,6 @@
 """``baler`` subcommands for file-set datasets (one model, many input files), one per Snakemake rule of
-``workflow/rules/filesets.smk``: list-files, sample-files, evaluate-file, summarize-files. Each is a thin wrapper
+``workflow/rules/filesets.smk``: list-files, sample-files, evaluate-file, summarize-files; for table and
+field sets alike. Each is a thin wrapper
 over :mod:`baler_core.io.filesets` and :mod:`baler_core.evaluation.filesets`."""
 
 from __future__ import annotations
@@ -36,13 +37,22 @@ def _save_table(df, path: str | Path) -> None:
     tmp.replace(p)
 
 
+def _save_field(x, path: str | Path) -> None:
+    from baler_core.io.fields import write_field
+
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.part{p.suffix}")
+    write_field(x, tmp)
+    tmp.replace(p)
+
+
 def _cmd_list_files(a: argparse.Namespace) -> None:
     from baler_core.io.filesets import file_batches, resolve_files, stems_map, training_files
 
     src = _source(a.source_json)
-    stems = stems_map(resolve_files(src))
+    stems = stems_map(resolve_files(src, a.kind))
     batches = file_batches(stems, a.files_per_job)
-    train = set(training_files(src, a.manifest, all_files=list(stems.values()))) if a.training else set()
+    train = set(training_files(src, a.manifest, all_files=list(stems.values()), kind=a.kind)) if a.training else set()
     for stem, path in sorted(stems.items()):
         extra = f"\t{batches[stem]}" + ("\ttraining" if path in train else "")
         print(f"{stem}\t{path}{extra}")
@@ -51,26 +61,38 @@ def _cmd_list_files(a: argparse.Namespace) -> None:
 def _cmd_sample_files(a: argparse.Namespace) -> None:
     import logging
 
-    from baler_core.io.filesets import draw_sample, pick_settings, sample_settings, split_sample, write_manifest
+    from baler_core.io import filesets as fs
 
     src = _source(a.source_json)
-    s = sample_settings(src)
-    sample = draw_sample(a.inputs, rows=s.get("rows"), fraction=s.get("fraction"), seed=s["seed"],
-                         **_read_options(src))
-    train, val = split_sample(sample, a.val_fraction)
-    _save_table(train, a.train)
-    _save_table(val, a.val)
-    write_manifest(a.manifest, a.inputs, pick_settings(src), rows=len(sample))
-    logging.getLogger("baler").info("drew %d rows (%d train, %d validation) from %d training file(s)",
-                                    len(sample), len(train), len(val), len(a.inputs))
+    s = fs.sample_settings(src, a.kind)
+    if a.kind == "field":
+        sample = fs.draw_frames(a.inputs, frames=s.get("frames"), fraction=s.get("fraction"), seed=s["seed"])
+        train, val = fs.split_frames(sample, a.val_fraction)
+        _save_field(train, a.train)
+        _save_field(val, a.val)
+    else:
+        sample = fs.draw_sample(a.inputs, rows=s.get("rows"), fraction=s.get("fraction"), seed=s["seed"],
+                                **_read_options(src))
+        train, val = fs.split_sample(sample, a.val_fraction)
+        _save_table(train, a.train)
+        _save_table(val, a.val)
+    fs.write_manifest(a.manifest, a.inputs, fs.pick_settings(src), rows=len(sample))
+    logging.getLogger("baler").info("drew %d %s (%d train, %d validation) from %d training file(s)", len(sample),
+                                    "frames" if a.kind == "field" else "rows", len(train), len(val), len(a.inputs))
 
 
 def _cmd_evaluate_file(a: argparse.Namespace) -> None:
     from baler_core.cli.args import bound_tuple
-    from baler_core.evaluation.filesets import file_metrics
+    from baler_core.evaluation.filesets import field_file_metrics, file_metrics
     from baler_core.evaluation.metrics import write_metrics_tsv
+    from baler_core.io.fields import is_field_path, read_field
     from baler_core.io.tables import read_table
 
+    if is_field_path(a.original):
+        orig = read_field(a.original, a.field_key)
+        write_metrics_tsv(field_file_metrics(orig, read_field(a.reconstructed), bound_tuple(a.error_bound),
+                                             a.original), a.output)
+        return
     rec = read_table(a.reconstructed)
     columns = [c.strip() for c in a.branches.split(",") if c.strip()] if a.branches else None
     if columns is None and Path(a.original).suffix.lower() == ".root":
@@ -84,8 +106,8 @@ def _cmd_summarize_files(a: argparse.Namespace) -> None:
     from baler_core.evaluation.metrics import write_metrics_tsv
     from baler_core.io.filesets import resolve_files, stems_map
 
-    stems = stems_map(resolve_files(_source(a.source_json)))
-    summary, per_file, pooled = summarize_fileset(a.dataset, a.points, stems, a.evaluated)
+    stems = stems_map(resolve_files(_source(a.source_json), a.kind))
+    summary, per_file, pooled = summarize_fileset(a.dataset, a.points, stems, a.evaluated, a.kind)
     if a.files_table:
         per_file.to_csv(a.files_table, sep="\t", index=False, float_format="%.6g")
     if a.metrics:
@@ -99,6 +121,7 @@ def add_fileset_commands(sub) -> None:
     p.add_argument("--files-per-job", type=int, default=1, help="batch size for the batch column")
     p.add_argument("--manifest", help="training-file manifest (training_files.json) to mark training files with")
     p.add_argument("--training", action="store_true", help="mark the training files")
+    p.add_argument("--kind", choices=("table", "field"), default="table", help="what the set's files hold")
     p.set_defaults(func=_cmd_list_files)
 
     p = sub.add_parser("sample-files", help="file-set dataset: draw the training sample across training files")
@@ -109,6 +132,8 @@ def add_fileset_commands(sub) -> None:
     p.add_argument("--val", required=True, help="validation rows to write (.parquet)")
     p.add_argument("--manifest", required=True, help="JSON recording the training files and the settings")
     p.add_argument("--val-fraction", type=float, default=0.15)
+    p.add_argument("--kind", choices=("table", "field"), default="table",
+                   help="tables draw rows (written as Parquet), fields whole frames (written as NPY)")
     p.set_defaults(func=_cmd_sample_files)
 
     p = sub.add_parser("evaluate-file", help="per-variable errors of one reconstructed file, with pooling columns")
@@ -120,6 +145,7 @@ def add_fileset_commands(sub) -> None:
     p.add_argument("--tree")
     p.add_argument("--branches", "--columns", dest="branches")
     p.add_argument("--cut")
+    p.add_argument("--field-key", help="the array of an NPZ field file")
     p.set_defaults(func=_cmd_evaluate_file)
 
     p = sub.add_parser("summarize-files", help="file-set dataset: bytes, ratios and errors pooled over files")
@@ -127,6 +153,7 @@ def add_fileset_commands(sub) -> None:
     p.add_argument("--source-json", required=True, help="JSON with the set's files or file_list")
     p.add_argument("--points", nargs="+", required=True, help="sweep point folders (files/<stem>.json inside)")
     p.add_argument("--evaluated", action="store_true", help="also pool files/<stem>.metrics.tsv")
+    p.add_argument("--kind", choices=("table", "field"), default="table", help="what the set's files hold")
     p.add_argument("-o", "--output", required=True, help="summary TSV (one row per sweep point)")
     p.add_argument("--files-table", help="per-file TSV to write")
     p.add_argument("--metrics", help="pooled per-variable metrics TSV to write (label column per point)")

@@ -37,6 +37,16 @@ def file_metrics(original: pd.DataFrame, reconstructed: pd.DataFrame, bound: tup
     return table
 
 
+def field_file_metrics(original: np.ndarray, reconstructed: np.ndarray, bound: tuple[str, float] | None,
+                       source: str = "field") -> pd.DataFrame:
+    """:func:`file_metrics` of one field file, as the one variable ``field`` (every value of every frame)."""
+    if original.shape != reconstructed.shape:
+        raise InputError(f"{source}: reconstructed shape {reconstructed.shape} differs from the original's "
+                         f"{original.shape}")
+    return file_metrics(pd.DataFrame({"field": np.asarray(original).ravel()}),
+                        pd.DataFrame({"field": np.asarray(reconstructed).ravel()}), bound)
+
+
 def _weighted(values: np.ndarray, weights: np.ndarray, square: bool = False) -> float:
     ok = np.isfinite(values) & (weights > 0)
     w = weights[ok]
@@ -134,13 +144,14 @@ def pool_stats(stats: Sequence[Mapping], decompress: Sequence[Mapping] | None = 
 
 
 def summarize_fileset(dataset: str, point_dirs: Sequence[str | Path], stems: Mapping[str, str],
-                      evaluated: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                      evaluated: bool, kind: str = "table") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Summary rows (one per sweep point and bound, in ``summary.SUMMARY_COLUMNS`` plus ``n_files``, ``rows``),
     one row per file and point, and per-variable metrics pooled per point (with a ``label`` column).
 
     Reads ``<point>/files/<stem>.json`` (from ``baler compress --stats``) and, when ``evaluated``,
-    ``<stem>.decompress.json`` and ``<stem>.metrics.tsv`` for every stem.
+    ``<stem>.decompress.<parquet|npy>.json`` (a table's or a field's) and ``<stem>.metrics.tsv`` for every stem.
     """
+    rebuilt = {"table": "parquet", "field": "npy"}[kind]
     summary, per_file, pooled_tables = [], [], []
     for d in map(Path, point_dirs):
         label = f"{d.parent.name}/{d.name}"
@@ -153,7 +164,7 @@ def summarize_fileset(dataset: str, point_dirs: Sequence[str | Path], stems: Map
                    "compressed_bytes": s["compressed_bytes"], "ratio": s["ratio_without_decoder"],
                    "compress_seconds": s.get("compress_seconds")}
             if evaluated:
-                dec.append(json.loads((folder / f"{stem}.decompress.json").read_text()))
+                dec.append(json.loads((folder / f"{stem}.decompress.{rebuilt}.json").read_text()))
                 m = read_metrics_tsv(folder / f"{stem}.metrics.tsv")
                 metrics.append(m)
                 row.update(max_abs_error=float(m["max_abs_error"].max()),

@@ -1,8 +1,9 @@
 """File sets: one trained model, many input files, one compression job per file.
 
-A table dataset whose ``source`` has ``files`` (a glob pattern) or ``file_list`` (a text file with one path per
-line) is a *file set*. The workflow trains once on rows drawn across a few *training files* and then compresses
-every file of the set on its own with that model. This module holds the logic the workflow's rules call through
+A table or field dataset whose ``source`` has ``files`` (a glob pattern) or ``file_list`` (a text file with one
+path per line) is a *file set*. The workflow trains once on rows (a table's) or frames (a field's) drawn across a
+few *training files* and then compresses every file of the set on its own with that model; the decoder is stored
+once for the whole set. This module holds the logic the workflow's rules call through
 ``baler`` subcommands (``baler_core.cli.filesets``):
 
 * :func:`resolve_files`: the sorted, de-duplicated paths of a set;
@@ -10,7 +11,8 @@ every file of the set on its own with that model. This module holds the logic th
   depends on that path alone, so adding files never renames the outputs of the others;
 * :func:`training_files`: which files the training sample is drawn from, frozen in a manifest at first use so
   that adding files to the set does not change the sample (and hence does not retrain);
-* :func:`draw_sample`: a seeded uniform sample of rows across the training files, in one streaming pass;
+* :func:`draw_sample` and :func:`draw_frames`: a seeded uniform sample of rows (frames) across the training
+  files, in one streaming pass;
 * :func:`pool_metrics` and :func:`pool_stats`: per-variable errors and byte counts pooled over files, with the
   shared decoder counted once.
 """
@@ -29,10 +31,16 @@ import numpy as np
 import pandas as pd
 
 from baler_core.errors import InputError
+from baler_core.io.fields import FIELD_SUFFIXES, open_field
 from baler_core.io.tables import TABLE_SUFFIXES, iter_table_chunks
 
-#: Defaults of ``source.train_sample``.
+#: Defaults of ``source.train_sample`` (tables draw ``rows``, fields ``frames``).
 SAMPLE_DEFAULTS = {"rows": 100_000, "seed": 0, "max_files": 32}
+#: A field set's training sample, when ``train_sample.frames`` is not given: as many frames as hold this many
+#: values (64 MB of float32), at least :data:`MIN_FRAMES`.
+SAMPLE_VALUES = 1 << 24
+MIN_FRAMES = 4
+SUFFIXES = {"table": TABLE_SUFFIXES, "field": FIELD_SUFFIXES}
 #: The keys of ``source.train_sample`` that decide *which files* are training files (recorded in the manifest).
 PICK_KEYS = ("max_files", "seed", "files")
 STEM_HASH_CHARS = 12
@@ -48,14 +56,21 @@ def check_source(name: str, kind: str, source: Mapping) -> None:
     """Refuse settings that have no meaning for a file set, with a message naming the dataset."""
     if not is_fileset(source):
         return
-    if kind != "table":
-        raise InputError(f"dataset {name}: source.files / source.file_list are for kind: table only")
+    if kind not in SUFFIXES:
+        raise InputError(f"dataset {name}: source.files / source.file_list are for kind: table or field, "
+                         f"not {kind}")
+    ts = source.get("train_sample") or {}
+    wrong = "frames" if kind == "table" else "rows"
+    if wrong in ts:
+        right = "rows" if kind == "table" else "frames"
+        raise InputError(f"dataset {name}: a {kind} set draws {right}, not {wrong}; give "
+                         f"source.train_sample.{right} (or .fraction)")
     if "max_rows" in source:
         raise InputError(f"dataset {name}: source.max_rows does not apply to a file set (every row of every file "
                          "is compressed); use source.train_sample.rows to limit the training sample")
-    ts = source.get("train_sample") or {}
-    if "rows" in ts and "fraction" in ts:
-        raise InputError(f"dataset {name}: give source.train_sample.rows or .fraction, not both")
+    if ("rows" in ts or "frames" in ts) and "fraction" in ts:
+        raise InputError(f"dataset {name}: give source.train_sample.{'rows' if kind == 'table' else 'frames'} "
+                         "or .fraction, not both")
 
 
 # --------------------------------------------------------------------------------------------- resolving
@@ -88,12 +103,13 @@ def read_file_list(path: str | Path) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def resolve_files(source: Mapping) -> list[str]:
+def resolve_files(source: Mapping, kind: str = "table") -> list[str]:
     """The input paths of a file-set source, normalized, unique and sorted.
 
     ``files``: a glob pattern (``**`` matches folders recursively), relative to the working directory or
     absolute. ``file_list``: a text file with one path per line; relative paths (of the list and in it) are
-    relative to the working directory. Every path must have a table suffix (.parquet, .pq, .npz, .root).
+    relative to the working directory. Every path must have a suffix of the kind (tables: .parquet, .pq, .npz,
+    .root; fields: .npy, .npz).
     """
     if "files" in source:
         paths = _expand(source["files"], "source.files")
@@ -104,9 +120,11 @@ def resolve_files(source: Mapping) -> list[str]:
     else:
         raise InputError("source has neither 'files' nor 'file_list'")
     paths = sorted({_norm(p) for p in paths})
-    bad = [p for p in paths if Path(p).suffix.lower() not in TABLE_SUFFIXES]
+    if kind not in SUFFIXES:
+        raise InputError(f"file sets hold tables or fields, not {kind}")
+    bad = [p for p in paths if Path(p).suffix.lower() not in SUFFIXES[kind]]
     if bad:
-        raise InputError(f"file set holds files that are not tables ({', '.join(TABLE_SUFFIXES)}): "
+        raise InputError(f"file set holds files that are not {kind}s ({', '.join(SUFFIXES[kind])}): "
                          f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}")
     return paths
 
@@ -146,12 +164,17 @@ def file_batches(stems: Iterable[str], files_per_job: int) -> dict[str, int]:
 
 
 # --------------------------------------------------------------------------------------------- training files
-def sample_settings(source: Mapping) -> dict:
-    """``source.train_sample`` with defaults (``rows`` is dropped when ``fraction`` is given)."""
+def sample_settings(source: Mapping, kind: str = "table") -> dict:
+    """``source.train_sample`` with defaults (``rows`` is dropped when ``fraction`` is given; a field set has
+    ``frames`` instead, None meaning :data:`SAMPLE_VALUES` worth)."""
     ts = dict(source.get("train_sample") or {})
     out = {**SAMPLE_DEFAULTS, **ts}
+    if kind == "field":
+        out.pop("rows", None)
+        out.setdefault("frames", None)
     if "fraction" in ts:
         out.pop("rows", None)
+        out.pop("frames", None)
     return out
 
 
@@ -191,7 +214,7 @@ def write_manifest(path: str | Path, files: Sequence[str], settings: Mapping, ro
 
 
 def training_files(source: Mapping, manifest: str | Path | None = None,
-                   all_files: Sequence[str] | None = None) -> list[str]:
+                   all_files: Sequence[str] | None = None, kind: str = "table") -> list[str]:
     """The files the training sample is drawn from.
 
     1. ``train_sample.files`` (a glob pattern or a list of paths) when given: exactly those.
@@ -204,7 +227,7 @@ def training_files(source: Mapping, manifest: str | Path | None = None,
     settings = pick_settings(source)
     if settings.get("files"):
         return sorted({_norm(p) for p in _expand(settings["files"], "source.train_sample.files")})
-    current = list(all_files) if all_files is not None else resolve_files(source)
+    current = list(all_files) if all_files is not None else resolve_files(source, kind)
     doc = read_manifest(manifest) if manifest else None
     if doc is not None and doc.get("settings") == settings:
         recorded = [_norm(f) for f in doc["files"]]
@@ -259,6 +282,59 @@ def draw_sample(paths: Sequence[str], rows: int | None = None, fraction: float |
         raise InputError(f"no rows drawn from {len(paths)} training file(s)")
     order = np.argsort(kept_keys, kind="stable")
     return kept.iloc[order].reset_index(drop=True)
+
+
+def draw_frames(paths: Sequence[str], frames: int | None = None, fraction: float | None = None, seed: int = 0,
+                key: str | None = None) -> np.ndarray:
+    """A seeded uniform random sample of whole frames across field files (N x H x W or N x D x H x W each), the
+    way :func:`draw_sample` draws rows: every frame gets a key from a generator seeded by ``seed`` and its file's
+    path, the sample is the ``frames`` frames with the smallest keys (or those below ``fraction``). ``frames``
+    None: as many as hold :data:`SAMPLE_VALUES` values. Files are memory-mapped, so only the kept frames are
+    held; the result is in key order and does not depend on the order of ``paths``. Every file must have the
+    same frame shape and dtype."""
+    if fraction is not None and not 0 < fraction <= 1:
+        raise InputError(f"train_sample.fraction must lie in (0, 1], got {fraction}")
+    if frames is not None and frames < 2:
+        raise InputError(f"train_sample.frames must be at least 2, got {frames}")
+    picks: list[tuple[float, str, int]] = []  # (key, path, frame index)
+    shape = dtype = None
+    for path in sorted(_norm(p) for p in paths):
+        arr = open_field(path, key)
+        if shape is None:
+            shape, dtype = arr.shape[1:], arr.dtype
+            if frames is None and fraction is None:
+                frames = max(MIN_FRAMES, SAMPLE_VALUES // max(1, int(np.prod(shape))))
+        elif arr.shape[1:] != shape or arr.dtype != dtype:
+            raise InputError(f"{path}: frames {arr.shape[1:]} {arr.dtype} differ from the other training files' "
+                             f"{shape} {dtype}; one model codes one frame shape")
+        keys = _file_rng(seed, path).random(arr.shape[0])
+        idx = np.flatnonzero(keys < fraction) if fraction is not None else np.arange(arr.shape[0])
+        picks.extend((float(keys[i]), path, int(i)) for i in idx)
+        if frames is not None and fraction is None and len(picks) > frames:
+            picks = sorted(picks)[:frames]
+    if not picks:
+        raise InputError(f"no frames drawn from {len(paths)} training file(s)")
+    picks.sort()
+    out = np.empty((len(picks), *shape), dtype=dtype)
+    by_file: dict[str, list[tuple[int, int]]] = {}
+    for slot, (_, path, i) in enumerate(picks):
+        by_file.setdefault(path, []).append((slot, i))
+    for path, pairs in by_file.items():  # one open per file, frames read in file order
+        arr = open_field(path, key)
+        for slot, i in sorted(pairs, key=lambda p: p[1]):
+            out[slot] = np.asarray(arr[i : i + 1])[0]
+    return out
+
+
+def split_frames(sample: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation frames of a shuffled sample: the first ``val_fraction`` of them validate."""
+    if not 0 < val_fraction < 1:
+        raise InputError(f"val_fraction must lie in (0, 1), got {val_fraction}")
+    n = len(sample)
+    if n < 2:
+        raise InputError(f"the training sample has {n} frame(s); need at least 2")
+    n_val = min(max(1, int(round(n * val_fraction))), n - 1)
+    return sample[n_val:], sample[:n_val]
 
 
 def split_sample(sample: pd.DataFrame, val_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -87,6 +87,8 @@ for _name, _ds in DATASETS.items():
     _filesets.check_source(_name, _ds["kind"], _ds["source"])
 
 FILESETS = [d for d in DATASETS if is_fileset(d)]
+TABLE_FILESETS = [d for d in FILESETS if DATASETS[d]["kind"] == "table"]
+FIELD_FILESETS = [d for d in FILESETS if DATASETS[d]["kind"] == "field"]
 STEM_PATTERN = "[A-Za-z0-9_-]+"
 
 
@@ -94,7 +96,7 @@ STEM_PATTERN = "[A-Za-z0-9_-]+"
 def fileset_stems(dataset):
     """{stem: path} of a file set's inputs, resolved once per Snakemake process (use `file_list` for big sets:
     a glob is re-run by every process, including each cluster job)."""
-    return _filesets.stems_map(_filesets.resolve_files(DATASETS[dataset]["source"]))
+    return _filesets.stems_map(_filesets.resolve_files(DATASETS[dataset]["source"], DATASETS[dataset]["kind"]))
 
 
 @functools.lru_cache(maxsize=None)
@@ -121,7 +123,8 @@ def fileset_manifest(dataset):
 def fileset_training_files(w):
     """Training files: train_sample.files, else the manifest's (frozen at first use), else a seeded pick."""
     return _filesets.training_files(DATASETS[w.dataset]["source"], fileset_manifest(w.dataset),
-                                    all_files=list(fileset_stems(w.dataset).values()))
+                                    all_files=list(fileset_stems(w.dataset).values()),
+                                    kind=DATASETS[w.dataset]["kind"])
 
 
 def fileset_sample_json(dataset):
@@ -129,7 +132,7 @@ def fileset_sample_json(dataset):
     the file pattern, so that adding files or rewriting the pattern does not retrain."""
     src = DATASETS[dataset]["source"]
     keep = {k: src[k] for k in ("tree", "branches", "cut") if k in src}
-    keep["train_sample"] = _filesets.sample_settings(src)
+    keep["train_sample"] = _filesets.sample_settings(src, DATASETS[dataset]["kind"])
     return shlex.quote(json.dumps(keep, sort_keys=True))
 
 
@@ -158,7 +161,7 @@ def fileset_group(w):
 
 def fileset_file_outputs(dataset):
     """Every per-file output the summary pools."""
-    kinds = ["json", "decompress.json", "metrics.tsv"] if fileset_evaluated(dataset) else ["json"]
+    kinds = ["json", f"decompress.{ext(dataset)}.json", "metrics.tsv"] if fileset_evaluated(dataset) else ["json"]
     return [f"{d}/files/{s}.{k}" for d in point_dirs(dataset) for s in fileset_stems(dataset) for k in kinds]
 
 

@@ -1,11 +1,13 @@
-# File sets: a table dataset with `source.files` (glob) or `source.file_list` (text file) is one model for many
-# input files. The model is trained once on rows drawn across the training files (`sample_training_rows` writes
-# data/train.parquet and data/val.parquet, so `fit_normalization` and `train_model` run as for any table); then
+# File sets: a table or field dataset with `source.files` (glob) or `source.file_list` (text file) is one model
+# for many input files. The model is trained once on rows (frames) drawn across the training files
+# (`sample_training_rows` writes data/train.parquet and data/val.parquet, `sample_training_frames` data/train.npy
+# and data/val.npy, so `fit_normalization` and `train_model` run as for any table or field); then
 # every input file is compressed by its own job, `compress_file`, and, with `evaluate_files: true`, decompressed
 # and evaluated by its own jobs; `summarize_files` pools bytes and errors over the files into summary.tsv.
 # Adding files to the set runs only their jobs and the summary: the training files are recorded in
 # results/<dataset>/data/training_files.json at first use (see baler_core/io/filesets.py: training_files).
 ruleorder: sample_training_rows > split_dataset
+ruleorder: sample_training_frames > split_dataset
 ruleorder: summarize_files > summarize_sweep
 
 
@@ -26,7 +28,7 @@ rule sample_training_rows:
     benchmark:
         "results/benchmarks/sample_training_rows/{dataset}.tsv"
     wildcard_constraints:
-        dataset=_alternatives(FILESETS),
+        dataset=_alternatives(TABLE_FILESETS),
     resources:
         mem_mb=4000,
     shell:
@@ -35,7 +37,34 @@ rule sample_training_rows:
         "--manifest {output.manifest} 2>> {log}"
 
 
-# ROOT files of a file set are compressed flattened (--flatten), one row per object, as evaluate_file reads them.
+rule sample_training_frames:
+    conda:
+        "../envs/baler.yaml"
+    input:
+        fileset_training_files,
+    output:
+        train="results/{dataset}/data/train.npy",
+        val="results/{dataset}/data/val.npy",
+        manifest="results/{dataset}/data/training_files.json",
+    params:
+        source=lambda w: fileset_sample_json(w.dataset),
+        val_fraction=config["split"]["val_fraction"],
+    log:
+        "logs/sample_training_frames/{dataset}.log",
+    benchmark:
+        "results/benchmarks/sample_training_frames/{dataset}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(FIELD_FILESETS),
+    resources:
+        mem_mb=4000,
+    shell:
+        "python -m baler_core.cli --log {log} sample-files {input:q} --kind field --source-json {params.source} "
+        "--val-fraction {params.val_fraction} --train {output.train} --val {output.val} "
+        "--manifest {output.manifest} 2>> {log}"
+
+
+# ROOT files of a table set are compressed flattened (--flatten), one row per object, as evaluate_file reads them;
+# the files of a field set are decompressed to NPY (`{ext}`: parquet or npy).
 rule compress_file:
     conda:
         "../envs/baler.yaml"
@@ -70,15 +99,16 @@ rule decompress_file:
         baler="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.baler",
         model="results/{dataset}/{model}-r{ratio}-s{seed}/model.safetensors",
     output:
-        data=temp("results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.parquet"),
-        stats="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.decompress.json",
+        data=temp("results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.{ext}"),
+        stats="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.decompress.{ext}.json",
     log:
-        "logs/decompress_file/{dataset}/{model}-r{ratio}-s{seed}-{bound}/{stem}.log",
+        "logs/decompress_file/{dataset}/{model}-r{ratio}-s{seed}-{bound}/{stem}.{ext}.log",
     group:
         fileset_group
     wildcard_constraints:
         dataset=_alternatives(FILESETS),
         stem=STEM_PATTERN,
+        ext="parquet|npy",
     resources:
         mem_mb=lambda w, attempt: 3000 * attempt,
         runtime=lambda w, attempt: 60 * attempt,
@@ -92,7 +122,7 @@ rule evaluate_file:
         "../envs/baler.yaml"
     input:
         original=fileset_path,
-        reconstructed="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.parquet",
+        reconstructed=lambda w: f"results/{w.dataset}/{w.model}-r{w.ratio}-s{w.seed}/eb-{w.bound}/files/{w.stem}.{ext(w.dataset)}",
     output:
         "results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.metrics.tsv",
     params:
@@ -131,11 +161,13 @@ rule summarize_files:
         points=lambda w: point_dirs(w.dataset),
         source=lambda w: fileset_set_json(w.dataset),
         evaluated=lambda w: "--evaluated" if fileset_evaluated(w.dataset) else "",
+        kind=lambda w: DATASETS[w.dataset]["kind"],
     log:
         "logs/summarize_files/{dataset}.log",
     wildcard_constraints:
         dataset=_alternatives(FILESETS),
     shell:
-        "python -m baler_core.cli --log {log} summarize-files --dataset {wildcards.dataset} --source-json {params.source} "
+        "python -m baler_core.cli --log {log} summarize-files --dataset {wildcards.dataset} --kind {params.kind} "
+        "--source-json {params.source} "
         "--points {params.points} {params.evaluated} -o {output.summary} --files-table {output.files} "
         "--metrics {output.metrics} 2>> {log}"
