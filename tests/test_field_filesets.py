@@ -50,7 +50,7 @@ def test_draw_frames_is_seeded_order_free_and_copies_whole_frames(tmp_path):
     assert not np.array_equal(fs.draw_frames(paths, frames=40, seed=2)[:, 0, 0], tags)
     assert len(fs.draw_frames(paths, frames=500, seed=1)) == 120  # fewer frames than asked: all
     assert 10 < len(fs.draw_frames(paths, fraction=0.25, seed=1)) < 50
-    train, val = fs.split_frames(a, 0.2)
+    train, val = fs.split_sample(a, 0.2)
     assert len(val) == 8 and len(train) == 32 and not set(val[:, 0, 0]) & set(train[:, 0, 0])
     np.save(tmp_path / "odd.npy", np.zeros((5, 6, 9), np.float32))
     with pytest.raises(InputError, match="odd.npy.*one frame shape"):

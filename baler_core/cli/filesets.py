@@ -67,7 +67,7 @@ def _cmd_sample_files(a: argparse.Namespace) -> None:
     s = fs.sample_settings(src, a.kind)
     if a.kind == "field":
         sample = fs.draw_frames(a.inputs, frames=s.get("frames"), fraction=s.get("fraction"), seed=s["seed"])
-        train, val = fs.split_frames(sample, a.val_fraction)
+        train, val = fs.split_sample(sample, a.val_fraction)
         _save_field(train, a.train)
         _save_field(val, a.val)
     else:

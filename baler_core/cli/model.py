@@ -283,12 +283,14 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="model file to write (.safetensors)")
     p.add_argument("--config", help="YAML with 'model:' and 'training:' settings (see config/README.md)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--latent-dim", type=int, help="latent size (dense) or latent channels (conv2d, conv3d)")
+    g.add_argument("--latent-dim", type=int,
+                   help="latent size (dense), latent channels (conv2d, conv3d) or modes (pod)")
     g.add_argument("--ratio", type=float, help="nominal ratio: float32 input bits / quantized latent bits")
-    p.add_argument("--model", choices=["auto", "dense", "conv2d", "conv3d", "sequential"],
+    p.add_argument("--model", choices=["auto", "dense", "conv2d", "conv3d", "sequential", "pod"],
                    help="registry model (default auto: sequential for tables, conv2d for N x H x W fields, conv3d for "
                         "N x D x H x W); sequential: column-by-column "
-                        "prediction for error-bounded table coding (--latent-dim sets its hidden width)")
+                        "prediction for error-bounded table coding (--latent-dim sets its hidden width); pod: "
+                        "the POD basis of a field campaign's frames (fitted in closed form, one frame shape)")
     p.add_argument("--latent-dtype", help="latent storage: float32, float16 or intN (default int12)")
     p.add_argument("--decoder-dtype", choices=["float32", "float16", "bfloat16"], help="stored decoder weights")
     p.add_argument("--epochs", type=int, help="maximum epochs (default 200)")

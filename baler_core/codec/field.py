@@ -15,8 +15,10 @@ from baler_core.coding.columns import encode_column
 from baler_core.coding.free import encode_free_column
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.parallel import ordered_map, threads
+from baler_core.coding.predictors import AUTO_PREDICTORS
 from baler_core.coding.predictors.dct import MAX_AXIS
 from baler_core.coding.quantization import dequantize_latent, quantize_latent
+from baler_core.coding.residual_grid import encode_residual_grid
 from baler_core.errors import InputError
 from baler_core.format.container import ContainerWriter
 from baler_core.io.fields import NpyFrames
@@ -66,6 +68,10 @@ def compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBun
         raise InputError(f"{source}: compressing without a model needs an error bound (abs=, rel= or range=)")
     if bound.kind == "rms":
         raise InputError(f"{source}: rms= is a bound for table columns; give a field abs=, rel= or range=")
+    check = getattr(bundle.model, "check_frame", None) if bundle is not None else None
+    if check is not None:  # a model tied to one frame shape (pod)
+        check(tuple(field.shape[1:]), source)
+    predictors = AUTO_PREDICTORS if opts.field_predictor == "auto" else (opts.field_predictor,)
     spec = bundle.record["latent"]["dtype"] if bundle is not None else "none"
     blob = bundle.decoder_blob() if bundle is not None else b""
     dec64 = float64_decoder(bundle) if bundle is not None else None
@@ -101,6 +107,10 @@ def compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBun
         # earlier do not apply to model files' blocks (they would misread it, not refuse it)
         if bound.kind in ("abs", "range"):
             cands.append(free_block(s))
+            # the prediction's residual coded by the field coder: what a POD basis leaves is still smooth
+            got = encode_residual_grid(x, pred, bound, opts.entropy, opts.level, x.shape, predictors)
+            if got is not None:
+                cands.append(("model", got[0], got[1], lat_blobs, lat_params))
         return min(cands, key=lambda c: sum(map(len, c[2].values())) + sum(map(len, c[3])))
 
     blocks = []

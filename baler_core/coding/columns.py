@@ -42,6 +42,7 @@ from baler_core.coding.quantization import (
     reconstruct,
     residual_step,
 )
+from baler_core.coding.residual_grid import RESIDUAL_GRID, decode_residual_grid
 from baler_core.coding.rms import coded_size
 from baler_core.errors import FormatError
 
@@ -242,6 +243,8 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
     mode = rec.get("mode")
     if mode in GRID_MODES:
         return decode_grid(rec, read, n, dtype)
+    if mode == RESIDUAL_GRID:  # a field block: the model's prediction plus a grid-coded residual
+        return decode_residual_grid(rec, read, n, pred, dtype)
     if mode == "exact":
         return decode_exact(rec, read, n, dtype)
     store_dtype = np.dtype(np.uint8) if dtype.kind == "b" else dtype

@@ -326,23 +326,17 @@ def draw_frames(paths: Sequence[str], frames: int | None = None, fraction: float
     return out
 
 
-def split_frames(sample: np.ndarray, val_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation frames of a shuffled sample: the first ``val_fraction`` of them validate."""
+def split_sample(sample: pd.DataFrame | np.ndarray, val_fraction: float
+                 ) -> tuple[pd.DataFrame | np.ndarray, pd.DataFrame | np.ndarray]:
+    """Training and validation part of a shuffled sample (a table's rows or a field's frames): the first
+    ``val_fraction`` of it validates."""
     if not 0 < val_fraction < 1:
         raise InputError(f"val_fraction must lie in (0, 1), got {val_fraction}")
     n = len(sample)
     if n < 2:
-        raise InputError(f"the training sample has {n} frame(s); need at least 2")
+        what = "frame" if isinstance(sample, np.ndarray) else "row"
+        raise InputError(f"the training sample has {n} {what}(s); need at least 2")
     n_val = min(max(1, int(round(n * val_fraction))), n - 1)
-    return sample[n_val:], sample[:n_val]
-
-
-def split_sample(sample: pd.DataFrame, val_fraction: float) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training and validation rows of a shuffled sample: the first ``val_fraction`` rows validate."""
-    if not 0 < val_fraction < 1:
-        raise InputError(f"val_fraction must lie in (0, 1), got {val_fraction}")
-    n = len(sample)
-    if n < 2:
-        raise InputError(f"the training sample has {n} row(s); need at least 2")
-    n_val = min(max(1, int(round(n * val_fraction))), n - 1)
+    if isinstance(sample, np.ndarray):
+        return sample[n_val:], sample[:n_val]
     return sample.iloc[n_val:].reset_index(drop=True), sample.iloc[:n_val].reset_index(drop=True)

@@ -7,10 +7,12 @@ from torch import nn
 from baler_core.errors import InputError
 from baler_core.models.conv import ConvAutoencoder, ConvAutoencoder3d
 from baler_core.models.dense import DenseAutoencoder
+from baler_core.models.pod import PODModel
 from baler_core.models.sequential import SequentialPredictor
 
 MODEL_REGISTRY: dict[str, type[nn.Module]] = {"dense": DenseAutoencoder, "conv2d": ConvAutoencoder,
-                                              "conv3d": ConvAutoencoder3d, "sequential": SequentialPredictor}
+                                              "conv3d": ConvAutoencoder3d, "sequential": SequentialPredictor,
+                                              "pod": PODModel}
 # what ``--model auto`` trains for each kind of data (field3d: N x D x H x W)
 AUTO_MODELS = {"table": "sequential", "field": "conv2d", "field3d": "conv3d"}
 # why, as ``baler train`` logs it and records it in the model file (``baler info MODEL``)

@@ -18,7 +18,7 @@ from baler_core.io.tables import read_table
 from baler_core.models import MODEL_REGISTRY, auto_model, auto_reason, build_model, resolve_model_name
 from baler_core.models.store import ModelBundle, save_model
 from baler_core.prep.normalization import Normalizer, fit_normalizer
-from baler_core.training.loop import TrainConfig, TrainResult, train_model
+from baler_core.training.loop import TrainConfig, TrainResult, train_model, write_history
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +107,20 @@ def build_for_data(data: pd.DataFrame | np.ndarray, mc: ModelConfig) -> tuple[st
     return name, cls.args_for_data(data, mc, latent_bits(mc.latent_dtype)), kind
 
 
+def _fit_closed_form(model, x_train: np.ndarray, x_val: np.ndarray, history_path: str | Path | None
+                     ) -> TrainResult:
+    """Fit a model that trains in closed form (``model.fit``) and report it as a one-epoch run."""
+    got = model.fit(x_train, x_val)
+    row = {"epoch": 0, "train_loss": got["train_loss"], "val_loss": got["val_loss"], "lr": 0.0,
+           "seconds": got["seconds"]}
+    if history_path:
+        write_history([row], history_path)
+    log.info("%s fitted in closed form in %.2f s: validation MSE %.3g", type(model).__name__, got["seconds"],
+             got["val_loss"])
+    return TrainResult(epochs_run=1, best_epoch=0, best_val_loss=got["val_loss"], stopped_early=False,
+                       seconds=got["seconds"], device="cpu", history=[row])
+
+
 def auto_kind(data: pd.DataFrame | np.ndarray) -> str:
     """The key of ``AUTO_MODELS`` for ``data``: table, field (N x H x W) or field3d (N x D x H x W)."""
     if not isinstance(data, np.ndarray):
@@ -181,8 +195,11 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
     torch.manual_seed(tc.seed)  # reproducible initial weights
     model = build_model(name, args)
     ckpt = Path(str(model_path) + ".ckpt.pt")
-    result = train_model(model, x_train, x_val, tc, checkpoint_path=ckpt, resume=resume,
-                         history_path=history_path, model_args={"model": name, **args})
+    if hasattr(model, "fit"):  # a closed-form model (pod): one fit, no epochs
+        result = _fit_closed_form(model, x_train, x_val, history_path)
+    else:
+        result = train_model(model, x_train, x_val, tc, checkpoint_path=ckpt, resume=resume,
+                             history_path=history_path, model_args={"model": name, **args})
     if relations:
         model.clear_heads([names.index(c) for c in relations])
     record = {
