@@ -126,7 +126,8 @@ def test_conv3d_round_trip_within_the_bound_on_frames_of_another_size(tmp_path, 
     f = _flow(n=7, d=9, h=11, w=17, dtype=np.float64)  # not the training size, odd sizes padded and cropped
     out = tmp_path / "v.baler"
     h = compress_field(f, bundle, out, CompressionOptions(BoundSpec(parse_bound(spec)), embed_decoder=True,
-                                                          block_rows=1000))  # under a frame: one a block
+                                                          block_rows=1000,  # under a frame: one a block
+                                                          model_fallback=False))  # the model path, tested
     assert len(h["blocks"]) == 7 and h["model"]["name"] == "conv3d"
     if spec == "none":  # only the model can rebuild it: every block uses it
         assert all(b["predictor"] == "model" for b in h["blocks"])

@@ -94,15 +94,35 @@ def test_pod_campaign_files_keep_the_bound_and_code_residuals_on_the_grid(wake_c
     train, held_out = wake_campaign
     bundle, _ = train_dataset(np.concatenate(train), tmp_path / "pod.safetensors",
                               ModelConfig(model="pod", latent_dim=4), TrainConfig(device="cpu"))
-    opts = CompressionOptions(BoundSpec(parse_bound("range=1e-3")), embed_decoder=True)
+    opts = CompressionOptions(BoundSpec(parse_bound("range=1e-3")))  # the decoder is the campaign's, not the file's
     for i, x in enumerate(held_out):  # a Reynolds number the basis never saw
         out = tmp_path / f"w{i}.baler"
         compress_field(x, bundle, out, opts)
         with ContainerReader(out) as rd:
             modes = {b["predictor"] + ":" + b["columns"][0]["mode"] for b in rd.header["blocks"]}
         assert modes == {f"model:{RESIDUAL_GRID}"} and file_info(out)["decoder_bytes"] > 0, modes
-        rec = decompress(out)  # the embedded decoder
+        rec = decompress(out, bundle)
         assert rec.dtype == x.dtype and rec.shape == x.shape
         assert np.abs(rec.astype(np.float64) - x).max() <= 1e-3 * (float(x.max()) - float(x.min()))
     with pytest.raises(InputError, match=r"held.*frames of shape \(32, 95\)"):
         compress_field(held_out[0][:, :, :95].copy(), bundle, tmp_path / "x.baler", opts, "held")
+
+
+def test_a_file_with_its_decoder_is_never_larger_than_without_a_model(wake_campaign, tmp_path):
+    train, held_out = wake_campaign
+    bundle, _ = train_dataset(np.concatenate(train), tmp_path / "pod.safetensors",
+                              ModelConfig(model="pod", latent_dim=8, decoder_dtype="float32"),
+                              TrainConfig(device="cpu"))
+    x = held_out[0][:3]  # three frames do not pay for a decoder of nine frames
+    free = tmp_path / "free.baler"
+    compress_field(x, None, free, CompressionOptions(BoundSpec(parse_bound("range=1e-3"))))
+    alone = tmp_path / "alone.baler"
+    header = compress_field(x, bundle, alone, CompressionOptions(BoundSpec(parse_bound("range=1e-3")),
+                                                                  embed_decoder=True))
+    assert alone.stat().st_size == free.stat().st_size and header["model"]["name"] == "none"
+    kept = tmp_path / "kept.baler"
+    compress_field(x, bundle, kept, CompressionOptions(BoundSpec(parse_bound("range=1e-3")), embed_decoder=True,
+                                                       model_fallback=False))
+    assert kept.stat().st_size > free.stat().st_size and file_info(kept)["decoder_bytes"] > 0
+    assert not list(tmp_path.glob(".*.part"))
+    np.testing.assert_array_equal(decompress(alone), decompress(free))

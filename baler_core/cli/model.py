@@ -110,7 +110,8 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     bundle = None if a.model == "none" else load_model(a.model)
     bounds = load_bound_spec(a.error_bound, a.error_bound_file)
     opts = CompressionOptions(bounds=bounds, embed_decoder=a.embed_decoder, entropy=a.entropy, threads=a.threads,
-                              field_predictor=a.field_predictor, dither=not a.no_dither)
+                              field_predictor=a.field_predictor, dither=not a.no_dither,
+                              model_fallback=not a.keep_model)
     if a.level is not None:
         opts.level = a.level
     if gridded_format(a.input):
@@ -316,7 +317,10 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--error-bound", help="abs=X, rel=X (pointwise), range=X (of each column's range), "
                                          "rms=X (tables: response RMS per column) or none")
     p.add_argument("--error-bound-file", help="YAML {default: SPEC, columns: {name: SPEC}} with per-column bounds")
-    p.add_argument("--embed-decoder", action="store_true", help="store the decoder in the file (self-contained)")
+    p.add_argument("--embed-decoder", action="store_true", help="store the decoder in the file (self-contained); a "
+                   "field is then also coded without the model and the smaller file kept")
+    p.add_argument("--keep-model", action="store_true",
+                   help="with --embed-decoder: keep the model even where the field codes smaller without it")
     p.add_argument("--entropy", choices=["auto", "ans", "zstd"], default="auto",
                    help="integer stream coder: ans (smallest), zstd (fastest, with --level 1), auto (the smaller)")
     p.add_argument("--level", type=int, help="zstd level (default 9)")

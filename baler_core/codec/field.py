@@ -3,7 +3,9 @@ block."""
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,7 @@ from baler_core.io.gridded import FrameReader
 from baler_core.models.store import ModelBundle
 from baler_core.progress import Progress
 
+log = logging.getLogger(__name__)
 VOLUME_BLOCK_ROWS = 10  # model-free blocks of N x D x H x W fields hold up to this many times ``block_rows`` values
 # ... and of N x H x W fields up to this many: a periodic 2-D wake compresses along whole shedding periods (the
 # cylinder wake, 100 x 100 x 400 at range 1e-3: 103.6x in blocks of 24 frames, 177.9x in one of 100; the same
@@ -46,9 +49,32 @@ def block_frames(n: int, values_per_frame: int, block_values: int) -> int:
 
 def compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBundle | None, out_path: str | Path,
                    opts: CompressionOptions, source: str = "input") -> dict:
-    """Compress an N x H x W field frame block by frame block. Per block the autoencoder's prediction and the
-    model-free coding are both tried under abs and range bounds and the smaller kept; ``bundle=None`` uses only the
-    grid, blocks in parallel threads."""
+    """Compress an N x H x W field frame block by frame block. Per block the model's prediction (its residual
+    coded value by value, or on the grid: ``resgrid``) and the model-free coding are tried under abs and range
+    bounds and the smallest kept; ``bundle=None`` uses only the grid, blocks in parallel threads.
+
+    The per-block choice counts no decoder: a campaign's files share one. A file that carries its decoder
+    (``embed_decoder``) is also coded without a model, and the smaller file kept, so it is never larger than
+    ``-m none`` (unless ``opts.model_fallback`` is off)."""
+    out_path = Path(out_path)
+    if bundle is None or not opts.embed_decoder or not opts.model_fallback or opts.bounds.default.kind == "none":
+        return _compress_field(field, bundle, out_path, opts, source)
+    header = _compress_field(field, bundle, out_path, opts, source)
+    free_path = out_path.with_name(f".{out_path.name}.model-free.part")
+    try:
+        free = _compress_field(field, None, free_path, opts, source)
+        if free_path.stat().st_size < out_path.stat().st_size:
+            log.info("%s: the embedded decoder costs more than the model saves; wrote the model-free coding (%d "
+                     "bytes, with the model %d)", source, free_path.stat().st_size, out_path.stat().st_size)
+            os.replace(free_path, out_path)
+            header = free
+    finally:
+        free_path.unlink(missing_ok=True)
+    return header
+
+
+def _compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBundle | None, out_path: Path,
+                    opts: CompressionOptions, source: str) -> dict:
     if bundle is not None and bundle.kind != "field":
         raise InputError(f"{source}: model is for {bundle.kind}s, not fields")
     if not isinstance(field, (np.ndarray, NpyFrames, FrameReader)):

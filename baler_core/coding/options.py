@@ -19,3 +19,6 @@ class CompressionOptions:
     threads: int = 0  # 0: every core this process may use
     dither: bool = True  # table columns: subtractive dither on the grid and on model residuals (no aliasing)
     field_predictor: str = "auto"  # model-free field blocks: lorenzo, interp, spline, dct, or auto (all but interp)
+    # fields with the decoder embedded: also code without a model and keep the smaller file (False: keep the model,
+    # as the format fixtures need)
+    model_fallback: bool = True
