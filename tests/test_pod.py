@@ -33,7 +33,7 @@ def test_pod_fit_finds_orthonormal_modes_that_rebuild_a_low_rank_field():
     f = _rank3().astype(np.float64)
     model = build_model("pod", {"frame": [12, 20], "modes": 3})
     got = model.fit(f[:20], f[20:])
-    modes = model.decoder.modes.detach().double()
+    modes = model.decoder.modes.detach().double().reshape(3, -1)
     assert torch.allclose(modes @ modes.T, torch.eye(3, dtype=torch.float64), atol=1e-5)
     assert got["train_loss"] < 1e-9 and got["val_loss"] < 1e-9  # three modes hold the frames outside training too
     two = build_model("pod", {"frame": [12, 20], "modes": 2})
@@ -126,3 +126,47 @@ def test_a_file_with_its_decoder_is_never_larger_than_without_a_model(wake_campa
     assert kept.stat().st_size > free.stat().st_size and file_info(kept)["decoder_bytes"] > 0
     assert not list(tmp_path.glob(".*.part"))
     np.testing.assert_array_equal(decompress(alone), decompress(free))
+
+
+def test_packed_decoder_weights_keep_their_bound_and_rebuild_bit_identically(tmp_path):
+    from baler_core.coding.packed import pack_array, unpack_array
+
+    rng = np.random.default_rng(1)
+    modes = np.cumsum(rng.normal(size=(3, 20, 30)), axis=2).astype(np.float32)  # smooth along the last axis
+    blob = pack_array(modes, 1e-4)
+    back = unpack_array(blob, modes.shape)
+    assert back.dtype == np.float32 and back.shape == modes.shape
+    for m, b in zip(modes, back):  # each slice within its own range's bound
+        assert np.abs(b.astype(np.float64) - m).max() <= 1e-4 * (float(m.max()) - float(m.min()))
+    assert len(blob) < modes.nbytes / 2 and pack_array(modes, 1e-4) == blob  # deterministic
+    np.testing.assert_array_equal(unpack_array(blob, modes.shape), back)
+    with pytest.raises(FormatError, match="shape"):
+        unpack_array(blob, (3, 20, 31))
+    with pytest.raises(FormatError):
+        unpack_array(blob[:40], modes.shape)
+    vec = rng.normal(size=7).astype(np.float32)
+    assert np.abs(unpack_array(pack_array(vec, 1e-3), (7,)) - vec).max() <= 1e-3 * np.ptp(vec)
+
+
+def test_grid_decoder_is_what_compression_predicted_with(wake_campaign, tmp_path):
+    """The model file and the decoder blob hold the packed modes; the model compresses with the rebuilt ones, so
+    a file decodes within its bound through the blob alone."""
+    train, held_out = wake_campaign
+    bundle, _ = train_dataset(np.concatenate(train), tmp_path / "pod.safetensors", ModelConfig(model="pod"),
+                              TrainConfig(device="cpu"))
+    assert bundle.record["decoder_dtype"] == "grid" and bundle.record["version"] == 3  # pod's default
+    assert bundle.record["model_args"]["modes"] == 8
+    again = load_model(tmp_path / "pod.safetensors")
+    assert torch.equal(again.model.decoder.modes, bundle.model.decoder.modes)
+    blob = bundle.decoder_blob()
+    assert blob == again.decoder_blob()  # the packed bytes, not a second packing
+    f16, _ = train_dataset(np.concatenate(train), tmp_path / "f16.safetensors",
+                           ModelConfig(model="pod", decoder_dtype="float16"), TrainConfig(device="cpu"))
+    assert len(blob) < 0.6 * len(f16.decoder_blob())
+    decoder = load_decoder_blob(blob)
+    assert torch.equal(decoder.model.decoder.mean, bundle.model.decoder.mean)
+    x = held_out[1]
+    out = tmp_path / "x.baler"
+    compress_field(x, bundle, out, CompressionOptions(BoundSpec(parse_bound("range=1e-3"))))
+    rec = decompress(out, decoder)
+    assert np.abs(rec.astype(np.float64) - x).max() <= 1e-3 * (float(x.max()) - float(x.min()))

@@ -76,7 +76,7 @@ def _cmd_train(a: argparse.Namespace) -> None:
     from baler_core.training.train import load_config, load_training_data, train_dataset
 
     mc, tc = load_config(a.config, a.config_json)
-    for key in ("latent_dim", "ratio", "model", "latent_dtype", "decoder_dtype"):
+    for key in ("latent_dim", "ratio", "model", "latent_dtype", "decoder_dtype", "decoder_bound"):
         if getattr(a, key) is not None:
             setattr(mc, key, getattr(a, key))
     if a.latent_dim is not None:
@@ -293,7 +293,10 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
                         "prediction for error-bounded table coding (--latent-dim sets its hidden width); pod: "
                         "the POD basis of a field campaign's frames (fitted in closed form, one frame shape)")
     p.add_argument("--latent-dtype", help="latent storage: float32, float16 or intN (default int12)")
-    p.add_argument("--decoder-dtype", choices=["float32", "float16", "bfloat16"], help="stored decoder weights")
+    p.add_argument("--decoder-dtype", choices=["auto", "float32", "float16", "bfloat16", "grid"],
+                   help="stored decoder weights (grid: each tensor within --decoder-bound of its range, Lorenzo-coded; "
+                        "auto, the default: grid for pod, float16 for the networks)")
+    p.add_argument("--decoder-bound", type=float, help="range-relative bound of grid decoder weights (default 1e-5)")
     p.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
     p.add_argument("--batch-size", type=int, help="rows (or frames) per batch (default 512)")
     p.add_argument("--lr", type=float, help="learning rate (default 2e-3)")

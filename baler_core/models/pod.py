@@ -8,7 +8,8 @@ campaign of ``benchmarks/campaign.py`` the residual left by four modes codes in 
 itself needs. The fit is closed-form (:meth:`PODModel.fit`), so ``pod`` trains in seconds, without epochs.
 
 The model is tied to one frame shape (``frame``): its modes are frames. Its decoder is the mean and the modes,
-``(modes + 1) x`` one frame, stored once per campaign; ``decoder_dtype`` float16 halves it.
+``(modes + 1) x`` one frame, stored once per campaign; ``decoder_dtype`` float16 halves it, ``grid`` stores each
+frame within a range-relative bound (``coding.packed``).
 """
 
 from __future__ import annotations
@@ -22,22 +23,23 @@ from torch import nn
 
 from baler_core.errors import InputError
 
-DEFAULT_MODES = 4
+DEFAULT_MODES = 8
 
 
 class _Basis(nn.Module):
-    """The decoder's weights: the mean frame and the modes (rows, orthonormal when fitted), flattened."""
+    """The decoder's weights: the mean frame and the modes (orthonormal when fitted), each of the frame's shape."""
 
-    def __init__(self, size: int, modes: int) -> None:
+    def __init__(self, frame: tuple[int, ...], modes: int) -> None:
         super().__init__()
-        self.mean = nn.Parameter(torch.zeros(size), requires_grad=False)
-        self.modes = nn.Parameter(torch.zeros(modes, size), requires_grad=False)
+        self.mean = nn.Parameter(torch.zeros(frame), requires_grad=False)
+        self.modes = nn.Parameter(torch.zeros(modes, *frame), requires_grad=False)
 
 
 class PODModel(nn.Module):
     """Mean frame plus ``modes`` POD modes of frames of shape ``frame`` (H x W or D x H x W)."""
 
     kind = "field"
+    default_decoder_dtype = "grid"  # decoder_dtype auto: the modes on a grid (coding.packed), a fraction of float16
 
     def __init__(self, frame: list[int] | tuple[int, ...], modes: int = DEFAULT_MODES) -> None:
         super().__init__()
@@ -48,7 +50,7 @@ class PODModel(nn.Module):
             raise InputError(f"pod model needs at least one mode, got {modes}")
         self.spatial_dims = len(self.frame)
         self.n_modes = int(modes)
-        self.decoder = _Basis(math.prod(self.frame), self.n_modes)
+        self.decoder = _Basis(self.frame, self.n_modes)
 
     @classmethod
     def registry_name(cls) -> str:
@@ -68,8 +70,8 @@ class PODModel(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """x: (N, *frame) -> coefficients (N, modes): the least-squares fit of the modes to ``x - mean``."""
         self.check_frame(tuple(x.shape[1:]))
-        flat = x.reshape(len(x), -1).to(self.decoder.modes.dtype) - self.decoder.mean
-        basis = self.decoder.modes
+        flat = (x.to(self.decoder.modes.dtype) - self.decoder.mean).reshape(len(x), -1)
+        basis = self.decoder.modes.reshape(self.n_modes, -1)
         # the stored modes may be float16-rounded, hence not exactly orthonormal: solve the normal equations
         gram = basis @ basis.T
         return torch.linalg.solve(gram, basis @ flat.T).T
@@ -79,7 +81,7 @@ class PODModel(nn.Module):
         if shape is not None:
             self.check_frame(tuple(shape[-self.spatial_dims:]))
         z = z.reshape(len(z), self.n_modes).to(self.decoder.modes.dtype)
-        return (self.decoder.mean + z @ self.decoder.modes).reshape(len(z), *self.frame)
+        return self.decoder.mean + (z @ self.decoder.modes.reshape(self.n_modes, -1)).reshape(len(z), *self.frame)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z = self.encode(x)
@@ -102,8 +104,8 @@ class PODModel(nn.Module):
         if k < self.n_modes:  # fewer frames than modes: the rest stay zero, made independent for the solve
             modes[k:] = torch.eye(self.n_modes, a.shape[1], dtype=torch.float64)[k:] * 1e-6
         with torch.no_grad():
-            self.decoder.mean.copy_(mean.float())
-            self.decoder.modes.copy_(modes.float())
+            self.decoder.mean.copy_(mean.float().reshape(self.frame))
+            self.decoder.modes.copy_(modes.float().reshape(self.n_modes, *self.frame))
         return {"train_loss": self._mse(x_train), "val_loss": self._mse(x_val), "seconds": time.perf_counter() - t0}
 
     def _mse(self, x: np.ndarray) -> float:
@@ -115,7 +117,7 @@ class PODModel(nn.Module):
 
     @classmethod
     def args_for_data(cls, data, mc, latent_bits: float) -> dict:
-        """Frame shape from the data; ``latent_dim`` modes (default 4); the nominal ratio does not apply."""
+        """Frame shape from the data; ``latent_dim`` modes (default 8); the nominal ratio does not apply."""
         if data.ndim not in (3, 4):
             raise InputError(f"pod needs a field (N x H x W or N x D x H x W), got shape {tuple(data.shape)}")
         return {"frame": [int(s) for s in data.shape[1:]], "modes": int(mc.latent_dim or DEFAULT_MODES)}

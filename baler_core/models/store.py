@@ -20,12 +20,14 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from baler_core.coding.entropy import unzstd
+from baler_core.coding.packed import DEFAULT_BOUND, pack_array, unpack_array
 from baler_core.errors import FormatError, InputError
 from baler_core.models.registry import build_model
 from baler_core.prep.normalization import Normalizer
 
 MODEL_FORMAT = "baler-model"
-MODEL_FORMAT_VERSION = 2  # 2: relations may carry a "kind" (nonlinear); models without one are still written as 1
+MODEL_FORMAT_VERSION = 3  # 2: relations may carry a "kind" (nonlinear); 3: decoder_dtype "grid" (packed decoder
+# tensors, coding.packed). A file is written with the oldest version that reads it
 DECODER_PREFIX = "decoder."
 MAX_DECODER_BYTES = 4 << 30
 
@@ -36,6 +38,7 @@ class ModelBundle:
 
     model: torch.nn.Module
     record: dict
+    packed: dict[str, torch.Tensor] | None = None  # decoder_dtype "grid": the packed decoder tensors as stored
 
     @property
     def normalizer(self) -> Normalizer:
@@ -50,31 +53,55 @@ class ModelBundle:
         return self.record["columns"]
 
     def decoder_blob(self) -> bytes:
-        return decoder_blob(self.model, self.record)
+        return decoder_blob(self.model, self.record, self.packed)
 
 
 def _decoder_record(record: dict) -> dict:
     keys = ("format", "version", "model", "model_args", "kind", "columns", "normalization", "latent", "decoder_dtype",
-            "relations")
+            "decoder_bound", "relations")
     return {k: record[k] for k in keys if k in record}
 
 
-def _store_tensors(model: torch.nn.Module, decoder_dtype: str, only_decoder: bool) -> dict[str, torch.Tensor]:
-    dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[decoder_dtype]
+DECODER_DTYPES = ("float32", "float16", "bfloat16", "grid")
+
+
+def _store_tensors(model: torch.nn.Module, decoder_dtype: str, only_decoder: bool,
+                   packed: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """The tensors to store: decoder weights in ``decoder_dtype`` (``grid``: the ``packed`` bytes)."""
+    if decoder_dtype not in DECODER_DTYPES:
+        raise InputError(f"decoder dtype {decoder_dtype!r} unknown; choose {', '.join(DECODER_DTYPES)}")
+    dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}.get(decoder_dtype)
     out = {}
     for k, v in model.state_dict().items():
         is_dec = k.startswith(DECODER_PREFIX)
         if only_decoder and not is_dec:
             continue
         t = v.detach().to("cpu").contiguous()
-        out[k] = t.to(dtype) if is_dec and t.is_floating_point() else t
+        if is_dec and t.is_floating_point():
+            t = packed[k] if dtype is None else t.to(dtype)
+        out[k] = t
     return out
 
 
-def decoder_blob(model: torch.nn.Module, record: dict) -> bytes:
+def pack_decoder(model: torch.nn.Module, bound: float) -> dict[str, torch.Tensor]:
+    """Pack every floating decoder tensor on its grid (``coding.packed``) and load the values the packing
+    rebuilds into ``model``, so that compression predicts with the weights decompression will have. Returns the
+    packed tensors (uint8)."""
+    packed = {}
+    state = model.state_dict()
+    for k, v in state.items():
+        if k.startswith(DECODER_PREFIX) and v.is_floating_point():
+            blob = pack_array(v.detach().cpu().numpy(), bound)
+            packed[k] = torch.frombuffer(bytearray(blob), dtype=torch.uint8)
+            state[k] = torch.from_numpy(unpack_array(blob, tuple(v.shape))).to(v.dtype)
+    model.load_state_dict(state)
+    return packed
+
+
+def decoder_blob(model: torch.nn.Module, record: dict, packed: dict[str, torch.Tensor] | None = None) -> bytes:
     """Deterministic bytes of the decoder weights and the record decompression needs, zstd-compressed
     (the bytes a decoder really costs to store; masked or repeated weights compress away)."""
-    tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=True)
+    tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=True, packed=packed)
     meta = {"baler_decoder": json.dumps(_decoder_record(record), sort_keys=True)}
     return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(st_save(tensors, metadata=meta))
 
@@ -84,11 +111,17 @@ def sha256_hex(blob: bytes) -> str:
 
 
 def save_model(model: torch.nn.Module, record: dict, path: str | Path) -> None:
-    """Write the model file atomically (temporary file, then rename)."""
+    """Write the model file atomically (temporary file, then rename). With ``decoder_dtype`` ``grid`` the
+    decoder tensors are packed (``pack_decoder``: ``model`` then holds the rebuilt weights)."""
     # the oldest version that reads the model, so older readers keep loading what they understand
     version = 2 if any("kind" in r for r in (record.get("relations") or {}).values()) else 1
+    packed = None
+    if record.get("decoder_dtype") == "grid":
+        version = 3
+        record = {**record, "decoder_bound": float(record.get("decoder_bound") or DEFAULT_BOUND)}
+        packed = pack_decoder(model, record["decoder_bound"])
     record = {"format": MODEL_FORMAT, "version": version, **record}
-    tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=False)
+    tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=False, packed=packed)
     data = st_save(tensors, metadata={"baler_model": json.dumps(record, sort_keys=True)})
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp")
@@ -127,13 +160,19 @@ def _rebuild(tensors: dict[str, torch.Tensor], record: dict, source: str, decode
     if missing or unexpected:
         raise FormatError(f"{source}: weights do not fit model {record['model']!r}: "
                           f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
+    packed = {} if record.get("decoder_dtype") == "grid" else None
     for k, v in tensors.items():
+        if packed is not None and k.startswith(DECODER_PREFIX) and state[k].is_floating_point():
+            if v.dtype != torch.uint8 or v.ndim != 1:
+                raise FormatError(f"{source}: decoder tensor {k} is not packed (decoder_dtype grid)")
+            packed[k] = v
+            v = torch.from_numpy(unpack_array(v.numpy().tobytes(), tuple(state[k].shape)))
         if tuple(v.shape) != tuple(state[k].shape):
             raise FormatError(f"{source}: tensor {k} has shape {tuple(v.shape)}, model needs {tuple(state[k].shape)}")
         state[k] = v.to(state[k].dtype)
     model.load_state_dict(state)
     model.eval()
-    return ModelBundle(model, record)
+    return ModelBundle(model, record, packed)
 
 
 def load_model(path: str | Path) -> ModelBundle:

@@ -32,7 +32,10 @@ class ModelConfig:
     channels: list[int] = field(default_factory=lambda: [16, 32, 32])
     activation: str | None = None
     latent_dtype: str = "int12"
-    decoder_dtype: str = "float16"
+    # float32, float16, bfloat16, grid (packed within decoder_bound: coding/packed.py), or auto: the model's own
+    # choice (``default_decoder_dtype``: grid for pod, float16 for the networks)
+    decoder_dtype: str = "auto"
+    decoder_bound: float | None = None  # None: coding.packed.DEFAULT_BOUND
     normalization: str = "minmax"
     log_columns: list[str] | str | None = "auto"
     val_fraction: float = 0.15
@@ -202,9 +205,14 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
                              history_path=history_path, model_args={"model": name, **args})
     if relations:
         model.clear_heads([names.index(c) for c in relations])
+    decoder_dtype = mc.decoder_dtype
+    if decoder_dtype == "auto":
+        decoder_dtype = getattr(model, "default_decoder_dtype", "float16")
     record = {
         "model": name, "model_args": args, "kind": kind, "columns": names, "normalization": norm.to_dict(),
-        "latent": {"dtype": mc.latent_dtype}, "decoder_dtype": mc.decoder_dtype, "relations": relations,
+        "latent": {"dtype": mc.latent_dtype}, "decoder_dtype": decoder_dtype,
+        **({"decoder_bound": mc.decoder_bound} if decoder_dtype == "grid" and mc.decoder_bound else {}),
+        "relations": relations,
         **({"chosen_by": {"model": "auto", "reason": auto_reason(auto_kind(data))}} if mc.model == "auto" else {}),
         "training": {**{k: v for k, v in asdict(result).items() if k != "history"},
                      "config": asdict(tc), "train_rows": int(len(x_train)), "val_rows": int(len(x_val))},
