@@ -102,7 +102,7 @@ def _config() -> dict:
                                                                                  "max_files": 3}}}},
         "split": {"val_fraction": 0.25, "test_fraction": 0.25, "seed": 0},
         "sweep": {"ratios": [4], "seeds": [0], "error_bounds": [BOUND_SPEC]},
-        "model": {"model": "conv2d", "channels": [4, 4]},
+        "model": {"model": "pod", "latent_dim": 3},  # the campaign model: a POD basis, fitted in closed form
         "training": {"epochs": 2, "batch_size": 4, "device": "cpu", "patience": 5},
         "baselines": {"gzip_levels": [1], "zstd_levels": [1]},
         "overrides": {},
@@ -125,7 +125,7 @@ def test_campaign_run_codes_every_file_within_the_bound(campaign_run):
     from baler_core.models.store import load_model
 
     tmp, paths = campaign_run
-    point = tmp / "results/wake/conv2d-r4-s0" / BOUND_DIR
+    point = tmp / "results/wake/pod-r4-s0" / BOUND_DIR
     bundle = load_model(point.parent / "model.safetensors")
     for p in paths:
         orig = np.load(p)
@@ -140,7 +140,7 @@ def test_campaign_run_codes_every_file_within_the_bound(campaign_run):
     assert train.shape == (9, 24, 64) and val.shape == (3, 24, 64)
 
     row = pd.read_csv(tmp / "results/wake/summary.tsv", sep="\t").iloc[0]
-    assert row["n_files"] == len(paths) and row["rows"] == 6 * len(paths)
+    assert row["n_files"] == len(paths) and row["rows"] == 6 * len(paths) and row["decoder_bytes"] > 0
     assert row["max_frac_outside_bound"] == 0 and row["max_range_rel_error"] <= BOUND
     assert row["ratio_with_decoder"] == pytest.approx(
         row["raw_bytes"] / (row["compressed_bytes"] + row["decoder_bytes"]), rel=1e-5)

@@ -16,11 +16,12 @@ from baler_core.io.events import to_awkward
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FILES = sorted(FIXTURES.glob("format-*/*.baler"))
-VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "1.9")
+VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "1.9", "1.10")
 EVENTS_FROM = "1.6"  # the first version with the events kind
 GRIDDED_FROM = "1.7"  # N x D x H x W fields, the gridded kind (HDF5 / NetCDF / zarr) and the dithered grid
 DITHERED_FROM = "1.8"  # dithered residuals of model-coded table columns; the table-rel and conv3d fixtures
 DITHER_CONTEXT_FROM = "1.9"  # residuals split by their dither position / phase; the table-seq fixture
+RESGRID_FROM = "1.10"  # a model's prediction plus a grid-coded residual (pod); the field-pod fixture
 
 
 def test_every_format_version_has_fixtures():
@@ -54,6 +55,16 @@ def test_sequential_fixture_splits_residuals_by_dither_context(version):
         assert rd.header["model"]["name"] == "sequential" and rd.header["model"]["embedded"]
         kinds = {item.get("dither") for b in rd.header["blocks"] for rec in b["columns"] for item in rec.get("ctx", [])}
     assert {"position", "phase"} <= kinds, kinds
+
+
+@pytest.mark.parametrize("version", VERSIONS[VERSIONS.index(RESGRID_FROM):])
+def test_pod_fixture_codes_residuals_on_the_grid(version):
+    """From 1.10 a field block may be the model's prediction plus its residual on the grid (``resgrid``): the
+    field-pod fixture (a pod model, its decoder on a grid and embedded) must exercise it."""
+    with ContainerReader(FIXTURES / f"format-{version}" / "field-pod.baler") as rd:
+        h = rd.header
+    assert h["model"]["name"] == "pod" and h["model"]["embedded"]
+    assert {b["columns"][0]["mode"] for b in h["blocks"] if b["predictor"] == "model"} == {"resgrid"}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -124,7 +135,7 @@ def test_model_fixture_really_used_its_model(path):
     """A "with model" fixture that the model-free coding won would test nothing of the model path."""
     with ContainerReader(path) as rd:
         h = rd.header
-    assert h["model"]["name"] in ("dense", "conv2d", "conv3d", "sequential") and h["model"].get("used", True) is True
+    assert h["model"]["name"] in ("dense", "conv2d", "conv3d", "sequential", "pod") and h["model"].get("used", True)
     assert "decoder" in h["sections"], "decoder not embedded"
     if h["model"]["name"] != "sequential":  # the sequential model predicts from earlier columns, no latent
         assert any("/latent/" in s for s in h["sections"]), "no latent stored"
