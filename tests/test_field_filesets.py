@@ -158,3 +158,91 @@ def test_campaign_rerun_is_empty_and_a_new_window_runs_only_its_jobs(campaign_ru
     jobs = _planned_jobs(tmp)
     assert jobs == {"compress_file": 1, "decompress_file": 1, "evaluate_file": 1, "summarize_files": 1,
                     "plot_rate_distortion": 1, "default": 1}, jobs
+
+
+# ------------------------------------------------------------------------------------------- HDF5 campaigns
+def _h5_campaign(folder: Path, reynolds: list[float], windows: int) -> list[Path]:
+    """A campaign as a CFD code writes it: one HDF5 file a window, u and p as fields, a mask, attributes."""
+    h5py = pytest.importorskip("h5py", reason="h5py is not installed (the cfd extra)")
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in field_campaign("cylinder", reynolds, windows, 6, height=24, width=64, steps_per_frame=5,
+                            warmup_steps=100):
+        p = folder / f"{f.name}.h5"
+        with h5py.File(p, "w") as h:
+            h.attrs["reynolds"] = f.params["reynolds"]
+            h.create_dataset("u", data=f.frames).attrs["units"] = "lattice"
+            h.create_dataset("p", data=(1 + 0.1 * f.frames[:, ::-1]).astype(np.float64))
+            h.create_dataset("mask", data=(np.arange(24 * 64).reshape(24, 64) % 7 == 0).astype(np.int8))
+        paths.append(p)
+    return paths
+
+
+def test_gridded_campaign_files_code_the_model_variable_with_the_model(tmp_path):
+    from baler_core.codec import CompressionOptions
+    from baler_core.codec.gridded import compress_gridded, decompress_gridded
+    from baler_core.coding.error_bounds import BoundSpec, parse_bound
+    from baler_core.io.gridded import read_gridded
+    from baler_core.training.loop import TrainConfig
+    from baler_core.training.train import ModelConfig, train_dataset
+
+    paths = [str(p) for p in _h5_campaign(tmp_path / "runs", [50, 70], 2)]
+    frames = fs.draw_frames(paths[:2], frames=10, seed=0, key="u")
+    assert frames.shape == (10, 24, 64) and frames.dtype == np.float32
+    with pytest.raises(InputError, match="source.variable"):
+        fs.draw_frames(paths, frames=4)
+    with pytest.raises(InputError, match="'w' matches nothing"):
+        fs.draw_frames(paths, frames=4, key="w")
+    assert fs.rebuilt_suffix("field", paths) == "h5" and fs.rebuilt_suffix("field", ["a.npy"]) == "npy"
+    with pytest.raises(InputError, match="one kind per set"):
+        fs.rebuilt_suffix("field", [*paths, "a.npy"])
+    bundle, _ = train_dataset(frames, tmp_path / "pod.safetensors", ModelConfig(model="pod", latent_dim=3),
+                              TrainConfig(device="cpu"))
+    opts = CompressionOptions(BoundSpec(parse_bound(BOUND_SPEC)))
+    out = tmp_path / "x.baler"
+    header = compress_gridded(read_gridded(paths[-1]), out, opts, paths[-1], bundle, ["u"])
+    coded = {r["name"]: r.get("model") for r in header["variables"]}
+    assert coded == {"u": True, "p": None, "mask": None}, coded  # u through the model, p without, mask exact
+    assert header["model"]["name"] == "pod" and not header["model"]["embedded"]
+    with pytest.raises(InputError, match="pass the model"):
+        decompress_gridded(out)
+    back = {v.name: a for v, a in decompress_gridded(out, bundle=bundle)[0]}
+    orig = read_gridded(paths[-1])
+    for var in orig.fields:
+        x = np.asarray(var.data[...])
+        assert back[var.name].dtype == x.dtype
+        assert np.abs(back[var.name].astype(np.float64) - x).max() <= BOUND * (float(x.max()) - float(x.min()))
+    np.testing.assert_array_equal(back["mask"], np.asarray(orig.exact[0].data[...]))
+    for bad, match in (([], "name the variables"), (["w"], "not fields of the file")):
+        with pytest.raises(InputError, match=match):
+            compress_gridded(read_gridded(paths[-1]), out, opts, paths[-1], bundle, bad)
+
+
+@snakemake_needed
+def test_hdf5_campaign_run_pools_every_field_variable(tmp_path):
+    pytest.importorskip("h5py", reason="h5py is not installed (the cfd extra)")
+    from baler_core.codec.gridded import decompress_gridded
+    from baler_core.models.store import load_model
+
+    paths = _h5_campaign(tmp_path / "runs", [50, 70], 2)
+    cfg = _config()
+    cfg["datasets"]["wake"]["source"] = {"files": "runs/*.h5", "variable": "u",
+                                         "train_sample": {"frames": 12, "seed": 1, "max_files": 2}}
+    _write_config(tmp_path, cfg)
+    out = _snakemake(tmp_path)
+    assert out.returncode == 0, out.stderr[-5000:]
+    point = tmp_path / "results/wake/pod-r4-s0" / BOUND_DIR
+    bundle = load_model(point.parent / "model.safetensors")
+    import h5py
+
+    for p in paths:
+        baler_file = point / "files" / f"{fs.file_stem(str(p.relative_to(tmp_path)))}.baler"
+        back = {v.name: a for v, a in decompress_gridded(baler_file, bundle=bundle)[0]}
+        with h5py.File(p) as h:
+            for name in ("u", "p"):
+                x = h[name][...]
+                assert np.abs(back[name].astype(np.float64) - x).max() <= BOUND * (float(x.max()) - float(x.min()))
+    pooled = pd.read_csv(tmp_path / "results/wake/files_metrics.tsv", sep="\t")
+    assert sorted(pooled["variable"]) == ["p", "u"] and (pooled["n_files"] == len(paths)).all()
+    assert (pooled["frac_outside_bound"] == 0).all()
+    assert _planned_jobs(tmp_path) == {}

@@ -66,7 +66,8 @@ def _cmd_sample_files(a: argparse.Namespace) -> None:
     src = _source(a.source_json)
     s = fs.sample_settings(src, a.kind)
     if a.kind == "field":
-        sample = fs.draw_frames(a.inputs, frames=s.get("frames"), fraction=s.get("fraction"), seed=s["seed"])
+        sample = fs.draw_frames(a.inputs, frames=s.get("frames"), fraction=s.get("fraction"), seed=s["seed"],
+                                key=src.get("variable"))
         train, val = fs.split_sample(sample, a.val_fraction)
         _save_field(train, a.train)
         _save_field(val, a.val)
@@ -83,11 +84,15 @@ def _cmd_sample_files(a: argparse.Namespace) -> None:
 
 def _cmd_evaluate_file(a: argparse.Namespace) -> None:
     from baler_core.cli.args import bound_tuple
-    from baler_core.evaluation.filesets import field_file_metrics, file_metrics
+    from baler_core.evaluation.filesets import field_file_metrics, file_metrics, gridded_file_metrics
     from baler_core.evaluation.metrics import write_metrics_tsv
     from baler_core.io.fields import is_field_path, read_field
+    from baler_core.io.gridded import gridded_format
     from baler_core.io.tables import read_table
 
+    if gridded_format(a.original):
+        write_metrics_tsv(gridded_file_metrics(a.original, a.reconstructed, bound_tuple(a.error_bound)), a.output)
+        return
     if is_field_path(a.original):
         orig = read_field(a.original, a.field_key)
         write_metrics_tsv(field_file_metrics(orig, read_field(a.reconstructed), bound_tuple(a.error_bound),
@@ -107,7 +112,8 @@ def _cmd_summarize_files(a: argparse.Namespace) -> None:
     from baler_core.io.filesets import resolve_files, stems_map
 
     stems = stems_map(resolve_files(_source(a.source_json), a.kind))
-    summary, per_file, pooled = summarize_fileset(a.dataset, a.points, stems, a.evaluated, a.kind)
+    rebuilt = a.rebuilt or {"table": "parquet", "field": "npy"}[a.kind]
+    summary, per_file, pooled = summarize_fileset(a.dataset, a.points, stems, a.evaluated, rebuilt)
     if a.files_table:
         per_file.to_csv(a.files_table, sep="\t", index=False, float_format="%.6g")
     if a.metrics:
@@ -154,6 +160,8 @@ def add_fileset_commands(sub) -> None:
     p.add_argument("--points", nargs="+", required=True, help="sweep point folders (files/<stem>.json inside)")
     p.add_argument("--evaluated", action="store_true", help="also pool files/<stem>.metrics.tsv")
     p.add_argument("--kind", choices=("table", "field"), default="table", help="what the set's files hold")
+    p.add_argument("--rebuilt", choices=("parquet", "npy", "h5"),
+                   help="suffix the files were decompressed to (default: parquet for tables, npy for fields)")
     p.add_argument("-o", "--output", required=True, help="summary TSV (one row per sweep point)")
     p.add_argument("--files-table", help="per-file TSV to write")
     p.add_argument("--metrics", help="pooled per-variable metrics TSV to write (label column per point)")

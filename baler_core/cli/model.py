@@ -118,9 +118,8 @@ def _cmd_compress(a: argparse.Namespace) -> None:
         from baler_core.codec.gridded import compress_gridded
         from baler_core.io.gridded import read_gridded
 
-        if bundle is not None:
-            raise InputError(f"{a.input}: HDF5, NetCDF and zarr variables are compressed without a model (-m none)")
-        compress_gridded(read_gridded(a.input, split_list(a.variables)), a.output, opts, str(a.input))
+        compress_gridded(read_gridded(a.input, split_list(a.variables)), a.output, opts, str(a.input), bundle,
+                         split_list(a.model_variables))
     elif is_field_path(a.input):
         compress_field(open_field(a.input, a.field_key), bundle, a.output, opts, str(a.input))
     elif Path(a.input).suffix.lower() == ".root" and not a.flatten:
@@ -160,7 +159,8 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
         elif is_gridded_file(a.input):
             if not gridded_format(out):
                 raise InputError(f"{out}: gridded variables are written as .h5, .nc or .zarr")
-            write_decompressed(a.input, tmp, gridded_format(out), threads=a.threads)  # frame block by block
+            write_decompressed(a.input, tmp, gridded_format(out), threads=a.threads, bundle=bundle,
+                               model_source=str(a.model))  # frame block by block
         else:
             if a.format:
                 raise InputError(f"{a.input}: --format is for event files (compressed from ROOT events)")
@@ -341,6 +341,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--variables", help="HDF5 / NetCDF / zarr: the fields to compress (names or glob patterns, "
                                          "comma-separated; default every float T x H x W or T x D x H x W "
                                          "variable); everything else is kept exactly")
+    p.add_argument("--model-variables", help="HDF5 / NetCDF / zarr with -m MODEL: the fields the model codes "
+                                               "(comma-separated names: the variable it was trained on); the other "
+                                               "fields are coded without it")
     p.add_argument("--event-chunk", type=int, default=500_000,
                    help="ROOT events: entries read at a time (memory holds one chunk of one collection)")
     p.add_argument("--flatten", action="store_true",

@@ -26,7 +26,8 @@ from baler_core.models.store import ModelBundle, load_decoder_blob, sha256_hex
 MAX_EXPANSION = 4096.0  # most output bytes a file may declare per byte of itself
 
 
-def _resolve_decoder(rd: ContainerReader, bundle: ModelBundle | None, model_source: str) -> ModelBundle:
+def resolve_decoder(rd: ContainerReader, bundle: ModelBundle | None, model_source: str) -> ModelBundle:
+    """The decoder a file needs: its embedded one, or ``bundle``; either checked against the file's sha256."""
     want = rd.header.get("model", {}).get("decoder_sha256")
     if bundle is None:
         if "decoder" not in rd.header["sections"]:
@@ -72,7 +73,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
     if not hd.model_used:  # every block was coded without the autoencoder: no decoder is needed
         yield from _decompress_free(rd, blocks, names, dtypes, frame, n_threads)
         return
-    bundle = _resolve_decoder(rd, bundle, model_source)
+    bundle = resolve_decoder(rd, bundle, model_source)
     if bundle.kind != hd.kind:
         raise ModelMismatchError(f"{path}: holds a {hd.kind} but the decoder is for {bundle.kind}s")
     if not blocks:  # zero rows: names, dtypes and frame shape still come back

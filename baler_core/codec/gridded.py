@@ -1,9 +1,11 @@
 """Compress and decompress gridded files (HDF5, NetCDF, zarr: ``io.gridded.Gridded``) as one ``.baler`` of kind
 ``gridded``.
 
-Each field (a float variable T x H x W or T x D x H x W) is coded without a model under its own bound (the
-default, or the bound named after the variable in ``--error-bound-file``) as a complete field ``.baler``, stored
-whole as the section ``field/<i>``; every other variable (coordinates, masks, integer arrays) is kept bit for
+Each field (a float variable T x H x W or T x D x H x W) is coded under its own bound (the default, or the bound
+named after the variable in ``--error-bound-file``) as a complete field ``.baler``, stored whole as the section
+``field/<i>``: without a model, or, for the variables named as the model's (``model_variables``: a campaign's
+model learns one variable, say ``u``), with it (since 1.10; the decoder, when embedded, once, as the section
+``decoder``); every other variable (coordinates, masks, integer arrays) is kept bit for
 bit (byte shuffle + zstd or pcodec: the ``exact`` coder) as ``exact/<j>``. The outer header keeps the variables'
 order, names, dimensions, dtypes, shapes and attributes, and the file's attributes, so the file is written back
 as it was read.
@@ -20,32 +22,67 @@ from pathlib import Path
 import numpy as np
 
 from baler_core import __version__
-from baler_core.codec.decompress import iter_decompress
+from baler_core.codec.decompress import iter_decompress, resolve_decoder
 from baler_core.codec.field import compress_field
+from baler_core.codec.inference import model_header
 from baler_core.coding.error_bounds import BoundSpec
 from baler_core.coding.lossless import decode_exact, encode_exact
 from baler_core.coding.options import CompressionOptions
 from baler_core.errors import FormatError, InputError
 from baler_core.format.container import ContainerReader, ContainerWriter
 from baler_core.io.gridded import FrameReader, Gridded, GriddedWriter, Variable, gather
+from baler_core.models.store import ModelBundle
+
+NO_MODEL = {"name": "none", "decoder_sha256": None, "decoder_bytes": 0, "embedded": False}
 
 
-def compress_gridded(g: Gridded, out_path: str | Path, opts: CompressionOptions, source: str = "input") -> dict:
-    """Write ``g`` to ``out_path``; returns the outer header."""
+def compress_gridded(g: Gridded, out_path: str | Path, opts: CompressionOptions, source: str = "input",
+                     bundle: ModelBundle | None = None, model_variables: list[str] | None = None) -> dict:
+    """Write ``g`` to ``out_path``; returns the outer header. With ``bundle``, the fields named in
+    ``model_variables`` are coded with the model (each block choosing between it and the model-free coder), the
+    rest without; with the decoder embedded, the file is also coded without the model and the smaller kept."""
     names = [v.name for v in g.fields]
     unknown = sorted(set(opts.bounds.columns) - set(names))
     if unknown:
         raise InputError(f"{source}: error-bound overrides name variables that are not fields: {', '.join(unknown)}; "
                          f"fields: {', '.join(names)}")
+    modelled = set(model_variables or [])
+    if bundle is not None and not modelled:
+        raise InputError(f"{source}: name the variables the model codes (--model-variables); fields: "
+                         f"{', '.join(names)}")
+    if bundle is None and modelled:
+        raise InputError(f"{source}: --model-variables needs a model (-m MODEL)")
+    missing = sorted(modelled - set(names))
+    if missing:
+        raise InputError(f"{source}: model variables {', '.join(missing)} are not fields of the file; fields: "
+                         f"{', '.join(names)}")
     out_path = Path(out_path)
+    if bundle is not None and opts.embed_decoder and opts.model_fallback:
+        header = compress_gridded(g, out_path, dataclasses.replace(opts, model_fallback=False), source, bundle,
+                                  model_variables)
+        free_path = out_path.with_name(f".{out_path.name}.model-free.part")
+        try:
+            free = compress_gridded(g, free_path, opts, source)
+            if free_path.stat().st_size < out_path.stat().st_size:
+                free_path.replace(out_path)
+                header = free
+        finally:
+            free_path.unlink(missing_ok=True)
+        return header
+    blob = bundle.decoder_blob() if bundle is not None else b""
     records, raw = [], 0
     with ContainerWriter(out_path) as w, tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:
+        if bundle is not None and opts.embed_decoder:
+            w.add("decoder", blob)
         for i, var in enumerate(g.fields):
-            part_opts = dataclasses.replace(opts, bounds=BoundSpec(opts.bounds.for_column(var.name), {}))
+            part_opts = dataclasses.replace(opts, bounds=BoundSpec(opts.bounds.for_column(var.name), {}),
+                                            embed_decoder=False)
             part = Path(tmp) / f"field{i}.baler"
-            compress_field(FrameReader(var), None, part, part_opts, f"{source}:{var.name}")
+            model = bundle if var.name in modelled else None
+            h = compress_field(FrameReader(var), model, part, part_opts, f"{source}:{var.name}")
             w.add(f"field/{i}", part.read_bytes())
-            records.append({**_record(var), "section": f"field/{i}", "coded": "field"})
+            records.append({**_record(var), "section": f"field/{i}", "coded": "field",
+                            **({"model": bool(h["model"]["used"])} if model is not None else {})})
             raw += int(np.prod(var.shape)) * var.dtype.itemsize
         for j, var in enumerate(g.exact):
             arr = np.ascontiguousarray(np.asarray(var.data[...]))
@@ -58,7 +95,7 @@ def compress_gridded(g: Gridded, out_path: str | Path, opts: CompressionOptions,
                   "source_format": g.format, "attrs": g.attrs, "variables": records, "raw_bytes": raw,
                   "order": g.order or [r["name"] for r in records],
                   "error_bound": opts.bounds.to_dict(),
-                  "model": {"name": "none", "decoder_sha256": None, "decoder_bytes": 0, "embedded": False}}
+                  "model": model_header(bundle, blob, opts.embed_decoder) if bundle is not None else NO_MODEL}
         w.finish(header)
     return header
 
@@ -77,14 +114,15 @@ def _ordered(h: dict) -> list[dict]:
     return sorted(recs, key=lambda r: order[str(r["name"])])
 
 
-def _blocks(rd: ContainerReader, rec: dict, tmp: str, threads: int) -> Iterator[np.ndarray]:
+def _blocks(rd: ContainerReader, rec: dict, tmp: str, threads: int, bundle: ModelBundle | None = None
+            ) -> Iterator[np.ndarray]:
     """A variable's values: a field's frame blocks as they decode, an exact variable whole; shapes checked."""
     path, name = rd.path, str(rec["name"])
     dtype, shape = np.dtype(rec["dtype"]), tuple(int(v) for v in rec["shape"])
     if rec["coded"] == "field":
         part = Path(tmp) / "part.baler"
         part.write_bytes(rd.read(str(rec["section"])))
-        blocks: Iterable[np.ndarray] = iter_decompress(part, threads=threads)
+        blocks: Iterable[np.ndarray] = iter_decompress(part, bundle if rec.get("model") else None, threads=threads)
     elif rec["coded"] == "exact":
         sec = str(rec["section"])
         blocks = [decode_exact(rec["mode"], lambda k: rd.read(f"{sec}/{k}"), int(np.prod(shape)), dtype)
@@ -107,27 +145,39 @@ def _variable(rec: dict) -> Variable:
                     bool(rec.get("coordinate")))
 
 
-def decompress_gridded(path: str | Path, threads: int = 0) -> tuple[list[tuple[Variable, np.ndarray]], dict, str]:
+def _decoder(rd: ContainerReader, h: dict, bundle: ModelBundle | None, model_source: str) -> ModelBundle | None:
+    """The model the file's modelled variables need (embedded, or ``bundle`` checked against the file), or None
+    where no variable used one."""
+    if not any(rec.get("model") for rec in h["variables"]):
+        return None
+    return resolve_decoder(rd, bundle, model_source)
+
+
+def decompress_gridded(path: str | Path, threads: int = 0, bundle: ModelBundle | None = None,
+                       model_source: str = "model") -> tuple[list[tuple[Variable, np.ndarray]], dict, str]:
     """Variables (in the file's order) with their arrays, the file attributes and the source format."""
     out = []
     with _open(path) as (rd, h), tempfile.TemporaryDirectory() as tmp, _malformed(path):
+        bundle = _decoder(rd, h, bundle, model_source)
         for rec in _ordered(h):
             var = _variable(rec)
-            var.data = gather(_blocks(rd, rec, tmp, threads), tuple(int(v) for v in rec["shape"]),
+            var.data = gather(_blocks(rd, rec, tmp, threads, bundle), tuple(int(v) for v in rec["shape"]),
                               np.dtype(rec["dtype"]))
             out.append((var, var.data))
         return out, dict(h.get("attrs", {})), str(h.get("source_format", ""))
 
 
-def write_decompressed(path: str | Path, out_path: str | Path, fmt: str | None = None, threads: int = 0) -> None:
+def write_decompressed(path: str | Path, out_path: str | Path, fmt: str | None = None, threads: int = 0,
+                       bundle: ModelBundle | None = None, model_source: str = "model") -> None:
     """Write a gridded ``.baler`` back as HDF5, NetCDF or zarr, each field frame block by frame block (HDF5 and
     zarr never hold a whole field in memory)."""
     with _open(path) as (rd, h), tempfile.TemporaryDirectory() as tmp, _malformed(path):
+        bundle = _decoder(rd, h, bundle, model_source)
         w = GriddedWriter(out_path, fmt, h.get("attrs", {}))
         try:
             for rec in _ordered(h):
                 w.add(_variable(rec), tuple(int(v) for v in rec["shape"]), np.dtype(rec["dtype"]),
-                      _blocks(rd, rec, tmp, threads))
+                      _blocks(rd, rec, tmp, threads, bundle))
         finally:
             w.close()
 

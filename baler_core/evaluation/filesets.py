@@ -47,6 +47,25 @@ def field_file_metrics(original: np.ndarray, reconstructed: np.ndarray, bound: t
                         pd.DataFrame({"field": np.asarray(reconstructed).ravel()}), bound)
 
 
+def gridded_file_metrics(original: str | Path, reconstructed: str | Path, bound: tuple[str, float] | None
+                         ) -> pd.DataFrame:
+    """:func:`field_file_metrics` of every field variable of an HDF5, NetCDF or zarr file, one row each (named
+    by the variable); the reconstruction must hold the same fields."""
+    from baler_core.io.gridded import read_gridded
+
+    orig, rec = read_gridded(original), read_gridded(reconstructed)
+    got = {v.name: v for v in rec.fields}
+    rows = []
+    for var in orig.fields:
+        if var.name not in got:
+            raise InputError(f"{reconstructed}: field {var.name!r} of {original} is missing")
+        t = field_file_metrics(np.asarray(var.data[...]), np.asarray(got[var.name].data[...]), bound,
+                               f"{original}:{var.name}")
+        t["variable"] = var.name
+        rows.append(t)
+    return pd.concat(rows, ignore_index=True)
+
+
 def _weighted(values: np.ndarray, weights: np.ndarray, square: bool = False) -> float:
     ok = np.isfinite(values) & (weights > 0)
     w = weights[ok]
@@ -144,14 +163,14 @@ def pool_stats(stats: Sequence[Mapping], decompress: Sequence[Mapping] | None = 
 
 
 def summarize_fileset(dataset: str, point_dirs: Sequence[str | Path], stems: Mapping[str, str],
-                      evaluated: bool, kind: str = "table") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                      evaluated: bool, rebuilt: str = "parquet") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Summary rows (one per sweep point and bound, in ``summary.SUMMARY_COLUMNS`` plus ``n_files``, ``rows``),
     one row per file and point, and per-variable metrics pooled per point (with a ``label`` column).
 
     Reads ``<point>/files/<stem>.json`` (from ``baler compress --stats``) and, when ``evaluated``,
-    ``<stem>.decompress.<parquet|npy>.json`` (a table's or a field's) and ``<stem>.metrics.tsv`` for every stem.
+    ``<stem>.decompress.<rebuilt>.json`` (``rebuilt``: the suffix the files were decompressed to) and
+    ``<stem>.metrics.tsv`` for every stem.
     """
-    rebuilt = {"table": "parquet", "field": "npy"}[kind]
     summary, per_file, pooled_tables = [], [], []
     for d in map(Path, point_dirs):
         label = f"{d.parent.name}/{d.name}"

@@ -32,6 +32,7 @@ import pandas as pd
 
 from baler_core.errors import InputError
 from baler_core.io.fields import FIELD_SUFFIXES, open_field
+from baler_core.io.gridded import FORMATS, FrameReader, gridded_format, read_gridded
 from baler_core.io.tables import TABLE_SUFFIXES, iter_table_chunks
 
 #: Defaults of ``source.train_sample`` (tables draw ``rows``, fields ``frames``).
@@ -40,7 +41,7 @@ SAMPLE_DEFAULTS = {"rows": 100_000, "seed": 0, "max_files": 32}
 #: values (64 MB of float32), at least :data:`MIN_FRAMES`.
 SAMPLE_VALUES = 1 << 24
 MIN_FRAMES = 4
-SUFFIXES = {"table": TABLE_SUFFIXES, "field": FIELD_SUFFIXES}
+SUFFIXES = {"table": TABLE_SUFFIXES, "field": (*FIELD_SUFFIXES, *FORMATS)}
 #: The keys of ``source.train_sample`` that decide *which files* are training files (recorded in the manifest).
 PICK_KEYS = ("max_files", "seed", "files")
 STEM_HASH_CHARS = 12
@@ -109,7 +110,7 @@ def resolve_files(source: Mapping, kind: str = "table") -> list[str]:
     ``files``: a glob pattern (``**`` matches folders recursively), relative to the working directory or
     absolute. ``file_list``: a text file with one path per line; relative paths (of the list and in it) are
     relative to the working directory. Every path must have a suffix of the kind (tables: .parquet, .pq, .npz,
-    .root; fields: .npy, .npz).
+    .root; fields: .npy, .npz, and HDF5, NetCDF or zarr: .h5, .hdf5, .hdf, .nc, .nc4, .zarr).
     """
     if "files" in source:
         paths = _expand(source["files"], "source.files")
@@ -127,6 +128,18 @@ def resolve_files(source: Mapping, kind: str = "table") -> list[str]:
         raise InputError(f"file set holds files that are not {kind}s ({', '.join(SUFFIXES[kind])}): "
                          f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}")
     return paths
+
+
+def rebuilt_suffix(kind: str, paths: Sequence[str]) -> str:
+    """The suffix a set's files are decompressed to for evaluation: Parquet for tables, NPY for NPY/NPZ fields,
+    HDF5 for HDF5, NetCDF and zarr files (read back through the same reader). One set holds one of the two
+    kinds of field file."""
+    if kind == "table":
+        return "parquet"
+    gridded = {gridded_format(p) is not None for p in paths}
+    if len(gridded) > 1:
+        raise InputError("a field set holds NPY/NPZ files and HDF5/NetCDF/zarr files; keep one kind per set")
+    return "h5" if gridded == {True} else "npy"
 
 
 def _digest(text: str) -> str:
@@ -284,6 +297,17 @@ def draw_sample(paths: Sequence[str], rows: int | None = None, fraction: float |
     return kept.iloc[order].reset_index(drop=True)
 
 
+def open_frames(path: str, variable: str | None = None) -> np.ndarray | FrameReader:
+    """The frames of one field file, read on demand: an NPY/NPZ array, or the field ``variable`` of an HDF5,
+    NetCDF or zarr file (which a gridded file must name)."""
+    if gridded_format(path) is None:
+        return open_field(path, variable)
+    if not variable:
+        raise InputError(f"{path}: an HDF5, NetCDF or zarr field set names the variable its model learns "
+                         "(source.variable)")
+    return FrameReader(read_gridded(path, [variable]).fields[0])
+
+
 def draw_frames(paths: Sequence[str], frames: int | None = None, fraction: float | None = None, seed: int = 0,
                 key: str | None = None) -> np.ndarray:
     """A seeded uniform random sample of whole frames across field files (N x H x W or N x D x H x W each), the
@@ -291,7 +315,7 @@ def draw_frames(paths: Sequence[str], frames: int | None = None, fraction: float
     path, the sample is the ``frames`` frames with the smallest keys (or those below ``fraction``). ``frames``
     None: as many as hold :data:`SAMPLE_VALUES` values. Files are memory-mapped, so only the kept frames are
     held; the result is in key order and does not depend on the order of ``paths``. Every file must have the
-    same frame shape and dtype."""
+    same frame shape and dtype; ``key`` names the variable of HDF5, NetCDF and zarr files (or an NPZ array)."""
     if fraction is not None and not 0 < fraction <= 1:
         raise InputError(f"train_sample.fraction must lie in (0, 1], got {fraction}")
     if frames is not None and frames < 2:
@@ -299,7 +323,7 @@ def draw_frames(paths: Sequence[str], frames: int | None = None, fraction: float
     picks: list[tuple[float, str, int]] = []  # (key, path, frame index)
     shape = dtype = None
     for path in sorted(_norm(p) for p in paths):
-        arr = open_field(path, key)
+        arr = open_frames(path, key)
         if shape is None:
             shape, dtype = arr.shape[1:], arr.dtype
             if frames is None and fraction is None:
@@ -320,7 +344,7 @@ def draw_frames(paths: Sequence[str], frames: int | None = None, fraction: float
     for slot, (_, path, i) in enumerate(picks):
         by_file.setdefault(path, []).append((slot, i))
     for path, pairs in by_file.items():  # one open per file, frames read in file order
-        arr = open_field(path, key)
+        arr = open_frames(path, key)
         for slot, i in sorted(pairs, key=lambda p: p[1]):
             out[slot] = np.asarray(arr[i : i + 1])[0]
     return out

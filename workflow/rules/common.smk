@@ -131,7 +131,7 @@ def fileset_sample_json(dataset):
     """The settings that define the training sample, defaults filled in (a change redraws it and retrains); not
     the file pattern, so that adding files or rewriting the pattern does not retrain."""
     src = DATASETS[dataset]["source"]
-    keep = {k: src[k] for k in ("tree", "branches", "cut") if k in src}
+    keep = {k: src[k] for k in ("tree", "branches", "cut", "variable") if k in src}
     keep["train_sample"] = _filesets.sample_settings(src, DATASETS[dataset]["kind"])
     return shlex.quote(json.dumps(keep, sort_keys=True))
 
@@ -139,6 +139,21 @@ def fileset_sample_json(dataset):
 def fileset_set_json(dataset):
     src = DATASETS[dataset]["source"]
     return shlex.quote(json.dumps({k: src[k] for k in ("files", "file_list") if k in src}, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=None)
+def fileset_ext(dataset):
+    """Suffix of a set's decompressed files: parquet (tables), npy (NPY/NPZ fields), h5 (HDF5/NetCDF/zarr)."""
+    return _filesets.rebuilt_suffix(DATASETS[dataset]["kind"], list(fileset_stems(dataset).values()))
+
+
+def fileset_compress_args(dataset):
+    """fileset_read_args, and the variable a gridded field set's model codes."""
+    src = DATASETS[dataset]["source"]
+    args = _plan.read_args(src)
+    if src.get("variable"):
+        args += ["--model-variables", src["variable"]]
+    return _plan.quote(args)
 
 
 def fileset_read_args(dataset):
@@ -161,7 +176,7 @@ def fileset_group(w):
 
 def fileset_file_outputs(dataset):
     """Every per-file output the summary pools."""
-    kinds = ["json", f"decompress.{ext(dataset)}.json", "metrics.tsv"] if fileset_evaluated(dataset) else ["json"]
+    kinds = ["json", f"decompress.{fileset_ext(dataset)}.json", "metrics.tsv"] if fileset_evaluated(dataset) else ["json"]
     return [f"{d}/files/{s}.{k}" for d in point_dirs(dataset) for s in fileset_stems(dataset) for k in kinds]
 
 

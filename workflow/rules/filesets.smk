@@ -64,7 +64,8 @@ rule sample_training_frames:
 
 
 # ROOT files of a table set are compressed flattened (--flatten), one row per object, as evaluate_file reads them;
-# the files of a field set are decompressed to NPY (`{ext}`: parquet or npy).
+# the files of a field set are decompressed to NPY, or to HDF5 from HDF5, NetCDF and zarr (`{ext}`: parquet, npy or
+# h5; evaluate_file reads either format back).
 rule compress_file:
     conda:
         "../envs/baler.yaml"
@@ -76,7 +77,7 @@ rule compress_file:
         stats="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.json",
     params:
         bound=lambda w: bound_spec(w.bound),
-        read=lambda w: fileset_read_args(w.dataset),
+        read=lambda w: fileset_compress_args(w.dataset),
     log:
         "logs/compress_file/{dataset}/{model}-r{ratio}-s{seed}-{bound}/{stem}.log",
     group:
@@ -108,7 +109,7 @@ rule decompress_file:
     wildcard_constraints:
         dataset=_alternatives(FILESETS),
         stem=STEM_PATTERN,
-        ext="parquet|npy",
+        ext="parquet|npy|h5",
     resources:
         mem_mb=lambda w, attempt: 3000 * attempt,
         runtime=lambda w, attempt: 60 * attempt,
@@ -122,7 +123,7 @@ rule evaluate_file:
         "../envs/baler.yaml"
     input:
         original=fileset_path,
-        reconstructed=lambda w: f"results/{w.dataset}/{w.model}-r{w.ratio}-s{w.seed}/eb-{w.bound}/files/{w.stem}.{ext(w.dataset)}",
+        reconstructed=lambda w: f"results/{w.dataset}/{w.model}-r{w.ratio}-s{w.seed}/eb-{w.bound}/files/{w.stem}.{fileset_ext(w.dataset)}",
     output:
         "results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.metrics.tsv",
     params:
@@ -162,12 +163,14 @@ rule summarize_files:
         source=lambda w: fileset_set_json(w.dataset),
         evaluated=lambda w: "--evaluated" if fileset_evaluated(w.dataset) else "",
         kind=lambda w: DATASETS[w.dataset]["kind"],
+        rebuilt=lambda w: fileset_ext(w.dataset),
     log:
         "logs/summarize_files/{dataset}.log",
     wildcard_constraints:
         dataset=_alternatives(FILESETS),
     shell:
         "python -m baler_core.cli --log {log} summarize-files --dataset {wildcards.dataset} --kind {params.kind} "
+        "--rebuilt {params.rebuilt} "
         "--source-json {params.source} "
         "--points {params.points} {params.evaluated} -o {output.summary} --files-table {output.files} "
         "--metrics {output.metrics} 2>> {log}"
