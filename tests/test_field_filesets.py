@@ -104,9 +104,15 @@ def _config() -> dict:
         "sweep": {"ratios": [4], "seeds": [0], "error_bounds": [BOUND_SPEC]},
         "model": {"model": "pod", "latent_dim": 3},  # the campaign model: a POD basis, fitted in closed form
         "training": {"epochs": 2, "batch_size": 4, "device": "cpu", "patience": 5},
-        "baselines": {"gzip_levels": [1], "zstd_levels": [1]},
+        "baselines": {"gzip_levels": [1], "zstd_levels": [1], "lossy_bounds": [BOUND_SPEC]},
         "overrides": {},
     }
+
+
+def _baselines(paths) -> list[str]:
+    from baler_core.pipeline.plan import fileset_baselines
+
+    return fileset_baselines(_config(), "wake", [str(p) for p in paths])
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +154,16 @@ def test_campaign_run_codes_every_file_within_the_bound(campaign_run):
     pooled = pd.read_csv(tmp / "results/wake/files_metrics.tsv", sep="\t")
     assert list(pooled["variable"]) == ["field"] and pooled["n"].iloc[0] == sum(np.load(p).size for p in paths)
 
+    # the references on the same files, each file alone, pooled next to the model
+    summary = pd.read_csv(tmp / "results/wake/summary.tsv", sep="\t").set_index("label")
+    names = _baselines(paths)
+    assert f"grid-eb-{BOUND_DIR.removeprefix('eb-')}" in names
+    for name in names:
+        b = summary.loc[f"baseline/{name}"]
+        assert b["n_files"] == len(paths) and b["raw_bytes"] == row["raw_bytes"] and b["bound"] == BOUND_SPEC
+        assert b["ratio"] == pytest.approx(b["raw_bytes"] / b["compressed_bytes"], rel=1e-5)  # %.6g
+        assert b["max_range_rel_error"] <= BOUND * (1 + 1e-6)
+
 
 @snakemake_needed
 def test_campaign_rerun_is_empty_and_a_new_window_runs_only_its_jobs(campaign_run):
@@ -156,8 +172,9 @@ def test_campaign_rerun_is_empty_and_a_new_window_runs_only_its_jobs(campaign_ru
     late = tmp / "late"
     np.save(tmp / "runs" / "cylinder-re75-w000.npy", np.load(_campaign(late, [75], 1)[0]))
     jobs = _planned_jobs(tmp)
-    assert jobs == {"compress_file": 1, "decompress_file": 1, "evaluate_file": 1, "summarize_files": 1,
-                    "plot_rate_distortion": 1, "default": 1}, jobs
+    assert jobs == {"compress_file": 1, "decompress_file": 1, "evaluate_file": 1,
+                    "baseline_file": len(_baselines(paths)), "summarize_files": 1, "plot_rate_distortion": 1,
+                    "default": 1}, jobs
 
 
 # ------------------------------------------------------------------------------------------- HDF5 campaigns

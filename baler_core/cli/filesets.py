@@ -113,7 +113,8 @@ def _cmd_summarize_files(a: argparse.Namespace) -> None:
 
     stems = stems_map(resolve_files(_source(a.source_json), a.kind))
     rebuilt = a.rebuilt or {"table": "parquet", "field": "npy"}[a.kind]
-    summary, per_file, pooled = summarize_fileset(a.dataset, a.points, stems, a.evaluated, rebuilt)
+    summary, per_file, pooled = summarize_fileset(a.dataset, a.points, stems, a.evaluated, rebuilt,
+                                                  a.baselines or [])
     if a.files_table:
         per_file.to_csv(a.files_table, sep="\t", index=False, float_format="%.6g")
     if a.metrics:
@@ -158,6 +159,7 @@ def add_fileset_commands(sub) -> None:
     p.add_argument("--dataset", required=True)
     p.add_argument("--source-json", required=True, help="JSON with the set's files or file_list")
     p.add_argument("--points", nargs="+", required=True, help="sweep point folders (files/<stem>.json inside)")
+    p.add_argument("--baselines", nargs="*", help="per-file baseline folders (files/<stem>.json inside)")
     p.add_argument("--evaluated", action="store_true", help="also pool files/<stem>.metrics.tsv")
     p.add_argument("--kind", choices=("table", "field"), default="table", help="what the set's files hold")
     p.add_argument("--rebuilt", choices=("parquet", "npy", "h5"),

@@ -13,7 +13,7 @@ import pandas as pd
 
 from baler_core.errors import InputError
 from baler_core.evaluation.metrics import METRIC_COLUMNS, per_variable_metrics, ratio_of_range, read_metrics_tsv
-from baler_core.evaluation.summary import SUMMARY_COLUMNS
+from baler_core.evaluation.summary import SUMMARY_COLUMNS, bound_of_label
 
 
 def file_metrics(original: pd.DataFrame, reconstructed: pd.DataFrame, bound: tuple[str, float] | None
@@ -162,14 +162,36 @@ def pool_stats(stats: Sequence[Mapping], decompress: Sequence[Mapping] | None = 
     return out
 
 
+def pool_baseline(dataset: str, folder: str | Path, stems: Mapping[str, str]) -> dict:
+    """One summary row for a per-file baseline (``<folder>/files/<stem>.json`` from ``baler baseline``, each file
+    alone): bytes summed, worst errors over files, MB/s from the summed times."""
+    d = Path(folder)
+    runs = [json.loads((d / "files" / f"{s}.json").read_text()) for s in sorted(stems)]
+    if not runs:
+        raise InputError(f"{d}: no per-file baseline results")
+    raw, comp = sum(int(r["raw_bytes"]) for r in runs), sum(int(r["compressed_bytes"]) for r in runs)
+    seconds = {k: sum(int(r["raw_bytes"]) / 1e6 / float(r[k]) for r in runs if float(r.get(k) or 0) > 0)
+               for k in ("compress_MBps", "decompress_MBps")}
+    worst = {k: max(float(r.get(k, math.nan)) for r in runs) for k in ("max_abs_error", "max_range_rel_error",
+                                                                       "max_rel_error")}
+    return {"dataset": dataset, "method": runs[0]["method"], "label": f"baseline/{d.name}",
+            "bound": runs[0].get("bound", ""), "raw_bytes": raw, "compressed_bytes": comp, "decoder_bytes": 0,
+            "ratio": raw / comp if comp else math.nan, "ratio_with_decoder": raw / comp if comp else math.nan,
+            **worst, "compress_MBps": raw / 1e6 / seconds["compress_MBps"] if seconds["compress_MBps"] else math.nan,
+            "decompress_MBps": (raw / 1e6 / seconds["decompress_MBps"] if seconds["decompress_MBps"]
+                                else math.nan),
+            "n_files": len(runs)}
+
+
 def summarize_fileset(dataset: str, point_dirs: Sequence[str | Path], stems: Mapping[str, str],
-                      evaluated: bool, rebuilt: str = "parquet") -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                      evaluated: bool, rebuilt: str = "parquet", baseline_dirs: Sequence[str | Path] = ()
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Summary rows (one per sweep point and bound, in ``summary.SUMMARY_COLUMNS`` plus ``n_files``, ``rows``),
     one row per file and point, and per-variable metrics pooled per point (with a ``label`` column).
 
     Reads ``<point>/files/<stem>.json`` (from ``baler compress --stats``) and, when ``evaluated``,
     ``<stem>.decompress.<rebuilt>.json`` (``rebuilt``: the suffix the files were decompressed to) and
-    ``<stem>.metrics.tsv`` for every stem.
+    ``<stem>.metrics.tsv`` for every stem; and a pooled row per per-file baseline folder (``pool_baseline``).
     """
     summary, per_file, pooled_tables = [], [], []
     for d in map(Path, point_dirs):
@@ -194,6 +216,7 @@ def summarize_fileset(dataset: str, point_dirs: Sequence[str | Path], stems: Map
         tot = pool_stats(stats, dec if evaluated else None)
         mb = tot["raw_bytes"] / 1e6
         srow = {"dataset": dataset, "method": f"baler-{stats[0]['model']['name']}", "label": label,
+                "bound": bound_of_label(label),
                 "raw_bytes": tot["raw_bytes"], "compressed_bytes": tot["compressed_bytes"],
                 "decoder_bytes": tot["decoder_bytes"], "ratio": tot["ratio_without_decoder"],
                 "ratio_with_decoder": tot["ratio_with_decoder"],
@@ -210,6 +233,7 @@ def summarize_fileset(dataset: str, point_dirs: Sequence[str | Path], stems: Map
                         max_response_rms=float(pooled["response_rms"].max()),
                         max_frac_outside_bound=float(max(float(m["frac_outside_bound"].max()) for m in metrics)))
         summary.append(srow)
+    summary.extend(pool_baseline(dataset, b, stems) for b in baseline_dirs)
     cols = SUMMARY_COLUMNS + ["n_files", "rows"]
     pooled_df = pd.concat(pooled_tables, ignore_index=True) if pooled_tables else pd.DataFrame(columns=["label"])
     return pd.DataFrame(summary, columns=cols), pd.DataFrame(per_file), pooled_df

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import shlex
 from collections.abc import Mapping
+from pathlib import Path
 
 from baler_core.models.registry import resolve_model_name
 
@@ -90,6 +91,22 @@ def baseline_files(config: Mapping, dataset: str) -> list[str]:
         out.extend(f"results/{dataset}/baseline/{p}-{after}/result.json" for p in b.get("presets", [])
                    for after in b.get("preset_after", ["zstd19", "lzma9"]))
     return out
+
+
+# file sets: the formats whose files `baler baseline` reads whole (ROOT branches and HDF5 / NetCDF / zarr variables
+# need the set's own selection, which the per-file baselines do not take yet)
+FILESET_BASELINE_SUFFIXES = (".parquet", ".pq", ".npz", ".npy")
+
+
+def fileset_baselines(config: Mapping, dataset: str, paths: list[str]) -> list[str]:
+    """The per-file baselines of a file set, as ``<codec>-eb-<bound tag>`` folder names: baler without a model
+    (``grid``) and every installed lossy peer at each of ``baselines.lossy_bounds``; none where a file is ROOT,
+    HDF5, NetCDF or zarr."""
+    bounds = config["baselines"].get("lossy_bounds", [])
+    if not bounds or any(Path(p).suffix.lower() not in FILESET_BASELINE_SUFFIXES for p in paths):
+        return []
+    codecs = ["grid", *(c for c in LOSSY_PEERS if peer_installed(c))]
+    return [f"{c}-eb-{bound_tag(e)}" for c in codecs for e in bounds]
 
 
 def peer_installed(codec: str) -> bool:

@@ -180,6 +180,24 @@ def fileset_file_outputs(dataset):
     return [f"{d}/files/{s}.{k}" for d in point_dirs(dataset) for s in fileset_stems(dataset) for k in kinds]
 
 
+def fileset_baseline_names(dataset):
+    """The per-file baselines of a set (`<codec>-eb-<bound>`): see rule baseline_file."""
+    return _plan.fileset_baselines(config, dataset, list(fileset_stems(dataset).values()))
+
+
+def fileset_baseline_outputs(dataset):
+    return [f"results/{dataset}/baseline/{b}/files/{s}.json" for b in fileset_baseline_names(dataset)
+            for s in fileset_stems(dataset)]
+
+
+def fileset_baseline_group(w):
+    """Snakemake group of a per-file baseline job: as fileset_group, batches of files_per_job files."""
+    k = DATASETS[w.dataset]["source"].get("files_per_job", 1)
+    if k <= 1:
+        return "baler_files"
+    return f"baler_baselines_{w.dataset}_{w.lossy}_{w.bound}_{_fileset_batches(w.dataset)[w.stem]}"
+
+
 def fileset_outputs(dataset):
     """Final outputs of a file set besides summary.tsv (used by get_final_output)."""
     out = [f"results/{dataset}/files.tsv"]

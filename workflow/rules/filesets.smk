@@ -144,11 +144,39 @@ rule evaluate_file:
         "--error-bound {params.bound} {params.read} 2>> {log}"
 
 
+# The references on the same files, each file alone (baselines.lossy_bounds): baler without a model and the
+# installed lossy peers, pooled by summarize_files next to the model's points (Parquet, NPZ and NPY sets).
+rule baseline_file:
+    conda:
+        "../envs/baler.yaml"
+    input:
+        fileset_path,
+    output:
+        "results/{dataset}/baseline/{lossy}-eb-{bound}/files/{stem}.json",
+    params:
+        bound=lambda w: bound_spec(w.bound),
+    log:
+        "logs/baseline_file/{dataset}/{lossy}-{bound}/{stem}.log",
+    group:
+        fileset_baseline_group
+    wildcard_constraints:
+        dataset=_alternatives(FILESETS),
+        stem=STEM_PATTERN,
+        lossy="sz3|zfp|sperr|grid",
+    resources:
+        mem_mb=lambda w, attempt: 3000 * attempt,
+        runtime=lambda w, attempt: 60 * attempt,
+    shell:
+        "python -m baler_core.cli --log {log} baseline {input:q} --codec {wildcards.lossy} "
+        "--error-bound {params.bound} -o {output} 2>> {log}"
+
+
 rule summarize_files:
     conda:
         "../envs/baler.yaml"
     input:
-        lambda w: fileset_file_outputs(w.dataset),
+        points=lambda w: fileset_file_outputs(w.dataset),
+        baselines=lambda w: fileset_baseline_outputs(w.dataset),
     output:
         summary=report(
             "results/{dataset}/summary.tsv",
@@ -164,6 +192,7 @@ rule summarize_files:
         evaluated=lambda w: "--evaluated" if fileset_evaluated(w.dataset) else "",
         kind=lambda w: DATASETS[w.dataset]["kind"],
         rebuilt=lambda w: fileset_ext(w.dataset),
+        baselines=lambda w: " ".join(f"results/{w.dataset}/baseline/{b}" for b in fileset_baseline_names(w.dataset)),
     log:
         "logs/summarize_files/{dataset}.log",
     wildcard_constraints:
@@ -172,5 +201,6 @@ rule summarize_files:
         "python -m baler_core.cli --log {log} summarize-files --dataset {wildcards.dataset} --kind {params.kind} "
         "--rebuilt {params.rebuilt} "
         "--source-json {params.source} "
-        "--points {params.points} {params.evaluated} -o {output.summary} --files-table {output.files} "
+        "--points {params.points} --baselines {params.baselines} {params.evaluated} -o {output.summary} "
+        "--files-table {output.files} "
         "--metrics {output.metrics} 2>> {log}"
