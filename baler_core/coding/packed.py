@@ -1,12 +1,13 @@
 """Decoder weights stored on a grid (``decoder_dtype: grid``): each floating tensor of a decoder quantized within
-a range-relative bound and coded by the model-free coder with the Lorenzo predictor only.
+a range-relative bound and coded by the model-free coder with the Lorenzo and spline predictors (the smaller).
 
 A POD decoder is frames (the mean flow and the modes): smooth arrays that float16 stores at 16 bits a value and
-zstd barely shrinks, where a grid at 1e-4 of each mode's range stores them in 5 to 6 bits (the wake campaign of
-``benchmarks/campaign.py``). Lorenzo alone, because its decoding is exact integer arithmetic followed by one
-rounding to float32 per value: every machine rebuilds bit-identical weights, which the model's predictions (and
-so every coded file) depend on. A transform would rebuild them through a matrix product, whose rounding differs
-between BLAS builds.
+zstd barely shrinks, where a grid at 1e-4 of each mode's range stores them in about 4 bits (the wake campaign of
+``benchmarks/campaign.py``: 17 frames of 64 x 192 in 146 kB with Lorenzo alone, 110 kB with the spline too; the
+DCT adds nothing). No transform, because the weights must decode bit-identically on every machine (the model's
+predictions, and so every coded file, depend on them): Lorenzo is exact integer arithmetic and the spline the
+same element-wise float64 operations in the same order on both sides, where a transform is a matrix product
+whose rounding differs between BLAS builds.
 
 A packed tensor is bytes: ``<I`` header length, a JSON header (``shape``, per slice the grid record and its
 stream lengths) and the streams. Tensors of three or more axes are coded slice by slice along the first axis
@@ -26,6 +27,7 @@ from baler_core.errors import FormatError
 
 DEFAULT_BOUND = 1e-4  # range-relative, per slice (benchmarks/campaign.py: the decoder trade-off)
 _LEVEL = 19
+PACK_PREDICTORS = ("lorenzo", "spline")  # decoded bit-identically everywhere (no matrix product)
 _MAX_HEADER = 16 << 20
 
 
@@ -40,7 +42,7 @@ def pack_array(x: np.ndarray, bound: float = DEFAULT_BOUND) -> bytes:
         raise FormatError("decoder weights hold non-finite values; cannot store them on a grid")
     parts, streams = [], []
     for s in _slices(x):
-        got = encode_grid(s, Bound("range", bound), "auto", _LEVEL, s.shape, ("lorenzo",))
+        got = encode_grid(s, Bound("range", bound), "auto", _LEVEL, s.shape, PACK_PREDICTORS)
         if got is None:
             raise FormatError(f"decoder weights of shape {x.shape} cannot be stored on a grid at {bound:g}")
         rec, st = got

@@ -4,7 +4,7 @@ Snapshot POD (Sirovich, Q. Appl. Math. 45, 1987): the mean frame and the ``modes
 of the training frames, from one SVD. A frame's latent is its ``modes`` coefficients; the decoder rebuilds the
 mean plus the modes' sum. The flows of one campaign (one geometry, nearby parameter values, successive windows)
 share their leading modes, which is where a model trained once beats coding every file alone: on the wake
-campaign of ``benchmarks/campaign.py`` the residual left by four modes codes in about 70 % of the bytes the field
+campaign of ``benchmarks/campaign.py`` the residual left by eight modes codes in about 72 % of the bytes the field
 itself needs. The fit is closed-form (:meth:`PODModel.fit`), so ``pod`` trains in seconds, without epochs.
 
 The model is tied to one frame shape (``frame``): its modes are frames. Its decoder is the mean and the modes,
