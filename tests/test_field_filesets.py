@@ -71,6 +71,8 @@ def test_field_set_settings_and_suffixes_are_checked(tmp_path, monkeypatch):
         fs.check_source("flow", "field", {"files": "runs/*.npy", "train_sample": {"rows": 64}})
     with pytest.raises(InputError, match="jets: a table set draws rows, not frames"):
         fs.check_source("jets", "table", {"files": "d/*.parquet", "train_sample": {"frames": 64}})
+    with pytest.raises(InputError, match="jets: source.variable names the variable of a field set"):
+        fs.check_source("jets", "table", {"files": "d/*.parquet", "variable": "u"})
     with pytest.raises(InputError, match="kind: table or field, not events"):
         fs.check_source("nano", "events", {"files": "d/*.root"})
     assert fs.sample_settings({"files": "x"}, "field") == {"frames": None, "seed": 0, "max_files": 32}

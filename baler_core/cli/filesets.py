@@ -28,24 +28,6 @@ def _read_options(src: dict) -> dict:
             "cut": src.get("cut")}
 
 
-def _save_table(df, path: str | Path) -> None:
-    from baler_core.io.tables import write_table
-
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.part{p.suffix}")
-    write_table(df, tmp)
-    tmp.replace(p)
-
-
-def _save_field(x, path: str | Path) -> None:
-    from baler_core.io.fields import write_field
-
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.part{p.suffix}")
-    write_field(x, tmp)
-    tmp.replace(p)
-
-
 def _cmd_list_files(a: argparse.Namespace) -> None:
     from baler_core.io.filesets import file_batches, resolve_files, stems_map, training_files
 
@@ -61,6 +43,7 @@ def _cmd_list_files(a: argparse.Namespace) -> None:
 def _cmd_sample_files(a: argparse.Namespace) -> None:
     import logging
 
+    from baler_core.cli.args import save_any
     from baler_core.io import filesets as fs
 
     src = _source(a.source_json)
@@ -68,15 +51,12 @@ def _cmd_sample_files(a: argparse.Namespace) -> None:
     if a.kind == "field":
         sample = fs.draw_frames(a.inputs, frames=s.get("frames"), fraction=s.get("fraction"), seed=s["seed"],
                                 key=src.get("variable"))
-        train, val = fs.split_sample(sample, a.val_fraction)
-        _save_field(train, a.train)
-        _save_field(val, a.val)
     else:
         sample = fs.draw_sample(a.inputs, rows=s.get("rows"), fraction=s.get("fraction"), seed=s["seed"],
                                 **_read_options(src))
-        train, val = fs.split_sample(sample, a.val_fraction)
-        _save_table(train, a.train)
-        _save_table(val, a.val)
+    train, val = fs.split_sample(sample, a.val_fraction)
+    save_any(train, a.train)  # Parquet or NPY, written atomically
+    save_any(val, a.val)
     fs.write_manifest(a.manifest, a.inputs, fs.pick_settings(src), rows=len(sample))
     logging.getLogger("baler").info("drew %d %s (%d train, %d validation) from %d training file(s)", len(sample),
                                     "frames" if a.kind == "field" else "rows", len(train), len(val), len(a.inputs))
@@ -109,10 +89,10 @@ def _cmd_evaluate_file(a: argparse.Namespace) -> None:
 def _cmd_summarize_files(a: argparse.Namespace) -> None:
     from baler_core.evaluation.filesets import summarize_fileset
     from baler_core.evaluation.metrics import write_metrics_tsv
-    from baler_core.io.filesets import resolve_files, stems_map
+    from baler_core.io.filesets import rebuilt_suffix, resolve_files, stems_map
 
     stems = stems_map(resolve_files(_source(a.source_json), a.kind))
-    rebuilt = a.rebuilt or {"table": "parquet", "field": "npy"}[a.kind]
+    rebuilt = rebuilt_suffix(a.kind, list(stems.values()))
     summary, per_file, pooled = summarize_fileset(a.dataset, a.points, stems, a.evaluated, rebuilt,
                                                   a.baselines or [])
     if a.files_table:
@@ -162,8 +142,6 @@ def add_fileset_commands(sub) -> None:
     p.add_argument("--baselines", nargs="*", help="per-file baseline folders (files/<stem>.json inside)")
     p.add_argument("--evaluated", action="store_true", help="also pool files/<stem>.metrics.tsv")
     p.add_argument("--kind", choices=("table", "field"), default="table", help="what the set's files hold")
-    p.add_argument("--rebuilt", choices=("parquet", "npy", "h5"),
-                   help="suffix the files were decompressed to (default: parquet for tables, npy for fields)")
     p.add_argument("-o", "--output", required=True, help="summary TSV (one row per sweep point)")
     p.add_argument("--files-table", help="per-file TSV to write")
     p.add_argument("--metrics", help="pooled per-variable metrics TSV to write (label column per point)")

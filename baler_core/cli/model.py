@@ -114,6 +114,8 @@ def _cmd_compress(a: argparse.Namespace) -> None:
                               model_fallback=not a.keep_model)
     if a.level is not None:
         opts.level = a.level
+    if a.model_variables and not gridded_format(a.input):
+        raise InputError(f"{a.input}: --model-variables names variables of HDF5, NetCDF or zarr files")
     if gridded_format(a.input):
         from baler_core.codec.gridded import compress_gridded
         from baler_core.io.gridded import read_gridded
@@ -294,9 +296,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
                         "the POD basis of a field campaign's frames (fitted in closed form, one frame shape)")
     p.add_argument("--latent-dtype", help="latent storage: float32, float16 or intN (default int12)")
     p.add_argument("--decoder-dtype", choices=["auto", "float32", "float16", "bfloat16", "grid"],
-                   help="stored decoder weights (grid: each tensor within --decoder-bound of its range, Lorenzo-coded; "
+                   help="stored decoder weights (grid: each tensor within --decoder-bound of its range; "
                         "auto, the default: grid for pod, float16 for the networks)")
-    p.add_argument("--decoder-bound", type=float, help="range-relative bound of grid decoder weights (default 1e-5)")
+    p.add_argument("--decoder-bound", type=float, help="range-relative bound of grid decoder weights (default 1e-4)")
     p.add_argument("--epochs", type=int, help="maximum epochs (default 200)")
     p.add_argument("--batch-size", type=int, help="rows (or frames) per batch (default 512)")
     p.add_argument("--lr", type=float, help="learning rate (default 2e-3)")

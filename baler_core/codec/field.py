@@ -3,14 +3,13 @@ block."""
 
 from __future__ import annotations
 
-import logging
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
 from baler_core import __version__
+from baler_core.codec.fallback import keep_smaller
 from baler_core.codec.inference import float64_decoder, model_header, run_decoder, run_encoder
 from baler_core.codec.latent import latent_blobs
 from baler_core.coding.columns import encode_column
@@ -28,7 +27,6 @@ from baler_core.io.gridded import FrameReader
 from baler_core.models.store import ModelBundle
 from baler_core.progress import Progress
 
-log = logging.getLogger(__name__)
 VOLUME_BLOCK_ROWS = 10  # model-free blocks of N x D x H x W fields hold up to this many times ``block_rows`` values
 # ... and of N x H x W fields up to this many: a periodic 2-D wake compresses along whole shedding periods (the
 # cylinder wake, 100 x 100 x 400 at range 1e-3: 103.6x in blocks of 24 frames, 177.9x in one of 100; the same
@@ -60,17 +58,7 @@ def compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBun
     if bundle is None or not opts.embed_decoder or not opts.model_fallback or opts.bounds.default.kind == "none":
         return _compress_field(field, bundle, out_path, opts, source)
     header = _compress_field(field, bundle, out_path, opts, source)
-    free_path = out_path.with_name(f".{out_path.name}.model-free.part")
-    try:
-        free = _compress_field(field, None, free_path, opts, source)
-        if free_path.stat().st_size < out_path.stat().st_size:
-            log.info("%s: the embedded decoder costs more than the model saves; wrote the model-free coding (%d "
-                     "bytes, with the model %d)", source, free_path.stat().st_size, out_path.stat().st_size)
-            os.replace(free_path, out_path)
-            header = free
-    finally:
-        free_path.unlink(missing_ok=True)
-    return header
+    return keep_smaller(out_path, header, lambda p: _compress_field(field, None, p, opts, source), source)
 
 
 def _compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBundle | None, out_path: Path,

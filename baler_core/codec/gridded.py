@@ -23,6 +23,7 @@ import numpy as np
 
 from baler_core import __version__
 from baler_core.codec.decompress import iter_decompress, resolve_decoder
+from baler_core.codec.fallback import keep_smaller
 from baler_core.codec.field import compress_field
 from baler_core.codec.inference import model_header
 from baler_core.coding.error_bounds import BoundSpec
@@ -60,15 +61,7 @@ def compress_gridded(g: Gridded, out_path: str | Path, opts: CompressionOptions,
     if bundle is not None and opts.embed_decoder and opts.model_fallback:
         header = compress_gridded(g, out_path, dataclasses.replace(opts, model_fallback=False), source, bundle,
                                   model_variables)
-        free_path = out_path.with_name(f".{out_path.name}.model-free.part")
-        try:
-            free = compress_gridded(g, free_path, opts, source)
-            if free_path.stat().st_size < out_path.stat().st_size:
-                free_path.replace(out_path)
-                header = free
-        finally:
-            free_path.unlink(missing_ok=True)
-        return header
+        return keep_smaller(out_path, header, lambda p: compress_gridded(g, p, opts, source), source)
     blob = bundle.decoder_blob() if bundle is not None else b""
     records, raw = [], 0
     with ContainerWriter(out_path) as w, tempfile.TemporaryDirectory(dir=out_path.parent) as tmp:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from baler_core import __version__
+from baler_core.codec.fallback import keep_smaller
 from baler_core.codec.inference import float64_decoder, model_header, run_decoder, run_encoder, sequential_prediction
 from baler_core.codec.latent import write_latent
 from baler_core.coding import contexts
@@ -62,25 +62,10 @@ def _one_block(chunks: Iterable[pd.DataFrame], rows: int) -> tuple[Iterable[pd.D
 
 def _smaller_with_embedded_decoder(table: pd.DataFrame, bundle: ModelBundle, out_path: Path,
                                    opts: CompressionOptions, source: str) -> dict:
-    """A table of one block with its decoder embedded: also code it without a model and keep the smaller
-    file. On a few hundred rows the decoder alone can outweigh what the model saves (the pipeline's 693-row
-    HZZ split: 0.8-2.5x with the decoder, 3.6x without a model)."""
+    """A table of one block with its decoder embedded: also coded without a model, the smaller file kept
+    (``fallback.keep_smaller``)."""
     header = compress_table([table], bundle, out_path, opts, source, _compare=False)
-    free_path = out_path.with_name(out_path.name + ".model-free.part")
-    try:
-        try:
-            free = compress_table([table], None, free_path, opts, source)
-        except InputError:  # a column the model-free coder cannot take: keep the model's file
-            return header
-        if free_path.stat().st_size < out_path.stat().st_size:
-            log.info("%s: the embedded decoder costs more than the model saves on %d rows; wrote the "
-                     "model-free coding (%d bytes, with the model %d)", source, len(table),
-                     free_path.stat().st_size, out_path.stat().st_size)
-            os.replace(free_path, out_path)
-            header = free
-    finally:
-        free_path.unlink(missing_ok=True)
-    return header
+    return keep_smaller(out_path, header, lambda p: compress_table([table], None, p, opts, source), source)
 
 
 def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, out_path: str | Path,

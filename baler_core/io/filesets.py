@@ -60,6 +60,9 @@ def check_source(name: str, kind: str, source: Mapping) -> None:
     if kind not in SUFFIXES:
         raise InputError(f"dataset {name}: source.files / source.file_list are for kind: table or field, "
                          f"not {kind}")
+    if "variable" in source and kind != "field":
+        raise InputError(f"dataset {name}: source.variable names the variable of a field set's HDF5, NetCDF or "
+                         "zarr files; a table set selects columns with source.branches")
     ts = source.get("train_sample") or {}
     wrong = "frames" if kind == "table" else "rows"
     if wrong in ts:

@@ -191,7 +191,6 @@ rule summarize_files:
         source=lambda w: fileset_set_json(w.dataset),
         evaluated=lambda w: "--evaluated" if fileset_evaluated(w.dataset) else "",
         kind=lambda w: DATASETS[w.dataset]["kind"],
-        rebuilt=lambda w: fileset_ext(w.dataset),
         baselines=lambda w: " ".join(f"results/{w.dataset}/baseline/{b}" for b in fileset_baseline_names(w.dataset)),
     log:
         "logs/summarize_files/{dataset}.log",
@@ -199,7 +198,6 @@ rule summarize_files:
         dataset=_alternatives(FILESETS),
     shell:
         "python -m baler_core.cli --log {log} summarize-files --dataset {wildcards.dataset} --kind {params.kind} "
-        "--rebuilt {params.rebuilt} "
         "--source-json {params.source} "
         "--points {params.points} --baselines {params.baselines} {params.evaluated} -o {output.summary} "
         "--files-table {output.files} "
