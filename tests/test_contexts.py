@@ -106,7 +106,8 @@ def test_dither_position_split_makes_dithered_spikes_cheap():
     assert rec["mode"] == "dalin" and plain[0]["mode"] == "alin"
     r = decode_ints(streams["r"], x.size)
     got = contexts.choose(r, dither_sources(rec, pred), len(streams["r"]),
-                          lambda r, g, k: contexts.encode_split(r, g, k, "auto", 9))
+                          lambda r, g, k: contexts.encode_split(r, g, k, "auto", 9),
+                          lambda r, g, k: contexts.estimate_split(r, g, k, "auto", 9))
     assert got is not None
     split, items = got
     assert any(item.get("dither") == "position" for item in items)

@@ -209,8 +209,9 @@ def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts:
         if stream not in streams:
             continue
         got = contexts.choose(decode_ints(streams[stream], n), sources, len(streams[stream]),
-                              lambda r, g, k, s=stream: contexts.encode_split(r, g, k, opts.entropy, opts.level, s))
-        if got is not None:
+                              lambda r, g, k, s=stream: contexts.encode_split(r, g, k, opts.entropy, opts.level, s),
+                              lambda r, g, k: contexts.estimate_split(r, g, k, opts.entropy, opts.level))
+        if got is not None and sum(map(len, got[0].values())) < len(streams[stream]):
             del streams[stream]
             streams.update(got[0])
             rec[contexts.record_key(stream)] = got[1]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baler_core.coding.entropy import decode_ints, encode_ints, hybrid_tokens
+from baler_core.coding.entropy import decode_ints, encode_ints, estimate_ints, hybrid_tokens
 from baler_core.errors import FormatError
 
 GROUPS = (2, 4, 8, 16)
@@ -33,7 +33,7 @@ class Source:
         """``gap``: the absolute width a gap needs (a dither phase's); by default ``GAP`` relative."""
         self.c = c
         fin = np.sort(c[np.isfinite(c)])
-        v = np.unique(fin)
+        v = fin[np.concatenate(([True], fin[1:] != fin[:-1]))] if fin.size else fin  # sorted already: no unique
         self.v = v
         if gap is None:
             # a gap must be wide relative to its values and to the column's scale (a value rebuilt near zero
@@ -49,6 +49,21 @@ class Source:
 
     def groups(self, k: int) -> tuple[np.ndarray, np.ndarray] | None:
         """``(edges, group of each row)`` for up to ``k`` groups, computed once per source and ``k``."""
+        if k not in self._cache:
+            e = self.edges(k)
+            fine = self.finest()
+            merge = None if e is None or fine is None else nested(e, fine[0])
+            if e is None:
+                self._cache[k] = None
+            elif merge is not None:  # the finest split's groups merged: a table look-up instead of a search
+                self._cache[k] = (e, merge[fine[1]])
+            else:
+                self._cache[k] = (e, labels(self.c, e))
+        return self._cache[k]
+
+    def finest(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(edges, group of each row)`` of the finest split tried (``GROUPS[-1]`` groups)."""
+        k = GROUPS[-1]
         if k not in self._cache:
             e = self.edges(k)
             self._cache[k] = None if e is None else (e, labels(self.c, e))
@@ -83,6 +98,14 @@ class IndexSource(Source):
         return np.unique(np.clip(half[ok], lo[ok] + self.gap, hi[ok] - self.gap))
 
 
+def nested(coarse: np.ndarray, fine: np.ndarray) -> np.ndarray | None:
+    """Where every ``coarse`` edge is one of the ``fine`` edges: the coarse group of each fine group (the edges
+    quantiles at multiples of 1/k pick the same gaps for every k, so the coarser splits merge the finest one)."""
+    if not np.all(np.isin(coarse, fine)):
+        return None
+    return np.concatenate(([0], np.searchsorted(coarse, fine, side="right")))
+
+
 def labels(c: np.ndarray, edges: np.ndarray) -> np.ndarray:
     """Group of each row; non-finite context values go to the last group."""
     g = np.searchsorted(edges, c, side="right")
@@ -114,17 +137,53 @@ class _Costs:
         if self.tok is not None:
             self.tok_width = int(self.tok.max()) + 1
 
+    def _alphabets(self) -> list[tuple[np.ndarray, int, float, int]]:
+        out = [] if self.r0 is None else [(self.r0, self.width, 12.0, 0)]
+        return out + ([] if self.tok is None else [(self.tok, self.tok_width, 8.0, self.extra)])
+
     def __call__(self, g: np.ndarray, k: int) -> float:
-        costs = []
-        if self.r0 is not None:
-            costs.append(_cost_bits(self.r0, self.width, g, k))
-        if self.tok is not None:
-            costs.append(_cost_bits(self.tok, self.tok_width, g, k, 8.0) + self.extra)
-        return min(costs)
+        return min(_cost_bits(v, width, g, k, per_bin) + extra for v, width, per_bin, extra in self._alphabets())
+
+    def merged(self, g: np.ndarray, k: int, merges: list[np.ndarray]) -> list[float]:
+        """The cost of each grouping ``merge[g]`` (``merge``: the new group of each of the ``k`` groups), from
+        one joint histogram of ``g``: splits that merge one finest split cost one pass over the rows."""
+        costs = [[] for _ in merges]
+        for v, width, per_bin, extra in self._alphabets():
+            joint = np.bincount(g * width + v, minlength=k * width).reshape(k, width)
+            for c, m in zip(costs, merges):
+                onehot = np.zeros((int(m.max()) + 1, k))
+                onehot[m, np.arange(k)] = 1.0
+                part = onehot @ joint  # counts below 2**53: exact in float64
+                c.append(_xlogx(part.sum(axis=1)) - _xlogx(part.ravel()) + per_bin * np.count_nonzero(part) + extra)
+        return [min(c) for c in costs]
 
 
 def _splittable(r: np.ndarray) -> bool:
     return r.size >= MIN_ROWS and not np.all(r == r[0]) and int(r.max()) - int(r.min()) < 2**62
+
+
+def _refinements(cost: _Costs, g: np.ndarray, k: int, src: Source) -> list[tuple[float, int, np.ndarray]]:
+    """``(estimated bits, m, edges)`` of ``src``'s splits into m of ``GROUPS`` groups refining the groups ``g``
+    (``k`` of them), at most ``MAX_GROUPS`` in all; the nested ones from one pass over the rows."""
+    fine = src.finest()
+    if fine is None:
+        return []
+    f = len(fine[0]) + 1
+    nested_m, merges, out = [], [], []
+    for m in GROUPS:
+        e = src.edges(m)
+        if e is None or k * (len(e) + 1) > MAX_GROUPS:
+            continue
+        inner = nested(e, fine[0])
+        if inner is None:  # not a merge of the finest split: its own pass
+            out.append((cost(g * (len(e) + 1) + src.groups(m)[1], k * (len(e) + 1)), m, e))
+            continue
+        nested_m.append((m, e))
+        merges.append((np.arange(k)[:, None] * (len(e) + 1) + inner[None, :]).ravel())
+    if merges:
+        costs = cost.merged(g * f + fine[1], k * f, merges)
+        out.extend((c, m, e) for c, (m, e) in zip(costs, nested_m))
+    return out
 
 
 def ranked(r: np.ndarray, sources: dict[tuple[str, bool], Source], top: int = 3, cost: _Costs | None = None
@@ -136,18 +195,15 @@ def ranked(r: np.ndarray, sources: dict[tuple[str, bool], Source], top: int = 3,
     if not _splittable(r):
         return []
     cost = cost or _Costs(r)
-    single = cost(np.zeros(r.size, np.int64), 1)
+    zero = np.zeros(r.size, np.int64)
+    single = cost(zero, 1)
     found = []
     for (name, magnitude), src in sources.items():
-        for m in GROUPS:
-            got = src.groups(m)
-            if got is None:
-                continue
-            edges, g = got
-            c = cost(g, len(edges) + 1)
+        for c, m, edges in _refinements(cost, zero, 1, src):
             if c < single:
-                found.append((c, len(found), ((name, magnitude, edges), g, len(edges) + 1)))
-    return [item for _, _, item in sorted(found, key=lambda t: t[:2])[:top]]
+                found.append((c, len(found), (name, magnitude, edges, m)))
+    best = [item for _, _, item in sorted(found, key=lambda t: t[:2])[:top]]
+    return [((name, mag, edges), sources[(name, mag)].groups(m)[1], len(edges) + 1) for name, mag, edges, m in best]
 
 
 PHASE = ("", False)  # the sources keys of a column's own dither phase and position (``quantization``)
@@ -165,29 +221,26 @@ def split_item(name: str, magnitude: bool, edges: np.ndarray) -> dict:
     return {"col": name, "abs": magnitude, "edges": e}
 
 
-def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, code
+def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, code, estimate
            ) -> tuple[dict[str, bytes], list[dict]] | None:
     """The smallest split of ``r`` that codes (``code(r, groups, k)`` -> streams) below ``size`` bytes: the
     best of the three single splits that ``ranked`` estimates smallest, then that split refined by a second
     source (a dithered value's residual depends on both how well the model predicts it and where the
-    prediction falls on the dithered grid), the two refinements that look smallest coded. Returns the streams
-    and the record's split items."""
-    def coded(g: np.ndarray, k: int) -> tuple[int, dict[str, bytes]]:
-        streams = code(r, g, k)
-        return sum(len(v) for v in streams.values()), streams
-
+    prediction falls on the dithered grid), the two refinements that look smallest compared. The candidates are
+    compared by ``estimate(r, groups, k)`` (bytes, from histograms, see ``entropy.estimate_ints``) and only the
+    winner is coded. Returns the streams and the record's split items."""
     if not _splittable(r):
         return None
     best = None
     cost = _Costs(r)
     singles = ranked(r, sources, top=len(sources) * len(GROUPS), cost=cost)
-    for (name, magnitude, edges), g, k in singles[:3]:  # the estimates are rough: code them
-        got = coded(g, k)
-        if got[0] < size:
-            size, best = got[0], (got[1], [((name, magnitude), edges)], g, k)
+    for (name, magnitude, edges), g, k in singles[:3]:  # the rough estimates rank, the histograms' sizes decide
+        est = estimate(r, g, k)
+        if est < size:
+            size, best = est, ([((name, magnitude), edges)], g, k)
     if best is None:
         return None
-    _, first, g, k = best
+    first, g, k = best
     # refine by the dither contexts and the sources that split best alone, five in all: estimating every source
     # as a refinement took longer than coding the column, and the rough estimates then picked worse refinements
     keys = [key for key in (PHASE, POSITION) if key in sources]
@@ -196,21 +249,16 @@ def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, co
             keys.append((name, magnitude))
     tries = []
     for key in keys:
-        src = sources[key]
-        if key == first[0][0]:
-            continue
-        for m in GROUPS:
-            sub = src.groups(m)
-            if sub is None or k * (len(sub[0]) + 1) > MAX_GROUPS:
-                continue
-            k2 = len(sub[0]) + 1
-            g2 = g * k2 + sub[1]
-            tries.append((cost(g2, k * k2), len(tries), key, sub[0], g2, k * k2))
-    for _, _, key, edges, g2, k2 in sorted(tries, key=lambda t: t[:2])[:2]:
-        got = coded(g2, k2)
-        if got[0] < size:
-            size, best = got[0], (got[1], [first[0], (key, edges)], g2, k2)
-    return best[0], [split_item(*key, edges) for key, edges in best[1]]
+        if key != first[0][0]:
+            tries.extend((c, len(tries), key, m, e) for c, m, e in _refinements(cost, g, k, sources[key]))
+    for _, _, key, m, edges in sorted(tries, key=lambda t: t[:2])[:2]:
+        k2 = len(edges) + 1
+        g2 = g * k2 + sources[key].groups(m)[1]
+        est = estimate(r, g2, k * k2)
+        if est < size:
+            size, best = est, ([first[0], (key, edges)], g2, k * k2)
+    items, g, k = best
+    return code(r, g, k), [split_item(*key, edges) for key, edges in items]
 
 
 def group_of(splits: list[tuple[str, bool, np.ndarray]], values: dict[tuple[str, bool], np.ndarray], n: int
@@ -241,10 +289,21 @@ def record_key(stream: str) -> str:
     return "ctx" if stream == "r" else f"{stream}_ctx"
 
 
+def _by_group(r: np.ndarray, g: np.ndarray, k: int) -> list[np.ndarray]:
+    # at most MAX_GROUPS groups: numpy radix-sorts 8-bit keys, several times faster than int64
+    order = np.argsort(g.astype(np.uint8) if k <= 256 else g, kind="stable")
+    return np.split(r[order], np.cumsum(np.bincount(g, minlength=k))[:-1])
+
+
 def encode_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int, stream: str = "r"
                  ) -> dict[str, bytes]:
     """One stream per group, named ``r@0`` ... (a group without rows still gets its constant stream)."""
-    return {f"{stream}@{i}": encode_ints(r[g == i], entropy, level) for i in range(k)}
+    return {f"{stream}@{i}": encode_ints(part, entropy, level) for i, part in enumerate(_by_group(r, g, k))}
+
+
+def estimate_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int) -> int:
+    """Bytes ``encode_split`` is expected to take (``entropy.estimate_ints`` of each group)."""
+    return sum(estimate_ints(part, entropy, level) for part in _by_group(r, g, k))
 
 
 def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray] | None, stream: str = "r",

@@ -5,26 +5,30 @@ planes, zstd) and ``ans``
 (an order-0 rANS coder from ``constriction`` with the stream's own histogram stored beside it, which reaches
 the empirical entropy; the histogram is stored exactly or, where the stream is smaller that way, as counts
 rounded to 1/8 octave, which costs about 0.1 % in the payload and half the table). ``auto`` encodes with each
-applicable method and keeps the smallest. Every blob is self-describing and its declared sizes are checked before
-anything is allocated.
+applicable method and keeps the smallest (rANS sizes estimated from the histograms, ``rans``). Every blob is
+self-describing and its declared sizes are checked before anything is allocated.
 """
 
 from __future__ import annotations
 
-import math
 import struct
+from collections.abc import Callable
 
 import numpy as np
 import zstandard
 
+from baler_core.coding.rans import (
+    Q_MAX,
+    information_bits,
+    payload_bytes,
+    q_weights,
+    quantized,
+    rans_decode,
+    rans_encode,
+)
 from baler_core.errors import FormatError
 
 _CONST, _ZSTD, _ANS, _ZSTD_U, _ANS_Q, _HYB = 0, 1, 2, 3, 4, 5
-# rANS with a log-quantized histogram (``_ANS_Q``): count c > 0 is stored as q = 1 + round(8 log2 c), and the
-# model's weights are rebuilt from q with integers and powers of two only, so every machine builds the same model.
-_Q_PER_OCTAVE = 8
-_Q_MANTISSA = np.array([256, 279, 304, 332, 362, 395, 431, 470], dtype=np.float64)  # 256 * 2**(b / 8)
-_Q_MAX = 1 + _Q_PER_OCTAVE * 40
 MAX_ANS_ALPHABET = 1 << 16
 # Hybrid tokens (method 5): a value's distance from the stream's median, zigzagged to z, is its own token below
 # 2**_HYB_SPLIT; above, the token holds z's bit length and the _HYB_MSB bits below its leading one, and the lower
@@ -35,6 +39,7 @@ _HYB_MIN_WIDTH = 32  # narrower alphabets: the plain rANS table is already small
 _HYB_DISTINCT = 64  # tried where a stream holds more than one distinct value per 64 values
 _PACK_CHUNK = 1 << 16  # values packed at a time (a multiple of 8, so each chunk ends on a byte)
 _WIDTHS = (1, 2, 4, 8)
+ZSTD_TRIED = 1 << 16  # auto: zstd is tried beside rANS on streams estimated smaller than this
 
 
 def unzstd(blob: bytes, size: int, what: str, exact: bool = True) -> bytes:
@@ -114,71 +119,41 @@ def _zstd_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
     return unzigzag(z) if narrow else unzigzag(z.astype(np.uint64))
 
 
-def q_weights(q: np.ndarray) -> np.ndarray:
-    """Model probabilities from quantized counts, bit-identical everywhere: exact float products and an exactly
-    rounded sum, no transcendental functions."""
-    e = np.maximum(q - 1, 0)
-    w = np.where(q > 0, np.ldexp(_Q_MANTISSA[e % _Q_PER_OCTAVE], (e // _Q_PER_OCTAVE).astype(np.int32)), 0.0)
-    return w / math.fsum(w.tolist())
-
-
-def _quantized(counts: np.ndarray) -> np.ndarray:
-    """Counts rounded to 1/8 octave: q = 1 + round(8 log2 c) for c > 0, 0 for c = 0 (methods 4 and 5)."""
-    q = np.zeros(counts.size, dtype=np.int64)
-    nz = counts > 0
-    q[nz] = 1 + np.rint(_Q_PER_OCTAVE * np.log2(counts[nz])).astype(np.int64)
-    return q
-
-
-def _read_quantized(table: bytes, k: int) -> np.ndarray:
+def _readquantized(table: bytes, k: int) -> np.ndarray:
     """A method-4/5 table: a plain integer stream (never another rANS stream) of ``k`` quantized counts."""
     if not table or table[0] not in (_CONST, _ZSTD, _ZSTD_U):
         raise FormatError("integer stream histogram is not a plain stream")
     q = decode_ints(table, k)
-    if q.min() < 0 or q.max() > _Q_MAX or not q.any():
+    if q.min() < 0 or q.max() > Q_MAX or not q.any():
         raise FormatError("integer stream histogram out of range")
     return q
 
 
-def _rans(sym: np.ndarray, probs: np.ndarray) -> bytes:
-    import constriction
-
-    coder = constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(sym.astype(np.int32, copy=False), constriction.stream.model.Categorical(probs, perfect=False))
-    return coder.get_compressed().astype("<u4").tobytes()
+Plan = tuple[int, Callable[[], bytes]]  # (estimated bytes, the encoder that produces them)
 
 
-def _unrans(words: bytes, probs: np.ndarray, n: int) -> np.ndarray:
-    """``n`` symbols from a whole number of 32-bit words, which they must use up exactly."""
-    import constriction
-
-    if len(words) % 4:
-        raise FormatError("integer stream payload is not a whole number of 32-bit words")
-    try:
-        coder = constriction.stream.stack.AnsCoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
-        sym = coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n)
-        leftover = not coder.is_empty()
-    except Exception as exc:  # constriction raises on exhausted or invalid data
-        raise FormatError(f"integer stream does not decode ({exc})") from exc
-    if leftover:
-        raise FormatError("integer stream is damaged: words left over after its values")
-    return sym
-
-
-def ans_encodings(x: np.ndarray, level: int) -> list[bytes]:
-    """rANS with the stream's exact histogram (method 2) and with its log-quantized one (method 4); none for
-    alphabets of one value or wider than ``MAX_ANS_ALPHABET``."""
+def _ans_plans(x: np.ndarray, level: int) -> list[Plan]:
+    """rANS with the stream's exact histogram (method 2) and with its log-quantized one (method 4), each with
+    its size estimated from the histogram; none for alphabets of one value or wider than ``MAX_ANS_ALPHABET``."""
     lo, hi = int(x.min()), int(x.max())
     k = hi - lo + 1
     if k > MAX_ANS_ALPHABET or k < 2:
         return []
     sym = (x - lo).astype(np.int32, copy=False)
     counts = np.bincount(sym, minlength=k)
-    q = _quantized(counts)
+    q = quantized(counts)
     exact = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(counts.astype("<u4").tobytes())
-    return [struct.pack("<BqII", method, lo, k, len(table)) + table + _rans(sym, probs)
-            for method, probs, table in ((_ANS, counts / counts.sum(), exact),
-                                         (_ANS_Q, q_weights(q), _zstd_encode(q, level)))]
+    plans = []
+    for method, probs, table in ((_ANS, counts / counts.sum(), exact), (_ANS_Q, q_weights(q), _zstd_encode(q, level))):
+        head = struct.pack("<BqII", method, lo, k, len(table)) + table
+        plans.append((len(head) + payload_bytes(information_bits(counts, probs)),
+                      lambda head=head, probs=probs: head + rans_encode(sym, probs)))
+    return plans
+
+
+def ans_encodings(x: np.ndarray, level: int) -> list[bytes]:
+    """Both rANS encodings of ``x`` (methods 2 and 4), for tests and tools; ``encode_ints`` codes one."""
+    return [plan() for _, plan in _ans_plans(x, level)]
 
 
 def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
@@ -197,9 +172,9 @@ def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
             raise FormatError(f"integer stream histogram counts {counts.sum():.0f} values, expected {n}")
         probs = counts / counts.sum()
     else:
-        q = _read_quantized(table, k)
+        q = _readquantized(table, k)
         probs = q_weights(q)
-    sym = _unrans(blob[head + ntab :], probs, n)
+    sym = rans_decode(blob[head + ntab :], probs, n)
     # The decoded symbols must reproduce the exact histogram, or have nonzero weight.
     if (not np.array_equal(np.bincount(sym, minlength=k)[:k], counts) if method == _ANS
             else n and q[sym].min() == 0):
@@ -267,7 +242,7 @@ def _unpack(buf: bytes, m: int, width: int) -> np.ndarray:
     return out
 
 
-def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
+def _hyb_plan(x: np.ndarray, level: int) -> Plan | None:
     """Method 5: hybrid tokens coded by rANS with a log-quantized table, then the raw low bits grouped by
     their count (a reader knows every value's count from its token)."""
     center = _median(x)
@@ -279,13 +254,25 @@ def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
     counts = np.bincount(tok, minlength=k)
     if np.count_nonzero(counts) < 2:
         return None
-    q = _quantized(counts)
-    words = _rans(tok, q_weights(q))
-    low = z & ((np.uint64(1) << nlow.astype(np.uint64)) - np.uint64(1))
-    extra = b"".join(_pack(low[nlow == w], int(w)) for w in np.unique(nlow[nlow > 0]))
+    q = quantized(counts)
+    probs = q_weights(q)
+    widths = np.bincount(nlow)
     table = _zstd_encode(q, level)
-    head = struct.pack("<BqBBIII", _HYB, center, _HYB_SPLIT, _HYB_MSB, k, len(table), len(words))
-    return head + table + words + extra
+    extra = sum((int(m) * w + 7) // 8 for w, m in enumerate(widths) if w and m)
+
+    def encode() -> bytes:
+        words = rans_encode(tok, probs)
+        low = z & ((np.uint64(1) << nlow.astype(np.uint64)) - np.uint64(1))
+        bits = b"".join(_pack(low[nlow == w], int(w)) for w in np.unique(nlow[nlow > 0]))
+        head = struct.pack("<BqBBIII", _HYB, center, _HYB_SPLIT, _HYB_MSB, k, len(table), len(words))
+        return head + table + words + bits
+
+    return struct.calcsize("<BqBBIII") + len(table) + payload_bytes(information_bits(counts, probs)) + extra, encode
+
+
+def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
+    plan = _hyb_plan(x, level)
+    return None if plan is None else plan[1]()
 
 
 def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
@@ -296,8 +283,8 @@ def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
     if not (1 <= split <= 8 and msb <= min(split, 4) and 2 <= k <= (1 << split) + (64 << msb)
             and 1 <= ntab and ntab + nwords <= len(blob) - head and nwords % 4 == 0):
         raise FormatError(f"integer stream declares hybrid tokens ({split}, {msb}, {k}) or sizes beyond limits")
-    q = _read_quantized(blob[head : head + ntab], k)
-    tok = _unrans(blob[head + ntab : head + ntab + nwords], q_weights(q), n).astype(np.int64)
+    q = _readquantized(blob[head : head + ntab], k)
+    tok = rans_decode(blob[head + ntab : head + ntab + nwords], q_weights(q), n).astype(np.int64)
     if n and q[tok].min() == 0:
         raise FormatError("integer stream is damaged: decoded tokens do not match its histogram")
     big = tok >= (1 << split)
@@ -329,23 +316,47 @@ def _distinct(x: np.ndarray) -> int:
     return int(np.unique(x).size)
 
 
+def _plans(x: np.ndarray, method: str, level: int) -> list[Plan]:
+    """The rANS-family encodings that apply to ``x`` under ``method``, each with its estimated size."""
+    if method not in ("auto", "ans"):
+        return []
+    plans = _ans_plans(x, level)
+    # tokens pay where the plain table is large against the payload: many distinct values per value coded
+    if _HYB_MIN_WIDTH <= int(x.max()) - int(x.min()) and _distinct(x) * _HYB_DISTINCT > x.size:
+        hyb = _hyb_plan(x.astype(np.int64), level)
+        plans.extend([hyb] if hyb is not None else [])
+    return plans
+
+
+def _as_stream(values: np.ndarray) -> np.ndarray:
+    values = np.asarray(values)
+    return np.ascontiguousarray(values, dtype=np.int32 if values.dtype == np.int32 else np.int64).ravel()
+
+
 def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> bytes:
     """Encode a 1-D integer array losslessly; ``method``: auto, zstd or ans (rANS on values or on hybrid
-    tokens)."""
-    values = np.asarray(values)
-    x = np.ascontiguousarray(values, dtype=np.int32 if values.dtype == np.int32 else np.int64).ravel()
+    tokens). Only the rANS encoding estimated smallest from its histogram is run (the estimates are within a
+    few bytes); ``auto`` also tries zstd where that estimate is below ``ZSTD_TRIED`` bytes (zstd wins on short
+    streams, where the rANS tables weigh most, and costs more time than rANS on long ones)."""
+    x = _as_stream(values)
     if x.size == 0 or np.all(x == x[0]):
         return struct.pack("<Bq", _CONST, int(x[0]) if x.size else 0)
-    candidates = []
-    if method in ("auto", "ans"):
-        candidates.extend(ans_encodings(x, level))
-        # tokens pay where the plain table is large against the payload: many distinct values per value coded
-        if _HYB_MIN_WIDTH <= int(x.max()) - int(x.min()) and _distinct(x) * _HYB_DISTINCT > x.size:
-            hyb = _hyb_encoding(x.astype(np.int64), level)
-            candidates.extend([hyb] if hyb is not None else [])
-    if method in ("auto", "zstd") or not candidates:
+    plans = _plans(x, method, level)
+    best = min(plans, key=lambda p: p[0]) if plans else None
+    candidates = [best[1]()] if best else []
+    if method == "zstd" or not candidates or (method == "auto" and best[0] < ZSTD_TRIED):
         candidates.append(_zstd_encode(x, level))
     return min(candidates, key=len)
+
+
+def estimate_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> int:
+    """Bytes ``encode_ints`` is expected to take, from histograms (zstd, where no rANS method applies, is run):
+    for choosing between codings without running the entropy coder on each."""
+    x = _as_stream(values)
+    if x.size == 0 or np.all(x == x[0]):
+        return 9
+    plans = _plans(x, method, level)
+    return min(p[0] for p in plans) if plans else len(_zstd_encode(x, level))
 
 
 def decode_ints(blob: bytes, n: int, narrow: bool = False) -> np.ndarray:
