@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import zstandard
 
-from baler_core.coding.entropy import encode_ints
+from baler_core.coding.entropy import encode_ints, estimate_ints
 from baler_core.errors import FormatError
 
 MARGIN = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}  # covers rounding in |recon - x|
@@ -36,10 +36,42 @@ class GridBlock:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """An integer stream a candidate has not entropy-coded yet: the grid compares the candidates by their
+    streams' sizes estimated from histograms (``entropy.estimate_ints``) and codes only the one it keeps."""
+    values: np.ndarray
+    entropy: str
+    level: int
+
+    def size(self) -> int:
+        return estimate_ints(self.values, self.entropy, self.level)
+
+    def coded(self) -> bytes:
+        return encode_ints(self.values, self.entropy, self.level)
+
+
+Streams = dict[str, "bytes | Pending"]
+
+
+def estimated_size(streams: Streams) -> int:
+    """Bytes of a candidate's streams, the pending ones estimated."""
+    return sum(v.size() if isinstance(v, Pending) else len(v) for v in streams.values())
+
+
+def coded(streams: Streams) -> dict[str, bytes]:
+    """The streams with every pending one entropy-coded."""
+    return {k: v.coded() if isinstance(v, Pending) else v for k, v in streams.items()}
+
+
+Candidate = tuple[dict, Streams, object]  # (record, streams, the predictor's variant that coded them)
+
+
+@dataclass(frozen=True)
 class Predictor:
     name: str
     keys: tuple[str, ...]  # record keys that mark a block coded by this predictor
-    encode: Callable[[GridBlock], list[tuple[dict, dict[str, bytes]]]]
+    # every variant of the predictor (axis order, step) with None, else the one named (as a candidate gave it)
+    encode: Callable[[GridBlock, object], list[Candidate]]
     decode: Callable[[dict, Callable[[str], bytes], int, np.dtype], np.ndarray]  # values before exceptions
 
 

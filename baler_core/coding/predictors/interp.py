@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from baler_core.coding.entropy import decode_ints, encode_ints
-from baler_core.coding.predictors.base import GridBlock, Predictor, block_shape, grid_values
+from baler_core.coding.entropy import decode_ints
+from baler_core.coding.predictors.base import Candidate, GridBlock, Pending, Predictor, block_shape, grid_values
 from baler_core.coding.predictors.levels import fill_levels, ix, predict, slots
 
 
@@ -48,10 +48,10 @@ def interp_inverse(parts: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarra
 
 
 
-def _encode(b: GridBlock) -> list[tuple[dict, dict[str, bytes]]]:
+def _encode(b: GridBlock, variant: object = None) -> list[Candidate]:
     parts = interp_forward(b.q.reshape(b.shape))
     return [({"interp": list(b.shape), "n_exceptions": b.n_exceptions},
-             {**b.exceptions, **{f"r{i}": encode_ints(part, b.entropy, b.level) for i, part in enumerate(parts)}})]
+             {**b.exceptions, **{f"r{i}": Pending(part, b.entropy, b.level) for i, part in enumerate(parts)}}, None)]
 
 
 def _decode(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype) -> np.ndarray:

@@ -7,8 +7,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from baler_core.coding.entropy import decode_ints, encode_ints
-from baler_core.coding.predictors.base import GridBlock, Predictor, block_shape, grid_offsets, grid_values
+from baler_core.coding.entropy import decode_ints
+from baler_core.coding.predictors.base import (
+    Candidate,
+    GridBlock,
+    Pending,
+    Predictor,
+    block_shape,
+    grid_offsets,
+    grid_values,
+)
 from baler_core.errors import FormatError
 
 
@@ -36,9 +44,9 @@ def inverse_lorenzo(d: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 
-def _encode(b: GridBlock) -> list[tuple[dict, dict[str, bytes]]]:
+def _encode(b: GridBlock, variant: object = None) -> list[Candidate]:
     return [({"lorenzo": list(b.shape), "n_exceptions": b.n_exceptions},
-             {**b.exceptions, "r": encode_ints(lorenzo(b.q, b.shape), b.entropy, b.level)})]
+             {**b.exceptions, "r": Pending(lorenzo(b.q, b.shape), b.entropy, b.level)}, None)]
 
 
 def _decode(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype) -> np.ndarray:

@@ -11,8 +11,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from baler_core.coding.entropy import decode_ints, encode_ints
-from baler_core.coding.predictors.base import GridBlock, Predictor, block_shape, exception_streams, misses
+from baler_core.coding.entropy import decode_ints
+from baler_core.coding.predictors.base import (
+    Candidate,
+    GridBlock,
+    Pending,
+    Predictor,
+    block_shape,
+    exception_streams,
+    misses,
+)
 from baler_core.coding.predictors.levels import ix, predict, slots
 from baler_core.errors import FormatError
 
@@ -111,11 +119,11 @@ def split_spline_sizes(shape: tuple[int, ...], order: tuple[int, ...], naxes: in
 
 
 
-def _encode(b: GridBlock) -> list[tuple[dict, dict[str, bytes]]]:
+def _encode(b: GridBlock, variant: object = None) -> list[Candidate]:
     if b.tol <= 0:
         return []
     cands = []
-    for order in spline_orders(len(b.shape)):
+    for order in spline_orders(len(b.shape)) if variant is None else [variant]:
         got = split_spline(b.shape, b.step, order, SPLIT_AXES, float(b.x[0]), x=b.x)
         if got is None:
             continue
@@ -126,7 +134,7 @@ def _encode(b: GridBlock) -> list[tuple[dict, dict[str, bytes]]]:
         cands.append(({"split_spline": list(b.shape), "spline_order": list(order), "split_axes": SPLIT_AXES,
                        "anchor": float(b.x[0]), "n_exceptions": int(sidx.size)},
                       {**exception_streams(b.x, sidx, b.level),
-                       **{k: encode_ints(v, b.entropy, b.level) for k, v in parts.items()}}))
+                       **{k: Pending(v, b.entropy, b.level) for k, v in parts.items()}}, order))
     return cands
 
 
