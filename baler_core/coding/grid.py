@@ -40,6 +40,11 @@ GRID_LIMIT = 2**22  # at most this many steps either side of the center: indices
 SAMPLE_FROM = 1 << 19  # field blocks of this many values or more choose their predictor on a sample
 SAMPLE_SHARE = 1 / 8
 SAMPLE_AXIS = 16
+# a predictor within this factor of the best on the sample also runs on the whole block: the middle of a square
+# cylinder's wake at range 1e-2 put the DCT 8 % ahead of the spline, which the whole block codes 23 % smaller;
+# elsewhere (five flows, bounds 1e-2 to 1e-4) the sample's winner led by 19 % or more and was right
+SAMPLE_RUNOFF = 1.15
+VARIANT_RUNOFF = 1.05  # the same for a predictor's variants (spline axis orders, DCT steps), which lie closer
 
 
 def _grid(x: np.ndarray, bound: Bound) -> dict | None:
@@ -109,14 +114,20 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
     cands = []
     sample = sample_block(block, idx)
     if sample is not None and (len(names) > 1 or "lorenzo" not in names):  # the predictor chosen on a sample
-        tried = [(name, c) for name in names for c in PREDICTOR_REGISTRY[name].encode(sample, None)]
-        if tried:
-            name, (_, _, variant) = min(tried, key=lambda t: estimated_size(t[1][1]))
-            cands = PREDICTOR_REGISTRY[name].encode(block, variant)
+        sizes: dict[str, list[tuple[int, object]]] = {}  # each predictor's variants on the sample
+        for name in names:
+            for _, streams, variant in PREDICTOR_REGISTRY[name].encode(sample):
+                sizes.setdefault(name, []).append((estimated_size(streams), variant))
+        lead = min((size for tried in sizes.values() for size, _ in tried), default=0)
+        for name, tried in sizes.items():  # the runners-up close to the lead run too
+            own = min(size for size, _ in tried)
+            if own <= lead * SAMPLE_RUNOFF:
+                variants = tuple(variant for size, variant in tried if size <= own * VARIANT_RUNOFF)
+                cands.extend(PREDICTOR_REGISTRY[name].encode(block, variants))
     if not cands:
-        cands = [c for name in names for c in PREDICTOR_REGISTRY[name].encode(block, None)]
+        cands = [c for name in names for c in PREDICTOR_REGISTRY[name].encode(block)]
     if not cands:  # only spline or dct was asked for and it does not apply
-        cands = PREDICTOR_REGISTRY["lorenzo"].encode(block, None)
+        cands = PREDICTOR_REGISTRY["lorenzo"].encode(block)
     # estimated sizes decide, and only the winner is coded
     extra, streams, _ = cands[0] if len(cands) == 1 else min(cands, key=lambda c: estimated_size(c[1]))
     return {**rec, **extra}, coded(streams)
@@ -125,8 +136,8 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
 def sample_block(block: GridBlock, exceptions: np.ndarray) -> GridBlock | None:
     """The middle of a block large enough to sample (``SAMPLE_FROM`` values or more), about ``SAMPLE_SHARE`` of
     its values, each axis cut by the same fraction (at least ``SAMPLE_AXIS`` long): the predictors and their
-    variants are compared on it, and only the winner runs on the whole block. On the fields measured the sample
-    picked what the whole block would have, at a fraction of the time."""
+    variants are compared on it, and only the winner (and any within ``SAMPLE_RUNOFF`` of it) runs on the whole
+    block."""
     shape = block.shape
     if block.x.size < SAMPLE_FROM:
         return None

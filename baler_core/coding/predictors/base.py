@@ -70,8 +70,9 @@ Candidate = tuple[dict, Streams, object]  # (record, streams, the predictor's va
 class Predictor:
     name: str
     keys: tuple[str, ...]  # record keys that mark a block coded by this predictor
-    # every variant of the predictor (axis order, step) with None, else the one named (as a candidate gave it)
-    encode: Callable[[GridBlock, object], list[Candidate]]
+    # a candidate per variant of the predictor (axis order, step) with None, else per variant named (as
+    # candidates gave them)
+    encode: Callable[[GridBlock, tuple | None], list[Candidate]]
     decode: Callable[[dict, Callable[[str], bytes], int, np.dtype], np.ndarray]  # values before exceptions
 
 

@@ -28,7 +28,6 @@ from baler_core.coding.predictors.base import (
     Predictor,
     Streams,
     block_shape,
-    estimated_size,
     exception_streams,
 )
 from baler_core.errors import FormatError
@@ -109,11 +108,12 @@ def _group_order(lv: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, level: int,
-               factors: tuple[int, ...] | None = None) -> tuple[dict, Streams, np.ndarray, int] | None:
-    """Code a finite float block of ``shape`` within ``tol``: the record, the streams, the rebuilt values (the
-    caller stores the values that miss ``tol - margin(x, tol)`` as exceptions) and which of ``STEP_FACTORS``
-    coded them (those tried: ``factors``, by default all). None where the transform does not apply (an axis
-    longer than ``MAX_AXIS``, or a bound within the dtype's rounding of the values)."""
+               factors: tuple[int, ...] | None = None) -> list[tuple[dict, Streams, np.ndarray, int]] | None:
+    """Code a finite float block of ``shape`` within ``tol`` with each of ``STEP_FACTORS`` (those named by index
+    in ``factors``, by default all) that applies: per factor the record, the streams (not yet entropy-coded), the
+    rebuilt values (the caller stores the values that miss ``tol - margin(x, tol)`` as exceptions) and the
+    factor's index. None where the transform does not apply (an axis longer than ``MAX_AXIS``, or a bound within
+    the dtype's rounding of the values)."""
     if not shape or max(shape) > MAX_AXIS or x.size < 2:
         return None
     slack = margin(x, tol)
@@ -128,10 +128,10 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
     flat = x.ravel()
     zeros = flat == 0
     zero = np.where(zeros, np.where(np.signbit(flat), 2, 1), 0).astype(np.int8) if zeros.any() else None
-    # Memory: one float64 array of coefficients, the ids, and a handful of candidate arrays at a time (the best
-    # candidate kept as its rebuilt values in x's dtype); the operations run in place where numpy allows, with the
-    # same arithmetic as the decoder's
-    best = None
+    # Memory: one float64 array of coefficients, the ids, a handful of work arrays, and per factor its streams
+    # (int32 where they fit) and rebuilt values in x's dtype; the operations run in place where numpy allows,
+    # with the same arithmetic as the decoder's
+    out = []
     for index in range(len(STEP_FACTORS)) if factors is None else factors:
         factor, dead = STEP_FACTORS[index]
         step = factor * half
@@ -151,7 +151,7 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
         np.rint(e, out=e)
         if not np.abs(e).max() <= _MAX_COEF:
             continue
-        k = e.astype(np.int64)
+        k = _narrow(e.astype(np.int64))
         del e
         if zero is not None:
             k[zeros] = 0
@@ -160,17 +160,18 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
         streams: Streams = {"env": Pending(lv, entropy, level), "k": Pending(k, entropy, level)}
         if zero is not None:
             streams["z"] = Pending(zero, entropy, level)
-        for v, part in zip(levels, np.split(qi[order], np.cumsum(counts)[:-1])):
+        for v, part in zip(levels, np.split(_narrow(qi)[order], np.cumsum(counts)[:-1])):
             streams[f"c{int(v)}"] = Pending(part, entropy, level)
         del order, qi
-        size = estimated_size(streams) if factors is None or len(factors) > 1 else 0  # one: nothing to compare
-        if best is None or size < best[0]:
-            best = (size, step, streams, _rebuild(rec, k, half, zero, x.dtype), index)
+        out.append(({"dct": list(shape), "dct_step": step, "dct_half": half, "dct_zeros": zero is not None},
+                    streams, _rebuild(rec, k, half, zero, x.dtype), index))
         del rec, k
-    if best is None:
-        return None
-    _, step, streams, out, index = best
-    return {"dct": list(shape), "dct_step": step, "dct_half": half, "dct_zeros": zero is not None}, streams, out, index
+    return out or None
+
+
+def _narrow(v: np.ndarray) -> np.ndarray:
+    """int32 where every value fits (half the memory of a pending stream), else the array itself."""
+    return v.astype(np.int32) if v.size and -(2**31) < int(v.min()) and int(v.max()) < 2**31 else v
 
 
 def _coefficients(read: Callable[[str], bytes], shape: tuple[int, ...]) -> np.ndarray:
@@ -213,14 +214,15 @@ def decode_dct(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...], 
         return _rebuild(_inverse(q, shape, step), k, half, zero, np.dtype(dtype))
 
 
-def _encode(b: GridBlock, variant: object = None) -> list[Candidate]:
-    factors = None if variant is None else (int(variant),)
+def _encode(b: GridBlock, variants: tuple | None = None) -> list[Candidate]:
+    factors = None if variants is None else tuple(int(v) for v in variants)
     got = encode_dct(b.x, b.shape, b.tol, b.entropy, b.level, factors) if b.tol > 0 else None
-    if got is None:
-        return []
-    drec, dstreams, out, index = got
-    idx = np.flatnonzero(misses(b.x, out, b.tol))
-    return [({**drec, "n_exceptions": int(idx.size)}, {**exception_streams(b.x, idx, b.level), **dstreams}, index)]
+    cands = []
+    for drec, dstreams, out, index in got or []:
+        idx = np.flatnonzero(misses(b.x, out, b.tol))
+        cands.append(({**drec, "n_exceptions": int(idx.size)}, {**exception_streams(b.x, idx, b.level), **dstreams},
+                      index))
+    return cands
 
 
 def _decode(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype) -> np.ndarray:

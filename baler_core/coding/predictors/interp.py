@@ -48,7 +48,7 @@ def interp_inverse(parts: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarra
 
 
 
-def _encode(b: GridBlock, variant: object = None) -> list[Candidate]:
+def _encode(b: GridBlock, variants: tuple | None = None) -> list[Candidate]:
     parts = interp_forward(b.q.reshape(b.shape))
     return [({"interp": list(b.shape), "n_exceptions": b.n_exceptions},
              {**b.exceptions, **{f"r{i}": Pending(part, b.entropy, b.level) for i, part in enumerate(parts)}}, None)]

@@ -44,7 +44,7 @@ def inverse_lorenzo(d: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 
-def _encode(b: GridBlock, variant: object = None) -> list[Candidate]:
+def _encode(b: GridBlock, variants: tuple | None = None) -> list[Candidate]:
     return [({"lorenzo": list(b.shape), "n_exceptions": b.n_exceptions},
              {**b.exceptions, "r": Pending(lorenzo(b.q, b.shape), b.entropy, b.level)}, None)]
 

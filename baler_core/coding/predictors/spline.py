@@ -119,11 +119,11 @@ def split_spline_sizes(shape: tuple[int, ...], order: tuple[int, ...], naxes: in
 
 
 
-def _encode(b: GridBlock, variant: object = None) -> list[Candidate]:
+def _encode(b: GridBlock, variants: tuple | None = None) -> list[Candidate]:
     if b.tol <= 0:
         return []
     cands = []
-    for order in spline_orders(len(b.shape)) if variant is None else [variant]:
+    for order in spline_orders(len(b.shape)) if variants is None else variants:
         got = split_spline(b.shape, b.step, order, SPLIT_AXES, float(b.x[0]), x=b.x)
         if got is None:
             continue
