@@ -29,11 +29,13 @@ MIN_ROWS = 1000  # smaller blocks: the histograms would cost more than the split
 class Source:
     """An earlier column's values (signed or magnitude), sorted once, for placing edges."""
 
-    def __init__(self, c: np.ndarray, gap: float | None = None) -> None:
-        """``gap``: the absolute width a gap needs (a dither phase's); by default ``GAP`` relative."""
+    def __init__(self, c: np.ndarray, gap: float | None = None, ordered: np.ndarray | None = None) -> None:
+        """``gap``: the absolute width a gap needs (a dither phase's); by default ``GAP`` relative. ``ordered``:
+        the finite values of ``c`` sorted, where the caller has them cheaper (float32 sorts twice as fast)."""
         self.c = c
-        fin = np.sort(c[np.isfinite(c)])
-        v = fin[np.concatenate(([True], fin[1:] != fin[:-1]))] if fin.size else fin  # sorted already: no unique
+        fin = np.sort(c[np.isfinite(c)]) if ordered is None else np.asarray(ordered, dtype=np.float64)
+        first = np.flatnonzero(np.concatenate(([True], fin[1:] != fin[:-1]))) if fin.size else np.zeros(0, np.int64)
+        v = fin[first]  # sorted already: no np.unique
         self.v = v
         if gap is None:
             # a gap must be wide relative to its values and to the column's scale (a value rebuilt near zero
@@ -44,7 +46,8 @@ class Source:
             wide = 2 * gap  # the edge sits in the middle: ``gap`` from the rows on either side
         self.gap = gap or 0.0
         self.gaps = np.flatnonzero(np.diff(v) > wide) if v.size > 1 else np.zeros(0, np.int64)
-        self.cdf = np.searchsorted(fin, v[self.gaps], side="right") / max(c.size, 1)
+        # values up to v[i]: where the next run starts
+        self.cdf = np.append(first[1:], fin.size)[self.gaps] / max(c.size, 1)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
 
     def groups(self, k: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -277,9 +280,10 @@ def sources_of(name: str, values: np.ndarray) -> dict[tuple[str, bool], Source]:
     if values.dtype == np.float16:  # one float16 ulp exceeds the gaps edges are placed in
         return {}
     c = values.astype(np.float64)
-    out = {(name, False): Source(c)}
+    fin = values[np.isfinite(values)] if values.dtype.kind == "f" else None  # integers: Source sorts c itself
+    out = {(name, False): Source(c, ordered=None if fin is None else np.sort(fin))}
     if np.nanmin(c, initial=0.0) < 0:
-        out[(name, True)] = Source(np.abs(c))
+        out[(name, True)] = Source(np.abs(c), ordered=None if fin is None else np.sort(np.abs(fin)))
     return out
 
 

@@ -12,6 +12,7 @@ self-describing and its declared sizes are checked before anything is allocated.
 from __future__ import annotations
 
 import struct
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -58,6 +59,18 @@ def unzstd(blob: bytes, size: int, what: str, exact: bool = True) -> bytes:
     return raw
 
 
+_LOCAL = threading.local()
+
+
+def zstd_compress(data: bytes, level: int) -> bytes:
+    """A zstd frame with checksum, from a compressor kept per thread and level (building one per call costs
+    more than compressing a histogram)."""
+    cache = _LOCAL.__dict__.setdefault("compressors", {})
+    if level not in cache:
+        cache[level] = zstandard.ZstdCompressor(level=level, write_checksum=True)
+    return cache[level].compress(data)
+
+
 def zigzag(x: np.ndarray) -> np.ndarray:
     """Signed to unsigned (0, -1, 1, -2, ... -> 0, 1, 2, 3, ...), in the input's width (int32 or int64)."""
     if x.dtype != np.int32:
@@ -99,7 +112,7 @@ def _zstd_encode(x: np.ndarray, level: int) -> bytes:
     top = int(z.max()) if z.size else 0
     width = next(w for w in _WIDTHS if top < 1 << (8 * w) or w == 8)
     return (struct.pack("<BB", _ZSTD_U if unsigned else _ZSTD, width)
-            + zstandard.ZstdCompressor(level=level, write_checksum=True).compress(_to_planes(z, width)))
+            + zstd_compress(_to_planes(z, width), level))
 
 
 def _zstd_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
@@ -142,7 +155,7 @@ def _ans_plans(x: np.ndarray, level: int) -> list[Plan]:
     sym = (x - lo).astype(np.int32, copy=False)
     counts = np.bincount(sym, minlength=k)
     q = quantized(counts)
-    exact = zstandard.ZstdCompressor(level=level, write_checksum=True).compress(counts.astype("<u4").tobytes())
+    exact = zstd_compress(counts.astype("<u4").tobytes(), level)
     plans = []
     for method, probs, table in ((_ANS, counts / counts.sum(), exact), (_ANS_Q, q_weights(q), _zstd_encode(q, level))):
         head = struct.pack("<BqII", method, lo, k, len(table)) + table
