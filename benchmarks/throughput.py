@@ -392,7 +392,7 @@ def profile_training(data_path: Path, rows: int, epochs: int) -> dict:
     from baler_core.training.loop import (
         TrainConfig,
         _batches,
-        _crop,
+        _crop_batch,
         _loss,
         _make_scheduler,
         evaluate_loss,
@@ -425,7 +425,7 @@ def profile_training(data_path: Path, rows: int, epochs: int) -> dict:
         parts["batching"] += time.perf_counter() - t
         for idx in batches:
             t = time.perf_counter()
-            xb = _crop(xt[idx], cfg.patch, gen)
+            xb = _crop_batch(xt, idx, cfg.patch, gen)
             t1 = time.perf_counter()
             loss, mse = _loss(model, xb, cfg.l1_latent, cfg.loss)
             t2 = time.perf_counter()
@@ -552,11 +552,11 @@ def _cli_with_rss(rss_file: str, args: list[str]) -> int:
     import pandas  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    import baler_core.cli.main as cli
     import baler_core.codec  # noqa: F401  (imported by every real command; counted in the baseline too)
+    from baler_core.cli.main import main as cli_main
 
     try:
-        rc = cli.main(args)
+        rc = cli_main(args)
     except SystemExit as exc:  # --version exits
         rc = exc.code if isinstance(exc.code, int) else 0
     Path(rss_file).write_text(f"{maxrss_mb():.3f}")
