@@ -7,10 +7,10 @@ values well inside it (errors are a sum of many small coefficient errors, nearly
 makes every value keep the bound. This is SPERR's plan (a transform, then outlier correction; Li, Lindstrom and
 Clyne, IPDPS 2023) with a DCT in place of its wavelet.
 
-The inverse transform is a matrix product, and BLAS may sum in another order on another machine. The bound is
-therefore checked with a margin of ``_MARGIN`` times the block's largest magnitude plus two units in the last
-place of the output dtype, far above any float64 rounding difference of the transform; a value that misses the
-tighter check is stored exactly by the caller.
+The inverse transform (scipy's FFT; matrix products up to format 1.10) may sum in another order on another
+machine. The bound is therefore checked with a margin of ``_MARGIN`` times the block's largest magnitude plus two
+units in the last place of the output dtype, far above any float64 rounding difference of the transform; a value
+that misses the tighter check is stored exactly by the caller.
 """
 
 from __future__ import annotations
