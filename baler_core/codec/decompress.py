@@ -84,7 +84,9 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
         return
     dec64 = float64_decoder(bundle)
     norm = bundle.normalizer
-    for b, blk in enumerate(blocks):
+
+    def one(b: int) -> pd.DataFrame | np.ndarray:
+        blk = blocks[b]
         n = blk["rows"]
         recs = blk.get("columns")
         if not isinstance(recs, list) or len(recs) != len(names) or not all(isinstance(r, dict) for r in recs):
@@ -101,21 +103,18 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
                 pred = sequential_prediction(dec64, norm, j, recon_n, data, relations)
                 data[name] = decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred, dt, data)
                 recon_n[:, j] = norm.transform_column(j, data[name])
-            yield pd.DataFrame({c: data[c] for c in names}, columns=names)
-            continue
+            return pd.DataFrame({c: data[c] for c in names}, columns=names)
         if frame and blk.get("predictor") == "none":
             vals = decode_column(recs[0], lambda k: rd.read(f"b{b}/field/{k}"), n * per_row,
                                   free_pred(recs[0], n * per_row), dtypes[0])
-            yield vals.reshape(n, *frame)
-            continue
+            return vals.reshape(n, *frame)
         zshape = latent_shape(bundle, n, frame)
         z = read_latent(rd, f"b{b}", zshape, spec, blk.get("latent", {}))
         out = run_decoder(dec64, z, frame)
         if frame:
             pred = norm.inverse(out.reshape(-1, 1)).reshape(-1)
             vals = decode_column(recs[0], lambda k: rd.read(f"b{b}/field/{k}"), n * per_row, pred, dtypes[0])
-            yield vals.reshape(n, *frame)
-            continue
+            return vals.reshape(n, *frame)
         pred = norm.inverse(out)
         data = {}
         for name, dt, rec in zip(names, dtypes, recs):
@@ -123,7 +122,10 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
                 raise ModelMismatchError(f"{path}: column {name!r} is unknown to the decoder")
             j = bundle.columns.index(name)
             data[name] = decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred[:, j], dt)
-        yield pd.DataFrame(data, columns=names)
+        return pd.DataFrame(data, columns=names)
+
+    # blocks decode in parallel threads (numpy, torch and file reads release the GIL), in order
+    yield from parallel.ordered_map(one, range(len(blocks)), n_threads)
 
 
 def _decompress_free(rd: ContainerReader, blocks: list, names: list[str], dtypes: list[np.dtype],

@@ -94,28 +94,44 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
         if opts.embed_decoder and bundle is not None:
             w.add("decoder", blob)
         empty_columns = None
-        for chunk in _rechunk(chunks, opts.block_rows):
-            check_columns(chunk, source)
-            if bundle is not None:
-                _check_table_columns(chunk, bundle, source)
-            if len(chunk) == 0:
-                empty_columns = empty_columns or [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
-                continue
-            if columns is None:
-                columns = [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
-                opts.bounds.check_columns(list(chunk.columns))
-                progress.bytes_per_unit = float(sum(chunk[c].dtype.itemsize for c in chunk.columns))
-            elif [c["name"] for c in columns] != list(chunk.columns):
-                raise InputError(f"{source}: column order changed between chunks")
-            elif [c["dtype"] for c in columns] != [chunk[c].dtype.str for c in chunk.columns]:
-                raise InputError(f"{source}: column dtypes changed between chunks")
-            b = len(blocks)
+
+        def checked() -> Iterator[tuple[int, pd.DataFrame]]:
+            """The non-empty blocks, numbered, each checked against the first before it is coded."""
+            nonlocal columns, empty_columns
+            b = 0
+            for chunk in _rechunk(chunks, opts.block_rows):
+                check_columns(chunk, source)
+                if bundle is not None:
+                    _check_table_columns(chunk, bundle, source)
+                if len(chunk) == 0:
+                    empty_columns = empty_columns or [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
+                    continue
+                if columns is None:
+                    columns = [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
+                    opts.bounds.check_columns(list(chunk.columns))
+                    progress.bytes_per_unit = float(sum(chunk[c].dtype.itemsize for c in chunk.columns))
+                elif [c["name"] for c in columns] != list(chunk.columns):
+                    raise InputError(f"{source}: column order changed between chunks")
+                elif [c["dtype"] for c in columns] != [chunk[c].dtype.str for c in chunk.columns]:
+                    raise InputError(f"{source}: column dtypes changed between chunks")
+                yield b, chunk
+                b += 1
+
+        def encode(item: tuple[int, pd.DataFrame]) -> tuple[pd.DataFrame, dict, list[tuple[str, bytes]]]:
+            b, chunk = item
+            out = _Sections()
             if bundle is None:
-                recs_by_name = _encode_free_block(w, b, chunk, opts)
-            elif is_sequential(bundle.model):
-                recs_by_name = _encode_sequential(w, b, chunk, bundle, dec64, opts)
-            else:
-                recs_by_name = _encode_dense_block(w, b, chunk, bundle, dec64, opts)
+                return chunk, _encode_free_block(out, b, chunk, opts), out.items
+            if is_sequential(bundle.model):
+                return chunk, _encode_sequential(out, b, chunk, bundle, dec64, opts), out.items
+            return chunk, _encode_dense_block(out, b, chunk, bundle, dec64, opts), out.items
+
+        # model blocks in parallel threads (their columns depend on each other); model-free blocks one at a time,
+        # their columns in parallel threads
+        for chunk, recs_by_name, sections in ordered_map(encode, checked(),
+                                                         1 if bundle is None else threads(opts.threads)):
+            for key, data in sections:
+                w.add(key, data)
             blocks.append({"rows": len(chunk), "latent": recs_by_name.pop("__latent__", {}),
                            **({"predictor": "none"} if bundle is None else {}),
                            "columns": [recs_by_name[name] for name in chunk.columns]})
@@ -136,6 +152,16 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
         size = w.finish(header)
     log.info("compressed %d rows in %.2f s into %s (%d bytes)", n_total, time.perf_counter() - t0, out_path, size)
     return header
+
+
+class _Sections:
+    """A block's sections, kept until the blocks before it are written (blocks code in parallel threads)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, bytes]] = []
+
+    def add(self, name: str, data: bytes) -> None:
+        self.items.append((name, data))
 
 
 def _encode_free_block(w: ContainerWriter, b: int, chunk: pd.DataFrame, opts: CompressionOptions) -> dict[str, dict]:
