@@ -409,3 +409,23 @@ def test_embedded_decoder_never_costs_more_than_no_model(table, seq_model, tmp_p
     h = compress_table(iter([table.iloc[:1000], table.iloc[1000:]]), seq_model, tmp_path / "b.baler", blocks)
     assert len(h["blocks"]) == 4 and h["model"]["embedded"]
     np.testing.assert_array_equal(decompress(tmp_path / "b.baler")["nTotal"].to_numpy(), table["nTotal"].to_numpy())
+
+
+def test_model_blocks_in_threads_give_the_same_file_and_values(table, seq_model, tmp_path):
+    """Blocks of a model-coded table code and decode in parallel threads: the file is byte for byte the one a
+    single thread writes (the blocks' sections in block order, the header the same), and so are the values;
+    the decoder recorded in the header is the model's."""
+    files = {}
+    for threads in (1, 2):
+        out = tmp_path / f"t{threads}.baler"
+        opts = CompressionOptions(BoundSpec(parse_bound("range=1e-3")), block_rows=300, threads=threads)
+        compress_table([table], seq_model, out, opts)
+        files[threads] = out
+    assert files[1].read_bytes() == files[2].read_bytes()
+    with ContainerReader(files[2]) as rd:
+        assert len(rd.header["blocks"]) == -(-len(table) // 300)
+        assert rd.header["model"]["decoder_bytes"] == len(seq_model.decoder_blob())
+    one, two = decompress(files[1], seq_model, threads=1), decompress(files[2], seq_model, threads=2)
+    pd.testing.assert_frame_equal(one, two)
+    for c in table.columns:
+        _assert_bound(table[c].to_numpy(), two[c].to_numpy(), parse_bound("range=1e-3"))

@@ -125,7 +125,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
         return pd.DataFrame(data, columns=names)
 
     # blocks decode in parallel threads (numpy, torch and file reads release the GIL), in order
-    yield from parallel.ordered_map(one, range(len(blocks)), n_threads)
+    yield from parallel.ordered_map(one, range(len(blocks)), n_threads, ahead=n_threads)
 
 
 def _decompress_free(rd: ContainerReader, blocks: list, names: list[str], dtypes: list[np.dtype],

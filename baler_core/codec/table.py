@@ -128,8 +128,8 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
 
         # model blocks in parallel threads (their columns depend on each other); model-free blocks one at a time,
         # their columns in parallel threads
-        for chunk, recs_by_name, sections in ordered_map(encode, checked(),
-                                                         1 if bundle is None else threads(opts.threads)):
+        n_threads = 1 if bundle is None else threads(opts.threads)
+        for chunk, recs_by_name, sections in ordered_map(encode, checked(), n_threads, ahead=n_threads):
             for key, data in sections:
                 w.add(key, data)
             blocks.append({"rows": len(chunk), "latent": recs_by_name.pop("__latent__", {}),

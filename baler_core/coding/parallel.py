@@ -19,16 +19,18 @@ def threads(requested: int) -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def ordered_map(fn: Callable[[T], R], items: Iterable[T], threads: int) -> Iterator[R]:
-    """``map`` on a thread pool, results in order, at most ``2 * threads`` items in flight."""
+def ordered_map(fn: Callable[[T], R], items: Iterable[T], threads: int, ahead: int | None = None) -> Iterator[R]:
+    """``map`` on a thread pool, results in order, at most ``ahead`` (default ``2 * threads``) items in flight:
+    large items (a model block's working arrays) pass ``threads``, so memory grows by no more than that."""
     if threads <= 1:
         yield from map(fn, items)
         return
+    limit = max(ahead or 2 * threads, 1)
     with ThreadPoolExecutor(threads) as ex:
         pending = []
         for item in items:
             pending.append(ex.submit(fn, item))
-            if len(pending) >= 2 * threads:
+            if len(pending) >= limit:
                 yield pending.pop(0).result()
         for f in pending:
             yield f.result()
