@@ -329,7 +329,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--entropy", choices=["auto", "ans", "zstd"], default="auto",
                    help="integer stream coder: ans (smallest), zstd (fastest, with --level 1), auto (the smaller)")
     p.add_argument("--level", type=int, help="zstd level (default 9)")
-    p.add_argument("--threads", type=int, default=0, help="threads for model-free coding (default: all cores)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="threads (default: all cores) for model-free columns, field blocks and table blocks coded "
+                        "with a model (one block in flight per thread; 1 keeps memory lowest)")
     p.add_argument("--field-predictor", choices=["auto", "lorenzo", "interp", "spline", "dct"], default="auto",
                    help="fields, blocks coded without the model: Lorenzo differences of grid indices (fastest), "
                         "cubic interpolation of grid indices, spline (cubic interpolation from reconstructed "
@@ -361,7 +363,8 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
                    help="output: .parquet, .npz or .root (tables), .npy/.npz (fields), .root or .parquet (events), "
                         ".h5, .nc or .zarr (gridded variables)")
     p.add_argument("--stats", help="write timing as JSON to this file")
-    p.add_argument("--threads", type=int, default=0, help="threads for model-free files (default: all cores)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="threads: field blocks, model-free columns and model-coded table blocks (default: all cores)")
     p.add_argument("--format", choices=["ttree", "rntuple"],
                    help="event files written to .root: TTree or RNTuple (default: the layout that was read)")
     p.set_defaults(func=_cmd_decompress)
