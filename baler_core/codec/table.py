@@ -68,6 +68,16 @@ def _smaller_with_embedded_decoder(table: pd.DataFrame, bundle: ModelBundle, out
     return keep_smaller(out_path, header, lambda p: compress_table([table], None, p, opts, source), source)
 
 
+class _Sections:
+    """A block's sections, kept until the blocks before it are written (blocks code in parallel threads)."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, bytes]] = []
+
+    def add(self, name: str, data: bytes) -> None:
+        self.items.append((name, data))
+
+
 def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, out_path: str | Path,
                    opts: CompressionOptions, source: str = "input", _compare: bool = True,
                    total_rows: int | None = None) -> dict:
@@ -154,17 +164,7 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
     return header
 
 
-class _Sections:
-    """A block's sections, kept until the blocks before it are written (blocks code in parallel threads)."""
-
-    def __init__(self) -> None:
-        self.items: list[tuple[str, bytes]] = []
-
-    def add(self, name: str, data: bytes) -> None:
-        self.items.append((name, data))
-
-
-def _encode_free_block(w: ContainerWriter, b: int, chunk: pd.DataFrame, opts: CompressionOptions) -> dict[str, dict]:
+def _encode_free_block(w: _Sections, b: int, chunk: pd.DataFrame, opts: CompressionOptions) -> dict[str, dict]:
     """Every column on its own grid, columns in parallel threads."""
     def one(name: str) -> tuple[str, dict, dict[str, bytes]]:
         return (name, *encode_free_column(chunk[name].to_numpy(), opts.bounds.for_column(name), opts))
@@ -177,7 +177,7 @@ def _encode_free_block(w: ContainerWriter, b: int, chunk: pd.DataFrame, opts: Co
     return recs
 
 
-def _encode_dense_block(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64,
+def _encode_dense_block(w: _Sections, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64,
                         opts: CompressionOptions) -> dict[str, dict]:
     norm = bundle.normalizer
     xn = norm.transform(chunk[bundle.columns].to_numpy(dtype=np.float64))
@@ -193,7 +193,7 @@ def _encode_dense_block(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle:
     return recs
 
 
-def _encode_sequential(w: ContainerWriter, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64,
+def _encode_sequential(w: _Sections, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64,
                        opts: CompressionOptions) -> dict[str, dict]:
     """Code columns in model order, each predicted from the columns already reconstructed."""
     if opts.bounds.default.kind == "none" and any(

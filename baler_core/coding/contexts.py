@@ -158,11 +158,13 @@ class _Costs:
         one joint histogram of ``g``: splits that merge one finest split cost one pass over the rows."""
         g = g[:: self.stride]
         costs = [[] for _ in merges]
+        onehots = []
+        for m in merges:
+            onehots.append(np.zeros((int(m.max()) + 1, k)))
+            onehots[-1][m, np.arange(k)] = 1.0
         for v, width, per_bin, extra in self._alphabets():
             joint = np.bincount(g * width + v, minlength=k * width).reshape(k, width)
-            for c, m in zip(costs, merges):
-                onehot = np.zeros((int(m.max()) + 1, k))
-                onehot[m, np.arange(k)] = 1.0
+            for c, onehot in zip(costs, onehots):
                 part = onehot @ joint  # counts below 2**53: exact in float64
                 bits = _xlogx(part.sum(axis=1)) - _xlogx(part.ravel()) + extra
                 c.append(self.stride * bits + per_bin * np.count_nonzero(part))

@@ -132,7 +132,7 @@ def _zstd_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
     return unzigzag(z) if narrow else unzigzag(z.astype(np.uint64))
 
 
-def _readquantized(table: bytes, k: int) -> np.ndarray:
+def _read_quantized(table: bytes, k: int) -> np.ndarray:
     """A method-4/5 table: a plain integer stream (never another rANS stream) of ``k`` quantized counts."""
     if not table or table[0] not in (_CONST, _ZSTD, _ZSTD_U):
         raise FormatError("integer stream histogram is not a plain stream")
@@ -185,7 +185,7 @@ def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
             raise FormatError(f"integer stream histogram counts {counts.sum():.0f} values, expected {n}")
         probs = counts / counts.sum()
     else:
-        q = _readquantized(table, k)
+        q = _read_quantized(table, k)
         probs = q_weights(q)
     sym = rans_decode(blob[head + ntab :], probs, n)
     # The decoded symbols must reproduce the exact histogram, or have nonzero weight.
@@ -283,11 +283,6 @@ def _hyb_plan(x: np.ndarray, level: int) -> Plan | None:
     return struct.calcsize("<BqBBIII") + len(table) + payload_bytes(information_bits(counts, probs)) + extra, encode
 
 
-def _hyb_encoding(x: np.ndarray, level: int) -> bytes | None:
-    plan = _hyb_plan(x, level)
-    return None if plan is None else plan[1]()
-
-
 def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
     head = struct.calcsize("<BqBBIII")
     if len(blob) < head:
@@ -296,7 +291,7 @@ def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
     if not (1 <= split <= 8 and msb <= min(split, 4) and 2 <= k <= (1 << split) + (64 << msb)
             and 1 <= ntab and ntab + nwords <= len(blob) - head and nwords % 4 == 0):
         raise FormatError(f"integer stream declares hybrid tokens ({split}, {msb}, {k}) or sizes beyond limits")
-    q = _readquantized(blob[head : head + ntab], k)
+    q = _read_quantized(blob[head : head + ntab], k)
     tok = rans_decode(blob[head + ntab : head + ntab + nwords], q_weights(q), n).astype(np.int64)
     if n and q[tok].min() == 0:
         raise FormatError("integer stream is damaged: decoded tokens do not match its histogram")

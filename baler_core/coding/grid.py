@@ -112,8 +112,9 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
     block = GridBlock(x, qi, tuple(shape), p["step"], p["tol"], zero_possible, int(idx.size), grid_exc, entropy, level)
     names = [name for name in PREDICTORS if name in predictors]
     cands = []
-    sample = sample_block(block, idx)
-    if sample is not None and (len(names) > 1 or "lorenzo" not in names):  # the predictor chosen on a sample
+    # the predictor chosen on a sample, where there is a choice
+    sample = sample_block(block, idx) if len(names) > 1 or "lorenzo" not in names else None
+    if sample is not None:
         sizes: dict[str, list[tuple[int, object]]] = {}  # each predictor's variants on the sample
         for name in names:
             for _, streams, variant in PREDICTOR_REGISTRY[name].encode(sample):
