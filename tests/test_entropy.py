@@ -68,7 +68,8 @@ def test_quantized_histogram_when_the_table_dominates():
 def test_hybrid_tokens_for_wide_streams():
     """Wide residuals (method 5): tokens of bit length and two leading bits, coded by rANS with a small table,
     the lower bits raw. Smaller than rANS on the values, exact round trip up to 62-bit spreads."""
-    from baler_core.coding.entropy import ans_encodings, bit_length
+    from baler_core.coding.entropy import ans_encodings
+    from baler_core.coding.tokens import bit_length
 
     rng = np.random.default_rng(6)
     x = np.rint(rng.laplace(3, 3000, 20000)).astype(np.int64)

@@ -15,6 +15,7 @@ from baler_core.cli.data import add_data_commands
 from baler_core.cli.evaluation import add_evaluation_commands
 from baler_core.cli.filesets import add_fileset_commands
 from baler_core.cli.model import add_model_commands
+from baler_core.cli.priors import add_priors_commands
 from baler_core.errors import BalerError
 
 log = logging.getLogger("baler")
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log", help="also write the log to this file")
     sub = parser.add_subparsers(dest="command", required=True)
     for add in (add_model_commands, add_evaluation_commands, add_data_commands, add_baselines_commands,
-                add_fileset_commands):
+                add_fileset_commands, add_priors_commands):
         add(sub)
     return parser
 

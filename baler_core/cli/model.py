@@ -228,6 +228,7 @@ def _model_info(path: str, as_json: bool) -> None:
     info = {"model_file": path, "model": rec["model"], "model_args": rec["model_args"], "kind": rec["kind"],
             "columns": rec["columns"], "latent": rec.get("latent"), "decoder_dtype": rec.get("decoder_dtype"),
             "relations": sorted(rec.get("relations") or {}), "chosen_by": rec.get("chosen_by"),
+            "priors": {k: len(v) for k, v in (rec.get("priors") or {}).items()},
             "training": {k: train.get(k) for k in ("epochs_run", "best_epoch", "best_val_loss", "seconds", "device",
                                                    "train_rows", "val_rows")}}
     if as_json:
@@ -240,6 +241,8 @@ def _model_info(path: str, as_json: bool) -> None:
     print(f"data              {rec['kind']}, {len(rec['columns'])} column(s): {', '.join(map(str, rec['columns']))}")
     if info["relations"]:
         print(f"exact relations   {', '.join(info['relations'])}")
+    if info["priors"]:
+        print(f"priors            {', '.join(f'{k} ({n} columns)' for k, n in info['priors'].items())}")
     t = info["training"]
     print(f"training          {t['epochs_run']} epochs on {t['train_rows']} rows ({t['val_rows']} validation), best "
           f"validation loss {t['best_val_loss']} at epoch {t['best_epoch']}, {t['seconds']:.1f} s on {t['device']}")
@@ -274,10 +277,10 @@ def _cmd_info(a: argparse.Namespace) -> None:
     if costs:
         width = max(len("column"), *(len(c["column"]) for c in costs))
         print(f"\n{'column':{width}s} {'dtype':8s} {'bytes':>10s} {'bits/value':>10s} {'exceptions':>10s} "
-              f"{'step':>10s}  modes")
+              f"{'step':>10s}  {'prior':8s} modes")
         for c in costs:
             print(f"{c['column']:{width}s} {c.get('dtype', ''):8s} {c['bytes']:10d} {c['bits_per_value']:10.3f} "
-                  f"{c['exceptions']:10d} {c['step']:10.3g}  {c['modes']}")
+                  f"{c['exceptions']:10d} {c['step']:10.3g}  {c.get('prior') or '-':8s} {c['modes']}")
 
 
 def add_model_commands(sub: argparse._SubParsersAction) -> None:

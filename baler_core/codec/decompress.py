@@ -13,6 +13,7 @@ import pandas as pd
 
 from baler_core.codec.inference import float64_decoder, latent_shape, run_decoder, sequential_prediction
 from baler_core.codec.latent import read_latent
+from baler_core.codec.priors import Prior, prior_set
 from baler_core.coding import parallel
 from baler_core.coding.columns import decode_column, free_pred
 from baler_core.coding.grid import GRID_MODES, decode_grid
@@ -84,6 +85,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
         return
     dec64 = float64_decoder(bundle)
     norm = bundle.normalizer
+    priors = _priors_of(rd, bundle)
 
     def one(b: int) -> pd.DataFrame | np.ndarray:
         blk = blocks[b]
@@ -101,7 +103,8 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
             for j, name in enumerate(bundle.columns):
                 dt, rec = by_name[name]
                 pred = sequential_prediction(dec64, norm, j, recon_n, data, relations)
-                data[name] = decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred, dt, data)
+                data[name] = decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred, dt, data,
+                                           priors.get(name))
                 recon_n[:, j] = norm.transform_column(j, data[name])
             return pd.DataFrame({c: data[c] for c in names}, columns=names)
         if frame and blk.get("predictor") == "none":
@@ -126,6 +129,17 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
 
     # blocks decode in parallel threads (numpy, torch and file reads release the GIL), in order
     yield from parallel.ordered_map(one, range(len(blocks)), n_threads, ahead=n_threads)
+
+
+def _priors_of(rd: ContainerReader, bundle: ModelBundle) -> dict[str, dict[str, Prior]]:
+    """The model's prior set the file's streams are coded against (column -> stream -> Prior), if any."""
+    key = rd.header.get("priors")
+    if key is None:
+        return {}
+    got = prior_set(bundle, key, "decoder") if isinstance(key, str) else None
+    if got is None:
+        raise FormatError(f"{rd.path}: coded against the prior set {key!r}, which its decoder does not hold")
+    return got
 
 
 def _decompress_free(rd: ContainerReader, blocks: list, names: list[str], dtypes: list[np.dtype],

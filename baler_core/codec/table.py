@@ -17,14 +17,15 @@ from baler_core import __version__
 from baler_core.codec.fallback import keep_smaller
 from baler_core.codec.inference import float64_decoder, model_header, run_decoder, run_encoder, sequential_prediction
 from baler_core.codec.latent import write_latent
-from baler_core.coding import contexts
-from baler_core.coding.columns import dither_sources, encode_best
+from baler_core.codec.priors import Prior, bound_key, prior_set
+from baler_core.coding import contexts, prior_tables
+from baler_core.coding.columns import dither_sources, dither_values, encode_best
 from baler_core.coding.entropy import decode_ints
 from baler_core.coding.free import encode_free_column
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.parallel import ordered_map, threads
 from baler_core.coding.rms import bounded
-from baler_core.errors import InputError
+from baler_core.errors import FormatError, InputError
 from baler_core.format.container import ContainerWriter
 from baler_core.io.tables import check_columns
 from baler_core.models import is_sequential
@@ -96,6 +97,9 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
         raise InputError(f"{source}: compressing without a model needs an error bound on every column "
                          "(abs=, rel= or range=)")
     blob = bundle.decoder_blob() if bundle is not None else b""
+    prior_key = bound_key(opts.bounds)
+    priors = (prior_set(bundle, prior_key) if bundle is not None and opts.use_priors and is_sequential(bundle.model)
+              else None)
     dec64 = float64_decoder(bundle) if bundle is not None else None
     spec = bundle.record["latent"]["dtype"] if bundle is not None else "none"
     blocks, n_total, columns = [], 0, None
@@ -133,7 +137,7 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
             if bundle is None:
                 return chunk, _encode_free_block(out, b, chunk, opts), out.items
             if is_sequential(bundle.model):
-                return chunk, _encode_sequential(out, b, chunk, bundle, dec64, opts), out.items
+                return chunk, _encode_sequential(out, b, chunk, bundle, dec64, opts, priors), out.items
             return chunk, _encode_dense_block(out, b, chunk, bundle, dec64, opts), out.items
 
         # model blocks in parallel threads (their columns depend on each other); model-free blocks one at a time,
@@ -159,6 +163,8 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
             "latent": {"dtype": spec}, "model": model, "error_bound": opts.bounds.to_dict(),
             "raw_bytes": int(n_total * sum(np.dtype(c["dtype"]).itemsize for c in columns)), "blocks": blocks,
         }
+        if any("prior" in rec for block in blocks for rec in block["columns"]):
+            header["priors"] = prior_key  # the model's prior set the marked streams are coded against
         size = w.finish(header)
     log.info("compressed %d rows in %.2f s into %s (%d bytes)", n_total, time.perf_counter() - t0, out_path, size)
     return header
@@ -194,8 +200,9 @@ def _encode_dense_block(w: _Sections, b: int, chunk: pd.DataFrame, bundle: Model
 
 
 def _encode_sequential(w: _Sections, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64,
-                       opts: CompressionOptions) -> dict[str, dict]:
-    """Code columns in model order, each predicted from the columns already reconstructed."""
+                       opts: CompressionOptions, priors: dict[str, dict[str, Prior]] | None) -> dict[str, dict]:
+    """Code columns in model order, each predicted from the columns already reconstructed (and their streams
+    against the model's ``priors`` where smaller)."""
     if opts.bounds.default.kind == "none" and any(
             opts.bounds.for_column(c).kind == "none" for c in bundle.columns):
         raise InputError("the sequential model (what --model auto trains for tables) stores no latent: give an "
@@ -211,7 +218,7 @@ def _encode_sequential(w: _Sections, b: int, chunk: pd.DataFrame, bundle: ModelB
         pred = sequential_prediction(dec64, norm, j, recon_n, recon, relations)
         x = chunk[name].to_numpy()
         rec, streams, out = bounded(x, opts.bounds.for_column(name), lambda b: encode_best(x, pred, b, opts))
-        _split_by_context(rec, streams, sources, opts, pred)
+        _split_by_context(name, rec, streams, sources, recon, opts, pred, (priors or {}).get(name, {}))
         sources.update(contexts.sources_of(name, out))
         for k, v in streams.items():
             w.add(f"b{b}/{name}/{k}", v)
@@ -221,26 +228,66 @@ def _encode_sequential(w: _Sections, b: int, chunk: pd.DataFrame, bundle: ModelB
     return recs
 
 
-def _split_by_context(rec: dict, streams: dict[str, bytes], sources: dict, opts: CompressionOptions,
-                      pred: np.ndarray) -> None:
+def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: dict,
+                      recon: dict[str, np.ndarray], opts: CompressionOptions, pred: np.ndarray,
+                      priors: dict[str, Prior]) -> None:
     """Replace the residual stream and the zero flags by per-group streams (see ``contexts``) where smaller:
-    split by an earlier column (``sources``) or by the column's own dither position or phase."""
+    split by an earlier column (``sources``) or by the column's own dither position or phase; then by the
+    model's prior for the stream (``priors``: split and tables from the model) where that is smaller still."""
     if "lorenzo" in rec:
         return
+    dither = dither_values(rec, pred)
     sources = {**sources, **dither_sources(rec, pred)}
-    if not sources:
-        return
     n = pred.size
     for stream in ("r", "zero"):
         if stream not in streams:
             continue
-        got = contexts.choose(decode_ints(streams[stream], n), sources, len(streams[stream]),
+        r = decode_ints(streams[stream], n)
+        ctx: list[dict] = []
+        got = contexts.choose(r, sources, len(streams[stream]),
                               lambda r, g, k, s=stream: contexts.encode_split(r, g, k, opts.entropy, opts.level, s),
-                              lambda r, g, k: contexts.estimate_split(r, g, k, opts.entropy, opts.level))
+                              lambda r, g, k: contexts.estimate_split(r, g, k, opts.entropy, opts.level)
+                              ) if sources else None
         if got is not None and sum(map(len, got[0].values())) < len(streams[stream]):
             del streams[stream]
             streams.update(got[0])
-            rec[contexts.record_key(stream)] = got[1]
+            ctx = rec[contexts.record_key(stream)] = got[1]
+        values = None if dither is None else dither[0]
+        if stream in priors:
+            _code_with_prior(stream, r, priors[stream], rec, streams, recon, values)
+        if opts.observe is not None:
+            g, k = contexts.item_groups(ctx, n, recon, values)
+            opts.observe(name, stream, rec["mode"], ctx, contexts.by_group(r, g, k))
+
+
+def _code_with_prior(stream: str, r: np.ndarray, prior: Prior, rec: dict, streams: dict[str, bytes],
+                     recon: dict[str, np.ndarray], dither: dict[str, np.ndarray] | None) -> None:
+    """Code ``stream`` (values ``r``) against the model's prior where its size estimate and then its real size are
+    below what the stream takes now (its own tables: the fallback, so a prior never costs more than a few bytes)."""
+    try:
+        g, k = contexts.item_groups(prior.ctx, r.size, recon, dither)
+    except FormatError:  # the prior's split needs what this block lacks (a dither context)
+        return
+    if k != len(prior.tables):
+        return
+    now = [key for key in streams if key == stream or key.startswith(f"{stream}@")]
+    size = sum(len(streams[key]) for key in now)
+    parts = contexts.by_group(r, g, k)
+    best, smallest = None, size
+    for shift in sorted({0, prior_tables.best_shift(parts, prior.median)}):
+        est = prior_tables.estimate(parts, prior.tables, shift)
+        if est is not None and est < smallest:
+            best, smallest = shift, est
+    if best is None:
+        return
+    blob = prior_tables.encode(parts, prior.tables, best)
+    if len(blob) >= size:
+        return
+    for key in now:
+        del streams[key]
+    streams[stream] = blob
+    rec.pop(contexts.record_key(stream), None)
+    rec["prior"] = [*rec.get("prior", []), stream]
 
 
 def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:

@@ -23,7 +23,7 @@ import zlib
 import numpy as np
 import zstandard
 
-from baler_core.coding import contexts
+from baler_core.coding import contexts, prior_tables
 from baler_core.coding.entropy import decode_ints, encode_ints, unzstd
 from baler_core.coding.error_bounds import Bound
 from baler_core.coding.grid import DITHER_SEED_VALUES, GRID_MODES, decode_grid
@@ -237,9 +237,10 @@ def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: Compression
 
 
 def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
-                   decoded: dict[str, np.ndarray] | None = None) -> np.ndarray:
+                   decoded: dict[str, np.ndarray] | None = None, prior: dict | None = None) -> np.ndarray:
     """One column from its record and streams; ``decoded`` holds the columns decoded before it (sequential
-    blocks), which a context-split residual stream needs."""
+    blocks), which a context-split residual stream needs; ``prior``: the model's priors of the column's streams
+    (``codec.priors``), for streams coded against them."""
     mode = rec.get("mode")
     if mode in GRID_MODES:
         return decode_grid(rec, read, n, dtype)
@@ -259,18 +260,18 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
         mode, offsets = DITHERED_MODES[mode], dither_offsets(seed, n, np.dtype(np.float64))
     pred = _coded_prediction(rec, mode, pred)
     dither = None
-    if offsets is not None and _splits_by_dither(rec):
+    if offsets is not None and _splits_by_dither(rec, prior):
         try:
             dither = dither_contexts(mode, pred, rec, offsets)[0]
         except (KeyError, TypeError) as exc:
             raise FormatError(f"column record malformed ({exc})") from exc
-    r = read_ints(rec, read, n, decoded, "r", dither) if mode in ("int", "lin", "log", "alin", "alog") else None
+    r = read_ints(rec, read, n, decoded, "r", dither, prior) if mode in ("int", "lin", "log", "alin", "alog") else None
     if r is not None and rec.get("lorenzo") is not None:
         shape = tuple(int(v) for v in rec["lorenzo"])
         if math.prod(shape) != n or min(shape, default=1) < 0:
             raise FormatError(f"Lorenzo shape {shape} does not hold {n} values")
         r = inverse_lorenzo(r, shape)
-    zero = read_ints(rec, read, n, decoded, "zero", dither) if mode in ("log", "alog") else None
+    zero = read_ints(rec, read, n, decoded, "zero", dither, prior) if mode in ("log", "alog") else None
     flip = decode_ints(read("flip"), n) if mode in ("log", "alog") else None
     try:
         recon = reconstruct(mode, pred, r, rec, zero, flip, offsets)
@@ -290,22 +291,47 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
 
 
 def read_ints(rec: dict, read, n: int, decoded: dict[str, np.ndarray] | None, stream: str,
-              dither: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """A column's integer ``stream``: one stream, or groups split by earlier decoded columns or the column's
-    dither contexts (``contexts``)."""
+              dither: dict[str, np.ndarray] | None = None, prior: dict | None = None) -> np.ndarray:
+    """A column's integer ``stream``: one stream, groups split by earlier decoded columns or the column's
+    dither contexts (``contexts``), or groups coded against the model's prior (``prior_tables``)."""
+    if stream in prior_streams(rec):
+        entry = (prior or {}).get(stream)
+        if entry is None:
+            raise FormatError(f"stream {stream!r} is coded against a prior the decoder does not hold")
+        g, k = contexts.item_groups(entry.ctx, n, decoded, dither)
+        if k != len(entry.tables):
+            raise FormatError(f"the prior of stream {stream!r} has {len(entry.tables)} tables for {k} groups")
+        return contexts.ungroup(prior_tables.decode(read(stream), np.bincount(g, minlength=k).tolist(),
+                                                    entry.tables), g, k)
     if contexts.record_key(stream) not in rec:
         return decode_ints(read(stream), n)
     return contexts.decode_split(read, rec, n, decoded, stream, dither)
 
 
-def dither_sources(rec: dict, pred: np.ndarray) -> dict[tuple[str, bool], contexts.Source]:
-    """The dither position and phase of a coded column (``quantization.dither_contexts``) as context sources;
-    none where the column is not dithered."""
+def prior_streams(rec: dict) -> list[str]:
+    """The streams of a column record coded against the model's prior."""
+    streams = rec.get("prior", [])
+    if not isinstance(streams, list) or not all(s in ("r", "zero") for s in streams):
+        raise FormatError(f"column record's prior streams {streams!r} malformed")
+    return streams
+
+
+def dither_values(rec: dict, pred: np.ndarray) -> tuple[dict[str, np.ndarray], float] | None:
+    """The dither phase and position of a coded column (``quantization.dither_contexts``) and the gap around
+    their values; None where the column is not dithered."""
     mode = DITHERED_MODES.get(rec.get("mode"))
     if mode is None:
-        return {}
+        return None
     offsets = dither_offsets(rec["dither"], pred.size, np.dtype(np.float64))
-    values, gap = dither_contexts(mode, _coded_prediction(rec, mode, pred), rec, offsets)
+    return dither_contexts(mode, _coded_prediction(rec, mode, pred), rec, offsets)
+
+
+def dither_sources(rec: dict, pred: np.ndarray) -> dict[tuple[str, bool], contexts.Source]:
+    """The dither position and phase of a coded column as context sources; none where it is not dithered."""
+    got = dither_values(rec, pred)
+    if got is None:
+        return {}
+    values, gap = got
     return {contexts.PHASE: contexts.Source(values["phase"], gap=gap),
             contexts.POSITION: contexts.IndexSource(values["position"], gap=gap)}
 
@@ -318,10 +344,13 @@ def _coded_prediction(rec: dict, mode: str, pred: np.ndarray) -> np.ndarray:
     return np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
 
 
-def _splits_by_dither(rec: dict) -> bool:
-    """Whether a record's context splits use the column's dither contexts (so the decoder computes them)."""
-    return any(isinstance(item, dict) and "dither" in item for key in ("ctx", "zero_ctx")
-               for item in (rec.get(key) if isinstance(rec.get(key), list) else ()))
+def _splits_by_dither(rec: dict, prior: dict | None = None) -> bool:
+    """Whether a record's context splits, or those of the priors its streams use, use the column's dither
+    contexts (so the decoder computes them)."""
+    lists = [rec.get(key) for key in ("ctx", "zero_ctx")]
+    lists += [prior[s].ctx for s in prior_streams(rec) if s in prior] if prior else []
+    return any(isinstance(item, dict) and "dither" in item for items in lists
+               for item in (items if isinstance(items, list) else ()))
 
 
 def unzstd_section(blob: bytes, size: int) -> bytes:

@@ -303,7 +303,7 @@ def record_key(stream: str) -> str:
     return "ctx" if stream == "r" else f"{stream}_ctx"
 
 
-def _by_group(r: np.ndarray, g: np.ndarray, k: int) -> list[np.ndarray]:
+def by_group(r: np.ndarray, g: np.ndarray, k: int) -> list[np.ndarray]:
     # at most MAX_GROUPS groups: numpy radix-sorts 8-bit keys, several times faster than int64
     order = np.argsort(g.astype(np.uint8) if k <= 256 else g, kind="stable")
     return np.split(r[order], np.cumsum(np.bincount(g, minlength=k))[:-1])
@@ -312,24 +312,24 @@ def _by_group(r: np.ndarray, g: np.ndarray, k: int) -> list[np.ndarray]:
 def encode_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int, stream: str = "r"
                  ) -> dict[str, bytes]:
     """One stream per group, named ``r@0`` ... (a group without rows still gets its constant stream)."""
-    return {f"{stream}@{i}": encode_ints(part, entropy, level) for i, part in enumerate(_by_group(r, g, k))}
+    return {f"{stream}@{i}": encode_ints(part, entropy, level) for i, part in enumerate(by_group(r, g, k))}
 
 
 def estimate_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int) -> int:
     """Bytes ``encode_split`` is expected to take (``entropy.estimate_ints`` of each group)."""
-    return sum(estimate_ints(part, entropy, level) for part in _by_group(r, g, k))
+    return sum(estimate_ints(part, entropy, level) for part in by_group(r, g, k))
 
 
-def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray] | None, stream: str = "r",
-                 dither: dict[str, np.ndarray] | None = None) -> np.ndarray:
-    """A column's ``stream`` coded in groups (see :func:`record_key`), from the columns decoded before it
-    (``decoded``; None outside a sequential block) or the column's own dither phase and position (``dither``)."""
+def item_groups(items: list, n: int, decoded: dict[str, np.ndarray] | None,
+                dither: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, int]:
+    """Group of each row under split items (``split_item``; none: one group) and the number of groups, from the
+    columns decoded before (``decoded``; None outside a sequential block) or the column's own dither phase and
+    position (``dither``). The encoder calls it with what the decoder will have, so both group alike."""
     splits, values, k = [], {}, 1
     try:
-        items = rec[record_key(stream)]
-        if not isinstance(items, list) or not 1 <= len(items) <= MAX_SPLITS:
+        if not isinstance(items, list) or len(items) > MAX_SPLITS:
             raise FormatError(f"context record holds {len(items) if isinstance(items, list) else items!r} splits, "
-                              f"expected 1 to {MAX_SPLITS}")
+                              f"expected at most {MAX_SPLITS}")
         for item in items:
             edges = np.asarray(item["edges"], dtype=np.float64)
             if edges.ndim != 1 or not 1 <= edges.size < 64 or np.any(~(np.diff(edges) > 0)):
@@ -362,7 +362,25 @@ def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray] | None,
         raise
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"context record malformed ({exc})") from exc
-    g, k = group_of(splits, values, n)
+    return group_of(splits, values, n)
+
+
+def ungroup(parts: list[np.ndarray], g: np.ndarray, k: int) -> np.ndarray:
+    """Inverse of :func:`by_group`: each group's values back in row order."""
+    order = np.argsort(g.astype(np.uint8) if k <= 256 else g, kind="stable")
+    out = np.empty(g.size, dtype=np.int64)
+    out[order] = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    return out
+
+
+def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray] | None, stream: str = "r",
+                 dither: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """A column's ``stream`` coded in groups (see :func:`record_key`), from the columns decoded before it
+    (``decoded``; None outside a sequential block) or the column's own dither phase and position (``dither``)."""
+    items = rec[record_key(stream)]
+    if not isinstance(items, list) or not items:
+        raise FormatError(f"context record of {stream!r} holds no split")
+    g, k = item_groups(items, n, decoded, dither)
     r = np.zeros(n, dtype=np.int64)
     for i in range(k):
         m = g == i

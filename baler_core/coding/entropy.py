@@ -27,9 +27,11 @@ from baler_core.coding.rans import (
     rans_decode,
     rans_encode,
 )
+from baler_core.coding.tokens import join_tokens, low_bits, low_bits_bytes, split_tokens
 from baler_core.errors import FormatError
 
 _CONST, _ZSTD, _ANS, _ZSTD_U, _ANS_Q, _HYB = 0, 1, 2, 3, 4, 5
+PRIOR_METHOD = 6  # coded against tables in the model (``prior_tables``): decoded there, never here
 MAX_ANS_ALPHABET = 1 << 16
 # Hybrid tokens (method 5): a value's distance from the stream's median, zigzagged to z, is its own token below
 # 2**_HYB_SPLIT; above, the token holds z's bit length and the _HYB_MSB bits below its leading one, and the lower
@@ -38,7 +40,6 @@ MAX_ANS_ALPHABET = 1 << 16
 _HYB_SPLIT, _HYB_MSB = 3, 2
 _HYB_MIN_WIDTH = 32  # narrower alphabets: the plain rANS table is already small
 _HYB_DISTINCT = 64  # tried where a stream holds more than one distinct value per 64 values
-_PACK_CHUNK = 1 << 16  # values packed at a time (a multiple of 8, so each chunk ends on a byte)
 _WIDTHS = (1, 2, 4, 8)
 ZSTD_TRIED = 1 << 16  # auto: zstd is tried beside rANS on streams estimated smaller than this
 
@@ -197,30 +198,10 @@ def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
     return sym.astype(np.int64) + lo
 
 
-def bit_length(z: np.ndarray) -> np.ndarray:
-    """Exact bit length of each uint64 (0 for 0): the float estimate, corrected where rounding moved it."""
-    e = np.floor(np.log2(np.maximum(z, 1).astype(np.float64))).astype(np.int64)
-    e -= (z >> e.astype(np.uint64)) == 0
-    e = np.maximum(e, 0)
-    e += (e < 63) & ((z >> np.minimum(e + 1, 63).astype(np.uint64)) != 0)
-    return np.where(z == 0, 0, e + 1)
-
-
-def _hyb_tokens(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Token of each zigzagged value and the number of its raw low bits (see ``_HYB_SPLIT``)."""
-    e = bit_length(z) - 1
-    small = z < (1 << _HYB_SPLIT)
-    nlow = np.where(small, 0, e - _HYB_MSB)
-    msb = (z >> nlow.astype(np.uint64)) & np.uint64((1 << _HYB_MSB) - 1)
-    big = (1 << _HYB_SPLIT) + (e - _HYB_SPLIT) * (1 << _HYB_MSB) + msb.astype(np.int64)
-    tok = np.where(small, z.astype(np.int64), big)
-    return tok, nlow
-
-
 def hybrid_tokens(x: np.ndarray) -> tuple[np.ndarray, int]:
     """Tokens of a stream under method 5 and its number of raw bits (for cost estimates, ``contexts``)."""
     x = np.asarray(x, dtype=np.int64)
-    tok, nlow = _hyb_tokens(zigzag(x - np.int64(_median(x)) if x.size else x))
+    tok, nlow = split_tokens(zigzag(x - np.int64(_median(x)) if x.size else x), _HYB_SPLIT, _HYB_MSB)
     return tok, int(nlow.sum())
 
 
@@ -231,30 +212,6 @@ def _median(x: np.ndarray) -> int:
     return int(np.partition(s, s.size // 2)[s.size // 2])
 
 
-def _pack(v: np.ndarray, width: int) -> bytes:
-    """``width``-bit big-endian fields of uint64 values, concatenated."""
-    nb = (width + 7) // 8
-    out = []
-    for s in range(0, v.size, _PACK_CHUNK):
-        raw = v[s : s + _PACK_CHUNK].astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - nb :]
-        out.append(np.packbits(np.unpackbits(raw, axis=1)[:, 8 * nb - width :]).tobytes())
-    return b"".join(out)
-
-
-def _unpack(buf: bytes, m: int, width: int) -> np.ndarray:
-    nb = (width + 7) // 8
-    out = np.empty(m, dtype=np.uint64)
-    for s in range(0, m, _PACK_CHUNK):
-        c = min(_PACK_CHUNK, m - s)
-        chunk = np.frombuffer(buf, np.uint8, count=(c * width + 7) // 8, offset=s * width // 8)
-        bits = np.zeros((c, 8 * nb), dtype=np.uint8)
-        bits[:, 8 * nb - width :] = np.unpackbits(chunk)[: c * width].reshape(c, width)
-        word = np.zeros((c, 8), dtype=np.uint8)
-        word[:, 8 - nb :] = np.packbits(bits, axis=1)
-        out[s : s + c] = word.view(">u8").ravel()
-    return out
-
-
 def _hyb_plan(x: np.ndarray, level: int) -> Plan | None:
     """Method 5: hybrid tokens coded by rANS with a log-quantized table, then the raw low bits grouped by
     their count (a reader knows every value's count from its token)."""
@@ -262,21 +219,19 @@ def _hyb_plan(x: np.ndarray, level: int) -> Plan | None:
     if int(x.max()) - center >= 2**62 or center - int(x.min()) >= 2**62:
         return None
     z = zigzag(x - np.int64(center))
-    tok, nlow = _hyb_tokens(z)
+    tok, nlow = split_tokens(z, _HYB_SPLIT, _HYB_MSB)
     k = int(tok.max()) + 1
     counts = np.bincount(tok, minlength=k)
     if np.count_nonzero(counts) < 2:
         return None
     q = quantized(counts)
     probs = q_weights(q)
-    widths = np.bincount(nlow)
     table = _zstd_encode(q, level)
-    extra = sum((int(m) * w + 7) // 8 for w, m in enumerate(widths) if w and m)
+    extra = low_bits_bytes(nlow)
 
     def encode() -> bytes:
         words = rans_encode(tok, probs)
-        low = z & ((np.uint64(1) << nlow.astype(np.uint64)) - np.uint64(1))
-        bits = b"".join(_pack(low[nlow == w], int(w)) for w in np.unique(nlow[nlow > 0]))
+        bits = low_bits(z, nlow)
         head = struct.pack("<BqBBIII", _HYB, center, _HYB_SPLIT, _HYB_MSB, k, len(table), len(words))
         return head + table + words + bits
 
@@ -295,23 +250,7 @@ def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
     tok = rans_decode(blob[head + ntab : head + ntab + nwords], q_weights(q), n).astype(np.int64)
     if n and q[tok].min() == 0:
         raise FormatError("integer stream is damaged: decoded tokens do not match its histogram")
-    big = tok >= (1 << split)
-    e = np.where(big, split + ((tok - (1 << split)) >> msb), 0)
-    if e.max(initial=0) > 63:
-        raise FormatError("integer stream holds hybrid tokens beyond 64 bits")
-    nlow = np.where(big, e - msb, 0)
-    z = np.where(big, 0, tok).astype(np.uint64)
-    top = (np.uint64(1) << np.uint64(msb)) | (tok & ((1 << msb) - 1)).astype(np.uint64)
-    z[big] = top[big] << nlow[big].astype(np.uint64)
-    pos = head + ntab + nwords
-    for w in np.unique(nlow[nlow > 0]):
-        sel = nlow == w
-        m = int(sel.sum())
-        size = (m * int(w) + 7) // 8
-        if pos + size > len(blob):
-            raise FormatError("integer stream truncated (hybrid low bits)")
-        z[sel] |= _unpack(blob[pos : pos + size], m, int(w))
-        pos += size
+    z, pos = join_tokens(tok, blob, head + ntab + nwords, split, msb)
     if pos != len(blob):
         raise FormatError("integer stream has trailing bytes after its hybrid low bits")
     return unzigzag(z) + np.int64(center)
@@ -383,4 +322,6 @@ def decode_ints(blob: bytes, n: int, narrow: bool = False) -> np.ndarray:
         return _ans_decode(blob, n, narrow)
     if blob[0] == _HYB:
         return _hyb_decode(blob, n)
+    if blob[0] == PRIOR_METHOD:
+        raise FormatError("integer stream is coded against a model's prior, but its column record does not say so")
     raise FormatError(f"integer stream method {blob[0]} unknown")

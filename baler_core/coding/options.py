@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from baler_core.coding.error_bounds import BoundSpec
@@ -22,3 +23,7 @@ class CompressionOptions:
     # fields with the decoder embedded: also code without a model and keep the smaller file (False: keep the model,
     # as the format fixtures need)
     model_fallback: bool = True
+    use_priors: bool = True  # sequential tables: code streams against the model's priors where smaller
+    # fitting priors (``codec.priors``): called with (column, stream, mode, context split, values per group) of
+    # every residual and zero-flag stream a sequential block codes
+    observe: Callable[[str, str, str, list, list], None] | None = None

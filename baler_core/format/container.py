@@ -36,12 +36,14 @@ from baler_core.errors import FormatError, InputError
 
 MAGIC = b"\x89BALER\r\n"
 END_MAGIC = b"BALEREND"
-VERSION = (1, 10)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2: zstd-compressed header;
+VERSION = (1, 11)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2: zstd-compressed header;
 # 1.3: the aligned `alin` / `alog` modes; 1.4: integer stream method 5 (hybrid tokens); 1.5: `dct` field blocks;
 # 1.6: the `events` kind (HEP events: table files nested as sections) and the `exact` mode; 1.7: `dither` on
 # grid table columns; 1.8: dithered residual modes `dlin` / `dlog` / `dalin` / `dalog` (table columns coded
 # against a model or a constant); 1.9: context splits on a dithered column's own dither position and phase;
-# 1.10: `resgrid` field blocks (a model's prediction plus its residual coded by the model-free field coder)
+# 1.10: `resgrid` field blocks (a model's prediction plus its residual coded by the model-free field coder);
+# 1.11: integer streams coded against the model's priors (method 6, `prior` in column records, `priors` in the
+# header)
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PREFIX = len(MAGIC) + 4
 _TRAILER = 8 + 32 + len(END_MAGIC)

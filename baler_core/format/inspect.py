@@ -13,8 +13,10 @@ from baler_core.format.container import ContainerReader
 
 def column_costs(path: str | Path) -> list[dict]:
     """Where a file's bytes go, per column (all blocks) in the file's column order: dtype, bytes, bits per value,
-    the coding mode(s) of its blocks, the largest quantization step and the count of values stored exactly as
-    exceptions. Latents and the embedded decoder follow as ``(latent)`` and ``(decoder)``."""
+    the coding mode(s) of its blocks, the largest quantization step, the count of values stored exactly as
+    exceptions and the streams coded against the model's prior (``prior``; the others use tables of their own:
+    the fallback where the data drift from the training rows). Latents and the embedded decoder follow as
+    ``(latent)`` and ``(decoder)``."""
     with ContainerReader(path) as rd:
         h = rd.header
         if h.get("kind") in ("events", "gridded"):
@@ -28,7 +30,7 @@ def column_costs(path: str | Path) -> list[dict]:
 
         def row_of(key: str) -> dict:
             return rows.setdefault(key, {"column": key, "dtype": dtypes.get(key, ""), "bytes": 0, "modes": set(),
-                                         "step": 0.0, "exceptions": 0})
+                                         "step": 0.0, "exceptions": 0, "prior": set()})
 
         for name in names:  # file order, whatever order the model coded them in
             row_of(name)
@@ -44,9 +46,10 @@ def column_costs(path: str | Path) -> list[dict]:
                 if isinstance(rec.get("step"), (int, float)):
                     row["step"] = max(row["step"], float(rec["step"]))
                 row["exceptions"] += int(rec.get("n_exceptions", 0))
+                row["prior"].update(str(s) for s in rec.get("prior", []))
     except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"{path}: header malformed ({exc!r})") from exc
-    return [{**row, "modes": ",".join(sorted(row["modes"])),
+    return [{**row, "modes": ",".join(sorted(row["modes"])), "prior": ",".join(sorted(row["prior"])),
              "bits_per_value": 8 * row["bytes"] / n_values if row["column"] in names and n_values else float("nan")}
             for row in rows.values()]
 
@@ -72,7 +75,7 @@ def file_info(path: str | Path) -> dict:
             "ratio_without_decoder": raw / data_bytes if data_bytes else float("nan"),
             "ratio_with_decoder": raw / (data_bytes + dec) if data_bytes + dec else float("nan"),
             "error_bound": h.get("error_bound"), "latent": h.get("latent"), "model": h.get("model"),
-            "format_version": ".".join(map(str, rd.version)),
+            "format_version": ".".join(map(str, rd.version)), "priors": h.get("priors"),
         }
 
 

@@ -1,0 +1,109 @@
+"""Model-resident priors (issue 22): fitted once on a model's training rows, carried in its decoder, used by
+every file the model compresses.
+
+A model may hold a prior set per error bound (``bound_key``): per column and integer stream ("r" residuals,
+"zero" flags), the coding mode it was fitted under, the context split the training rows chose (``contexts``)
+and one table per group (``prior_tables``). A file then codes such a stream against the model's tables where
+that is smaller than the stream's own tables, and records only which streams did (``"prior"`` in the column
+record, the set's key in the header). The priors are part of the decoder blob, so its sha256 covers them and
+its bytes, counted once per model, include them.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from baler_core.coding.error_bounds import BoundSpec
+from baler_core.coding.options import CompressionOptions
+from baler_core.coding.prior_tables import PriorTable, fit_table
+from baler_core.errors import FormatError, InputError
+from baler_core.models import is_sequential
+from baler_core.models.store import ModelBundle, save_record
+
+MAX_SPLIT_ITEMS = 4
+
+
+@dataclass(frozen=True)
+class Prior:
+    """The model's prior of one column's stream."""
+
+    mode: str  # the mode the training rows were coded in (informative: a file's stream may use it in any mode)
+    ctx: list[dict]
+    tables: list[PriorTable]
+    median: int  # of every training value: a file's stream may shift the tables' centers to its own median
+
+    def to_dict(self) -> dict:
+        return {"mode": self.mode, "ctx": self.ctx, "median": self.median, "tables": [t.to_dict() for t in self.tables]}
+
+
+def bound_key(bounds: BoundSpec) -> str:
+    """The name of the prior set for ``bounds``: the default bound, then each per-column bound."""
+    return ";".join([str(bounds.default), *(f"{k}:{v}" for k, v in sorted(bounds.columns.items()))])
+
+
+def prior_set(bundle: ModelBundle, key: str, source: str = "model") -> dict[str, dict[str, Prior]] | None:
+    """The model's priors under ``key`` (column -> stream -> Prior), checked; None where it has none."""
+    sets = bundle.record.get("priors")
+    if sets is None:
+        return None
+    if not isinstance(sets, dict) or not isinstance(sets.get(key, {}), dict):
+        raise FormatError(f"{source}: priors record malformed")
+    if key not in sets:
+        return None
+    out: dict[str, dict[str, Prior]] = {}
+    for column, streams in sets[key].items():
+        if column not in bundle.columns or not isinstance(streams, dict):
+            raise FormatError(f"{source}: prior of column {column!r}, which the model does not have")
+        for stream, item in streams.items():
+            what = f"{source}: prior {key!r} of {column}/{stream}"
+            try:
+                mode, ctx, tables, median = item["mode"], item["ctx"], item["tables"], item["median"]
+            except (KeyError, TypeError) as exc:
+                raise FormatError(f"{what} malformed ({exc})") from exc
+            if (not isinstance(mode, str) or not isinstance(ctx, list) or len(ctx) > MAX_SPLIT_ITEMS
+                    or not isinstance(median, int) or isinstance(median, bool) or abs(median) >= 2**61):
+                raise FormatError(f"{what}: mode or context split malformed")
+            if not isinstance(tables, list) or not tables:
+                raise FormatError(f"{what}: no tables")
+            out.setdefault(column, {})[stream] = Prior(mode, ctx, [PriorTable.from_dict(t, what) for t in tables],
+                                                       median)
+    return out
+
+
+def fit_priors(bundle: ModelBundle, table: pd.DataFrame, bounds: BoundSpec,
+               opts: CompressionOptions | None = None) -> dict[str, dict[str, dict]]:
+    """The priors of ``bundle`` under ``bounds``, fitted on ``table`` (the model's training rows): the rows are
+    compressed as one block, and every context-split residual and zero-flag stream the coder chose is counted,
+    group by group."""
+    if bundle.kind != "table" or not is_sequential(bundle.model):
+        raise InputError("priors are fitted for sequential table models (baler train --model sequential)")
+    if not len(table):
+        raise InputError("no rows to fit priors on")
+    from baler_core.codec.table import compress_table
+
+    fitted: dict[str, dict[str, dict]] = {}
+
+    def observe(column: str, stream: str, mode: str, ctx: list[dict], parts: list[np.ndarray]) -> None:
+        x = np.concatenate(parts)
+        median = int(np.partition(x, x.size // 2)[x.size // 2]) if x.size else 0
+        fitted.setdefault(column, {})[stream] = Prior(mode, ctx, [fit_table(p) for p in parts], median).to_dict()
+
+    base = opts or CompressionOptions(bounds)
+    run = replace(base, bounds=bounds, block_rows=len(table), threads=1, embed_decoder=False, use_priors=False,
+                  observe=observe)
+    with tempfile.TemporaryDirectory(prefix="baler-priors-") as d:
+        compress_table([table], bundle, Path(d) / "fit.baler", run, "training rows")
+    return fitted
+
+
+def add_priors(model_path: str | Path, out_path: str | Path, bundle: ModelBundle, key: str,
+               fitted: dict[str, dict[str, dict]]) -> None:
+    """Write ``bundle``'s model file with the prior set ``key`` added (or replaced)."""
+    sets = dict(bundle.record.get("priors") or {})
+    sets[key] = fitted
+    save_record(model_path, out_path, {**bundle.record, "priors": sets})

@@ -1,0 +1,195 @@
+"""Model-resident priors (issue 22): tables fitted once on the training rows, carried in the decoder, used by
+every small file where they are smaller than the file's own tables."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+from test_codec import _assert_bound
+from test_sequential import _table
+
+from baler_core.codec import CompressionOptions, compress_table, decompress
+from baler_core.codec.priors import add_priors, bound_key, fit_priors, prior_set
+from baler_core.coding import prior_tables
+from baler_core.coding.entropy import decode_ints
+from baler_core.coding.error_bounds import load_bound_spec, parse_bound
+from baler_core.errors import FormatError, InputError, ModelMismatchError
+from baler_core.format.container import ContainerReader
+from baler_core.models.store import load_model, save_record
+from baler_core.training.loop import TrainConfig
+from baler_core.training.train import ModelConfig, train_dataset
+
+SPECS = ("range=1e-3", "rel=1e-3")
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return _table(7000, seed=3)
+
+
+@pytest.fixture(scope="module")
+def models(rows, tmp_path_factory):
+    """A sequential model trained on the first 5,000 rows, without and with priors for ``SPECS``."""
+    d = tmp_path_factory.mktemp("priors")
+    plain = d / "seq.safetensors"
+    train_dataset(rows.iloc[:5000], plain, ModelConfig(model="sequential", latent_dim=8),
+                  TrainConfig(epochs=15, batch_size=256, device="cpu", loss="l1"))
+    with_priors = d / "seq-priors.safetensors"
+    for i, spec in enumerate(SPECS):
+        bundle = load_model(plain if i == 0 else with_priors)
+        bounds = load_bound_spec(spec)
+        add_priors(plain if i == 0 else with_priors, with_priors, bundle, bound_key(bounds),
+                   fit_priors(bundle, rows.iloc[:5000], bounds))
+    return plain, with_priors
+
+
+def _files(rows, n=4):
+    held = rows.iloc[5000:].reset_index(drop=True)
+    size = len(held) // n
+    return [held.iloc[i * size : (i + 1) * size].reset_index(drop=True) for i in range(n)]
+
+
+def test_prior_stream_round_trip_and_estimate():
+    rng = np.random.default_rng(0)
+    train = [np.rint(rng.laplace(c, s, 4000)).astype(np.int64) for c, s in ((0, 0.7), (3, 6), (-40, 400))]
+    tables = [prior_tables.fit_table(x) for x in train]
+    parts = [np.rint(rng.laplace(c, s, n)).astype(np.int64) for (c, s), n in zip(((0, 0.7), (3, 6), (-40, 400)),
+                                                                                     (900, 0, 1500))]
+    for shift in (0, 5, -7):
+        moved = [p + shift for p in parts]
+        blob = prior_tables.encode(moved, tables, shift)
+        assert abs(prior_tables.estimate(moved, tables, shift) - len(blob)) <= 4
+        back = prior_tables.decode(blob, [p.size for p in moved], tables)
+        assert all(np.array_equal(a, b) for a, b in zip(back, moved))
+    far = [parts[0], parts[1], np.array([10**12])]  # beyond the last table's margin: no prior coding
+    assert prior_tables.estimate(far, tables) is None
+
+
+def test_prior_stream_damage_is_refused():
+    tables = [prior_tables.fit_table(np.arange(-50, 50))]
+    x = [np.arange(-50, 50)]
+    blob = prior_tables.encode(x, tables)
+    with pytest.raises(FormatError):
+        prior_tables.decode(blob[:-5], [100], tables)
+    with pytest.raises(FormatError):
+        prior_tables.decode(blob + b"\0", [100], tables)
+    with pytest.raises(FormatError, match="prior"):  # a prior stream read without its column's record
+        decode_ints(blob, 100)
+    with pytest.raises(FormatError):
+        prior_tables.PriorTable.from_dict({"center": True, "q": [1, 2]}, "test")
+    with pytest.raises(FormatError):
+        prior_tables.PriorTable.from_dict({"center": 0, "q": [0, 999]}, "test")
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_small_files_use_the_priors_and_keep_the_bound(rows, models, tmp_path, spec):
+    plain, with_priors = models
+    bundle = load_model(with_priors)
+    bound = parse_bound(spec)
+    sizes = {True: 0, False: 0}
+    for i, part in enumerate(_files(rows)):
+        for use in (True, False):
+            path = tmp_path / f"{i}-{use}.baler"
+            opts = CompressionOptions(load_bound_spec(spec))
+            opts.use_priors = use
+            header = compress_table([part], bundle, path, opts)
+            sizes[use] += path.stat().st_size
+            used = [rec.get("prior") for rec in header["blocks"][0]["columns"] if rec.get("prior")]
+            assert bool(used) == use and (header.get("priors") == bound_key(opts.bounds)) == use
+            back = decompress(path, bundle)
+            for c in part.columns:
+                _assert_bound(part[c].to_numpy(), back[c].to_numpy(), bound)
+    assert sizes[True] < 0.97 * sizes[False], sizes
+
+
+def test_prior_coded_file_needs_the_decoder_with_the_priors(rows, models, tmp_path):
+    plain, with_priors = models
+    part = _files(rows)[0]
+    opts = CompressionOptions(load_bound_spec("range=1e-3"))
+    compress_table([part], load_model(with_priors), tmp_path / "a.baler", opts)
+    with pytest.raises(ModelMismatchError):
+        decompress(tmp_path / "a.baler", load_model(plain))
+    opts.embed_decoder, opts.model_fallback = True, False
+    compress_table([part], load_model(with_priors), tmp_path / "b.baler", opts, _compare=False)
+    back = decompress(tmp_path / "b.baler")  # the embedded decoder carries the priors
+    for c in part.columns:
+        _assert_bound(part[c].to_numpy(), back[c].to_numpy(), parse_bound("range=1e-3"))
+
+
+def test_blocks_in_threads_all_read_the_priors(rows, models, tmp_path):
+    bundle = load_model(models[1])
+    held = rows.iloc[5000:].reset_index(drop=True)
+    out = {}
+    for threads in (1, 2):
+        opts = CompressionOptions(load_bound_spec("rel=1e-3"), block_rows=700, threads=threads)
+        header = compress_table([held], bundle, tmp_path / f"t{threads}.baler", opts)
+        assert len(header["blocks"]) == 3 and all(any("prior" in r for r in b["columns"]) for b in header["blocks"])
+        out[threads] = (tmp_path / f"t{threads}.baler").read_bytes()
+    assert out[1] == out[2]
+    back = decompress(tmp_path / "t2.baler", bundle, threads=2)
+    for c in held.columns:
+        _assert_bound(held[c].to_numpy(), back[c].to_numpy(), parse_bound("rel=1e-3"))
+
+
+def test_drifted_data_falls_back_and_never_grows(models, tmp_path):
+    """Rows from another distribution (pt 5x harder, other fractions): the streams that fit badly keep their own
+    tables, so a file is never more than the header's few bytes larger than with no priors."""
+    bundle = load_model(models[1])
+    drift = _table(1500, seed=11)
+    for c in ("pt", "mass", "energy", "chE", "neE", "rareE"):
+        drift[c] = drift[c] * np.float32(5.0)
+    sizes, used = {}, {}
+    for use in (True, False):
+        opts = CompressionOptions(load_bound_spec("range=1e-3"))
+        opts.use_priors = use
+        header = compress_table([drift], bundle, tmp_path / f"{use}.baler", opts)
+        used[use] = ["prior" in rec for rec in header["blocks"][0]["columns"]]
+        sizes[use] = (tmp_path / f"{use}.baler").stat().st_size
+        back = decompress(tmp_path / f"{use}.baler", bundle)
+        for c in drift.columns:
+            _assert_bound(drift[c].to_numpy(), back[c].to_numpy(), parse_bound("range=1e-3"))
+    assert sizes[True] <= sizes[False] + 64, sizes
+    assert any(used[True]) and not all(used[True]) and not any(used[False]), used  # some streams fell back
+
+
+def test_malformed_priors_are_refused(models, tmp_path):
+    plain, with_priors = models
+    bundle = load_model(with_priors)
+    key = bound_key(load_bound_spec("range=1e-3"))
+    bad = json.loads(json.dumps(bundle.record["priors"]))
+    column = next(iter(bad[key]))
+    bad[key][column]["r"]["tables"][0]["q"] = [0, 5000]
+    save_record(with_priors, tmp_path / "bad.safetensors", {**bundle.record, "priors": bad})
+    with pytest.raises(FormatError, match="prior table out of range"):
+        prior_set(load_model(tmp_path / "bad.safetensors"), key)
+    with pytest.raises(InputError, match="sequential"):
+        from conftest import make_jets
+
+        dense = tmp_path / "dense.safetensors"
+        train_dataset(make_jets(300), dense, ModelConfig(model="dense", latent_dim=2),
+                      TrainConfig(epochs=1, batch_size=128, device="cpu"))
+        fit_priors(load_model(dense), make_jets(300), load_bound_spec("range=1e-3"))
+
+
+def test_fit_priors_command_and_info(rows, models, tmp_path):
+    plain, _ = models
+    rows.iloc[:5000].to_parquet(tmp_path / "train.parquet")
+    _files(rows)[1].to_parquet(tmp_path / "small.parquet")
+    out = subprocess.run(["baler", "fit-priors", str(plain), str(tmp_path / "train.parquet"), "--error-bound",
+                          "range=1e-3", "-o", str(tmp_path / "m.safetensors")], capture_output=True, text=True,
+                         check=True).stdout
+    assert json.loads(out)["priors"] == "range=0.001"
+    info = subprocess.run(["baler", "info", str(tmp_path / "m.safetensors")], capture_output=True, text=True,
+                          check=True).stdout
+    assert "priors            range=0.001" in info
+    subprocess.run(["baler", "compress", str(tmp_path / "small.parquet"), "-m", str(tmp_path / "m.safetensors"),
+                    "-o", str(tmp_path / "s.baler"), "--error-bound", "range=1e-3"], capture_output=True, check=True)
+    costs = json.loads(subprocess.run(["baler", "info", "--json", "--columns", str(tmp_path / "s.baler")],
+                                      capture_output=True, text=True, check=True).stdout)
+    assert costs["priors"] == "range=0.001" and any(c["prior"] == "r" for c in costs["column_costs"])
+    with ContainerReader(tmp_path / "s.baler") as rd:
+        assert any("prior" in rec for rec in rd.header["blocks"][0]["columns"])
+    proc = subprocess.run(["baler", "fit-priors", str(plain), str(tmp_path / "train.parquet"), "-o",
+                           str(tmp_path / "x.safetensors")], capture_output=True, text=True)
+    assert proc.returncode != 0 and "--error-bound" in proc.stderr
