@@ -50,31 +50,43 @@ def _files(rows, n=4):
     return [held.iloc[i * size : (i + 1) * size].reset_index(drop=True) for i in range(n)]
 
 
-def test_prior_stream_round_trip_and_estimate():
+def test_prior_section_round_trip_and_estimate():
+    """Several streams of a block in one section, each with its own shift, read back in order; each stream's
+    estimate is what it adds to the section within a few bytes."""
     rng = np.random.default_rng(0)
-    train = [np.rint(rng.laplace(c, s, 4000)).astype(np.int64) for c, s in ((0, 0.7), (3, 6), (-40, 400))]
-    tables = [prior_tables.fit_table(x) for x in train]
-    parts = [np.rint(rng.laplace(c, s, n)).astype(np.int64) for (c, s), n in zip(((0, 0.7), (3, 6), (-40, 400)),
-                                                                                     (900, 0, 1500))]
-    for shift in (0, 5, -7):
-        moved = [p + shift for p in parts]
-        blob = prior_tables.encode(moved, tables, shift)
-        assert abs(prior_tables.estimate(moved, tables, shift) - len(blob)) <= 4
-        back = prior_tables.decode(blob, [p.size for p in moved], tables)
-        assert all(np.array_equal(a, b) for a, b in zip(back, moved))
-    far = [parts[0], parts[1], np.array([10**12])]  # beyond the last table's margin: no prior coding
+    shapes = ((0, 0.7), (3, 6), (-40, 400))
+    tables = [prior_tables.fit_table(np.rint(rng.laplace(c, s, 4000)).astype(np.int64)) for c, s in shapes]
+    streams = []
+    for shift, sizes in ((0, (900, 0, 1500)), (5, (10, 20, 30)), (-7, (0, 0, 0))):
+        streams.append(([np.rint(rng.laplace(c, s, n)).astype(np.int64) + shift for (c, s), n in zip(shapes, sizes)],
+                        shift))
+    w = prior_tables.BlockWriter()
+    for parts, shift in streams:
+        w.add(parts, tables, shift)
+    blob = w.finish()
+    est = sum(prior_tables.estimate(parts, tables, shift) for parts, shift in streams)
+    assert abs(len(blob) - est) <= 8 + len(streams)
+    r = prior_tables.BlockReader(blob, len(streams))
+    for parts, _ in streams:
+        back = r.read([p.size for p in parts], tables)
+        assert all(np.array_equal(a, b) for a, b in zip(back, parts))
+    r.finish()
+    far = [streams[0][0][0], streams[0][0][1], np.array([10**12])]  # beyond the last table's margin
     assert prior_tables.estimate(far, tables) is None
 
 
-def test_prior_stream_damage_is_refused():
+def test_prior_section_damage_is_refused():
     tables = [prior_tables.fit_table(np.arange(-50, 50))]
-    x = [np.arange(-50, 50)]
-    blob = prior_tables.encode(x, tables)
-    with pytest.raises(FormatError):
-        prior_tables.decode(blob[:-5], [100], tables)
-    with pytest.raises(FormatError):
-        prior_tables.decode(blob + b"\0", [100], tables)
-    with pytest.raises(FormatError, match="prior"):  # a prior stream read without its column's record
+    w = prior_tables.BlockWriter()
+    w.add([np.arange(-50, 50)], tables, 0)
+    blob = w.finish()
+    for bad, streams in ((blob[:-5], 1), (blob + b"\0", 1), (blob, 2)):
+        with pytest.raises(FormatError):
+            r = prior_tables.BlockReader(bad, streams)
+            for _ in range(streams):
+                r.read([100], tables)
+            r.finish()
+    with pytest.raises(FormatError, match="prior"):  # a prior section read as an integer stream
         decode_ints(blob, 100)
     with pytest.raises(FormatError):
         prior_tables.PriorTable.from_dict({"center": True, "q": [1, 2]}, "test")

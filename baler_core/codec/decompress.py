@@ -15,9 +15,10 @@ from baler_core.codec.inference import float64_decoder, latent_shape, run_decode
 from baler_core.codec.latent import read_latent
 from baler_core.codec.priors import Prior, prior_set
 from baler_core.coding import parallel
-from baler_core.coding.columns import decode_column, free_pred
+from baler_core.coding.columns import decode_column, free_pred, prior_streams
 from baler_core.coding.grid import GRID_MODES, decode_grid
 from baler_core.coding.parallel import ordered_map
+from baler_core.coding.prior_tables import BlockReader, ColumnPriors
 from baler_core.errors import FormatError, InputError, ModelMismatchError
 from baler_core.format.container import ContainerReader
 from baler_core.format.header import Header
@@ -100,12 +101,16 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
             recon_n = np.zeros((n, len(bundle.columns)))
             relations = bundle.record.get("relations") or {}
             data = {}
+            section = _prior_section(rd, b, [rec for _, rec in by_name.values()])
             for j, name in enumerate(bundle.columns):
                 dt, rec = by_name[name]
                 pred = sequential_prediction(dec64, norm, j, recon_n, data, relations)
+                cp = ColumnPriors(priors.get(name, {}), section) if section is not None else None
                 data[name] = decode_column(rec, lambda k, name=name: rd.read(f"b{b}/{name}/{k}"), n, pred, dt, data,
-                                           priors.get(name))
+                                           cp)
                 recon_n[:, j] = norm.transform_column(j, data[name])
+            if section is not None:
+                section.finish()
             return pd.DataFrame({c: data[c] for c in names}, columns=names)
         if frame and blk.get("predictor") == "none":
             vals = decode_column(recs[0], lambda k: rd.read(f"b{b}/field/{k}"), n * per_row,
@@ -140,6 +145,12 @@ def _priors_of(rd: ContainerReader, bundle: ModelBundle) -> dict[str, dict[str, 
     if got is None:
         raise FormatError(f"{rd.path}: coded against the prior set {key!r}, which its decoder does not hold")
     return got
+
+
+def _prior_section(rd: ContainerReader, b: int, recs: list[dict]) -> BlockReader | None:
+    """The reader of block ``b``'s prior-coded streams, if its column records use any."""
+    n = sum(len(prior_streams(rec)) for rec in recs)
+    return BlockReader(rd.read(f"b{b}/prior"), n) if n else None
 
 
 def _decompress_free(rd: ContainerReader, blocks: list, names: list[str], dtypes: list[np.dtype],

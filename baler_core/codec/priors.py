@@ -2,7 +2,7 @@
 every file the model compresses.
 
 A model may hold a prior set per error bound (``bound_key``): per column and integer stream ("r" residuals,
-"zero" flags), the coding mode it was fitted under, the context split the training rows chose (``contexts``)
+"zero" and "flip" flags), the coding mode it was fitted under, the context split the training rows chose (``contexts``)
 and one table per group (``prior_tables``). A file then codes such a stream against the model's tables where
 that is smaller than the stream's own tables, and records only which streams did (``"prior"`` in the column
 record, the set's key in the header). The priors are part of the decoder blob, so its sha256 covers them and
@@ -78,8 +78,8 @@ def prior_set(bundle: ModelBundle, key: str, source: str = "model") -> dict[str,
 def fit_priors(bundle: ModelBundle, table: pd.DataFrame, bounds: BoundSpec,
                opts: CompressionOptions | None = None) -> dict[str, dict[str, dict]]:
     """The priors of ``bundle`` under ``bounds``, fitted on ``table`` (the model's training rows): the rows are
-    compressed as one block, and every context-split residual and zero-flag stream the coder chose is counted,
-    group by group."""
+    compressed as one block, and every residual, zero-flag and sign-flip stream is counted group by group, in
+    the groups the coder chose."""
     if bundle.kind != "table" or not is_sequential(bundle.model):
         raise InputError("priors are fitted for sequential table models (baler train --model sequential)")
     if not len(table):

@@ -159,7 +159,7 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
                  {"name": "none", "decoder_sha256": None, "decoder_bytes": 0, "embedded": False, "used": False})
         header = {
             "format": "baler", "kind": "table", "baler_version": __version__, "n_rows": n_total,
-            "columns": columns, "model_columns": bundle.columns if bundle is not None else [c["name"] for c in columns],
+            "columns": columns,
             "latent": {"dtype": spec}, "model": model, "error_bound": opts.bounds.to_dict(),
             "raw_bytes": int(n_total * sum(np.dtype(c["dtype"]).itemsize for c in columns)), "blocks": blocks,
         }
@@ -192,7 +192,7 @@ def _encode_dense_block(w: _Sections, b: int, chunk: pd.DataFrame, bundle: Model
     recs: dict[str, dict] = {"__latent__": lat_params}
     for j, name in enumerate(bundle.columns):
         x = chunk[name].to_numpy()
-        rec, streams, _ = bounded(x, opts.bounds.for_column(name), lambda b: encode_best(x, pred[:, j], b, opts))
+        rec, streams, _ = bounded(x, opts.bounds.for_column(name), lambda b: encode_best(x, pred[:, j], b, opts, j))
         for k, v in streams.items():
             w.add(f"b{b}/{name}/{k}", v)
         recs[name] = rec
@@ -214,32 +214,37 @@ def _encode_sequential(w: _Sections, b: int, chunk: pd.DataFrame, bundle: ModelB
     recon: dict[str, np.ndarray] = {}
     sources: dict[tuple[str, bool], contexts.Source] = {}
     recs = {}
+    prior_section = prior_tables.BlockWriter()
     for j, name in enumerate(bundle.columns):
         pred = sequential_prediction(dec64, norm, j, recon_n, recon, relations)
         x = chunk[name].to_numpy()
-        rec, streams, out = bounded(x, opts.bounds.for_column(name), lambda b: encode_best(x, pred, b, opts))
-        _split_by_context(name, rec, streams, sources, recon, opts, pred, (priors or {}).get(name, {}))
+        rec, streams, out = bounded(x, opts.bounds.for_column(name), lambda b: encode_best(x, pred, b, opts, j))
+        _split_by_context(name, rec, streams, sources, recon, opts, pred, (priors or {}).get(name, {}),
+                          prior_section)
         sources.update(contexts.sources_of(name, out))
         for k, v in streams.items():
             w.add(f"b{b}/{name}/{k}", v)
         recs[name] = rec
         recon[name] = out
         recon_n[:, j] = norm.transform_column(j, out)
+    if len(prior_section):
+        w.add(f"b{b}/prior", prior_section.finish())
     return recs
 
 
 def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: dict,
                       recon: dict[str, np.ndarray], opts: CompressionOptions, pred: np.ndarray,
-                      priors: dict[str, Prior]) -> None:
-    """Replace the residual stream and the zero flags by per-group streams (see ``contexts``) where smaller:
+                      priors: dict[str, Prior], prior_section: prior_tables.BlockWriter) -> None:
+    """Replace the residual stream and the zero and sign flags by per-group streams (see ``contexts``) where smaller:
     split by an earlier column (``sources``) or by the column's own dither position or phase; then by the
-    model's prior for the stream (``priors``: split and tables from the model) where that is smaller still."""
+    model's prior for the stream (``priors``: split and tables from the model, the values coded into the block's
+    ``prior_section``) where that is smaller still."""
     if "lorenzo" in rec:
         return
     dither = dither_values(rec, pred)
     sources = {**sources, **dither_sources(rec, pred)}
     n = pred.size
-    for stream in ("r", "zero"):
+    for stream in ("r", "zero", "flip"):
         if stream not in streams:
             continue
         r = decode_ints(streams[stream], n)
@@ -254,16 +259,18 @@ def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: 
             ctx = rec[contexts.record_key(stream)] = got[1]
         values = None if dither is None else dither[0]
         if stream in priors:
-            _code_with_prior(stream, r, priors[stream], rec, streams, recon, values)
+            _code_with_prior(stream, r, priors[stream], rec, streams, recon, values, prior_section)
         if opts.observe is not None:
             g, k = contexts.item_groups(ctx, n, recon, values)
             opts.observe(name, stream, rec["mode"], ctx, contexts.by_group(r, g, k))
 
 
 def _code_with_prior(stream: str, r: np.ndarray, prior: Prior, rec: dict, streams: dict[str, bytes],
-                     recon: dict[str, np.ndarray], dither: dict[str, np.ndarray] | None) -> None:
-    """Code ``stream`` (values ``r``) against the model's prior where its size estimate and then its real size are
-    below what the stream takes now (its own tables: the fallback, so a prior never costs more than a few bytes)."""
+                     recon: dict[str, np.ndarray], dither: dict[str, np.ndarray] | None,
+                     prior_section: prior_tables.BlockWriter) -> None:
+    """Move ``stream`` (values ``r``) into the block's prior section where its estimated size there (within a few
+    bytes of the real one) is below what it takes now with its own tables: the fallback, so a prior never costs
+    more than a few bytes."""
     try:
         g, k = contexts.item_groups(prior.ctx, r.size, recon, dither)
     except FormatError:  # the prior's split needs what this block lacks (a dither context)
@@ -271,21 +278,17 @@ def _code_with_prior(stream: str, r: np.ndarray, prior: Prior, rec: dict, stream
     if k != len(prior.tables):
         return
     now = [key for key in streams if key == stream or key.startswith(f"{stream}@")]
-    size = sum(len(streams[key]) for key in now)
     parts = contexts.by_group(r, g, k)
-    best, smallest = None, size
+    best, smallest = None, sum(len(streams[key]) for key in now)
     for shift in sorted({0, prior_tables.best_shift(parts, prior.median)}):
         est = prior_tables.estimate(parts, prior.tables, shift)
         if est is not None and est < smallest:
             best, smallest = shift, est
     if best is None:
         return
-    blob = prior_tables.encode(parts, prior.tables, best)
-    if len(blob) >= size:
-        return
+    prior_section.add(parts, prior.tables, best)
     for key in now:
         del streams[key]
-    streams[stream] = blob
     rec.pop(contexts.record_key(stream), None)
     rec["prior"] = [*rec.get("prior", []), stream]
 

@@ -87,13 +87,15 @@ def misses_bound(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, para
 
 def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int,
                    lorenzo_shape: tuple[int, ...] | None = None, aligned: bool = False, stored_pred: bool = False,
-                   dither: bool = False) -> tuple[dict, dict[str, bytes], np.ndarray]:
+                   dither: bool = False, seed: int | None = None) -> tuple[dict, dict[str, bytes], np.ndarray]:
     """Code one column (1-D values, any numeric dtype) against its float64 prediction. Fields pass their
     block shape as ``lorenzo_shape`` to code the residuals' Lorenzo differences instead. ``aligned`` codes
     float columns on the grid of multiples of the step (modes ``alin``/``alog``): the residual is the difference
     of the value's and the prediction's grid indices. ``stored_pred``: the prediction is a constant stored in
     the record, read back bit for bit, so no value needs guarding against a prediction computed differently.
-    ``dither``: bounded float columns (not Lorenzo-coded blocks) are coded with subtractive dither."""
+    ``dither``: bounded float columns (not Lorenzo-coded blocks) are coded with subtractive dither, its offsets
+    drawn from ``seed`` (by default a checksum of the first values; a table coded with a model passes the
+    column's position, a few bits in the header instead of 32: any seed gives data-independent offsets)."""
     n = x.size
     streams: dict[str, bytes] = {}
     if x.dtype.kind == "b":
@@ -109,9 +111,11 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
     params: dict = {}
     r = zero = flip = None
     guard = None  # predictions on a rounding boundary, stored exactly (see quantization.fragile)
-    offsets = seed = None  # subtractive dither, in steps, for the lin / log family
+    offsets = None  # subtractive dither, in steps, for the lin / log family
     if dither and lorenzo_shape is None and bound.kind in ("abs", "range", "rel"):
-        seed = zlib.crc32(np.ascontiguousarray(x[:DITHER_SEED_VALUES]).tobytes())
+        seed = zlib.crc32(np.ascontiguousarray(x[:DITHER_SEED_VALUES]).tobytes()) if seed is None else seed
+    else:
+        seed = None
     if is_integer_column(x, finite):
         mode = "int"
         lo, hi = (int(fin_vals.min()), int(fin_vals.max())) if fin_vals.size else (0, 0)
@@ -129,7 +133,7 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
         with np.errstate(over="ignore"):  # a span beyond float64 is clamped (the header is strict JSON)
             span = float(fin_vals.max() - fin_vals.min()) if fin_vals.size else 0.0
         col_range = min(span, float(np.finfo(np.float64).max))
-        params = {"step": residual_step(bound.kind, bound.value, col_range), "range": col_range}
+        params = {"step": short_step(residual_step(bound.kind, bound.value, col_range)), "range": col_range}
         if params["step"] <= 0 or not np.isfinite(params["step"]):
             params["step"] = 1.0
         step = params["step"]
@@ -147,7 +151,7 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
             r, _ = quantize_residual(np.where(finite, xf - pred - shift, 0.0), step)
     else:  # rel
         mode = "alog" if aligned else "log"
-        params = {"step": residual_step("rel", bound.value, 0.0)}
+        params = {"step": short_step(residual_step("rel", bound.value, 0.0))}
         zero = (xf == 0) & finite
         with np.errstate(divide="ignore"):
             lx = np.log(np.abs(np.where(finite & ~zero, xf, 1.0)))
@@ -189,7 +193,17 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
     if offsets is not None:  # a mode of its own: a 1.7 reader refuses it rather than rebuild it undithered
         mode = "d" + mode
         params["dither"] = seed
-    return {"mode": mode, "n_exceptions": int(idx.size), **params}, streams, out
+    params.pop("range", None)  # for the bound check only: no reader needs it
+    return {"mode": mode, **({"n_exceptions": int(idx.size)} if idx.size else {}), **params}, streams, out
+
+
+def short_step(step: float) -> float:
+    """The step rounded down to six significant digits: at most 1e-5 finer (no bound is loosened), and a few
+    bytes in the header instead of seventeen digits."""
+    if not np.isfinite(step) or step <= 0:
+        return step
+    short = float(f"{step:.5e}")
+    return short if short <= step else float(f"{step * (1 - 1e-5):.5e}")
 
 
 def _dither_shift(seed: int | None, n: int, step: float) -> tuple[np.ndarray | None, np.ndarray | float]:
@@ -219,25 +233,26 @@ def aligned_residual(v: np.ndarray, pred: np.ndarray, step: float) -> np.ndarray
     return r
 
 
-def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: CompressionOptions
-                 ) -> tuple[dict, dict[str, bytes], np.ndarray]:
+def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: CompressionOptions, seed: int | None = None
+                ) -> tuple[dict, dict[str, bytes], np.ndarray]:
     """Code a float column three ways and keep the smallest: residuals of the prediction, grid indices
     relative to the prediction's (better where values repeat, e.g. exact zeros), and grid indices relative to
     a constant (better where the model predicts the column worse than its own spread)."""
-    first = encode_column(x, pred, bound, opts.entropy, opts.level, dither=opts.dither)
+    first = encode_column(x, pred, bound, opts.entropy, opts.level, dither=opts.dither, seed=seed)
     if DITHERED_MODES.get(first[0]["mode"], first[0]["mode"]) not in ("lin", "log"):
         return first
     center = free_center(x, bound)
     const = encode_column(x, np.full(x.shape, center), bound, opts.entropy, opts.level, aligned=True,
-                           stored_pred=True, dither=opts.dither)
+                           stored_pred=True, dither=opts.dither, seed=seed)
     const[0]["pred"] = center
-    cands = [first, encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True, dither=opts.dither),
-             const]
+    cands = [first, encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True, dither=opts.dither,
+                                  seed=seed), const]
     return min(cands, key=coded_size)
 
 
 def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
-                   decoded: dict[str, np.ndarray] | None = None, prior: dict | None = None) -> np.ndarray:
+                   decoded: dict[str, np.ndarray] | None = None, prior: prior_tables.ColumnPriors | None = None
+                  ) -> np.ndarray:
     """One column from its record and streams; ``decoded`` holds the columns decoded before it (sequential
     blocks), which a context-split residual stream needs; ``prior``: the model's priors of the column's streams
     (``codec.priors``), for streams coded against them."""
@@ -272,7 +287,7 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
             raise FormatError(f"Lorenzo shape {shape} does not hold {n} values")
         r = inverse_lorenzo(r, shape)
     zero = read_ints(rec, read, n, decoded, "zero", dither, prior) if mode in ("log", "alog") else None
-    flip = decode_ints(read("flip"), n) if mode in ("log", "alog") else None
+    flip = read_ints(rec, read, n, decoded, "flip", dither, prior) if mode in ("log", "alog") else None
     try:
         recon = reconstruct(mode, pred, r, rec, zero, flip, offsets)
     except (KeyError, TypeError) as exc:
@@ -291,18 +306,18 @@ def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
 
 
 def read_ints(rec: dict, read, n: int, decoded: dict[str, np.ndarray] | None, stream: str,
-              dither: dict[str, np.ndarray] | None = None, prior: dict | None = None) -> np.ndarray:
+              dither: dict[str, np.ndarray] | None = None, prior: prior_tables.ColumnPriors | None = None
+              ) -> np.ndarray:
     """A column's integer ``stream``: one stream, groups split by earlier decoded columns or the column's
     dither contexts (``contexts``), or groups coded against the model's prior (``prior_tables``)."""
     if stream in prior_streams(rec):
-        entry = (prior or {}).get(stream)
+        entry = prior.entries.get(stream) if prior is not None else None
         if entry is None:
             raise FormatError(f"stream {stream!r} is coded against a prior the decoder does not hold")
         g, k = contexts.item_groups(entry.ctx, n, decoded, dither)
         if k != len(entry.tables):
             raise FormatError(f"the prior of stream {stream!r} has {len(entry.tables)} tables for {k} groups")
-        return contexts.ungroup(prior_tables.decode(read(stream), np.bincount(g, minlength=k).tolist(),
-                                                    entry.tables), g, k)
+        return contexts.ungroup(prior.reader.read(np.bincount(g, minlength=k).tolist(), entry.tables), g, k)
     if contexts.record_key(stream) not in rec:
         return decode_ints(read(stream), n)
     return contexts.decode_split(read, rec, n, decoded, stream, dither)
@@ -311,7 +326,7 @@ def read_ints(rec: dict, read, n: int, decoded: dict[str, np.ndarray] | None, st
 def prior_streams(rec: dict) -> list[str]:
     """The streams of a column record coded against the model's prior."""
     streams = rec.get("prior", [])
-    if not isinstance(streams, list) or not all(s in ("r", "zero") for s in streams):
+    if not isinstance(streams, list) or not all(s in ("r", "zero", "flip") for s in streams):
         raise FormatError(f"column record's prior streams {streams!r} malformed")
     return streams
 
@@ -344,11 +359,11 @@ def _coded_prediction(rec: dict, mode: str, pred: np.ndarray) -> np.ndarray:
     return np.nan_to_num(pred, nan=0.0, posinf=1e300, neginf=-1e300)
 
 
-def _splits_by_dither(rec: dict, prior: dict | None = None) -> bool:
+def _splits_by_dither(rec: dict, prior: prior_tables.ColumnPriors | None = None) -> bool:
     """Whether a record's context splits, or those of the priors its streams use, use the column's dither
     contexts (so the decoder computes them)."""
-    lists = [rec.get(key) for key in ("ctx", "zero_ctx")]
-    lists += [prior[s].ctx for s in prior_streams(rec) if s in prior] if prior else []
+    lists = [rec.get(key) for key in ("ctx", "zero_ctx", "flip_ctx")]
+    lists += [prior.entries[s].ctx for s in prior_streams(rec) if s in prior.entries] if prior else []
     return any(isinstance(item, dict) and "dither" in item for items in lists
                for item in (items if isinstance(items, list) else ()))
 

@@ -299,7 +299,7 @@ def sources_of(name: str, values: np.ndarray) -> dict[tuple[str, bool], Source]:
 
 def record_key(stream: str) -> str:
     """Where a column's record keeps the splits of ``stream``: ``ctx`` for the residuals ``r``, else
-    ``<stream>_ctx`` (the zero flags of relative bounds: ``zero_ctx``)."""
+    ``<stream>_ctx`` (the zero and sign flags of relative bounds: ``zero_ctx``, ``flip_ctx``)."""
     return "ctx" if stream == "r" else f"{stream}_ctx"
 
 

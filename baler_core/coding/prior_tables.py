@@ -6,22 +6,24 @@ on the model's training rows. Every token from 0 up to ``MARGIN`` tokens beyond 
 weight, so a file a little wider than the training rows still codes; a value beyond that makes the stream
 fall back to its own table (``estimate`` returns None).
 
-Stream (integer-stream method ``PRIOR_METHOD`` in a column's section): ``u8 method``, the ``shift`` of every
-table's center (a zigzagged varint: a column whose prediction is a per-file constant has its residuals moved by
-a whole number of steps) and the number of 32-bit words (a varint), then one rANS stream of those words holding
-every group's tokens (group 0 decodes first), then the raw low bits of each group in group order. The groups,
-their sizes and their tables come from the model and the decoded context columns, so the stream stores nothing
-else.
+Section (``b<block>/prior``, method ``PRIOR_METHOD``): every stream of a block coded against the model's priors,
+in the order the block's columns decode them (model order; within a column ``r``, ``zero``, ``flip``). ``u8
+method``, one zigzagged varint per stream (the ``shift`` of its tables' centers: a column whose prediction is a
+per-file constant has its residuals moved by a whole number of steps), a varint count of 32-bit words, the words
+(one rANS stream holding every group of every stream, in that order), then each group's raw low bits in the same
+order. The streams, their groups, sizes and tables come from the column records, the model and the decoded
+context columns, so the section stores nothing else, and a block pays one coder flush and one section entry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from baler_core.coding.entropy import PRIOR_METHOD, unzigzag, zigzag
-from baler_core.coding.rans import Q_MAX, information_bits, payload_bytes, q_weights, quantized
+from baler_core.coding.rans import Q_MAX, information_bits, q_weights, quantized
 from baler_core.coding.tokens import join_tokens, low_bits, low_bits_bytes, split_tokens, token_limit
 from baler_core.errors import FormatError
 
@@ -37,7 +39,7 @@ class PriorTable:
     center: int
     q: np.ndarray
 
-    @property
+    @cached_property
     def probs(self) -> np.ndarray:
         return q_weights(self.q)
 
@@ -95,10 +97,6 @@ def _read_varint(blob: bytes, pos: int) -> tuple[int, int]:
             return v, pos
 
 
-def _head(shift: int, nwords: int) -> bytes:
-    return bytes([PRIOR_METHOD]) + _varint(2 * shift if shift >= 0 else -2 * shift - 1) + _varint(nwords)
-
-
 def best_shift(parts: list[np.ndarray], median: int) -> int:
     """The center shift that moves the stream's median to the training rows' ``median``."""
     x = np.concatenate(parts) if parts else np.zeros(0, np.int64)
@@ -106,7 +104,8 @@ def best_shift(parts: list[np.ndarray], median: int) -> int:
 
 
 def estimate(parts: list[np.ndarray], tables: list[PriorTable], shift: int = 0) -> int | None:
-    """Bytes of ``encode(parts, tables, shift)``, from histograms; None where a value lies beyond its table."""
+    """Bytes a stream adds to its block's section (its information and raw bits, and its shift), from
+    histograms; None where a value lies beyond its table."""
     if abs(shift) >= 2**61:
         return None
     bits, extra = 0.0, 0
@@ -118,58 +117,95 @@ def estimate(parts: list[np.ndarray], tables: list[PriorTable], shift: int = 0) 
             return None
         bits += information_bits(np.bincount(tok, minlength=t.q.size), t.probs)
         extra += low_bits_bytes(nlow)
-    words = payload_bytes(bits)
-    return len(_head(shift, words // 4)) + words + extra
+    return len(_varint(_zigzag(shift))) + int(np.ceil(bits / 8)) + extra
 
 
-def encode(parts: list[np.ndarray], tables: list[PriorTable], shift: int = 0) -> bytes:
-    """Every group's values in one stream (see the module docstring); every token must lie in its table."""
-    import constriction
-
-    coder = constriction.stream.stack.AnsCoder()
-    lows = []
-    coded = [(_tokens(x, t.center + shift), t) for x, t in zip(parts, tables, strict=True)]
-    for (z, tok, nlow), t in reversed(coded):  # a stack: the last group pushed decodes first
-        if tok.size:
-            model = constriction.stream.model.Categorical(t.probs, perfect=False)
-            coder.encode_reverse(tok.astype(np.int32), model)
-    for (z, tok, nlow), _ in coded:
-        lows.append(low_bits(z, nlow))
-    words = coder.get_compressed().astype("<u4").tobytes()
-    return _head(shift, len(words) // 4) + words + b"".join(lows)
+def _zigzag(v: int) -> int:
+    return 2 * v if v >= 0 else -2 * v - 1
 
 
-def decode(blob: bytes, sizes: list[int], tables: list[PriorTable]) -> list[np.ndarray]:
-    """The groups' values (int64) of a stream written by :func:`encode`."""
-    import constriction
+class BlockWriter:
+    """Collects a block's prior-coded streams; :meth:`finish` writes its section."""
 
-    if not blob or blob[0] != PRIOR_METHOD:
-        raise FormatError("integer stream is not coded against the model's prior")
-    z, pos = _read_varint(blob, 1)
-    nwords, start = _read_varint(blob, pos)
-    shift = (z >> 1) ^ -(z & 1)
-    pos = start + 4 * nwords
-    if abs(shift) >= 2**61 or nwords > MAX_WORDS or pos > len(blob):
-        raise FormatError("prior-coded stream declares a shift or words beyond limits")
-    words = np.frombuffer(blob, dtype="<u4", count=nwords, offset=start).astype(np.uint32)
-    toks = []
-    try:
-        coder = constriction.stream.stack.AnsCoder(words)
+    def __init__(self) -> None:
+        self.shifts: list[int] = []
+        self.groups: list[tuple[np.ndarray, np.ndarray, np.ndarray, PriorTable]] = []
+
+    def __len__(self) -> int:
+        return len(self.shifts)
+
+    def add(self, parts: list[np.ndarray], tables: list[PriorTable], shift: int) -> None:
+        """One stream: its groups' values and tables (every token must lie in its table: see ``estimate``)."""
+        self.shifts.append(shift)
+        self.groups.extend((*_tokens(x, t.center + shift), t) for x, t in zip(parts, tables, strict=True))
+
+    def finish(self) -> bytes:
+        import constriction
+
+        coder = constriction.stream.stack.AnsCoder()
+        for _, tok, _, t in reversed(self.groups):  # a stack: the last group pushed decodes first
+            if tok.size:
+                coder.encode_reverse(tok.astype(np.int32), _model(t))
+        words = coder.get_compressed().astype("<u4").tobytes()
+        head = bytes([PRIOR_METHOD]) + b"".join(_varint(_zigzag(v)) for v in self.shifts) + _varint(len(words) // 4)
+        return head + words + b"".join(low_bits(z, nlow) for z, _, nlow, _ in self.groups)
+
+
+class BlockReader:
+    """Reads a block's prior-coded streams in the order they were written; :meth:`finish` checks that the
+    section held exactly them."""
+
+    def __init__(self, blob: bytes, n_streams: int) -> None:
+        import constriction
+
+        if not blob or blob[0] != PRIOR_METHOD:
+            raise FormatError("prior section is not coded against the model's priors")
+        pos, self.shifts = 1, []
+        for _ in range(n_streams):
+            z, pos = _read_varint(blob, pos)
+            self.shifts.append((z >> 1) ^ -(z & 1))
+        nwords, start = _read_varint(blob, pos)
+        self.pos = start + 4 * nwords
+        if any(abs(v) >= 2**61 for v in self.shifts) or nwords > MAX_WORDS or self.pos > len(blob):
+            raise FormatError("prior section declares shifts or words beyond limits")
+        self.blob, self.next_stream = blob, 0
+        try:
+            self.coder = constriction.stream.stack.AnsCoder(
+                np.frombuffer(blob, dtype="<u4", count=nwords, offset=start).astype(np.uint32))
+        except Exception as exc:  # constriction raises on invalid data
+            raise FormatError(f"prior section does not decode ({exc})") from exc
+
+    def read(self, sizes: list[int], tables: list[PriorTable]) -> list[np.ndarray]:
+        """The next stream's groups (int64), of ``sizes`` values under ``tables``."""
+        if self.next_stream >= len(self.shifts):
+            raise FormatError("prior section holds fewer streams than the column records use")
+        shift = self.shifts[self.next_stream]
+        self.next_stream += 1
+        out = []
         for n, t in zip(sizes, tables, strict=True):
-            model = constriction.stream.model.Categorical(t.probs, perfect=False)
-            toks.append(coder.decode(model, n).astype(np.int64) if n else np.zeros(0, np.int64))
-        leftover = not coder.is_empty()
-    except FormatError:
-        raise
-    except Exception as exc:  # constriction raises on exhausted or invalid data
-        raise FormatError(f"prior-coded stream does not decode ({exc})") from exc
-    if leftover:
-        raise FormatError("prior-coded stream is damaged: words left over after its values")
-    out = []
-    for tok, t in zip(toks, tables):
-        z, pos = join_tokens(tok, blob, pos, SPLIT, MSB)
-        out.append(unzigzag(z) + np.int64(t.center + shift))
-    if pos != len(blob):
-        raise FormatError("prior-coded stream has trailing bytes after its low bits")
-    return out
+            try:
+                tok = self.coder.decode(_model(t), n).astype(np.int64) if n else np.zeros(0, np.int64)
+            except Exception as exc:  # exhausted or invalid data
+                raise FormatError(f"prior section does not decode ({exc})") from exc
+            z, self.pos = join_tokens(tok, self.blob, self.pos, SPLIT, MSB)
+            out.append(unzigzag(z) + np.int64(t.center + shift))
+        return out
 
+    def finish(self) -> None:
+        if self.next_stream != len(self.shifts) or not self.coder.is_empty() or self.pos != len(self.blob):
+            raise FormatError("prior section is damaged: streams, words or low bits left over")
+
+
+def _model(t: PriorTable):
+    import constriction
+
+    return constriction.stream.model.Categorical(t.probs, perfect=False)
+
+
+@dataclass
+class ColumnPriors:
+    """What a column's decoder needs of the priors: the model's entries of its streams (stream -> an object
+    with ``ctx`` and ``tables``, ``codec.priors.Prior``) and its block's section reader."""
+
+    entries: dict
+    reader: BlockReader
