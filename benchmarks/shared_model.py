@@ -7,11 +7,17 @@ the same sequential model, against the same rows as one file; and one file's byt
   neighbours stay together) into ``--files`` files of equal size.
 - Model: ``--model`` or a sequential model (8 wide, L1, up to 300 epochs, patience 20) trained on every row
   first, as in ``anchors.py``.
+- Priors (``baler fit-priors``): fitted for each bound on every row (the rows the model was trained on) into a
+  copy of the model; each point is compressed with them and without (``use_priors=False``), the decoder's bytes
+  (with or without the priors) counted once.
+- ``--set-range``: a ``range=X`` bound is also run as per-column ``abs`` bounds of X times the whole set's range
+  (``set-range=X``): the precision one file of all rows has, the same in every small file. Under ``range=X``
+  each small file's bound is X times its own, narrower, range: a tighter bound, more bytes.
 - Pooled ratio: the raw float32 bytes of every file over the sum of the files' bytes plus the decoder's bytes
-  once. Per-file overhead: the header (zstd JSON with the section index) and the integer-stream tables.
+  once. Header: the zstd JSON with the section index, and the trailer.
 
     python benchmarks/shared_model.py                          # range 1e-3 and rel 4.9e-4, 20 files
-    python benchmarks/shared_model.py --bounds rms=1e-2 --files 20 --model seq.safetensors
+    python benchmarks/shared_model.py --bounds rms=1e-2 --files 20 --model seq.safetensors --set-range
 """
 
 from __future__ import annotations
@@ -45,17 +51,37 @@ def header_bytes(path: Path) -> int:
     return n + 8 + 48
 
 
-def compress_files(parts: list[pd.DataFrame], model: Path | None, spec: str, tmp: Path) -> dict:
+def bounds_of(spec: str, df: pd.DataFrame):
+    """The BoundSpec of ``spec``; ``set-range=X``: per-column abs bounds of X times each column's range in ``df``."""
+    from baler_core.coding.error_bounds import Bound, BoundSpec, load_bound_spec
+
+    if spec.startswith("set-range="):
+        x = float(spec.split("=", 1)[1])
+        return BoundSpec(Bound("range", x), {c: Bound("abs", x * float(df[c].max() - df[c].min())) for c in df.columns})
+    return load_bound_spec(spec)
+
+
+def with_priors(model: Path, df: pd.DataFrame, bounds, out: Path) -> Path:
+    """A copy of ``model`` with priors for ``bounds`` fitted on ``df``."""
+    from baler_core.codec.priors import add_priors, bound_key, fit_priors
+    from baler_core.models.store import load_model
+
+    bundle = load_model(model)
+    add_priors(model, out, bundle, bound_key(bounds), fit_priors(bundle, df, bounds))
+    return out
+
+
+def compress_files(parts: list[pd.DataFrame], model: Path | None, bounds, tmp: Path, use_priors: bool = True
+                   ) -> dict:
     """Compress each part; totals of raw bytes, file bytes, header bytes and seconds."""
     from baler_core.codec import CompressionOptions, compress_table
-    from baler_core.coding.error_bounds import load_bound_spec
     from baler_core.models.store import load_model
 
     bundle = load_model(model) if model is not None else None
     out = {"raw": 0, "bytes": 0, "header": 0, "seconds": 0.0}
     for i, part in enumerate(parts):
         path = tmp / f"part{i}.baler"
-        opts = CompressionOptions(load_bound_spec(spec))
+        opts = CompressionOptions(bounds, use_priors=use_priors)
         t = time.perf_counter()
         compress_table([part], bundle, path, opts, source=f"part {i}")
         out["seconds"] += time.perf_counter() - t
@@ -71,34 +97,38 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--model", type=Path, help="sequential model file (trained on every row when absent)")
     ap.add_argument("--files", type=int, default=20, help="files to cut the rows into")
     ap.add_argument("--bounds", nargs="+", default=["range=1e-3", "rel=4.9e-4"])
+    ap.add_argument("--set-range", action="store_true", help="also run range=X bounds as set-range=X")
     a = ap.parse_args(argv)
     if not a.data.exists():
         sys.exit(f"{a.data} is absent: give --data")
     from baler_core.models.store import load_model
 
     df = pd.read_parquet(a.data).drop(columns=["weight"], errors="ignore")
+    specs = [*a.bounds, *(f"set-{s}" for s in a.bounds if a.set_range and s.startswith("range="))]
     with tempfile.TemporaryDirectory(prefix="baler-shared-") as d:
         tmp = Path(d)
         model = a.model
         if model is None:
             model = tmp / "seq.safetensors"
             train(df, model)
-        decoder = len(load_model(model).decoder_blob())
-        print(f"{len(df)} rows, {a.files} files; decoder {decoder} bytes")
         size = -(-len(df) // a.files)
         parts = [df.iloc[s : s + size].reset_index(drop=True) for s in range(0, len(df), size)]
-        print("| bound | files | rows a file | pooled ratio | against one file | header bytes a file "
-              "| compress s | shared by " + " / ".join(map(str, SHARING)) + " (one file) |")
-        print("|---|---:|---:|---:|---:|---:|---:|---|")
-        for spec in a.bounds:
-            one = compress_files([df], model, spec, tmp)
-            many = compress_files(parts, model, spec, tmp)
-            r1 = one["raw"] / (one["bytes"] + decoder)
-            rn = many["raw"] / (many["bytes"] + decoder)
-            shared = " / ".join(f"{one['raw'] * k / (one['bytes'] * k + decoder):.2f}" for k in SHARING)
-            for label, got, r, k in (("1", one, r1, 1), (str(len(parts)), many, rn, len(parts))):
-                print(f"| {spec} | {label} | {len(df) // k} | {r:.2f} | {r / r1 - 1:+.1%} | "
-                      f"{got['header'] / k:.0f} | {got['seconds']:.1f} | {shared if k == 1 else ''} |")
+        print(f"{len(df)} rows, {len(parts)} files of {size} rows; decoder without priors "
+              f"{len(load_model(model).decoder_blob())} bytes")
+        print("| bound | priors | decoder bytes | one file | " + f"{len(parts)} files | against one file | "
+              "header bytes a file | one file shared by " + " / ".join(map(str, SHARING)) + " |")
+        print("|---|---|---:|---:|---:|---:|---:|---|")
+        for spec in specs:
+            bounds = bounds_of(spec, df)
+            fitted = with_priors(model, df, bounds, tmp / "priors.safetensors")
+            for use in (False, True):
+                decoder = len(load_model(fitted if use else model).decoder_blob())
+                one = compress_files([df], fitted, bounds, tmp, use)
+                many = compress_files(parts, fitted, bounds, tmp, use)
+                r1, rn = one["raw"] / (one["bytes"] + decoder), many["raw"] / (many["bytes"] + decoder)
+                shared = " / ".join(f"{one['raw'] * k / (one['bytes'] * k + decoder):.2f}" for k in SHARING)
+                print(f"| {spec} | {'yes' if use else 'no'} | {decoder} | {r1:.2f} | {rn:.2f} | {rn / r1 - 1:+.1%} | "
+                      f"{many['header'] / len(parts):.0f} | {shared} |", flush=True)
 
 
 if __name__ == "__main__":

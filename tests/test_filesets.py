@@ -16,6 +16,7 @@ from conftest import make_jets
 from baler_core.errors import InputError
 from baler_core.evaluation import filesets as pooling
 from baler_core.evaluation.metrics import per_variable_metrics
+from baler_core.format.container import ContainerReader
 from baler_core.io import filesets as fs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -163,7 +164,7 @@ def _config(source: dict) -> dict:
         "datasets": {"jets": {"kind": "table", "source": source, "evaluate_files": True}},
         "split": {"val_fraction": 0.2, "test_fraction": 0.25, "seed": 0},
         "sweep": {"ratios": [4], "seeds": [0], "error_bounds": [BOUND_SPEC]},
-        "model": {"model": "dense", "hidden": [16, 8]},
+        "model": {"model": "sequential"},
         "training": {"epochs": 2, "batch_size": 64, "device": "cpu", "patience": 5},
         "baselines": {"gzip_levels": [1], "zstd_levels": [1]},
         "overrides": {},
@@ -184,16 +185,21 @@ def fileset_run(tmp_path_factory):
 @snakemake_needed
 def test_per_file_run_rebuilds_every_value_within_the_bound(fileset_run):
     from baler_core.codec import iter_decompress
+    from baler_core.codec.priors import bound_key
+    from baler_core.coding.error_bounds import load_bound_spec
     from baler_core.models.store import load_model
 
     tmp, table, paths = fileset_run
-    point = tmp / "results/jets/dense-r4-s0" / BOUND_DIR
-    bundle = load_model(point.parent / "model.safetensors")
+    point = tmp / "results/jets/sequential-r4-s0" / BOUND_DIR
+    bundle = load_model(point / "model.safetensors")  # the model with the bound's priors (rule fit_priors)
+    assert list(bundle.record["priors"]) == [bound_key(load_bound_spec(BOUND_SPEC))]
     rebuilt = []
     for p in paths:
         orig = pd.read_parquet(p)
         baler_file = point / "files" / f"{fs.file_stem(str(p.relative_to(tmp)))}.baler"
         rec = pd.concat(list(iter_decompress(baler_file, bundle)), ignore_index=True)
+        with ContainerReader(baler_file) as rd:
+            assert rd.header["priors"] in bundle.record["priors"]  # the files store no tables of their own
         assert list(rec.columns) == list(orig.columns) and len(rec) == len(orig)
         for c in orig.columns:  # the bound: relative to the column's range in the file (each file is one block)
             o, r = orig[c].to_numpy(np.float64), rec[c].to_numpy(np.float64)

@@ -11,6 +11,17 @@ from baler_core.cli.args import add_input_options, split_list
 from baler_core.errors import InputError
 
 
+def unsupported(bundle, bounds) -> str | None:
+    """Why no priors can be fitted for ``bundle`` under ``bounds``; None where they can."""
+    from baler_core.models import is_sequential
+
+    if bundle.kind != "table" or not is_sequential(bundle.model):
+        return f"priors are fitted for sequential table models, not {bundle.record['model']}"
+    if bounds.default.kind in ("none", "exact") and not bounds.columns:
+        return "priors need the error bound the files will be compressed under (--error-bound)"
+    return None
+
+
 def _cmd_fit_priors(a: argparse.Namespace) -> None:
     import time
 
@@ -22,8 +33,16 @@ def _cmd_fit_priors(a: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     bundle = load_model(a.model)
     bounds = load_bound_spec(a.error_bound, a.error_bound_file)
-    if bounds.default.kind == "none" and not bounds.columns:
-        raise InputError("fit-priors needs the error bound the files will be compressed under (--error-bound)")
+    reason = unsupported(bundle, bounds)
+    if reason and a.skip_unsupported:  # a pipeline's per-bound model: the model as it is, and why
+        import shutil
+
+        if Path(a.output).resolve() != Path(a.model).resolve():
+            shutil.copyfile(a.model, a.output)
+        print(json.dumps({"model": a.output, "priors": None, "reason": reason}))
+        return
+    if reason:
+        raise InputError(f"{a.model}: {reason}")
     is_root = Path(a.input).suffix.lower() == ".root"
     columns = split_list(a.branches) or (bundle.columns if is_root else None)
     table = read_table(a.input, columns, a.tree, a.cut)
@@ -45,5 +64,8 @@ def add_priors_commands(sub: argparse._SubParsersAction) -> None:
                    help="model file to write (may be MODEL itself): the model with this bound's priors added")
     p.add_argument("--error-bound", help="the bound the files will be compressed under (abs=, rel=, range=, rms=)")
     p.add_argument("--error-bound-file", help="YAML {default: SPEC, columns: {name: SPEC}} with per-column bounds")
+    p.add_argument("--skip-unsupported", action="store_true",
+                   help="where no priors fit (not a sequential table model, no error bound) write the model as it "
+                        "is instead of failing (a pipeline's per-bound model)")
     add_input_options(p)
     p.set_defaults(func=_cmd_fit_priors)

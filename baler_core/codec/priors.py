@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from baler_core.coding import contexts
 from baler_core.coding.error_bounds import BoundSpec
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.prior_tables import PriorTable, fit_table
@@ -88,10 +89,11 @@ def fit_priors(bundle: ModelBundle, table: pd.DataFrame, bounds: BoundSpec,
 
     fitted: dict[str, dict[str, dict]] = {}
 
-    def observe(column: str, stream: str, mode: str, ctx: list[dict], parts: list[np.ndarray]) -> None:
-        x = np.concatenate(parts)
-        median = int(np.partition(x, x.size // 2)[x.size // 2]) if x.size else 0
-        fitted.setdefault(column, {})[stream] = Prior(mode, ctx, [fit_table(p) for p in parts], median).to_dict()
+    def observe(column: str, stream: str, mode: str, ctx: list[dict], r: np.ndarray, sources: dict, groups) -> None:
+        g, k = groups(ctx)
+        median = int(np.partition(r, r.size // 2)[r.size // 2]) if r.size else 0
+        tables = [fit_table(p) for p in contexts.by_group(r, g, k)]
+        fitted.setdefault(column, {})[stream] = Prior(mode, ctx, tables, median).to_dict()
 
     base = opts or CompressionOptions(bounds)
     run = replace(base, bounds=bounds, block_rows=len(table), threads=1, embed_decoder=False, use_priors=False,

@@ -261,8 +261,8 @@ def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: 
         if stream in priors:
             _code_with_prior(stream, r, priors[stream], rec, streams, recon, values, prior_section)
         if opts.observe is not None:
-            g, k = contexts.item_groups(ctx, n, recon, values)
-            opts.observe(name, stream, rec["mode"], ctx, contexts.by_group(r, g, k))
+            opts.observe(name, stream, rec["mode"], ctx, r, sources,
+                         lambda items, values=values: contexts.item_groups(items, n, recon, values))
 
 
 def _code_with_prior(stream: str, r: np.ndarray, prior: Prior, rec: dict, streams: dict[str, bytes],

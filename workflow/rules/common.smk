@@ -112,6 +112,12 @@ def fileset_path(w):
     return stems[w.stem]
 
 
+def fileset_model(w):
+    """The model of a file set's per-file jobs: a table set's model with the bound's priors (rule fit_priors)."""
+    base = f"results/{w.dataset}/{w.model}-r{w.ratio}-s{w.seed}"
+    return f"{base}/eb-{w.bound}/model.safetensors" if w.dataset in TABLE_FILESETS else f"{base}/model.safetensors"
+
+
 def fileset_evaluated(dataset):
     return bool(DATASETS[dataset].get("evaluate_files", False))
 

@@ -63,6 +63,27 @@ rule sample_training_frames:
         "--manifest {output.manifest} 2>> {log}"
 
 
+rule fit_priors:
+    conda:
+        "../envs/baler.yaml"
+    input:
+        model="results/{dataset}/{model}-r{ratio}-s{seed}/model.safetensors",
+        train="results/{dataset}/data/train.parquet",
+    output:
+        "results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/model.safetensors",
+    params:
+        bound=lambda w: bound_spec(w.bound),
+    log:
+        "logs/fit_priors/{dataset}/{model}-r{ratio}-s{seed}-{bound}.log",
+    wildcard_constraints:
+        dataset=_alternatives(TABLE_FILESETS),
+    resources:
+        mem_mb=4000,
+    shell:
+        "python -m baler_core.cli --log {log} fit-priors {input.model} {input.train} --error-bound {params.bound} "
+        "-o {output} --skip-unsupported > /dev/null 2>> {log}"
+
+
 # ROOT files of a table set are compressed flattened (--flatten), one row per object, as evaluate_file reads them;
 # the files of a field set are decompressed to NPY, or to HDF5 from HDF5, NetCDF and zarr (`{ext}`: parquet, npy or
 # h5; evaluate_file reads either format back).
@@ -71,7 +92,7 @@ rule compress_file:
         "../envs/baler.yaml"
     input:
         data=fileset_path,
-        model="results/{dataset}/{model}-r{ratio}-s{seed}/model.safetensors",
+        model=fileset_model,
     output:
         baler="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.baler",
         stats="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.json",
@@ -98,7 +119,7 @@ rule decompress_file:
         "../envs/baler.yaml"
     input:
         baler="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.baler",
-        model="results/{dataset}/{model}-r{ratio}-s{seed}/model.safetensors",
+        model=fileset_model,
     output:
         data=temp("results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.{ext}"),
         stats="results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.decompress.{ext}.json",
