@@ -328,7 +328,8 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--embed-decoder", action="store_true", help="store the decoder in the file (self-contained); a "
                    "field is then also coded without the model and the smaller file kept")
     p.add_argument("--keep-model", action="store_true",
-                   help="with --embed-decoder: keep the model even where the field codes smaller without it")
+                   help="with --embed-decoder: keep the model even where the field (or a table of one block) codes "
+                        "smaller without it")
     p.add_argument("--entropy", choices=["auto", "ans", "zstd"], default="auto",
                    help="integer stream coder: ans (smallest), zstd (fastest, with --level 1), auto (the smaller)")
     p.add_argument("--level", type=int, help="zstd level (default 9)")

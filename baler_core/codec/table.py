@@ -85,10 +85,11 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
     """Stream table chunks into ``out_path``; returns the header written. ``bundle=None`` codes every column
     without a model (``grid`` mode, fastest; needs an error bound). With the decoder embedded, a table of one
     block is also coded without a model and the smaller file kept (see ``_smaller_with_embedded_decoder``).
-    ``total_rows`` (when known) gives the progress shown a total and an ETA."""
+    ``total_rows`` (when known) gives the progress shown a total and an ETA. ``opts.model_fallback`` False
+    (``--keep-model``) keeps the model without that comparison."""
     if bundle is not None and bundle.kind != "table":
         raise InputError(f"{source}: model is for {bundle.kind}s, not tables")
-    if (_compare and bundle is not None and opts.embed_decoder
+    if (_compare and opts.model_fallback and bundle is not None and opts.embed_decoder
             and all(b.kind != "none" for b in [opts.bounds.default, *opts.bounds.columns.values()])):
         chunks, table = _one_block(chunks, opts.block_rows)
         if table is not None and len(table):
