@@ -16,12 +16,13 @@ from baler_core.io.events import to_awkward
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FILES = sorted(FIXTURES.glob("format-*/*.baler"))
-VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "1.9", "1.10")
+VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "1.9", "1.10", "1.11")
 EVENTS_FROM = "1.6"  # the first version with the events kind
 GRIDDED_FROM = "1.7"  # N x D x H x W fields, the gridded kind (HDF5 / NetCDF / zarr) and the dithered grid
 DITHERED_FROM = "1.8"  # dithered residuals of model-coded table columns; the table-rel and conv3d fixtures
 DITHER_CONTEXT_FROM = "1.9"  # residuals split by their dither position / phase; the table-seq fixture
 RESGRID_FROM = "1.10"  # a model's prediction plus a grid-coded residual (pod); the field-pod fixture
+PRIORS_FROM = "1.11"  # streams coded against the model's priors (one prior section a block); the table-prior fixture
 
 
 def test_every_format_version_has_fixtures():
@@ -65,6 +66,17 @@ def test_pod_fixture_codes_residuals_on_the_grid(version):
         h = rd.header
     assert h["model"]["name"] == "pod" and h["model"]["embedded"]
     assert {b["columns"][0]["mode"] for b in h["blocks"] if b["predictor"] == "model"} == {"resgrid"}
+
+
+@pytest.mark.parametrize("version", VERSIONS[VERSIONS.index(PRIORS_FROM):])
+def test_prior_fixture_codes_its_streams_against_the_model_priors(version):
+    """From 1.11 a sequential model may carry priors: the table-prior fixture's residuals are all coded against
+    them, in one section, and its embedded decoder holds them."""
+    with ContainerReader(FIXTURES / f"format-{version}" / "table-prior.baler") as rd:
+        h = rd.header
+        assert h["priors"] == "range=0.001" and h["model"]["embedded"]
+        assert all(rec.get("prior") == ["r"] for rec in h["blocks"][0]["columns"])
+        assert "b0/prior" in h["sections"] and not any(k.endswith("/r") for k in h["sections"])
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
