@@ -200,6 +200,9 @@ def test_fit_priors_command_and_info(rows, models, tmp_path):
     costs = json.loads(subprocess.run(["baler", "info", "--json", "--columns", str(tmp_path / "s.baler")],
                                       capture_output=True, text=True, check=True).stdout)
     assert costs["priors"] == "range=0.001" and any(c["prior"] == "r" for c in costs["column_costs"])
+    by_row = {c["column"]: c["bytes"] for c in costs["column_costs"]}
+    with ContainerReader(tmp_path / "s.baler") as rd:
+        assert by_row["(priors)"] == rd.section_bytes("b0/prior") > 0  # the shared section, not a column named so
     with ContainerReader(tmp_path / "s.baler") as rd:
         assert any("prior" in rec for rec in rd.header["blocks"][0]["columns"])
     proc = subprocess.run(["baler", "fit-priors", str(plain), str(tmp_path / "train.parquet"), "-o",

@@ -237,58 +237,71 @@ def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: 
                       recon: dict[str, np.ndarray], opts: CompressionOptions, pred: np.ndarray,
                       priors: dict[str, Prior], prior_section: prior_tables.BlockWriter) -> None:
     """Replace the residual stream and the zero and sign flags by per-group streams (see ``contexts``) where smaller:
-    split by an earlier column (``sources``) or by the column's own dither position or phase; then by the
-    model's prior for the stream (``priors``: split and tables from the model, the values coded into the block's
-    ``prior_section``) where that is smaller still."""
+    split by an earlier column (``sources``) or by the column's own dither position or phase; or by the model's
+    prior for the stream (``priors``: split and tables from the model, the values coded into the block's
+    ``prior_section``). A prior estimated smaller than the stream with one table of its own is taken without
+    searching the splits (the prior carries the training rows' split); otherwise the search runs and the prior
+    is taken only where smaller than its result."""
     if "lorenzo" in rec:
         return
     dither = dither_values(rec, pred)
-    sources = {**sources, **dither_sources(rec, pred)}
+    values = None if dither is None else dither[0]
+    searched = None
     n = pred.size
     for stream in ("r", "zero", "flip"):
         if stream not in streams:
             continue
         r = decode_ints(streams[stream], n)
+        plan = _prior_plan(r, priors[stream], recon, values) if stream in priors else None
+        if plan is not None and plan[0] < len(streams[stream]):
+            _use_prior(stream, plan, rec, streams, prior_section)
+            continue
+        if searched is None:
+            searched = {**sources, **dither_sources(rec, pred)}
         ctx: list[dict] = []
-        got = contexts.choose(r, sources, len(streams[stream]),
+        got = contexts.choose(r, searched, len(streams[stream]),
                               lambda r, g, k, s=stream: contexts.encode_split(r, g, k, opts.entropy, opts.level, s),
                               lambda r, g, k: contexts.estimate_split(r, g, k, opts.entropy, opts.level)
-                              ) if sources else None
+                              ) if searched else None
         if got is not None and sum(map(len, got[0].values())) < len(streams[stream]):
             del streams[stream]
             streams.update(got[0])
             ctx = rec[contexts.record_key(stream)] = got[1]
-        values = None if dither is None else dither[0]
-        if stream in priors:
-            _code_with_prior(stream, r, priors[stream], rec, streams, recon, values, prior_section)
+        if plan is not None and plan[0] < sum(len(v) for k, v in streams.items() if k.split("@")[0] == stream):
+            _use_prior(stream, plan, rec, streams, prior_section)
         if opts.observe is not None:
-            opts.observe(name, stream, rec["mode"], ctx, r, sources,
+            opts.observe(name, stream, rec["mode"], ctx, r, searched,
                          lambda items, values=values: contexts.item_groups(items, n, recon, values))
 
 
-def _code_with_prior(stream: str, r: np.ndarray, prior: Prior, rec: dict, streams: dict[str, bytes],
-                     recon: dict[str, np.ndarray], dither: dict[str, np.ndarray] | None,
-                     prior_section: prior_tables.BlockWriter) -> None:
-    """Move ``stream`` (values ``r``) into the block's prior section where its estimated size there (within a few
-    bytes of the real one) is below what it takes now with its own tables: the fallback, so a prior never costs
-    more than a few bytes."""
+PriorPlan = tuple[int, list[np.ndarray], list, int]  # (estimated bytes, values by group, tables, shift)
+
+
+def _prior_plan(r: np.ndarray, prior: Prior, recon: dict[str, np.ndarray], dither: dict[str, np.ndarray] | None
+                ) -> PriorPlan | None:
+    """``r`` coded against the model's ``prior``: its groups, the better of the two center shifts and the bytes
+    it would add to the block's prior section (within a few bytes); None where the prior cannot code it."""
     try:
         g, k = contexts.item_groups(prior.ctx, r.size, recon, dither)
     except FormatError:  # the prior's split needs what this block lacks (a dither context)
-        return
+        return None
     if k != len(prior.tables):
-        return
-    now = [key for key in streams if key == stream or key.startswith(f"{stream}@")]
+        return None
     parts = contexts.by_group(r, g, k)
-    best, smallest = None, sum(len(streams[key]) for key in now)
+    best = None
     for shift in sorted({0, prior_tables.best_shift(parts, prior.median)}):
         est = prior_tables.estimate(parts, prior.tables, shift)
-        if est is not None and est < smallest:
-            best, smallest = shift, est
-    if best is None:
-        return
-    prior_section.add(parts, prior.tables, best)
-    for key in now:
+        if est is not None and (best is None or est < best[0]):
+            best = (est, parts, prior.tables, shift)
+    return best
+
+
+def _use_prior(stream: str, plan: PriorPlan, rec: dict, streams: dict[str, bytes],
+               prior_section: prior_tables.BlockWriter) -> None:
+    """Move ``stream`` into the block's prior section: its own sections and context record go."""
+    _, parts, tables, shift = plan
+    prior_section.add(parts, tables, shift)
+    for key in [k for k in streams if k.split("@")[0] == stream]:
         del streams[key]
     rec.pop(contexts.record_key(stream), None)
     rec["prior"] = [*rec.get("prior", []), stream]

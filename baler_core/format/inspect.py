@@ -15,8 +15,8 @@ def column_costs(path: str | Path) -> list[dict]:
     """Where a file's bytes go, per column (all blocks) in the file's column order: dtype, bytes, bits per value,
     the coding mode(s) of its blocks, the largest quantization step, the count of values stored exactly as
     exceptions and the streams coded against the model's prior (``prior``; the others use tables of their own:
-    the fallback where the data drift from the training rows). Latents and the embedded decoder follow as
-    ``(latent)`` and ``(decoder)``."""
+    the fallback where the data drift from the training rows; their bytes are those of the block's shared
+    section, ``(priors)``). Latents and the embedded decoder follow as ``(latent)`` and ``(decoder)``."""
     with ContainerReader(path) as rd:
         h = rd.header
         if h.get("kind") in ("events", "gridded"):
@@ -37,7 +37,8 @@ def column_costs(path: str | Path) -> list[dict]:
 
         for section, (_, length, _) in h["sections"].items():
             parts = section.split("/")  # b<block>/<column or latent>/<stream>, or decoder
-            key = "(decoder)" if section == "decoder" else "(latent)" if parts[1:2] == ["latent"] else parts[1]
+            key = ("(decoder)" if section == "decoder" else "(latent)" if parts[1:2] == ["latent"]
+                   else "(priors)" if len(parts) == 2 and parts[1] == "prior" else parts[1])
             row_of(key)["bytes"] += int(length)
         for blk in h.get("blocks", []):
             for name, rec in zip(names, blk.get("columns", [])):
