@@ -15,9 +15,11 @@ from conftest import make_field, make_jets
 from fuzz_baler_files import run_campaign
 
 from baler_core.codec import CompressionOptions, compress_field, compress_table, decompress
+from baler_core.codec.priors import add_priors, bound_key, fit_priors
 from baler_core.coding.error_bounds import Bound, BoundSpec
 from baler_core.errors import BalerError, FormatError
 from baler_core.format.container import ContainerReader
+from baler_core.models.store import load_model
 from baler_core.training.loop import TrainConfig
 from baler_core.training.train import ModelConfig, train_dataset
 
@@ -29,8 +31,9 @@ def _train(df, path, **mc):
 
 
 def build_fuzz_corpus(tmp: Path) -> list:
-    """Seven real files: a table with its decoder embedded, a table without, a field, model-free ones (a
-    transform-coded field with signed zeros among them), and a sequential-model table."""
+    """Eight real files: a table with its decoder embedded, a table without, a field, model-free ones (a
+    transform-coded field with signed zeros among them), a sequential-model table, and one coded against its
+    model's priors (decoder and priors embedded)."""
     jets = make_jets(300, seed=11)
     jets.loc[5, "eta"] = np.nan
     tb = _train(jets, tmp / "t.safetensors")
@@ -58,9 +61,16 @@ def build_fuzz_corpus(tmp: Path) -> list:
     assert any("ctx" in r or "zero_ctx" in r for r in header["blocks"][0]["columns"])
     rd = ContainerReader(tmp / "f.baler")
     assert any(rd.read(s)[0] == 5 for s in rd.header["sections"])  # hybrid-token streams get fuzzed too
+    # the same model with priors (a prior section: varint shifts, shared rANS words, low bits)
+    bounds = BoundSpec(Bound("rel", 1e-3))
+    add_priors(tmp / "s.safetensors", tmp / "sp.safetensors", sb, bound_key(bounds), fit_priors(sb, many, bounds))
+    small = many.iloc[:1500].reset_index(drop=True)
+    header = compress_table([small], load_model(tmp / "sp.safetensors"), tmp / "h.baler",
+                            CompressionOptions(bounds, True, model_fallback=False))
+    assert header["priors"] and "b0/prior" in ContainerReader(tmp / "h.baler").header["sections"]
     return [(tmp / "a.baler", None, jets), (tmp / "b.baler", tb, jets), (tmp / "c.baler", fb, field),
             (tmp / "d.baler", None, jets), (tmp / "e.baler", None, field), (tmp / "f.baler", None, many),
-            (tmp / "g.baler", None, zeros)]
+            (tmp / "g.baler", None, zeros), (tmp / "h.baler", None, small)]
 
 
 def test_fuzz_mutated_files(tmp_path):
