@@ -96,7 +96,7 @@ def test_dither_position_split_makes_dithered_spikes_cheap():
     """A dithered zero's residual is minus the prediction's rounded grid position; split by that position
     (the decoder knows it), the spike costs about what it costs undithered, and the column decodes exactly as
     the encoder rebuilt it."""
-    from baler_core.coding.columns import decode_column, dither_sources, encode_column
+    from baler_core.coding.columns import decode_column, dither_sources, dither_values, encode_column
     from baler_core.coding.error_bounds import Bound
 
     x, pred = _spike_column()
@@ -105,7 +105,7 @@ def test_dither_position_split_makes_dithered_spikes_cheap():
     rec, streams, out = encode_column(x, pred, bound, "auto", 9, aligned=True, dither=True)
     assert rec["mode"] == "dalin" and plain[0]["mode"] == "alin"
     r = decode_ints(streams["r"], x.size)
-    got = contexts.choose(r, dither_sources(rec, pred), len(streams["r"]),
+    got = contexts.choose(r, dither_sources(dither_values(rec, pred)), len(streams["r"]),
                           lambda r, g, k: contexts.encode_split(r, g, k, "auto", 9),
                           lambda r, g, k: contexts.estimate_split(r, g, k, "auto", 9))
     assert got is not None

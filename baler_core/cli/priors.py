@@ -11,21 +11,10 @@ from baler_core.cli.args import add_input_options, split_list
 from baler_core.errors import InputError
 
 
-def unsupported(bundle, bounds) -> str | None:
-    """Why no priors can be fitted for ``bundle`` under ``bounds``; None where they can."""
-    from baler_core.models import is_sequential
-
-    if bundle.kind != "table" or not is_sequential(bundle.model):
-        return f"priors are fitted for sequential table models, not {bundle.record['model']}"
-    if bounds.default.kind in ("none", "exact") and not bounds.columns:
-        return "priors need the error bound the files will be compressed under (--error-bound)"
-    return None
-
-
 def _cmd_fit_priors(a: argparse.Namespace) -> None:
     import time
 
-    from baler_core.codec.priors import add_priors, bound_key, fit_priors
+    from baler_core.codec.priors import add_priors, bound_key, fit_priors, why_no_priors
     from baler_core.coding.error_bounds import load_bound_spec
     from baler_core.io.tables import read_table
     from baler_core.models.store import load_model
@@ -33,7 +22,7 @@ def _cmd_fit_priors(a: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     bundle = load_model(a.model)
     bounds = load_bound_spec(a.error_bound, a.error_bound_file)
-    reason = unsupported(bundle, bounds)
+    reason = why_no_priors(bundle, bounds)
     if reason and a.skip_unsupported:  # a pipeline's per-bound model: the model as it is, and why
         import shutil
 

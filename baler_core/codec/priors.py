@@ -12,7 +12,7 @@ its bytes, counted once per model, include them.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -76,28 +76,36 @@ def prior_set(bundle: ModelBundle, key: str, source: str = "model") -> dict[str,
     return out
 
 
-def fit_priors(bundle: ModelBundle, table: pd.DataFrame, bounds: BoundSpec,
-               opts: CompressionOptions | None = None) -> dict[str, dict[str, dict]]:
+def why_no_priors(bundle: ModelBundle, bounds: BoundSpec) -> str | None:
+    """Why no priors can be fitted for ``bundle`` under ``bounds``; None where they can."""
+    if bundle.kind != "table" or not is_sequential(bundle.model):
+        return (f"priors are fitted for sequential table models (baler train --model sequential), "
+                f"not {bundle.record['model']}")
+    if bounds.default.kind in ("none", "exact") and not bounds.columns:
+        return "priors need the error bound the files will be compressed under (--error-bound)"
+    return None
+
+
+def fit_priors(bundle: ModelBundle, table: pd.DataFrame, bounds: BoundSpec) -> dict[str, dict[str, dict]]:
     """The priors of ``bundle`` under ``bounds``, fitted on ``table`` (the model's training rows): the rows are
     compressed as one block, and every residual, zero-flag and sign-flip stream is counted group by group, in
     the groups the coder chose."""
-    if bundle.kind != "table" or not is_sequential(bundle.model):
-        raise InputError("priors are fitted for sequential table models (baler train --model sequential)")
+    reason = why_no_priors(bundle, bounds)
+    if reason:
+        raise InputError(reason)
     if not len(table):
         raise InputError("no rows to fit priors on")
     from baler_core.codec.table import compress_table
 
     fitted: dict[str, dict[str, dict]] = {}
 
-    def observe(column: str, stream: str, mode: str, ctx: list[dict], r: np.ndarray, sources: dict, groups) -> None:
+    def observe(column: str, stream: str, mode: str, ctx: list[dict], r: np.ndarray, groups) -> None:
         g, k = groups(ctx)
         median = int(np.partition(r, r.size // 2)[r.size // 2]) if r.size else 0
         tables = [fit_table(p) for p in contexts.by_group(r, g, k)]
         fitted.setdefault(column, {})[stream] = Prior(mode, ctx, tables, median).to_dict()
 
-    base = opts or CompressionOptions(bounds)
-    run = replace(base, bounds=bounds, block_rows=len(table), threads=1, embed_decoder=False, use_priors=False,
-                  observe=observe)
+    run = CompressionOptions(bounds, block_rows=len(table), threads=1, use_priors=False, observe=observe)
     with tempfile.TemporaryDirectory(prefix="baler-priors-") as d:
         compress_table([table], bundle, Path(d) / "fit.baler", run, "training rows")
     return fitted

@@ -101,6 +101,9 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
     prior_key = bound_key(opts.bounds)
     priors = (prior_set(bundle, prior_key) if bundle is not None and opts.use_priors and is_sequential(bundle.model)
               else None)
+    if priors is None and bundle is not None and opts.use_priors and bundle.record.get("priors"):
+        log.info("%s: the model holds priors for %s, none for %s: every stream keeps its own tables", source,
+                 ", ".join(bundle.record["priors"]), prior_key)
     dec64 = float64_decoder(bundle) if bundle is not None else None
     spec = bundle.record["latent"]["dtype"] if bundle is not None else "none"
     blocks, n_total, columns = [], 0, None
@@ -257,7 +260,7 @@ def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: 
             _use_prior(stream, plan, rec, streams, prior_section)
             continue
         if searched is None:
-            searched = {**sources, **dither_sources(rec, pred)}
+            searched = {**sources, **dither_sources(dither)}  # the dither values computed once a column
         ctx: list[dict] = []
         got = contexts.choose(r, searched, len(streams[stream]),
                               lambda r, g, k, s=stream: contexts.encode_split(r, g, k, opts.entropy, opts.level, s),
@@ -270,7 +273,7 @@ def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: 
         if plan is not None and plan[0] < sum(len(v) for k, v in streams.items() if k.split("@")[0] == stream):
             _use_prior(stream, plan, rec, streams, prior_section)
         if opts.observe is not None:
-            opts.observe(name, stream, rec["mode"], ctx, r, searched,
+            opts.observe(name, stream, rec["mode"], ctx, r,
                          lambda items, values=values: contexts.item_groups(items, n, recon, values))
 
 

@@ -341,9 +341,9 @@ def dither_values(rec: dict, pred: np.ndarray) -> tuple[dict[str, np.ndarray], f
     return dither_contexts(mode, _coded_prediction(rec, mode, pred), rec, offsets)
 
 
-def dither_sources(rec: dict, pred: np.ndarray) -> dict[tuple[str, bool], contexts.Source]:
-    """The dither position and phase of a coded column as context sources; none where it is not dithered."""
-    got = dither_values(rec, pred)
+def dither_sources(got: tuple[dict[str, np.ndarray], float] | None) -> dict[tuple[str, bool], contexts.Source]:
+    """A column's dither position and phase (``dither_values``) as context sources; none where it is not
+    dithered."""
     if got is None:
         return {}
     values, gap = got

@@ -25,6 +25,6 @@ class CompressionOptions:
     model_fallback: bool = True
     use_priors: bool = True  # sequential tables: code streams against the model's priors where smaller
     # fitting priors (``codec.priors``): called with (column, stream, mode, the context split chosen, the values,
-    # the context sources, a function giving the group of each row under split items) of every residual, zero-flag
-    # and sign-flip stream a sequential block codes
+    # a function giving the group of each row under split items) of every residual, zero-flag and sign-flip
+    # stream a sequential block codes
     observe: Callable[..., None] | None = None

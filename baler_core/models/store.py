@@ -122,11 +122,7 @@ def save_model(model: torch.nn.Module, record: dict, path: str | Path) -> None:
         packed = pack_decoder(model, record["decoder_bound"])
     record = {"format": MODEL_FORMAT, "version": version, **record}
     tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=False, packed=packed)
-    data = st_save(tensors, metadata={"baler_model": json.dumps(record, sort_keys=True)})
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(p)
+    _write_atomic(path, st_save(tensors, metadata={"baler_model": json.dumps(record, sort_keys=True)}))
 
 
 def save_record(model_path: str | Path, out_path: str | Path, record: dict) -> None:
@@ -137,8 +133,13 @@ def save_record(model_path: str | Path, out_path: str | Path, record: dict) -> N
         raise InputError(f"{src}: model file does not exist")
     tensors, old = _parse_blob(src.read_bytes(), "baler_model", str(src))
     version = max(old["version"], 4 if record.get("priors") else 1)
-    data = st_save(tensors, metadata={"baler_model": json.dumps({**record, "version": version}, sort_keys=True)})
-    p = Path(out_path)
+    meta = json.dumps({**record, "version": version}, sort_keys=True)
+    _write_atomic(out_path, st_save(tensors, metadata={"baler_model": meta}))
+
+
+def _write_atomic(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to a temporary name, then rename it into place: no half-written model file."""
+    p = Path(path)
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_bytes(data)
     tmp.replace(p)
