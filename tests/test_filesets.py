@@ -200,10 +200,12 @@ def test_per_file_run_rebuilds_every_value_within_the_bound(fileset_run):
         rec = pd.concat(list(iter_decompress(baler_file, bundle)), ignore_index=True)
         with ContainerReader(baler_file) as rd:
             assert rd.header["priors"] in bundle.record["priors"]  # the files store no tables of their own
+            assert rd.header["error_bound"]["range_of"] == "set"
         assert list(rec.columns) == list(orig.columns) and len(rec) == len(orig)
-        for c in orig.columns:  # the bound: relative to the column's range in the file (each file is one block)
+        for c in orig.columns:  # the bound: relative to the set's range (the model's training rows; range_of: set)
             o, r = orig[c].to_numpy(np.float64), rec[c].to_numpy(np.float64)
-            assert np.all(np.abs(r - o) <= BOUND * (o.max() - o.min()) * (1 + 1e-6) + 1e-30), (p.name, c)
+            lo, hi = bundle.record["ranges"][c]
+            assert np.all(np.abs(r - o) <= BOUND * (hi - lo) * (1 + 1e-6) + 1e-30), (p.name, c)
         rebuilt.append(rec)
     together = pd.concat(rebuilt, ignore_index=True)
     assert len(together) == len(table)
@@ -257,3 +259,19 @@ def test_schema_takes_exactly_one_of_path_generator_files_file_list():
            {"files": "*.parquet", "train_sample": {"row": 10}}, {"files": "*.parquet", "files_per_job": 0}]
     for src in bad:
         assert list(check.iter_errors(_config(src))), src
+
+
+def test_schema_takes_range_of_for_table_sets_only():
+    import jsonschema
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    check = jsonschema.Draft202012Validator(schema)
+    for how in ("set", "file"):
+        cfg = _config({"files": "d/*.parquet"})
+        cfg["datasets"]["jets"]["range_of"] = how
+        assert not list(check.iter_errors(cfg)), how
+    for kind, src, how in (("table", {"files": "d/*.parquet"}, "own"), ("field", {"files": "d/*.npy"}, "set"),
+                           ("table", {"path": "d.parquet"}, "set")):
+        cfg = _config(src)
+        cfg["datasets"]["jets"].update(kind=kind, range_of=how)
+        assert list(check.iter_errors(cfg)), (kind, src, how)

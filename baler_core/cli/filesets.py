@@ -83,7 +83,14 @@ def _cmd_evaluate_file(a: argparse.Namespace) -> None:
     if columns is None and Path(a.original).suffix.lower() == ".root":
         columns = list(rec.columns)  # as `baler compress` reads ROOT: the model's columns
     orig = read_table(a.original, columns, a.tree, a.cut)
-    write_metrics_tsv(file_metrics(orig, rec, bound_tuple(a.error_bound)), a.output)
+    bound = bound_tuple(a.error_bound)
+    if a.range_of and bound is not None and bound[0] == "range":  # as `baler compress --range-of` coded it
+        from baler_core.coding.error_bounds import Bound, BoundSpec, with_set_ranges
+        from baler_core.models.store import load_model
+
+        spec = with_set_ranges(BoundSpec(Bound(*bound)), load_model(a.range_of).record.get("ranges"), a.range_of)
+        bound = {c: (b.kind, b.value) for c in orig.columns for b in [spec.for_column(str(c))]}
+    write_metrics_tsv(file_metrics(orig, rec, bound), a.output)
 
 
 def _cmd_summarize_files(a: argparse.Namespace) -> None:
@@ -133,6 +140,8 @@ def add_fileset_commands(sub) -> None:
     p.add_argument("--branches", "--columns", dest="branches")
     p.add_argument("--cut")
     p.add_argument("--field-key", help="the array of an NPZ field file")
+    p.add_argument("--range-of", metavar="MODEL", help="tables: range=X is X times the range of MODEL's training "
+                   "rows, as 'baler compress --range-of' codes it")
     p.set_defaults(func=_cmd_evaluate_file)
 
     p = sub.add_parser("summarize-files", help="file-set dataset: bytes, ratios and errors pooled over files")

@@ -100,7 +100,7 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     import time
 
     from baler_core.codec import CompressionOptions, compress_field, compress_table, file_info
-    from baler_core.coding.error_bounds import load_bound_spec
+    from baler_core.coding.error_bounds import load_bound_spec, with_set_ranges
     from baler_core.io.fields import is_field_path, open_field
     from baler_core.io.gridded import gridded_format
     from baler_core.io.tables import iter_table_chunks
@@ -109,6 +109,12 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     bundle = None if a.model == "none" else load_model(a.model)
     bounds = load_bound_spec(a.error_bound, a.error_bound_file)
+    if a.range_of:
+        if gridded_format(a.input) or is_field_path(a.input):
+            raise InputError(f"{a.input}: --range-of takes the range bounds of table columns against a set's "
+                             "range; fields keep their own")
+        ranges = (bundle if bundle is not None and Path(a.range_of) == Path(a.model) else load_model(a.range_of))
+        bounds = with_set_ranges(bounds, ranges.record.get("ranges"), a.range_of)
     opts = CompressionOptions(bounds=bounds, embed_decoder=a.embed_decoder, entropy=a.entropy, threads=a.threads,
                               field_predictor=a.field_predictor, dither=not a.no_dither,
                               model_fallback=not a.keep_model)
@@ -325,6 +331,9 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--error-bound", help="abs=X, rel=X (pointwise), range=X (of each column's range), "
                                          "rms=X (tables: response RMS per column) or none")
     p.add_argument("--error-bound-file", help="YAML {default: SPEC, columns: {name: SPEC}} with per-column bounds")
+    p.add_argument("--range-of", metavar="MODEL", help="tables: range=X is X times the range of the rows MODEL was "
+                   "trained on (its file set: the same precision in every file of the set) instead of each file's "
+                   "own range")
     p.add_argument("--embed-decoder", action="store_true", help="store the decoder in the file (self-contained); a "
                    "field is then also coded without the model and the smaller file kept")
     p.add_argument("--keep-model", action="store_true",

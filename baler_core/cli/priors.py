@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 from baler_core.cli.args import add_input_options, split_list
@@ -14,30 +15,32 @@ from baler_core.errors import InputError
 def _cmd_fit_priors(a: argparse.Namespace) -> None:
     import time
 
-    from baler_core.codec.priors import add_priors, bound_key, fit_priors, why_no_priors
+    from baler_core.codec.priors import add_priors, bound_key, fit_priors, training_ranges, why_no_priors
     from baler_core.coding.error_bounds import load_bound_spec
     from baler_core.io.tables import read_table
-    from baler_core.models.store import load_model
+    from baler_core.models.store import load_model, save_record
 
     t0 = time.perf_counter()
     bundle = load_model(a.model)
     bounds = load_bound_spec(a.error_bound, a.error_bound_file)
     reason = why_no_priors(bundle, bounds)
-    if reason and a.skip_unsupported:  # a pipeline's per-bound model: the model as it is, and why
-        import shutil
-
-        if Path(a.output).resolve() != Path(a.model).resolve():
+    if reason and not a.skip_unsupported:
+        raise InputError(f"{a.model}: {reason}")
+    table = None
+    if bundle.kind == "table":
+        is_root = Path(a.input).suffix.lower() == ".root"
+        columns = split_list(a.branches) or (bundle.columns if is_root else None)
+        table = read_table(a.input, columns, a.tree, a.cut)
+    if reason:  # a pipeline's per-bound model: the model as it is (with its set's ranges), and why
+        if table is not None and not isinstance(bundle.record.get("ranges"), dict):
+            save_record(a.model, a.output, {**bundle.record, "ranges": training_ranges(bundle, table)})
+        elif Path(a.output).resolve() != Path(a.model).resolve():
             shutil.copyfile(a.model, a.output)
         print(json.dumps({"model": a.output, "priors": None, "reason": reason}))
         return
-    if reason:
-        raise InputError(f"{a.model}: {reason}")
-    is_root = Path(a.input).suffix.lower() == ".root"
-    columns = split_list(a.branches) or (bundle.columns if is_root else None)
-    table = read_table(a.input, columns, a.tree, a.cut)
     fitted = fit_priors(bundle, table, bounds)
     key = bound_key(bounds)
-    add_priors(a.model, a.output, bundle, key, fitted)
+    add_priors(a.model, a.output, bundle, key, fitted, training_ranges(bundle, table))
     size = len(load_model(a.output).decoder_blob())
     info = {"model": a.output, "priors": key, "columns": len(fitted), "rows": len(table), "decoder_bytes": size,
             "seconds": time.perf_counter() - t0}

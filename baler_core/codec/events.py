@@ -30,11 +30,11 @@ from baler_core.models.store import ModelBundle
 def _none_to_exact(bounds: BoundSpec) -> BoundSpec:
     exact = parse_bound("exact")
     swap = lambda b: exact if b.kind == "none" else b  # noqa: E731
-    return BoundSpec(swap(bounds.default), {k: swap(v) for k, v in bounds.columns.items()})
+    return BoundSpec(swap(bounds.default), {k: swap(v) for k, v in bounds.columns.items()}, bounds.spans)
 
 
 def _part_bounds(bounds: BoundSpec, table: pd.DataFrame) -> BoundSpec:
-    return BoundSpec(bounds.default, {k: v for k, v in bounds.columns.items() if k in table.columns})
+    return BoundSpec(bounds.default, {k: v for k, v in bounds.columns.items() if k in table.columns}, bounds.spans)
 
 
 def compress_events(ev: Events | EventChunks, bundle: ModelBundle | None, out_path: str | Path,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from baler_core.coding import contexts
-from baler_core.coding.error_bounds import BoundSpec
+from baler_core.coding.error_bounds import BoundSpec, column_ranges, with_set_ranges
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.prior_tables import PriorTable, fit_table
 from baler_core.errors import FormatError, InputError
@@ -105,15 +105,30 @@ def fit_priors(bundle: ModelBundle, table: pd.DataFrame, bounds: BoundSpec) -> d
         tables = [fit_table(p) for p in contexts.by_group(r, g, k)]
         fitted.setdefault(column, {})[stream] = Prior(mode, ctx, tables, median).to_dict()
 
-    run = CompressionOptions(bounds, block_rows=len(table), threads=1, use_priors=False, observe=observe)
+    # range bounds in the steps of the set's range, as files compressed with ``--range-of`` the model use them
+    coding = with_set_ranges(bounds, training_ranges(bundle, table), "model")
+    run = CompressionOptions(coding, block_rows=len(table), threads=1, use_priors=False, observe=observe)
     with tempfile.TemporaryDirectory(prefix="baler-priors-") as d:
         compress_table([table], bundle, Path(d) / "fit.baler", run, "training rows")
     return fitted
 
 
+def training_ranges(bundle: ModelBundle, table: pd.DataFrame) -> dict[str, list[float]]:
+    """The set's per-column ranges: the model's record (all its training rows), else ``table``'s (a model
+    trained before models recorded them)."""
+    if isinstance(bundle.record.get("ranges"), dict):
+        return bundle.record["ranges"]
+    names = [c for c in bundle.columns if c in table.columns]
+    return column_ranges(table[names].to_numpy(dtype=np.float64), names)
+
+
 def add_priors(model_path: str | Path, out_path: str | Path, bundle: ModelBundle, key: str,
-               fitted: dict[str, dict[str, dict]]) -> None:
-    """Write ``bundle``'s model file with the prior set ``key`` added (or replaced)."""
+               fitted: dict[str, dict[str, dict]], ranges: dict[str, list[float]] | None = None) -> None:
+    """Write ``bundle``'s model file with the prior set ``key`` added (or replaced), and the set's ``ranges``
+    where the model records none."""
     sets = dict(bundle.record.get("priors") or {})
     sets[key] = fitted
-    save_record(model_path, out_path, {**bundle.record, "priors": sets})
+    record = {**bundle.record, "priors": sets}
+    if ranges is not None and not isinstance(record.get("ranges"), dict):
+        record["ranges"] = ranges
+    save_record(model_path, out_path, record)

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from baler_core.errors import InputError
@@ -29,13 +30,20 @@ class Bound:
 
 @dataclass
 class BoundSpec:
-    """The default bound and per-column overrides."""
+    """The default bound and per-column overrides. ``spans``: a column's ``range=X`` means X times this span (a
+    file set's range, recorded by the model) instead of X times the range of the values coded; see
+    :func:`with_set_ranges`."""
 
     default: Bound = Bound("none")
     columns: dict[str, Bound] = field(default_factory=dict)
+    spans: dict[str, float] = field(default_factory=dict)
 
     def for_column(self, name: str) -> Bound:
-        return self.columns.get(name, self.default)
+        """The bound a column is coded and checked under (``range`` against a set's span: ``abs``)."""
+        b = self.columns.get(name, self.default)
+        if b.kind == "range" and name in self.spans:
+            return Bound("abs", b.value * self.spans[name])
+        return b
 
     def check_columns(self, names: list[str]) -> None:
         unknown = [c for c in self.columns if c not in names]
@@ -44,7 +52,41 @@ class BoundSpec:
                              f"columns: {', '.join(names)}")
 
     def to_dict(self) -> dict:
-        return {"default": str(self.default), "columns": {k: str(v) for k, v in self.columns.items()}}
+        out = {"default": str(self.default), "columns": {k: str(v) for k, v in self.columns.items()}}
+        if self.spans:  # the spans are the model's (its record's ``ranges``), not repeated in every file
+            out["range_of"] = "set"
+        return out
+
+
+def column_ranges(values: np.ndarray, names: list[str]) -> dict[str, list[float]]:
+    """The finite minimum and maximum of each column of an (N, F) array (a model record's ``ranges``); columns
+    without a finite value are left out."""
+    out = {}
+    for j, name in enumerate(names):
+        col = np.asarray(values[:, j], dtype=np.float64)
+        col = col[np.isfinite(col)]
+        if col.size:
+            out[str(name)] = [float(col.min()), float(col.max())]
+    return out
+
+
+def with_set_ranges(spec: BoundSpec, ranges: object, source: str) -> BoundSpec:
+    """``spec`` with its ``range=X`` bounds taken against a file set's per-column ``ranges`` ({column: [min,
+    max]}, a model record's): every file of the set then keeps the same absolute precision, the one a single file
+    of the whole set would have, rather than X times its own, narrower range. Columns whose set range is empty
+    keep their own range."""
+    if not isinstance(ranges, dict):
+        raise InputError(f"{source}: records no training ranges to take range bounds against; train it with this "
+                         "baler or run 'baler fit-priors' on its training rows")
+    spans = {}
+    for name, lohi in ranges.items():
+        if (not isinstance(lohi, list) or len(lohi) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in lohi)):
+            raise InputError(f"{source}: training range of column {name!r} malformed")
+        span = float(lohi[1]) - float(lohi[0])
+        if math.isfinite(span) and span > 0:
+            spans[str(name)] = span
+    return BoundSpec(spec.default, dict(spec.columns), spans)
 
 
 def parse_bound(spec: str) -> Bound:

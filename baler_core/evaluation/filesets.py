@@ -16,12 +16,13 @@ from baler_core.evaluation.metrics import METRIC_COLUMNS, per_variable_metrics, 
 from baler_core.evaluation.summary import SUMMARY_COLUMNS, bound_of_label
 
 
-def file_metrics(original: pd.DataFrame, reconstructed: pd.DataFrame, bound: tuple[str, float] | None
-                 ) -> pd.DataFrame:
-    """Per-variable metrics of one file (``metrics.per_variable_metrics``) plus what pooling needs: ``n_residual``
-    (rows where both values are finite), ``n_response`` (those with a nonzero original), ``min`` and ``max`` of the
-    finite original values."""
-    table = per_variable_metrics(original, reconstructed, {c: bound for c in original.columns} if bound else None)
+def file_metrics(original: pd.DataFrame, reconstructed: pd.DataFrame,
+                 bound: tuple[str, float] | dict[str, tuple[str, float]] | None) -> pd.DataFrame:
+    """Per-variable metrics of one file (``metrics.per_variable_metrics``; ``bound``: one for every column, or a
+    column's own) plus what pooling needs: ``n_residual`` (rows where both values are finite), ``n_response``
+    (those with a nonzero original), ``min`` and ``max`` of the finite original values."""
+    bounds = bound if isinstance(bound, dict) else {c: bound for c in original.columns} if bound else None
+    table = per_variable_metrics(original, reconstructed, bounds)
     extra = {"n_residual": [], "n_response": [], "min": [], "max": []}
     for name in table["variable"]:
         o = original[name].to_numpy(dtype=np.float64, na_value=np.nan)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from baler_core.coding.error_bounds import column_ranges
 from baler_core.coding.quantization import latent_bits
 from baler_core.errors import InputError
 from baler_core.io.fields import read_field
@@ -219,6 +220,8 @@ def train_dataset(data: pd.DataFrame | np.ndarray, model_path: str | Path, mc: M
     }
     if kind == "field":
         record["frame_shape"] = list(x_all.shape[1:])
+    else:  # the set's range, for range bounds taken against it (baler compress --range-of)
+        record["ranges"] = column_ranges(np.concatenate([x_all, x_val_raw]) if val_data is not None else x_all, names)
     save_model(model, json.loads(json.dumps(record, default=float)), model_path)
     ckpt.unlink(missing_ok=True)  # training finished: the checkpoint (optimizer state, ~5x the model) is spent
     from baler_core.models.store import load_model

@@ -118,6 +118,14 @@ def fileset_model(w):
     return f"{base}/eb-{w.bound}/model.safetensors" if w.dataset in TABLE_FILESETS else f"{base}/model.safetensors"
 
 
+def fileset_range_of(w):
+    """`--range-of MODEL` of a table set's per-file jobs: range bounds against the set's range (`range_of: set`,
+    the default), so every file keeps the precision one file of the whole set would have."""
+    if w.dataset not in TABLE_FILESETS or DATASETS[w.dataset].get("range_of", "set") != "set":
+        return ""
+    return f"--range-of {fileset_model(w)}"
+
+
 def fileset_evaluated(dataset):
     return bool(DATASETS[dataset].get("evaluate_files", False))
 

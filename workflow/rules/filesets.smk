@@ -99,6 +99,7 @@ rule compress_file:
     params:
         bound=lambda w: bound_spec(w.bound),
         read=lambda w: fileset_compress_args(w.dataset),
+        range_of=fileset_range_of,
     log:
         "logs/compress_file/{dataset}/{model}-r{ratio}-s{seed}-{bound}/{stem}.log",
     group:
@@ -111,7 +112,8 @@ rule compress_file:
         runtime=lambda w, attempt: 60 * attempt,
     shell:
         "python -m baler_core.cli --log {log} compress {input.data:q} -m {input.model} -o {output.baler} "
-        "--error-bound {params.bound} --stats {output.stats} {params.read} --flatten > /dev/null 2>> {log}"
+        "--error-bound {params.bound} {params.range_of} --stats {output.stats} {params.read} --flatten "
+        "> /dev/null 2>> {log}"
 
 
 rule decompress_file:
@@ -145,11 +147,13 @@ rule evaluate_file:
     input:
         original=fileset_path,
         reconstructed=lambda w: f"results/{w.dataset}/{w.model}-r{w.ratio}-s{w.seed}/eb-{w.bound}/files/{w.stem}.{fileset_ext(w.dataset)}",
+        model=fileset_model,
     output:
         "results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/files/{stem}.metrics.tsv",
     params:
         bound=lambda w: bound_spec(w.bound),
         read=lambda w: fileset_read_args(w.dataset),
+        range_of=fileset_range_of,
     log:
         "logs/evaluate_file/{dataset}/{model}-r{ratio}-s{seed}-{bound}/{stem}.log",
     group:
@@ -162,7 +166,7 @@ rule evaluate_file:
         runtime=lambda w, attempt: 60 * attempt,
     shell:
         "python -m baler_core.cli --log {log} evaluate-file {input.original:q} {input.reconstructed} -o {output} "
-        "--error-bound {params.bound} {params.read} 2>> {log}"
+        "--error-bound {params.bound} {params.range_of} {params.read} 2>> {log}"
 
 
 # The references on the same files, each file alone (baselines.lossy_bounds): baler without a model and the
