@@ -8,11 +8,11 @@ the same sequential model, against the same rows as one file; and one file's byt
 - Model: ``--model`` or a sequential model (8 wide, L1, up to 300 epochs, patience 20) trained on every row
   first, as in ``anchors.py``.
 - Priors (``baler fit-priors``): fitted for each bound on every row (the rows the model was trained on) into a
-  copy of the model; each point is compressed with them and without (``use_priors=False``), the decoder's bytes
-  (with or without the priors) counted once.
-- ``--set-range``: a ``range=X`` bound is also run as per-column ``abs`` bounds of X times the whole set's range
-  (``set-range=X``): the precision one file of all rows has, the same in every small file. Under ``range=X``
-  each small file's bound is X times its own, narrower, range: a tighter bound, more bytes.
+  copy of the model, with the set's ranges and header template; each point is compressed with them and without
+  (``use_priors=False``), the decoder's bytes (with or without the priors) counted once.
+- ``--set-range``: a ``range=X`` bound is also run against the set's range (``set-range=X``, ``baler compress
+  --range-of``, the file-set pipeline's default): the precision one file of all rows has, the same in every small
+  file. Under ``range=X`` each small file's bound is X times its own, narrower, range: a tighter bound, more bytes.
 - Pooled ratio: the raw float32 bytes of every file over the sum of the files' bytes plus the decoder's bytes
   once. Header: the zstd JSON with the section index, and the trailer.
 
@@ -45,29 +45,35 @@ def train(df: pd.DataFrame, path: Path) -> None:
 
 
 def header_bytes(path: Path) -> int:
-    """Bytes of a ``.baler`` file's header (the zstd JSON with the section index) and trailer."""
+    """Bytes of a ``.baler`` file's header (the zstd JSON with the section index, and the column records of
+    section ``head`` where they were coded against the model's template) and trailer."""
+    from baler_core.format.container import INNER_SECTION, ContainerReader
+
     blob = path.read_bytes()
     n = struct.unpack_from("<Q", blob, len(blob) - 48)[0]
-    return n + 8 + 48
+    with ContainerReader(path, verify=False) as rd:
+        inner = rd.section_bytes(INNER_SECTION)
+    return n + 8 + 48 + inner
 
 
-def bounds_of(spec: str, df: pd.DataFrame):
-    """The BoundSpec of ``spec``; ``set-range=X``: per-column abs bounds of X times each column's range in ``df``."""
-    from baler_core.coding.error_bounds import Bound, BoundSpec, load_bound_spec
+def bounds_of(spec: str, model: Path):
+    """The BoundSpec of ``spec``; ``set-range=X``: range=X against the set's range ``model`` records (``baler
+    compress --range-of``)."""
+    from baler_core.coding.error_bounds import load_bound_spec, with_set_ranges
+    from baler_core.models.store import load_model
 
     if spec.startswith("set-range="):
-        x = float(spec.split("=", 1)[1])
-        return BoundSpec(Bound("range", x), {c: Bound("abs", x * float(df[c].max() - df[c].min())) for c in df.columns})
+        return with_set_ranges(load_bound_spec(spec[4:]), load_model(model).record.get("ranges"), str(model))
     return load_bound_spec(spec)
 
 
 def with_priors(model: Path, df: pd.DataFrame, bounds, out: Path) -> Path:
     """A copy of ``model`` with priors for ``bounds`` fitted on ``df``."""
-    from baler_core.codec.priors import add_priors, bound_key, fit_priors
+    from baler_core.codec.priors import add_priors, fit_priors
     from baler_core.models.store import load_model
 
     bundle = load_model(model)
-    add_priors(model, out, bundle, bound_key(bounds), fit_priors(bundle, df, bounds))
+    add_priors(model, out, bundle, bounds, fit_priors(bundle, df, bounds), df)
     return out
 
 
@@ -119,8 +125,8 @@ def main(argv: list[str] | None = None) -> None:
               "header bytes a file | one file shared by " + " / ".join(map(str, SHARING)) + " |")
         print("|---|---|---:|---:|---:|---:|---:|---|")
         for spec in specs:
-            bounds = bounds_of(spec, df)
-            fitted = with_priors(model, df, bounds, tmp / "priors.safetensors")
+            fitted = with_priors(model, df, bounds_of(spec.removeprefix("set-"), model), tmp / "priors.safetensors")
+            bounds = bounds_of(spec, fitted)
             for use in (False, True):
                 decoder = len(load_model(fitted if use else model).decoder_blob())
                 one = compress_files([df], fitted, bounds, tmp, use)

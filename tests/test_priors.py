@@ -10,6 +10,7 @@ from test_codec import _assert_bound
 from test_sequential import _table
 
 from baler_core.codec import CompressionOptions, compress_table, decompress
+from baler_core.codec.decompress import merge_inner
 from baler_core.codec.priors import add_priors, bound_key, fit_priors, prior_set
 from baler_core.coding import prior_tables
 from baler_core.coding.entropy import decode_ints
@@ -39,8 +40,9 @@ def models(rows, tmp_path_factory):
     for i, spec in enumerate(SPECS):
         bundle = load_model(plain if i == 0 else with_priors)
         bounds = load_bound_spec(spec)
-        add_priors(plain if i == 0 else with_priors, with_priors, bundle, bound_key(bounds),
-                   fit_priors(bundle, rows.iloc[:5000], bounds))
+        # range: with the training rows (ranges and a header template); rel: the priors alone
+        add_priors(plain if i == 0 else with_priors, with_priors, bundle, bounds,
+                   fit_priors(bundle, rows.iloc[:5000], bounds), rows.iloc[:5000] if i == 0 else None)
     return plain, with_priors
 
 
@@ -129,6 +131,33 @@ def test_prior_coded_file_needs_the_decoder_with_the_priors(rows, models, tmp_pa
         _assert_bound(part[c].to_numpy(), back[c].to_numpy(), parse_bound("range=1e-3"))
 
 
+def test_header_template_carries_the_column_records(rows, models, tmp_path):
+    """With the model's header template (range: fitted with the training rows), a small file's column records
+    sit in section head, compressed against it: smaller than in the header, read back the same, and refused
+    with a decoder whose template differs."""
+    _, with_priors = models
+    bundle = load_model(with_priors)
+    part = _files(rows)[2]
+    sizes, headers = {}, {}
+    for use in (True, False):
+        opts = CompressionOptions(load_bound_spec("range=1e-3"), header_template=use)
+        headers[use] = compress_table([part], bundle, tmp_path / f"{use}.baler", opts)
+        sizes[use] = (tmp_path / f"{use}.baler").stat().st_size
+    assert sizes[True] < sizes[False] - 100, sizes
+    with ContainerReader(tmp_path / "True.baler") as rd:
+        assert rd.header["inner"] == "head" and "blocks" not in rd.header
+        merge_inner(rd, bundle)
+        assert rd.header["blocks"] == headers[True]["blocks"] and rd.header["columns"] == headers[True]["columns"]
+    assert decompress(tmp_path / "True.baler", bundle).equals(decompress(tmp_path / "False.baler", bundle))
+    other = dict(bundle.record)
+    other["header_templates"] = {k: v.replace("dlin", "dlog") for k, v in other["header_templates"].items()}
+    save_record(with_priors, tmp_path / "other.safetensors", other)
+    with pytest.raises(ModelMismatchError):  # another template is another decoder
+        decompress(tmp_path / "True.baler", load_model(tmp_path / "other.safetensors"))
+    with ContainerReader(tmp_path / "True.baler") as rd, pytest.raises(FormatError):
+        rd.merge_inner(other["header_templates"]["range=0.001"].encode())  # the wrong dictionary
+
+
 def test_blocks_in_threads_all_read_the_priors(rows, models, tmp_path):
     bundle = load_model(models[1])
     held = rows.iloc[5000:].reset_index(drop=True)
@@ -197,13 +226,22 @@ def test_fit_priors_command_and_info(rows, models, tmp_path):
     assert "priors            range=0.001" in info
     subprocess.run(["baler", "compress", str(tmp_path / "small.parquet"), "-m", str(tmp_path / "m.safetensors"),
                     "-o", str(tmp_path / "s.baler"), "--error-bound", "range=1e-3"], capture_output=True, check=True)
-    costs = json.loads(subprocess.run(["baler", "info", "--json", "--columns", str(tmp_path / "s.baler")],
-                                      capture_output=True, text=True, check=True).stdout)
+    proc = subprocess.run(["baler", "info", "--columns", str(tmp_path / "s.baler")], capture_output=True, text=True)
+    assert proc.returncode != 0 and "-m MODEL" in proc.stderr  # its column records need the model's template
+    plain_info = json.loads(subprocess.run(["baler", "info", "--json", str(tmp_path / "s.baler")],
+                                           capture_output=True, text=True, check=True).stdout)
+    assert plain_info["columns"] is None and plain_info["format_version"] == "1.12"
+    costs = json.loads(subprocess.run(["baler", "info", "--json", "--columns", str(tmp_path / "s.baler"), "-m",
+                                       str(tmp_path / "m.safetensors")], capture_output=True, text=True,
+                                      check=True).stdout)
+    assert costs["columns"] == len(rows.columns) and costs["priors"] == "range=0.001"
     assert costs["priors"] == "range=0.001" and any(c["prior"] == "r" for c in costs["column_costs"])
     by_row = {c["column"]: c["bytes"] for c in costs["column_costs"]}
     with ContainerReader(tmp_path / "s.baler") as rd:
         assert by_row["(priors)"] == rd.section_bytes("b0/prior") > 0  # the shared section, not a column named so
-    with ContainerReader(tmp_path / "s.baler") as rd:
+        assert by_row["(header)"] == rd.section_bytes("head") > 0  # the column records, against the template
+        assert "blocks" not in rd.header and rd.header["inner"] == "head"
+        rd.merge_inner(load_model(tmp_path / "m.safetensors").record["header_templates"]["range=0.001"].encode())
         assert any("prior" in rec for rec in rd.header["blocks"][0]["columns"])
     proc = subprocess.run(["baler", "fit-priors", str(plain), str(tmp_path / "train.parquet"), "-o",
                            str(tmp_path / "x.safetensors")], capture_output=True, text=True)

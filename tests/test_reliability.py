@@ -15,7 +15,7 @@ from conftest import make_field, make_jets
 from fuzz_baler_files import run_campaign
 
 from baler_core.codec import CompressionOptions, compress_field, compress_table, decompress
-from baler_core.codec.priors import add_priors, bound_key, fit_priors
+from baler_core.codec.priors import add_priors, fit_priors
 from baler_core.coding.error_bounds import Bound, BoundSpec
 from baler_core.errors import BalerError, FormatError
 from baler_core.format.container import ContainerReader
@@ -63,11 +63,12 @@ def build_fuzz_corpus(tmp: Path) -> list:
     assert any(rd.read(s)[0] == 5 for s in rd.header["sections"])  # hybrid-token streams get fuzzed too
     # the same model with priors (a prior section: varint shifts, shared rANS words, low bits)
     bounds = BoundSpec(Bound("rel", 1e-3))
-    add_priors(tmp / "s.safetensors", tmp / "sp.safetensors", sb, bound_key(bounds), fit_priors(sb, many, bounds))
+    # ... and its column records in section head, against the decoder's header template (format 1.12)
+    add_priors(tmp / "s.safetensors", tmp / "sp.safetensors", sb, bounds, fit_priors(sb, many, bounds), many)
     small = many.iloc[:1500].reset_index(drop=True)
     header = compress_table([small], load_model(tmp / "sp.safetensors"), tmp / "h.baler",
                             CompressionOptions(bounds, True, model_fallback=False))
-    assert header["priors"] and "b0/prior" in ContainerReader(tmp / "h.baler").header["sections"]
+    assert header["priors"] and {"b0/prior", "head"} <= set(ContainerReader(tmp / "h.baler").header["sections"])
     return [(tmp / "a.baler", None, jets), (tmp / "b.baler", tb, jets), (tmp / "c.baler", fb, field),
             (tmp / "d.baler", None, jets), (tmp / "e.baler", None, field), (tmp / "f.baler", None, many),
             (tmp / "g.baler", None, zeros), (tmp / "h.baler", None, small)]

@@ -9,7 +9,7 @@ import pytest
 from test_sequential import _table
 
 from baler_core.codec import CompressionOptions, compress_table, decompress
-from baler_core.codec.priors import add_priors, bound_key, fit_priors, training_ranges
+from baler_core.codec.priors import add_priors, fit_priors
 from baler_core.coding.error_bounds import Bound, BoundSpec, column_ranges, load_bound_spec, with_set_ranges
 from baler_core.errors import InputError
 from baler_core.format.container import ContainerReader
@@ -32,8 +32,7 @@ def model(rows, tmp_path_factory):
                   TrainConfig(epochs=10, batch_size=256, device="cpu", loss="l1"))
     bundle, bounds = load_model(plain), load_bound_spec("range=1e-3")
     out = d / "seq-priors.safetensors"
-    add_priors(plain, out, bundle, bound_key(bounds), fit_priors(bundle, rows.iloc[:5000], bounds),
-               training_ranges(bundle, rows.iloc[:5000]))
+    add_priors(plain, out, bundle, bounds, fit_priors(bundle, rows.iloc[:5000], bounds), rows.iloc[:5000])
     return out
 
 

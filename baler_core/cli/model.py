@@ -99,7 +99,7 @@ def _cmd_train(a: argparse.Namespace) -> None:
 def _cmd_compress(a: argparse.Namespace) -> None:
     import time
 
-    from baler_core.codec import CompressionOptions, compress_field, compress_table, file_info
+    from baler_core.codec import CompressionOptions, compress_field, compress_table, file_info, inner_reader
     from baler_core.coding.error_bounds import load_bound_spec, with_set_ranges
     from baler_core.io.fields import is_field_path, open_field
     from baler_core.io.gridded import gridded_format
@@ -141,7 +141,8 @@ def _cmd_compress(a: argparse.Namespace) -> None:
         columns = split_list(a.branches) or (bundle.columns if is_root and bundle is not None else None)
         chunks = iter_table_chunks(a.input, columns, a.tree, a.cut, chunk_rows=opts.block_rows)
         compress_table(chunks, bundle, a.output, opts, str(a.input), total_rows=_total_rows(a.input, a.cut))
-    info = {**file_info(a.output), "compress_seconds": time.perf_counter() - t0}
+    info = {**file_info(a.output, inner_reader(bundle, a.model) if bundle is not None else None),
+            "compress_seconds": time.perf_counter() - t0}
     if a.stats:
         Path(a.stats).write_text(json.dumps(info, indent=1))
     print(json.dumps(info))
@@ -255,8 +256,9 @@ def _model_info(path: str, as_json: bool) -> None:
 
 
 def _cmd_info(a: argparse.Namespace) -> None:
-    from baler_core.codec import column_costs, file_info
+    from baler_core.codec import column_costs, file_info, inner_reader
     from baler_core.format.container import MAGIC
+    from baler_core.models.store import load_model
 
     path = Path(a.input)
     if path.is_file():
@@ -264,8 +266,10 @@ def _cmd_info(a: argparse.Namespace) -> None:
             if f.read(len(MAGIC)) != MAGIC:  # not a .baler file: a model file (or an error naming the file)
                 _model_info(a.input, a.json)
                 return
-    info = file_info(a.input)
-    costs = column_costs(a.input) if a.columns else None
+    bundle = load_model(a.model) if a.model else None
+    merge = inner_reader(bundle, a.model or "model") if bundle is not None or a.columns else None
+    info = file_info(a.input, merge)
+    costs = column_costs(a.input, merge) if a.columns else None
     if a.json:
         print(json.dumps({**info, **({"column_costs": costs} if costs is not None else {})}, indent=2))
         return
@@ -386,4 +390,6 @@ def add_model_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", help=".baler file, or a model file from 'baler train'")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--columns", action="store_true", help="also where the bytes go, per column")
+    p.add_argument("-m", "--model", help="the model a file was compressed with: a file coded against its priors "
+                   "(format 1.12) needs it for its column records, unless its decoder is embedded")
     p.set_defaults(func=_cmd_info)

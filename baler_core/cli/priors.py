@@ -40,7 +40,7 @@ def _cmd_fit_priors(a: argparse.Namespace) -> None:
         return
     fitted = fit_priors(bundle, table, bounds)
     key = bound_key(bounds)
-    add_priors(a.model, a.output, bundle, key, fitted, training_ranges(bundle, table))
+    add_priors(a.model, a.output, bundle, bounds, fitted, table)
     size = len(load_model(a.output).decoder_blob())
     info = {"model": a.output, "priors": key, "columns": len(fitted), "rows": len(table), "decoder_bytes": size,
             "seconds": time.perf_counter() - t0}

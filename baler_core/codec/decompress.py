@@ -5,7 +5,7 @@ Every declared size is checked before anything is allocated; anything malformed 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ import pandas as pd
 
 from baler_core.codec.inference import float64_decoder, latent_shape, run_decoder, sequential_prediction
 from baler_core.codec.latent import read_latent
-from baler_core.codec.priors import Prior, prior_set
+from baler_core.codec.priors import Prior, header_template, prior_set
 from baler_core.coding import parallel
 from baler_core.coding.columns import decode_column, free_pred, prior_streams
 from baler_core.coding.grid import GRID_MODES, decode_grid
@@ -45,6 +45,22 @@ def resolve_decoder(rd: ContainerReader, bundle: ModelBundle | None, model_sourc
     return bundle
 
 
+def merge_inner(rd: ContainerReader, bundle: ModelBundle) -> None:
+    """Read a 1.12 file's column records (``ContainerReader.merge_inner``) with ``bundle``'s header template."""
+    key = rd.header.get("priors")
+    template = header_template(bundle, key) if isinstance(key, str) else None
+    if template is None:
+        raise FormatError(f"{rd.path}: its column records are coded against the header template of prior set "
+                          f"{key!r}, which its decoder does not hold")
+    rd.merge_inner(template)
+
+
+def inner_reader(bundle: ModelBundle | None, model_source: str = "model") -> Callable[[ContainerReader], None]:
+    """For ``file_info`` and ``column_costs``: reads a 1.12 file's column records with its embedded decoder or
+    ``bundle``."""
+    return lambda rd: merge_inner(rd, resolve_decoder(rd, bundle, model_source))
+
+
 def iter_decompress(path: str | Path, bundle: ModelBundle | None = None, model_source: str = "model",
                     max_expansion: float = MAX_EXPANSION, threads: int = 0) -> Iterator[pd.DataFrame | np.ndarray]:
     """Yield decompressed blocks: DataFrames for tables, N x H x W arrays for fields.
@@ -65,6 +81,10 @@ def iter_decompress(path: str | Path, bundle: ModelBundle | None = None, model_s
 def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_source: str, max_expansion: float,
                        n_threads: int) -> Iterator[pd.DataFrame | np.ndarray]:
     path = rd.path
+    resolved = rd.header.get("inner") is not None
+    if resolved:  # 1.12: the column records need the decoder's header template
+        bundle = resolve_decoder(rd, bundle, model_source)
+        merge_inner(rd, bundle)
     hd = Header.parse(rd.header, path)
     names, dtypes, blocks, frame, spec = hd.names, hd.dtypes, hd.blocks, hd.frame, hd.latent_dtype
     per_row = hd.values_per_row
@@ -75,7 +95,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
     if not hd.model_used:  # every block was coded without the autoencoder: no decoder is needed
         yield from _decompress_free(rd, blocks, names, dtypes, frame, n_threads)
         return
-    bundle = resolve_decoder(rd, bundle, model_source)
+    bundle = bundle if resolved else resolve_decoder(rd, bundle, model_source)
     if bundle.kind != hd.kind:
         raise ModelMismatchError(f"{path}: holds a {hd.kind} but the decoder is for {bundle.kind}s")
     if not blocks:  # zero rows: names, dtypes and frame shape still come back

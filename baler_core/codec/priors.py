@@ -27,6 +27,7 @@ from baler_core.models import is_sequential
 from baler_core.models.store import ModelBundle, save_record
 
 MAX_SPLIT_ITEMS = 4
+TEMPLATE_ROWS = 4096  # rows of the training set whose header is the files' template
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,29 @@ def fit_priors(bundle: ModelBundle, table: pd.DataFrame, bounds: BoundSpec) -> d
     return fitted
 
 
+def header_template(bundle: ModelBundle, key: str, source: str = "decoder") -> bytes | None:
+    """The model's header template for the prior set ``key`` (the inner header of rows it was fitted on: the
+    zstd dictionary of 1.12 files' column records); None where it has none."""
+    templates = bundle.record.get("header_templates")
+    if templates is None:
+        return None
+    if not isinstance(templates, dict) or not isinstance(templates.get(key, ""), str):
+        raise FormatError(f"{source}: header templates malformed")
+    return templates[key].encode() if key in templates else None
+
+
+def _fit_template(bundle: ModelBundle, rows: pd.DataFrame, bounds: BoundSpec) -> str:
+    """The inner header (column names and records) of the first ``TEMPLATE_ROWS`` of ``rows`` compressed with
+    ``bundle``'s priors: what the files' inner headers are compressed against."""
+    from baler_core.codec.table import compress_table
+    from baler_core.format.container import inner_json
+
+    run = CompressionOptions(bounds, threads=1, use_priors=True, header_template=False)
+    with tempfile.TemporaryDirectory(prefix="baler-priors-") as d:
+        header = compress_table([rows.iloc[:TEMPLATE_ROWS]], bundle, Path(d) / "t.baler", run, "training rows")
+    return inner_json(header).decode()
+
+
 def training_ranges(bundle: ModelBundle, table: pd.DataFrame) -> dict[str, list[float]]:
     """The set's per-column ranges: the model's record (all its training rows), else ``table``'s (a model
     trained before models recorded them)."""
@@ -122,13 +146,20 @@ def training_ranges(bundle: ModelBundle, table: pd.DataFrame) -> dict[str, list[
     return column_ranges(table[names].to_numpy(dtype=np.float64), names)
 
 
-def add_priors(model_path: str | Path, out_path: str | Path, bundle: ModelBundle, key: str,
-               fitted: dict[str, dict[str, dict]], ranges: dict[str, list[float]] | None = None) -> None:
-    """Write ``bundle``'s model file with the prior set ``key`` added (or replaced), and the set's ``ranges``
-    where the model records none."""
+def add_priors(model_path: str | Path, out_path: str | Path, bundle: ModelBundle, bounds: BoundSpec,
+               fitted: dict[str, dict[str, dict]], rows: pd.DataFrame | None = None) -> None:
+    """Write ``bundle``'s model file with the prior set of ``bounds`` added (or replaced). With the training
+    ``rows``: also the set's ranges where the model records none, and the set's header template."""
+    key = bound_key(bounds)
     sets = dict(bundle.record.get("priors") or {})
     sets[key] = fitted
     record = {**bundle.record, "priors": sets}
-    if ranges is not None and not isinstance(record.get("ranges"), dict):
-        record["ranges"] = ranges
+    if rows is not None:
+        record.setdefault("ranges", training_ranges(bundle, rows))
+        templates = dict(record.get("header_templates") or {})
+        templates.pop(key, None)
+        record["header_templates"] = templates
+        template = _fit_template(ModelBundle(bundle.model, record, bundle.packed), rows,
+                                 with_set_ranges(bounds, record["ranges"], "model"))
+        record["header_templates"] = {**templates, key: template}
     save_record(model_path, out_path, record)

@@ -17,7 +17,7 @@ from baler_core import __version__
 from baler_core.codec.fallback import keep_smaller
 from baler_core.codec.inference import float64_decoder, model_header, run_decoder, run_encoder, sequential_prediction
 from baler_core.codec.latent import write_latent
-from baler_core.codec.priors import Prior, bound_key, prior_set
+from baler_core.codec.priors import Prior, bound_key, header_template, prior_set
 from baler_core.coding import contexts, prior_tables
 from baler_core.coding.columns import dither_sources, dither_values, encode_best
 from baler_core.coding.entropy import decode_ints
@@ -167,9 +167,11 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
             "latent": {"dtype": spec}, "model": model, "error_bound": opts.bounds.to_dict(),
             "raw_bytes": int(n_total * sum(np.dtype(c["dtype"]).itemsize for c in columns)), "blocks": blocks,
         }
+        template = None
         if any("prior" in rec for block in blocks for rec in block["columns"]):
             header["priors"] = prior_key  # the model's prior set the marked streams are coded against
-        size = w.finish(header)
+            template = header_template(bundle, prior_key, "model") if opts.header_template else None
+        size = w.finish(header, template)
     log.info("compressed %d rows in %.2f s into %s (%d bytes)", n_total, time.perf_counter() - t0, out_path, size)
     return header
 

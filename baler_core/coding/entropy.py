@@ -44,15 +44,18 @@ _WIDTHS = (1, 2, 4, 8)
 ZSTD_TRIED = 1 << 16  # auto: zstd is tried beside rANS on streams estimated smaller than this
 
 
-def unzstd(blob: bytes, size: int, what: str, exact: bool = True) -> bytes:
+def unzstd(blob: bytes, size: int, what: str, exact: bool = True, dictionary: bytes | None = None) -> bytes:
     """A zstd frame's bytes: exactly ``size`` (at most, without ``exact``). The size a frame declares is checked
     before anything is allocated: zstandard's ``max_output_size`` does not bound a frame that declares its own
-    content size, so a tiny hostile frame could otherwise make the reader allocate gigabytes."""
+    content size, so a tiny hostile frame could otherwise make the reader allocate gigabytes. ``dictionary``:
+    the raw-content dictionary the frame was compressed with."""
     try:
         declared = zstandard.frame_content_size(blob)
         if declared > size or (exact and declared not in (-1, size)):  # -1: the frame does not declare it
             raise FormatError(f"{what} declares {declared} bytes, expected {'' if exact else 'at most '}{size}")
-        raw = zstandard.ZstdDecompressor().decompress(blob, max_output_size=size)
+        d = (None if dictionary is None else
+             zstandard.ZstdCompressionDict(dictionary, dict_type=zstandard.DICT_TYPE_RAWCONTENT))
+        raw = zstandard.ZstdDecompressor(dict_data=d).decompress(blob, max_output_size=size)
     except zstandard.ZstdError as exc:
         raise FormatError(f"{what} does not decompress ({exc})") from exc
     if len(raw) > size or (exact and len(raw) != size):

@@ -24,6 +24,7 @@ class CompressionOptions:
     # as the format fixtures need)
     model_fallback: bool = True
     use_priors: bool = True  # sequential tables: code streams against the model's priors where smaller
+    header_template: bool = True  # with priors: the column records compressed with the model's header template
     # fitting priors (``codec.priors``): called with (column, stream, mode, the context split chosen, the values,
     # a function giving the group of each row under split items) of every residual, zero-flag and sign-flip
     # stream a sequential block codes

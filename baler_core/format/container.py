@@ -36,18 +36,30 @@ from baler_core.errors import FormatError, InputError
 
 MAGIC = b"\x89BALER\r\n"
 END_MAGIC = b"BALEREND"
-VERSION = (1, 11)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2: zstd-compressed header;
+VERSION = (1, 12)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2: zstd-compressed header;
 # 1.3: the aligned `alin` / `alog` modes; 1.4: integer stream method 5 (hybrid tokens); 1.5: `dct` field blocks;
 # 1.6: the `events` kind (HEP events: table files nested as sections) and the `exact` mode; 1.7: `dither` on
 # grid table columns; 1.8: dithered residual modes `dlin` / `dlog` / `dalin` / `dalog` (table columns coded
 # against a model or a constant); 1.9: context splits on a dithered column's own dither position and phase;
 # 1.10: `resgrid` field blocks (a model's prediction plus its residual coded by the model-free field coder);
 # 1.11: integer streams coded against the model's priors (method 6, `prior` in column records, `priors` in the
-# header)
+# header); 1.12: the column records of a file coded against a model's priors in a section of their own (``head``),
+# compressed with the model's header template as zstd dictionary (see ContainerWriter.finish)
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PREFIX = len(MAGIC) + 4
 _TRAILER = 8 + 32 + len(END_MAGIC)
 MAX_HEADER_BYTES = 64 << 20
+INNER_SECTION = "head"
+INNER_KEYS = ("blocks", "columns")
+
+
+def _json(obj: dict) -> bytes:
+    return json.dumps(obj, sort_keys=True, allow_nan=False, separators=(",", ":")).encode()
+
+
+def inner_json(header: dict) -> bytes:
+    """The bytes of a header's inner part (its column names and records), as a template and a file store them."""
+    return _json({k: header[k] for k in INNER_KEYS if k in header})
 
 
 class ContainerWriter:
@@ -73,12 +85,19 @@ class ContainerWriter:
         self.sections[name] = [self._pos, len(data), zlib.crc32(data)]
         self._write(data)
 
-    def finish(self, header: dict) -> int:
-        """Write header and trailer, fsync and rename into place; returns the file size."""
+    def finish(self, header: dict, template: bytes | None = None) -> int:
+        """Write header and trailer, fsync and rename into place; returns the file size. ``template`` (1.12): the
+        column names and records go to section ``head``, zstd-compressed with ``template`` (the same part of
+        the header of rows the model was fitted on, carried by its decoder) as dictionary, so a small file pays
+        for what differs from it only; a reader needs the decoder to read them (``merge_inner``)."""
+        if template is not None:
+            d = zstandard.ZstdCompressionDict(template, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+            z = zstandard.ZstdCompressor(level=19, dict_data=d, write_dict_id=False, write_checksum=True)
+            self.add(INNER_SECTION, z.compress(inner_json(header)))
+            header = {**{k: v for k, v in header.items() if k not in INNER_KEYS}, "inner": INNER_SECTION}
         header = {**header, "sections": self.sections}
         # zstd: per-column records repeat the same keys, and small files are mostly header otherwise
-        raw = zstandard.ZstdCompressor(level=19, write_checksum=True).compress(
-            json.dumps(header, sort_keys=True, allow_nan=False, separators=(",", ":")).encode())
+        raw = zstandard.ZstdCompressor(level=19, write_checksum=True).compress(_json(header))
         self._write(raw)
         self._write(struct.pack("<Q", len(raw)))
         digest = self._hash.digest()
@@ -170,6 +189,22 @@ class ContainerReader:
             if (not isinstance(val, list) or len(val) != 3 or not all(type(v) is int for v in val)
                     or val[0] < _PREFIX or val[1] < 0 or val[0] + val[1] > self.header_start):
                 raise FormatError(f"{name}: section {sec!r} lies outside the file body")
+
+    def merge_inner(self, template: bytes) -> None:
+        """Add the column names and records of a 1.12 file's ``head`` section to ``header``, decompressed with
+        ``template`` (its decoder's header template)."""
+        if self.header.get("inner") != INNER_SECTION:
+            return
+        raw = unzstd(self.read(INNER_SECTION), MAX_HEADER_BYTES, f"{self.path}: inner header", exact=False,
+                     dictionary=template)
+        try:
+            inner = json.loads(raw)
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise FormatError(f"{self.path}: inner header is not valid JSON ({exc}): was the file written with "
+                              "another decoder's header template?") from exc
+        if not isinstance(inner, dict) or set(inner) - set(INNER_KEYS):
+            raise FormatError(f"{self.path}: inner header malformed")
+        self.header = {**{k: v for k, v in self.header.items() if k != "inner"}, **inner}
 
     def read(self, name: str) -> bytes:
         if name not in self.header["sections"]:

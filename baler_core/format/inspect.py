@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from baler_core.errors import FormatError
-from baler_core.format.container import ContainerReader
+from baler_core.errors import FormatError, InputError
+from baler_core.format.container import INNER_SECTION, ContainerReader
+
+Merge = Callable[[ContainerReader], None]  # reads a 1.12 file's column records (codec.decompress.inner_reader)
 
 
-def column_costs(path: str | Path) -> list[dict]:
+def _inner(rd: ContainerReader, merge: Merge | None, path: str | Path) -> None:
+    if rd.header.get("inner") is None:
+        return
+    if merge is None:
+        raise InputError(f"{path}: its column records are coded against its model's header template (format "
+                         "1.12): give the model (baler info --columns FILE -m MODEL)")
+    merge(rd)
+
+
+def column_costs(path: str | Path, merge: Merge | None = None) -> list[dict]:
     """Where a file's bytes go, per column (all blocks) in the file's column order: dtype, bytes, bits per value,
     the coding mode(s) of its blocks, the largest quantization step, the count of values stored exactly as
     exceptions and the streams coded against the model's prior (``prior``; the others use tables of their own:
     the fallback where the data drift from the training rows; their bytes are those of the block's shared
-    section, ``(priors)``). Latents and the embedded decoder follow as ``(latent)`` and ``(decoder)``."""
+    section, ``(priors)``). Latents, the embedded decoder and the column records of a 1.12 file follow as
+    ``(latent)``, ``(decoder)`` and ``(header)``; ``merge`` reads the latter."""
     with ContainerReader(path) as rd:
+        if rd.header.get("kind") in ("events", "gridded"):
+            return _nested_costs(rd, path, merge)
+        _inner(rd, merge, path)
         h = rd.header
-        if h.get("kind") in ("events", "gridded"):
-            return _nested_costs(rd, path)
     try:
         names = [str(c["name"]) for c in h.get("columns", [])]
         dtypes = {str(c["name"]): str(np.dtype(c["dtype"])) for c in h.get("columns", [])}
@@ -37,7 +51,8 @@ def column_costs(path: str | Path) -> list[dict]:
 
         for section, (_, length, _) in h["sections"].items():
             parts = section.split("/")  # b<block>/<column or latent>/<stream>, or decoder
-            key = ("(decoder)" if section == "decoder" else "(latent)" if parts[1:2] == ["latent"]
+            key = ("(decoder)" if section == "decoder" else "(header)" if section == INNER_SECTION
+                   else "(latent)" if parts[1:2] == ["latent"]
                    else "(priors)" if len(parts) == 2 and parts[1] == "prior" else parts[1])
             row_of(key)["bytes"] += int(length)
         for blk in h.get("blocks", []):
@@ -55,9 +70,14 @@ def column_costs(path: str | Path) -> list[dict]:
             for row in rows.values()]
 
 
-def file_info(path: str | Path) -> dict:
-    """Sizes and ratios of a ``.baler`` file, with and without the decoder's bytes."""
+def file_info(path: str | Path, merge: Merge | None = None) -> dict:
+    """Sizes and ratios of a ``.baler`` file, with and without the decoder's bytes. A 1.12 file's column count
+    needs ``merge`` (None without it)."""
     with ContainerReader(path) as rd:
+        inner = rd.header.get("inner") is not None
+        if inner and merge is not None:
+            merge(rd)
+            inner = False
         h = rd.header
         total = rd.size
         used = h.get("model", {}).get("used", True) is not False
@@ -71,7 +91,7 @@ def file_info(path: str | Path) -> dict:
         raw = int(h.get("raw_bytes", 0))
         return {
             "file": str(path), "kind": h.get("kind"), "rows": h.get("n_rows"), "shape": h.get("shape"),
-            "columns": len(h.get("columns", [])), "raw_bytes": raw, "compressed_bytes": data_bytes,
+            "columns": None if inner else len(h.get("columns", [])), "raw_bytes": raw, "compressed_bytes": data_bytes,
             "decoder_bytes": dec, "decoder_embedded": embedded, "file_bytes": total,
             "ratio_without_decoder": raw / data_bytes if data_bytes else float("nan"),
             "ratio_with_decoder": raw / (data_bytes + dec) if data_bytes + dec else float("nan"),
@@ -80,7 +100,7 @@ def file_info(path: str | Path) -> dict:
         }
 
 
-def _nested_costs(rd: ContainerReader, path: str | Path) -> list[dict]:
+def _nested_costs(rd: ContainerReader, path: str | Path, merge: Merge | None) -> list[dict]:
     """Events and gridded files: the columns of every nested part (a gridded field is named after its
     variable); a variable kept exactly is one row of mode ``exact``."""
     import tempfile
@@ -94,7 +114,7 @@ def _nested_costs(rd: ContainerReader, path: str | Path) -> list[dict]:
                     continue
                 part = Path(tmp) / "part.baler"
                 part.write_bytes(rd.read(str(rec["section"])))
-                for row in column_costs(part):
+                for row in column_costs(part, merge):
                     out.append({**row, "column": str(rec["name"]) if h["kind"] == "gridded" else row["column"]})
         for rec in h.get("variables", []):
             if rec["coded"] == "exact":

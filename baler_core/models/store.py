@@ -26,8 +26,9 @@ from baler_core.models.registry import build_model
 from baler_core.prep.normalization import Normalizer
 
 MODEL_FORMAT = "baler-model"
-MODEL_FORMAT_VERSION = 4  # 2: relations may carry a "kind" (nonlinear); 3: decoder_dtype "grid" (packed decoder
-# tensors, coding.packed); 4: "priors" (codec.priors). A file is written with the oldest version that reads it
+MODEL_FORMAT_VERSION = 5  # 2: relations may carry a "kind" (nonlinear); 3: decoder_dtype "grid" (packed decoder
+# tensors, coding.packed); 4: "priors" (codec.priors); 5: "header_templates" (codec.priors). A file is written
+# with the oldest version that reads it
 DECODER_PREFIX = "decoder."
 MAX_DECODER_BYTES = 4 << 30
 
@@ -58,7 +59,7 @@ class ModelBundle:
 
 def _decoder_record(record: dict) -> dict:
     keys = ("format", "version", "model", "model_args", "kind", "columns", "normalization", "latent", "decoder_dtype",
-            "decoder_bound", "relations", "priors")
+            "decoder_bound", "relations", "priors", "header_templates")
     return {k: record[k] for k in keys if k in record}
 
 
@@ -127,12 +128,13 @@ def save_model(model: torch.nn.Module, record: dict, path: str | Path) -> None:
 
 def save_record(model_path: str | Path, out_path: str | Path, record: dict) -> None:
     """Write the model file ``model_path`` to ``out_path`` (atomically) with ``record`` in place of its record and
-    its tensors as stored (packed decoders are not packed again). A record with priors is version 4."""
+    its tensors as stored (packed decoders are not packed again). A record with priors is version 4, with header
+    templates 5."""
     src = Path(model_path)
     if not src.exists():
         raise InputError(f"{src}: model file does not exist")
     tensors, old = _parse_blob(src.read_bytes(), "baler_model", str(src))
-    version = max(old["version"], 4 if record.get("priors") else 1)
+    version = max(old["version"], 5 if record.get("header_templates") else 4 if record.get("priors") else 1)
     meta = json.dumps({**record, "version": version}, sort_keys=True)
     _write_atomic(out_path, st_save(tensors, metadata={"baler_model": meta}))
 
