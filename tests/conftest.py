@@ -64,3 +64,34 @@ def field_model(tmp_path_factory):
     tc = TrainConfig(epochs=5, batch_size=4, seed=1, device="cpu", patch=None)
     bundle, _ = train_dataset(make_field(), path, mc, tc)
     return path, bundle
+
+
+@pytest.fixture(scope="session")
+def prior_rows() -> pd.DataFrame:
+    """7,000 rows of jets with energy shares (test_sequential's table): the first 5,000 train, the rest are held."""
+    from test_sequential import _table
+
+    return _table(7000, seed=3)
+
+
+@pytest.fixture(scope="session")
+def prior_models(prior_rows, tmp_path_factory):
+    """A sequential model trained on the first 5,000 of ``prior_rows``, without and with priors: range=1e-3
+    fitted with those rows (the set's ranges and a header template), rel=1e-3 the priors alone."""
+    from baler_core.codec.priors import add_priors, fit_priors
+    from baler_core.coding.error_bounds import load_bound_spec
+    from baler_core.models.store import load_model
+    from baler_core.training.loop import TrainConfig
+    from baler_core.training.train import ModelConfig, train_dataset
+
+    d = tmp_path_factory.mktemp("priors")
+    plain = d / "seq.safetensors"
+    train = prior_rows.iloc[:5000]
+    train_dataset(train, plain, ModelConfig(model="sequential", latent_dim=8),
+                  TrainConfig(epochs=15, batch_size=256, device="cpu", loss="l1"))
+    with_priors = d / "seq-priors.safetensors"
+    for i, spec in enumerate(("range=1e-3", "rel=1e-3")):
+        bundle, bounds = load_model(plain if i == 0 else with_priors), load_bound_spec(spec)
+        add_priors(plain if i == 0 else with_priors, with_priors, bundle, bounds, fit_priors(bundle, train, bounds),
+                   train if i == 0 else None)
+    return plain, with_priors

@@ -16,13 +16,14 @@ from baler_core.io.events import to_awkward
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 FILES = sorted(FIXTURES.glob("format-*/*.baler"))
-VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "1.9", "1.10", "1.11")
+VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "1.7", "1.8", "1.9", "1.10", "1.11", "1.12")
 EVENTS_FROM = "1.6"  # the first version with the events kind
 GRIDDED_FROM = "1.7"  # N x D x H x W fields, the gridded kind (HDF5 / NetCDF / zarr) and the dithered grid
 DITHERED_FROM = "1.8"  # dithered residuals of model-coded table columns; the table-rel and conv3d fixtures
 DITHER_CONTEXT_FROM = "1.9"  # residuals split by their dither position / phase; the table-seq fixture
 RESGRID_FROM = "1.10"  # a model's prediction plus a grid-coded residual (pod); the field-pod fixture
 PRIORS_FROM = "1.11"  # streams coded against the model's priors (one prior section a block); the table-prior fixture
+INNER_FROM = "1.12"  # the table-prior fixture's column records against its decoder's header template (section head)
 
 
 def test_every_format_version_has_fixtures():
@@ -73,7 +74,7 @@ def test_prior_fixture_codes_its_streams_against_the_model_priors(version):
     """From 1.11 a sequential model may carry priors: the table-prior fixture's residuals are all coded against
     them, in one section, and its embedded decoder holds them."""
     with ContainerReader(FIXTURES / f"format-{version}" / "table-prior.baler") as rd:
-        if version not in ("1.11",):  # 1.12: the column records against the embedded decoder's header template
+        if VERSIONS.index(version) >= VERSIONS.index(INNER_FROM):  # against the decoder's header template
             assert rd.header["inner"] == "head" and "blocks" not in rd.header
             inner_reader(None)(rd)
         h = rd.header

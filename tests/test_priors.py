@@ -11,7 +11,7 @@ from test_sequential import _table
 
 from baler_core.codec import CompressionOptions, compress_table, decompress
 from baler_core.codec.decompress import merge_inner
-from baler_core.codec.priors import add_priors, bound_key, fit_priors, prior_set
+from baler_core.codec.priors import bound_key, fit_priors, prior_set
 from baler_core.coding import prior_tables
 from baler_core.coding.entropy import decode_ints
 from baler_core.coding.error_bounds import load_bound_spec, parse_bound
@@ -25,25 +25,14 @@ SPECS = ("range=1e-3", "rel=1e-3")
 
 
 @pytest.fixture(scope="module")
-def rows():
-    return _table(7000, seed=3)
+def rows(prior_rows):
+    return prior_rows
 
 
 @pytest.fixture(scope="module")
-def models(rows, tmp_path_factory):
-    """A sequential model trained on the first 5,000 rows, without and with priors for ``SPECS``."""
-    d = tmp_path_factory.mktemp("priors")
-    plain = d / "seq.safetensors"
-    train_dataset(rows.iloc[:5000], plain, ModelConfig(model="sequential", latent_dim=8),
-                  TrainConfig(epochs=15, batch_size=256, device="cpu", loss="l1"))
-    with_priors = d / "seq-priors.safetensors"
-    for i, spec in enumerate(SPECS):
-        bundle = load_model(plain if i == 0 else with_priors)
-        bounds = load_bound_spec(spec)
-        # range: with the training rows (ranges and a header template); rel: the priors alone
-        add_priors(plain if i == 0 else with_priors, with_priors, bundle, bounds,
-                   fit_priors(bundle, rows.iloc[:5000], bounds), rows.iloc[:5000] if i == 0 else None)
-    return plain, with_priors
+def models(prior_models):
+    """(plain, with priors): conftest's prior_models."""
+    return prior_models
 
 
 def _files(rows, n=4):

@@ -6,34 +6,24 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
-from test_sequential import _table
 
 from baler_core.codec import CompressionOptions, compress_table, decompress
-from baler_core.codec.priors import add_priors, fit_priors
 from baler_core.coding.error_bounds import Bound, BoundSpec, column_ranges, load_bound_spec, with_set_ranges
 from baler_core.errors import InputError
 from baler_core.format.container import ContainerReader
 from baler_core.models.store import load_model, save_record
-from baler_core.training.loop import TrainConfig
-from baler_core.training.train import ModelConfig, train_dataset
 
 
 @pytest.fixture(scope="module")
-def rows():
-    return _table(6000, seed=5)
+def rows(prior_rows):
+    return prior_rows
 
 
 @pytest.fixture(scope="module")
-def model(rows, tmp_path_factory):
-    """A sequential model trained on the first 5,000 rows, with priors for range=1e-3."""
-    d = tmp_path_factory.mktemp("setrange")
-    plain = d / "seq.safetensors"
-    train_dataset(rows.iloc[:5000], plain, ModelConfig(model="sequential", latent_dim=8),
-                  TrainConfig(epochs=10, batch_size=256, device="cpu", loss="l1"))
-    bundle, bounds = load_model(plain), load_bound_spec("range=1e-3")
-    out = d / "seq-priors.safetensors"
-    add_priors(plain, out, bundle, bounds, fit_priors(bundle, rows.iloc[:5000], bounds), rows.iloc[:5000])
-    return out
+def model(prior_models):
+    """conftest's sequential model with priors for range=1e-3, fitted with its training rows (its ranges and
+    header template), the first 5,000."""
+    return prior_models[1]
 
 
 def test_spans_resolve_range_bounds_only():
