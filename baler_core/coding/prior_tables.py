@@ -23,7 +23,7 @@ from functools import cached_property
 import numpy as np
 
 from baler_core.coding.entropy import PRIOR_METHOD, unzigzag, zigzag
-from baler_core.coding.rans import Q_MAX, information_bits, q_weights, quantized
+from baler_core.coding.rans import Q_MAX, Decoder, information_bits, q_weights, quantized
 from baler_core.coding.tokens import join_tokens, low_bits, low_bits_bytes, split_tokens, token_limit
 from baler_core.errors import FormatError
 
@@ -158,8 +158,6 @@ class BlockReader:
     section held exactly them."""
 
     def __init__(self, blob: bytes, n_streams: int) -> None:
-        import constriction
-
         if not blob or blob[0] != PRIOR_METHOD:
             raise FormatError("prior section is not coded against the model's priors")
         pos, self.shifts = 1, []
@@ -171,11 +169,7 @@ class BlockReader:
         if any(abs(v) >= 2**61 for v in self.shifts) or nwords > MAX_WORDS or self.pos > len(blob):
             raise FormatError("prior section declares shifts or words beyond limits")
         self.blob, self.next_stream = blob, 0
-        try:
-            self.coder = constriction.stream.stack.AnsCoder(
-                np.frombuffer(blob, dtype="<u4", count=nwords, offset=start).astype(np.uint32))
-        except Exception as exc:  # constriction raises on invalid data
-            raise FormatError(f"prior section does not decode ({exc})") from exc
+        self.coder = Decoder(np.frombuffer(blob, dtype="<u4", count=nwords, offset=start))
 
     def read(self, sizes: list[int], tables: list[PriorTable]) -> list[np.ndarray]:
         """The next stream's groups (int64), of ``sizes`` values under ``tables``."""
@@ -185,10 +179,7 @@ class BlockReader:
         self.next_stream += 1
         out = []
         for n, t in zip(sizes, tables, strict=True):
-            try:
-                tok = self.coder.decode(_model(t), n).astype(np.int64) if n else np.zeros(0, np.int64)
-            except Exception as exc:  # exhausted or invalid data
-                raise FormatError(f"prior section does not decode ({exc})") from exc
+            tok = self.coder.decode(t.probs, n).astype(np.int64) if n else np.zeros(0, np.int64)
             z, self.pos = join_tokens(tok, self.blob, self.pos, SPLIT, MSB)
             out.append(unzigzag(z) + np.int64(t.center + shift))
         return out

@@ -13,6 +13,22 @@ import numpy as np
 
 from baler_core.errors import FormatError
 
+_UNLOADED = object()
+KERNELS: object | None = _UNLOADED  # the compiled decoding (rans_kernels), imported on first use
+
+
+def kernels():
+    """The compiled kernels module, imported (with numba, about 0.3 s) on first use; None where numba is
+    missing, and constriction decodes."""
+    global KERNELS
+    if KERNELS is _UNLOADED:
+        try:
+            from baler_core.coding import rans_kernels
+        except ImportError:  # pragma: no cover - numba is a dependency
+            rans_kernels = None
+        KERNELS = rans_kernels
+    return KERNELS
+
 Q_PER_OCTAVE = 8
 Q_MANTISSA = np.array([256, 279, 304, 332, 362, 395, 431, 470], dtype=np.float64)  # 256 * 2**(b / 8)
 Q_MAX = 1 + Q_PER_OCTAVE * 40
@@ -43,19 +59,62 @@ def rans_encode(sym: np.ndarray, probs: np.ndarray) -> bytes:
     return coder.get_compressed().astype("<u4").tobytes()
 
 
+KERNEL_MIN_WORDS = 1 << 15  # a process's first compiled decoding costs about 1 s (numba's start): not for less
+
+
+class Decoder:
+    """A stack rANS decoder over 32-bit words: the compiled kernels (``rans_kernels``, the GIL released) for
+    streams of ``KERNEL_MIN_WORDS`` or more and every stream after one such, constriction's own otherwise (and
+    where numba is missing); several runs of symbols, each under its own model, may follow one another (a prior
+    section's streams)."""
+
+    warm = False  # the kernels ran in this process: their start is paid
+
+    def __init__(self, words: np.ndarray) -> None:
+        self.words = np.ascontiguousarray(words, dtype=np.uint32)
+        self.fast = (Decoder.warm or self.words.size >= KERNEL_MIN_WORDS) and kernels() is not None
+        if self.fast:
+            Decoder.warm = True
+            self.pos, state = KERNELS.start(self.words)
+            self.state = np.uint64(state)  # kept unsigned: the kernel's signature takes uint64
+        else:
+            import constriction
+
+            try:
+                self.coder = constriction.stream.stack.AnsCoder(self.words)
+            except Exception as exc:  # constriction raises on invalid data
+                raise FormatError(f"rANS words do not decode ({exc})") from exc
+
+    def decode(self, probs: np.ndarray, n: int) -> np.ndarray:
+        """The next ``n`` symbols (int32) under the model ``probs``."""
+        if not self.fast:
+            import constriction
+
+            try:
+                return self.coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n)
+            except Exception as exc:  # constriction raises on exhausted or invalid data
+                raise FormatError(f"rANS words do not decode ({exc})") from exc
+        cdf = KERNELS.quantized_cdf(np.ascontiguousarray(probs, dtype=np.float64))
+        if cdf.size == 0:
+            raise FormatError(f"rANS model of {probs.size} symbols is invalid")
+        out, self.pos, state = KERNELS.decode(self.words, self.pos, self.state, cdf, KERNELS.lookup(cdf), n)
+        self.state = np.uint64(state)
+        return out
+
+    def is_empty(self) -> bool:
+        """Whether every word was read and the state is back at its start."""
+        if not self.fast:
+            return bool(self.coder.is_empty())
+        return self.pos == 0 and int(self.state) == 0
+
+
 def rans_decode(words: bytes, probs: np.ndarray, n: int) -> np.ndarray:
     """``n`` symbols from a whole number of 32-bit words, which they must use up exactly."""
-    import constriction
-
     if len(words) % 4:
         raise FormatError("integer stream payload is not a whole number of 32-bit words")
-    try:
-        coder = constriction.stream.stack.AnsCoder(np.frombuffer(words, dtype="<u4").astype(np.uint32))
-        sym = coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n)
-        leftover = not coder.is_empty()
-    except Exception as exc:  # constriction raises on exhausted or invalid data
-        raise FormatError(f"integer stream does not decode ({exc})") from exc
-    if leftover:
+    coder = Decoder(np.frombuffer(words, dtype="<u4"))
+    sym = coder.decode(probs, n)
+    if not coder.is_empty():
         raise FormatError("integer stream is damaged: words left over after its values")
     return sym
 

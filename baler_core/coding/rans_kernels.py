@@ -1,0 +1,97 @@
+"""Compiled rANS decoding (numba, the GIL released): ``constriction``'s stack coder with 32-bit words, 64-bit
+state and 24-bit probabilities, and its fast quantization of float probabilities (``Categorical(probs,
+perfect=False)``), reproduced bit for bit, so every stream either writes reads with either.
+
+Why: constriction's decoder holds the GIL and reads about 40 M symbols/s; this one reads about 120 M/s on one
+core, and blocks and columns decoding in threads run in parallel. ``tests/test_rans_kernels.py`` checks it
+against constriction on random models and streams.
+
+constriction's scheme, for the reader of this file: a symbol's interval is ``[cdf[s], cdf[s + 1])`` of 2^24;
+``cdf[s] = floor(c_s * (2^24 - n) / sum(p)) + s`` with ``c_s`` the running float64 sum of the probabilities
+before ``s`` (every symbol keeps a weight of at least 1). Decoding one symbol: the quantile is the state's low
+24 bits, the state becomes ``(state >> 24) * width + quantile - cdf[s]``, and a word is popped from the end of
+the word array whenever the state falls below 2^32. The state starts from the last one or two words and must
+end at 0 with every word read.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+PRECISION = 24
+LOOKUP_BITS = 12  # the quantile's top bits index the first symbol whose interval may hold it
+
+
+@njit(cache=True, nogil=True)
+def quantized_cdf(p: np.ndarray) -> np.ndarray:
+    """The 2^24-scale left cumulatives of ``p`` (float64, at least 2 entries) and the total, as constriction
+    quantizes them; an empty array where constriction refuses the model."""
+    n = p.size
+    total = 1 << PRECISION
+    norm = 0.0
+    for i in range(n):
+        norm += p[i]
+    if n < 2 or n >= total - 1 or not (norm > 2.2250738585072014e-308 and norm < np.inf):
+        return np.empty(0, dtype=np.uint32)
+    scale = (total - n) / norm
+    cdf = np.empty(n + 1, dtype=np.uint32)
+    cum = 0.0
+    for i in range(n):
+        cdf[i] = np.uint32(np.uint64(cum * scale)) + np.uint32(i)
+        cum += p[i]
+    cdf[n] = total
+    return cdf
+
+
+@njit(cache=True, nogil=True)
+def lookup(cdf: np.ndarray) -> np.ndarray:
+    """For each value of a quantile's top ``LOOKUP_BITS`` bits, the first symbol whose interval may hold it."""
+    nsym = cdf.size - 1
+    shift = PRECISION - LOOKUP_BITS
+    lut = np.empty((1 << LOOKUP_BITS) + 1, dtype=np.int32)
+    s = 0
+    for b in range(lut.size):
+        q = b << shift
+        while s + 1 < nsym and cdf[s + 1] <= q:
+            s += 1
+        lut[b] = s
+    return lut
+
+
+@njit(cache=True, nogil=True)
+def start(words: np.ndarray) -> tuple[int, np.uint64]:
+    """(words left, state) of a coder over ``words``: the state is the last one or two words."""
+    pos = words.size
+    state = np.uint64(0)
+    if pos > 0:
+        pos -= 1
+        state = np.uint64(words[pos])
+        if pos > 0:
+            pos -= 1
+            state = (state << np.uint64(32)) | np.uint64(words[pos])
+    return pos, state
+
+
+@njit(cache=True, nogil=True)
+def decode(words: np.ndarray, pos: int, state: np.uint64, cdf: np.ndarray, lut: np.ndarray, n: int
+           ) -> tuple[np.ndarray, int, np.uint64]:
+    """``n`` symbols under ``cdf`` from a coder at (``pos``, ``state``); returns them and the coder's new
+    position and state."""
+    state = np.uint64(state)  # mixed with int64, numba would compute in float64
+    out = np.empty(n, dtype=np.int32)
+    shift = PRECISION - LOOKUP_BITS
+    mask = np.uint64((1 << PRECISION) - 1)
+    low = np.uint64(1 << 32)
+    for i in range(n):
+        quant = np.uint32(state & mask)
+        sym = lut[quant >> shift]
+        while cdf[sym + 1] <= quant:
+            sym += 1
+        left = cdf[sym]
+        state = (state >> np.uint64(PRECISION)) * np.uint64(cdf[sym + 1] - left) + np.uint64(quant - left)
+        if state < low and pos > 0:
+            pos -= 1
+            state = (state << np.uint64(32)) | np.uint64(words[pos])
+        out[i] = sym
+    return out, pos, state

@@ -1,0 +1,84 @@
+"""The compiled rANS decoder (coding/rans_kernels.py) reads constriction's streams bit for bit: random models
+(with zero probabilities, up to thousands of symbols), random lengths, several runs from one coder."""
+
+import constriction
+import numpy as np
+import pytest
+
+from baler_core.coding import rans
+from baler_core.errors import FormatError
+
+
+def _model(rng: np.random.Generator) -> np.ndarray:
+    k = int(rng.integers(2, 3000))
+    p = rng.random(k) ** rng.uniform(0.5, 8)
+    p[rng.random(k) < 0.2] = 0.0
+    p[int(rng.integers(k))] += 1e-3
+    return p / p.sum()
+
+
+def _encode(runs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """constriction's words for symbol runs decoded in order (a stack: the last run is pushed first)."""
+    coder = constriction.stream.stack.AnsCoder()
+    for sym, p in reversed(runs):
+        coder.encode_reverse(sym.astype(np.int32), constriction.stream.model.Categorical(p, perfect=False))
+    return coder.get_compressed().astype(np.uint32)
+
+
+@pytest.fixture
+def warm(monkeypatch):
+    """Every stream through the kernels, however short (a process otherwise starts them on long streams)."""
+    if rans.kernels() is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(rans.Decoder, "warm", True)
+
+
+def test_kernels_read_constriction_streams_bit_for_bit(warm):
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        p = _model(rng)
+        n = int(rng.integers(0, 5000))
+        sym = rng.choice(p.size, size=n, p=p)
+        got = rans.rans_decode(_encode([(sym, p)]).astype("<u4").tobytes(), p, n)
+        assert got.dtype == np.int32 and np.array_equal(got, sym)
+    runs = [(rng.choice(p.size, size=int(rng.integers(0, 800)), p=p), p) for p in (_model(rng) for _ in range(7))]
+    coder = rans.Decoder(_encode(runs))
+    assert coder.fast
+    for sym, p in runs:
+        assert np.array_equal(coder.decode(p, sym.size), sym)
+    assert coder.is_empty()
+
+
+def test_kernels_and_constriction_agree_on_damage(warm, monkeypatch):
+    """A stream with a word flipped or cut decodes to other symbols or leaves words or state over: both decoders
+    raise FormatError, and a model constriction refuses is refused."""
+    rng = np.random.default_rng(5)
+    p = _model(rng)
+    sym = rng.choice(p.size, size=3000, p=p)
+    words = _encode([(sym, p)])
+    damaged = [np.concatenate([words[:5], [words[5] ^ 0x40], words[6:]]).astype(np.uint32), words[1:]]
+    for kernels in (rans.KERNELS, None):
+        monkeypatch.setattr(rans, "KERNELS", kernels)
+        assert np.array_equal(rans.rans_decode(words.astype("<u4").tobytes(), p, sym.size), sym)
+        for w in damaged:
+            try:
+                got = rans.rans_decode(w.astype("<u4").tobytes(), p, sym.size)
+            except FormatError:
+                continue
+            assert not np.array_equal(got, sym)
+        with pytest.raises(FormatError):
+            rans.rans_decode(words.astype("<u4").tobytes(), np.array([1.0]), 3)
+
+
+def test_long_streams_start_the_kernels(monkeypatch):
+    """Short streams keep constriction until a long one has paid the kernels' start; then every stream uses them."""
+    if rans.kernels() is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(rans.Decoder, "warm", False)
+    rng = np.random.default_rng(2)
+    p = np.full(256, 1 / 256)
+    short, long = (rng.integers(0, 256, n) for n in (1000, 140_000))  # 8 bits a symbol: 250 and 35,000 words
+    assert not rans.Decoder(_encode([(short, p)])).fast
+    coder = rans.Decoder(_encode([(long, p)]))
+    assert coder.fast and np.array_equal(coder.decode(p, long.size), long) and coder.is_empty()
+    assert rans.Decoder(_encode([(short, p)])).fast
