@@ -22,7 +22,8 @@ import zstandard
 
 from baler_core.codec import decompress
 from baler_core.errors import BalerError
-from baler_core.format.container import END_MAGIC
+from baler_core.format.container import DICTIONARY_FROM, END_MAGIC, MAGIC
+from baler_core.format.header_dictionary import HEADER_DICTIONARY
 
 _TRAILER = 8 + 32 + len(END_MAGIC)
 _EXTREMES = [-1, 0, 1, 2**31, 2**62, -(2**62), 1e308, -1e308, 0.5, "x", None, [], {}, True]
@@ -35,13 +36,17 @@ def reseal(body_and_header: bytes, header_len: int) -> bytes:
 
 
 def split_file(raw: bytes) -> tuple[bytes, bytes]:
-    """(body, header as plain JSON bytes): a zstd-compressed header (format 1.2) is decompressed. ``reseal``
+    """(body, header as plain JSON bytes): a zstd-compressed header (format 1.2; with the header dictionary
+    since 1.12) is decompressed. ``reseal``
     may store either form; readers accept both."""
     (hlen,) = struct.unpack_from("<Q", raw, len(raw) - _TRAILER)
     end = len(raw) - _TRAILER
     header = raw[end - hlen : end]
-    if header[:4] == b"\x28\xb5\x2f\xfd":
-        header = zstandard.ZstdDecompressor().decompress(header)
+    if header[:4] == b"\x28\xb5\x2f\xfd":  # since 1.12 with the fixed header dictionary
+        version = struct.unpack_from("<HH", raw, len(MAGIC))
+        d = (zstandard.ZstdCompressionDict(HEADER_DICTIONARY, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+             if version >= DICTIONARY_FROM else None)
+        header = zstandard.ZstdDecompressor(dict_data=d).decompress(header)
     return raw[: end - hlen], header
 
 

@@ -5,6 +5,7 @@ import pytest
 
 from baler_core.errors import FormatError
 from baler_core.format.container import MAGIC, VERSION, ContainerReader, ContainerWriter
+from baler_core.format.header_dictionary import HEADER_DICTIONARY
 
 
 def _write(path, sections=None, header=None):
@@ -80,7 +81,8 @@ def test_sections_outside_body_refused(tmp_path):
 
 
 def test_header_is_compressed_and_plain_json_headers_still_read(tmp_path):
-    """1.2 writes a zstd header; a file written with a plain JSON header (1.0 / 1.1) still opens."""
+    """1.2 writes a zstd header (1.12 with the fixed header dictionary); a file written with a plain JSON header
+    (1.0 / 1.1) still opens."""
     import hashlib
 
     import zstandard
@@ -92,7 +94,10 @@ def test_header_is_compressed_and_plain_json_headers_still_read(tmp_path):
     body_end = len(raw) - 40
     header_start = body_end - 8 - hlen
     assert raw[header_start : header_start + 4] == b"\x28\xb5\x2f\xfd"
-    header = json.loads(zstandard.ZstdDecompressor().decompress(raw[header_start : header_start + hlen]))
+    with pytest.raises(zstandard.ZstdError):  # since 1.12 it needs the fixed header dictionary
+        zstandard.ZstdDecompressor().decompress(raw[header_start : header_start + hlen])
+    d = zstandard.ZstdCompressionDict(HEADER_DICTIONARY, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+    header = json.loads(zstandard.ZstdDecompressor(dict_data=d).decompress(raw[header_start : header_start + hlen]))
     plain = json.dumps(header).encode()
     body = raw[:header_start] + plain + struct.pack("<Q", len(plain))
     old = tmp_path / "old.baler"

@@ -132,7 +132,7 @@ def test_header_template_carries_the_column_records(rows, models, tmp_path):
         opts = CompressionOptions(load_bound_spec("range=1e-3"), header_template=use)
         headers[use] = compress_table([part], bundle, tmp_path / f"{use}.baler", opts)
         sizes[use] = (tmp_path / f"{use}.baler").stat().st_size
-    assert sizes[True] < sizes[False] - 100, sizes
+    assert sizes[True] < sizes[False] - 30, sizes  # five columns: the records the template spares
     with ContainerReader(tmp_path / "True.baler") as rd:
         assert rd.header["inner"] == "head" and "blocks" not in rd.header
         merge_inner(rd, bundle)

@@ -33,6 +33,7 @@ import zstandard
 
 from baler_core.coding.entropy import unzstd
 from baler_core.errors import FormatError, InputError
+from baler_core.format.header_dictionary import HEADER_DICTIONARY
 
 MAGIC = b"\x89BALER\r\n"
 END_MAGIC = b"BALEREND"
@@ -43,12 +44,14 @@ VERSION = (1, 12)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2
 # against a model or a constant); 1.9: context splits on a dithered column's own dither position and phase;
 # 1.10: `resgrid` field blocks (a model's prediction plus its residual coded by the model-free field coder);
 # 1.11: integer streams coded against the model's priors (method 6, `prior` in column records, `priors` in the
-# header); 1.12: the column records of a file coded against a model's priors in a section of their own (``head``),
-# compressed with the model's header template as zstd dictionary (see ContainerWriter.finish)
+# header); 1.12: the header compressed with a fixed zstd dictionary (format/header_dictionary.py), and the column
+# records of a file coded against a model's priors in a section of their own (``head``), compressed with the
+# model's header template as zstd dictionary (see ContainerWriter.finish)
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PREFIX = len(MAGIC) + 4
 _TRAILER = 8 + 32 + len(END_MAGIC)
 MAX_HEADER_BYTES = 64 << 20
+DICTIONARY_FROM = (1, 12)  # headers from this version on are compressed with HEADER_DICTIONARY
 INNER_SECTION = "head"
 INNER_KEYS = ("blocks", "columns")
 
@@ -96,8 +99,11 @@ class ContainerWriter:
             self.add(INNER_SECTION, z.compress(inner_json(header)))
             header = {**{k: v for k, v in header.items() if k not in INNER_KEYS}, "inner": INNER_SECTION}
         header = {**header, "sections": self.sections}
-        # zstd: per-column records repeat the same keys, and small files are mostly header otherwise
-        raw = zstandard.ZstdCompressor(level=19, write_checksum=True).compress(_json(header))
+        # zstd: per-column records repeat the same keys, and small files are mostly header otherwise; the fixed
+        # dictionary holds the keys and structure every header repeats (a 2,500-row file's header: 322 -> 142 bytes)
+        d = zstandard.ZstdCompressionDict(HEADER_DICTIONARY, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+        raw = zstandard.ZstdCompressor(level=19, write_checksum=True, dict_data=d, write_dict_id=False).compress(
+            _json(header))
         self._write(raw)
         self._write(struct.pack("<Q", len(raw)))
         digest = self._hash.digest()
@@ -174,7 +180,8 @@ class ContainerReader:
         self._f.seek(self.header_start)
         raw = self._f.read(hlen)
         if raw[:4] == _ZSTD_MAGIC:  # 1.2 and later; 1.0 and 1.1 files store plain JSON
-            raw = unzstd(raw, MAX_HEADER_BYTES, f"{name}: header", exact=False)
+            raw = unzstd(raw, MAX_HEADER_BYTES, f"{name}: header", exact=False,
+                         dictionary=HEADER_DICTIONARY if self.version >= DICTIONARY_FROM else None)
         try:
             self.header = json.loads(raw)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:

@@ -1,0 +1,93 @@
+"""The zstd dictionary of ``.baler`` headers since format 1.12: the structure of typical headers (a gridded
+file, events, fields with and without a model, tables without a model, with a dense and a sequential model, and
+the short header of a table coded against a model's priors), values blanked. A small file's header then costs
+what differs from it (its numbers, names, checksums) rather than every key again. Frozen: a reader of format
+1.12 and later decompresses every header with exactly these bytes; a change is a new format version."""
+
+HEADER_DICTIONARY = b"".join([
+    b'{"attrs":{"title":"fixture"},"baler_version":"0.1.0","error_bound":{"columns":{},"de'
+    b'fault":"range=0.001"},"format":"baler","kind":"gridded","model":{"decoder_bytes":0,"'
+    b'decoder_sha256":null,"embedded":false,"name":"none"},"n_rows":3,"order":["mask","p",'
+    b'"u"],"raw_bytes":10320,"sections":{"exact/0/x":[12,0,0],"field/0":[12,0,0],"field/1"'
+    b':[12,0,0]},"source_format":"hdf5","variables":[{"attrs":{},"coded":"field","coordina'
+    b'te":false,"dims":[],"dtype":"<f8","name":"p","section":"field/0","shape":[4,8,10]},{'
+    b'"attrs":{"units":"m/s"},"coded":"field","coordinate":false,"dims":[],"dtype":"<f4","'
+    b'name":"u","section":"field/1","shape":[4,6,8,10]},{"attrs":{},"coded":"exact","coord'
+    b'inate":false,"dims":[],"dtype":"|i1","mode":{"codec":"shuffle-zstd","mode":"exact"},'
+    b'"name":"mask","section":"exact/0","shape":[8,10]}]}',
+    b'{"baler_version":"0.1.0","collections":[{"branches":["Jet_pt","Jet_eta","Jet_phi","J'
+    b'et_mass"],"counter":"nJet","fields":["pt","eta","phi","mass"],"name":"Jet"},{"branch'
+    b'es":["Muon_pt","Muon_eta","Muon_phi","Muon_charge"],"counter":"nMuon","fields":["pt"'
+    b',"eta","phi","charge"],"name":"Muon"}],"error_bound":{"columns":{"Jet_pt":"exact","M'
+    b'ET_pt":"exact","genWeight":"exact"},"default":"rel=0.000488281"},"format":"baler","k'
+    b'ind":"events","layout":"ttree","model":{"decoder_bytes":0,"decoder_sha256":null,"emb'
+    b'edded":false,"name":"none","part":null,"used":false},"n_rows":60,"order":["run","lum'
+    b'inosityBlock","event","genWeight"],"parts":[{"model":false,"name":"(per event)","row'
+    b's":60,"section":"part/0"},{"model":false,"name":"Jet","rows":233,"section":"part/1"}'
+    b',{"model":false,"name":"Muon","rows":26,"section":"part/2"}],"per_event_columns":["r'
+    b'un","luminosityBlock","event","genWeight"],"raw_bytes":9119,"sections":{"part/0":[12'
+    b',0,0],"part/1":[12,0,0],"part/2":[12,0,0]},"synthetic_counters":[],"tree":"Events"}',
+    b'{"baler_version":"0.1.0","blocks":[{"columns":[{"mode":"log","step":0.002}],"latent"'
+    b':{"lo":[0.035,-0.226],"scale":[0.0,0.0]},"predictor":"model","rows":4}],"columns":[{'
+    b'"dtype":"<f4","name":"field"}],"error_bound":{"columns":{},"default":"rel=0.001"},"f'
+    b'ormat":"baler","kind":"field","latent":{"dtype":"int12"},"model":{"decoder_bytes":88'
+    b'48,"decoder_sha256":"","embedded":true,"name":"conv3d","used":true},"n_rows":4,"raw_'
+    b'bytes":7680,"sections":{"b0/field/flip":[12,0,0],"b0/field/r":[12,0,0],"b0/field/zer'
+    b'o":[12,0,0]},"shape":[4,6,8,10]}',
+    b'{"baler_version":"0.1.0","blocks":[{"columns":[{"lorenzo":[8,16,24],"mode":"grid","n'
+    b'_exceptions":0,"origin":-1.008,"range":2.018,"step":0.004}],"latent":{},"predictor":'
+    b'"none","rows":8}],"columns":[{"dtype":"<f4","name":"field"}],"error_bound":{"columns'
+    b'":{},"default":"range=0.001"},"format":"baler","kind":"field","latent":{"dtype":"non'
+    b'e"},"model":{"decoder_bytes":0,"decoder_sha256":null,"embedded":false,"name":"none",'
+    b'"used":false},"n_rows":8,"raw_bytes":12288,"sections":{"b0/field/r":[12,0,0]},"shape'
+    b'":[8,16,24]}',
+    b'{"baler_version":"0.1.0","blocks":[{"columns":[{"mode":"resgrid","residual":{"lorenz'
+    b'o":[8,16,24],"mode":"grid","n_exceptions":0,"origin":-0.033,"range":0.069,"step":0.0'
+    b'04}}],"latent":{"lo":[-3.574,-0.576],"scale":[0.002,0.0]},"predictor":"model","rows"'
+    b':8}],"columns":[{"dtype":"<f4","name":"field"}],"error_bound":{"columns":{},"default'
+    b'":"range=0.001"},"format":"baler","kind":"field","latent":{"dtype":"int12"},"model":'
+    b'{"decoder_bytes":2242,"decoder_sha256":"","embedded":true,"name":"pod","used":true},'
+    b'"n_rows":8,"raw_bytes":12288,"sections":{"b0/field/r":[12,0,0],"b0/latent/0":[12,0,0'
+    b'],"b0/latent/1":[12,0,0]},"shape":[8,16,24]}',
+    b'{"baler_version":"0.1.0","blocks":[{"columns":[{"dither":711305991,"mode":"dgrid","n'
+    b'_exceptions":0,"origin":2.855,"range":74.983,"step":0.15},{"dither":3015222694,"mode'
+    b'":"dgrid","n_exceptions":0,"origin":-4.229,"range":8.035,"step":0.016},{"dither":377'
+    b'8954917,"mode":"dgrid","n_exceptions":0,"origin":-3.137,"range":6.245,"step":0.012}]'
+    b',"latent":{},"predictor":"none","rows":400}],"columns":[{"dtype":"<f4","name":"pt"},'
+    b'{"dtype":"<f4","name":"eta"},{"dtype":"<f4","name":"phi"}],"error_bound":{"columns":'
+    b'{},"default":"range=0.001"},"format":"baler","kind":"table","latent":{"dtype":"none"'
+    b'},"model":{"decoder_bytes":0,"decoder_sha256":null,"embedded":false,"name":"none","u'
+    b'sed":false},"n_rows":400,"raw_bytes":8000,"sections":{"b0/eta/r":[12,0,0],"b0/mass/r'
+    b'":[12,0,0],"b0/nconst/r":[12,0,0]}}',
+    b'{"baler_version":"0.1.0","blocks":[{"columns":[{"mode":"ae"},{"dither":1,"mode":"dli'
+    b'n","step":0.016},{"dither":2,"lo":-3.137,"mode":"dalin","step":0.012}],"latent":{"lo'
+    b'":[-0.047,-0.127],"scale":[0.0,0.0]},"rows":400}],"columns":[{"dtype":"<f4","name":"'
+    b'pt"},{"dtype":"<f4","name":"eta"},{"dtype":"<f4","name":"phi"}],"error_bound":{"colu'
+    b'mns":{"pt":"none"},"default":"range=0.001"},"format":"baler","kind":"table","latent"'
+    b':{"dtype":"int12"},"model":{"decoder_bytes":48831,"decoder_sha256":"","embedded":tru'
+    b'e,"name":"dense"},"n_rows":400,"raw_bytes":8000,"sections":{"b0/eta/r":[12,0,0],"b0/'
+    b'latent/0":[12,0,0],"b0/latent/1":[12,0,0]}}',
+    b'{"baler_version":"0.1.0","blocks":[{"columns":[{"mode":"ae"},{"dither":1,"mode":"dlo'
+    b'g","step":0.002},{"dither":2,"mode":"dlog","step":0.002}],"latent":{"lo":[-0.047,-0.'
+    b'127],"scale":[0.0,0.0]},"rows":400}],"columns":[{"dtype":"<f4","name":"pt"},{"dtype"'
+    b':"<f4","name":"eta"},{"dtype":"<f4","name":"phi"}],"error_bound":{"columns":{"pt":"n'
+    b'one"},"default":"rel=0.001"},"format":"baler","kind":"table","latent":{"dtype":"int1'
+    b'2"},"model":{"decoder_bytes":48831,"decoder_sha256":"","embedded":true,"name":"dense'
+    b'"},"n_rows":400,"raw_bytes":8000,"sections":{"b0/eta/flip":[12,0,0],"b0/eta/r":[12,0'
+    b',0],"b0/eta/zero":[12,0,0]}}',
+    b'{"baler_version":"0.1.0","blocks":[{"columns":[{"dither":0,"lo":3.682,"mode":"dalin"'
+    b',"step":0.43},{"dither":1,"lo":-7.053,"mode":"dalin","pred":0.535,"step":0.03},{"ctx'
+    b'":[{"dither":"position","edges":[250.5]},{"abs":true,"col":"eta","edges":[0.642,1.33'
+    b'6,2.291]}],"dither":3,"lo":0.0,"mode":"dalin","pred":0.497,"step":0.002}],"latent":{'
+    b'},"rows":3000}],"columns":[{"dtype":"<f4","name":"pt"},{"dtype":"<f4","name":"eta"},'
+    b'{"dtype":"<f4","name":"hfHEF"}],"error_bound":{"columns":{},"default":"range=0.001"}'
+    b',"format":"baler","kind":"table","latent":{"dtype":"int12"},"model":{"decoder_bytes"'
+    b':1549,"decoder_sha256":"","embedded":true,"name":"sequential"},"n_rows":3000,"raw_by'
+    b'tes":60000,"sections":{"b0/chHEF/r@0":[12,0,0],"b0/chHEF/r@1":[12,0,0],"b0/eta/r":[1'
+    b'2,0,0]}}',
+    b'{"baler_version":"0.1.0","error_bound":{"columns":{},"default":"rel=0.00049","range_'
+    b'of":"set"},"format":"baler","inner":"head","kind":"table","latent":{"dtype":"int12"}'
+    b',"model":{"decoder_bytes":0,"decoder_sha256":"","embedded":false,"name":"sequential"'
+    b'},"n_rows":0,"priors":"range=0.001","raw_bytes":0,"sections":{"b0/prior":[12,0,0],"d'
+    b'ecoder":[12,0,0],"head":[12,0,0]}}',
+])
