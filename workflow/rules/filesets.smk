@@ -73,6 +73,9 @@ rule fit_priors:
         "results/{dataset}/{model}-r{ratio}-s{seed}/eb-{bound}/model.safetensors",
     params:
         bound=lambda w: bound_spec(w.bound),
+        # what the model file holds (a change here reruns the rule on existing results: models fitted before
+        # the set's ranges and header templates existed are fitted again, as compress_file --range-of needs)
+        holds="priors, ranges, header template",
     log:
         "logs/fit_priors/{dataset}/{model}-r{ratio}-s{seed}-{bound}.log",
     wildcard_constraints:
