@@ -156,10 +156,7 @@ def add_priors(model_path: str | Path, out_path: str | Path, bundle: ModelBundle
     record = {**bundle.record, "priors": sets}
     if rows is not None:
         record.setdefault("ranges", training_ranges(bundle, rows))
-        templates = dict(record.get("header_templates") or {})
-        templates.pop(key, None)
-        record["header_templates"] = templates
         template = _fit_template(ModelBundle(bundle.model, record, bundle.packed), rows,
                                  with_set_ranges(bounds, record["ranges"], "model"))
-        record["header_templates"] = {**templates, key: template}
+        record["header_templates"] = {**(record.get("header_templates") or {}), key: template}
     save_record(model_path, out_path, record)

@@ -200,8 +200,11 @@ class ContainerReader:
     def merge_inner(self, template: bytes) -> None:
         """Add the column names and records of a 1.12 file's ``head`` section to ``header``, decompressed with
         ``template`` (its decoder's header template)."""
-        if self.header.get("inner") != INNER_SECTION:
+        inner_section = self.header.get("inner")
+        if inner_section is None:
             return
+        if inner_section != INNER_SECTION:
+            raise FormatError(f"{self.path}: header names an unknown inner section {inner_section!r}")
         raw = unzstd(self.read(INNER_SECTION), MAX_HEADER_BYTES, f"{self.path}: inner header", exact=False,
                      dictionary=template)
         try:
