@@ -11,6 +11,7 @@ second) and checked identical.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -44,14 +45,14 @@ def main(argv: list[str] | None = None) -> None:
     if not a.data.exists():
         sys.exit(f"{a.data} is absent: give --data")
     from baler_core.codec import CompressionOptions, compress_table, decompress
-    from baler_core.coding import rans
+    from baler_core.coding import jit
     from baler_core.coding.error_bounds import load_bound_spec
     from baler_core.models.store import load_model
 
     df = tiled(pd.read_parquet(a.data).drop(columns=["weight"], errors="ignore"), a.mb)
     raw = df.size * 4
-    kernels = rans.kernels()
-    print(f"{len(df)} rows, {raw / 1e6:.0f} MB; kernels {'on' if kernels is not None else 'missing (numba)'}")
+    kernels = jit.module("rans_kernels") is not None
+    print(f"{len(df)} rows, {raw / 1e6:.0f} MB; kernels {'on' if kernels else 'missing (numba)'}")
     print("| path | ratio | decompress MB/s, constriction | compiled | speed-up |")
     print("|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory(prefix="baler-rans-") as d:
@@ -62,9 +63,8 @@ def main(argv: list[str] | None = None) -> None:
             path = Path(d) / "f.baler"
             compress_table([df], bundle, path, CompressionOptions(load_bound_spec("range=1e-3"), entropy=entropy))
             speeds, outs = {}, {}
-            for name, mod in (("constriction", None), ("compiled", kernels)):
-                rans.KERNELS = mod
-                rans.Decoder.warm = mod is not None
+            for name, on in (("constriction", "off"), ("compiled", "on")):
+                os.environ[jit.ENV] = on  # on: the kernels start on the first file; off: they never run
                 times = []
                 for _ in range(a.repeat):
                     t = time.perf_counter()

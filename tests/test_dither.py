@@ -73,3 +73,17 @@ def test_dither_offsets_are_fixed_numbers():
     big = dither_offsets(7, 100_000, np.float64)
     assert big.min() >= -0.5 and big.max() < 0.5 and abs(big.mean()) < 0.01
     assert dither_offsets(12345, 4, np.float32).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_dither_offsets_match_numpy(dtype):
+    """The compiled kernel (used for long columns) draws numpy's PCG64 stream bit for bit, in either dtype."""
+    from baler_core.coding.pcg_kernels import dither_offsets as kernel
+
+    for seed in (0, 1, 12345, 2**32 + 7, 2**62 + 11):
+        for n in (0, 1, 3, 1000, 70_001):
+            raw = np.random.PCG64(seed).random_raw(n)
+            want = ((raw >> np.uint64(11)).astype(np.float64) * 2.0**-53 - 0.5).astype(dtype)
+            got = kernel(seed, n, np.dtype(dtype))
+            assert got.dtype == dtype and np.array_equal(got.view(np.uint8), want.view(np.uint8)), (seed, n)
+    assert kernel(12345, 4, np.dtype(np.float64)).tolist() == dither_offsets(12345, 4, np.float64).tolist()

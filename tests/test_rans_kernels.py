@@ -5,8 +5,9 @@ import constriction
 import numpy as np
 import pytest
 
-from baler_core.coding import rans
-from baler_core.errors import FormatError
+from baler_core.coding import jit, rans
+from baler_core.coding.predictors.base import dither_offsets
+from baler_core.errors import FormatError, InputError
 
 
 def _model(rng: np.random.Generator) -> np.ndarray:
@@ -27,10 +28,10 @@ def _encode(runs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
 
 @pytest.fixture
 def warm(monkeypatch):
-    """Every stream through the kernels, however short (a process otherwise starts them on long streams)."""
-    if rans.kernels() is None:
+    """Every stream through the kernels, however short (a process otherwise starts them for large files)."""
+    if jit.module("rans_kernels") is None:
         pytest.skip("numba is not installed")
-    monkeypatch.setattr(rans.Decoder, "warm", True)
+    monkeypatch.setattr(jit, "_active", True)
 
 
 def test_kernels_read_constriction_streams_bit_for_bit(warm):
@@ -57,8 +58,8 @@ def test_kernels_and_constriction_agree_on_damage(warm, monkeypatch):
     sym = rng.choice(p.size, size=3000, p=p)
     words = _encode([(sym, p)])
     damaged = [np.concatenate([words[:5], [words[5] ^ 0x40], words[6:]]).astype(np.uint32), words[1:]]
-    for kernels in (rans.KERNELS, None):
-        monkeypatch.setattr(rans, "KERNELS", kernels)
+    for kernels in (True, False):
+        monkeypatch.setattr(jit, "_active", kernels)
         assert np.array_equal(rans.rans_decode(words.astype("<u4").tobytes(), p, sym.size), sym)
         for w in damaged:
             try:
@@ -70,15 +71,28 @@ def test_kernels_and_constriction_agree_on_damage(warm, monkeypatch):
             rans.rans_decode(words.astype("<u4").tobytes(), np.array([1.0]), 3)
 
 
-def test_long_streams_start_the_kernels(monkeypatch):
-    """Short streams keep constriction until a long one has paid the kernels' start; then every stream uses them."""
-    if rans.kernels() is None:
+def test_kernels_start_for_large_files_only(monkeypatch):
+    """auto: a file declaring MIN_BYTES of output starts the kernels, a smaller one does not (numba's start would
+    cost more than they save), and once started they serve everything; BALER_JIT=on / off overrides, and any
+    other value is refused by name. Either way the values are the same."""
+    if jit.module("rans_kernels") is None:
         pytest.skip("numba is not installed")
-    monkeypatch.setattr(rans.Decoder, "warm", False)
     rng = np.random.default_rng(2)
     p = np.full(256, 1 / 256)
-    short, long = (rng.integers(0, 256, n) for n in (1000, 140_000))  # 8 bits a symbol: 250 and 35,000 words
-    assert not rans.Decoder(_encode([(short, p)])).fast
-    coder = rans.Decoder(_encode([(long, p)]))
-    assert coder.fast and np.array_equal(coder.decode(p, long.size), long) and coder.is_empty()
-    assert rans.Decoder(_encode([(short, p)])).fast
+    short = rng.integers(0, 256, 1000)
+    monkeypatch.setattr(jit, "_active", False)
+    monkeypatch.delenv(jit.ENV, raising=False)
+    assert not jit.engage(jit.MIN_BYTES - 1) and not rans.Decoder(_encode([(short, p)])).fast
+    plain = dither_offsets(9, 5000, np.float32)
+    assert jit.engage(jit.MIN_BYTES) and jit.engage(10)
+    coder = rans.Decoder(_encode([(short, p)]))
+    assert coder.fast and np.array_equal(coder.decode(p, short.size), short) and coder.is_empty()
+    assert np.array_equal(dither_offsets(9, 5000, np.float32), plain)  # compiled offsets: the same numbers
+    monkeypatch.setattr(jit, "_active", False)
+    monkeypatch.setenv(jit.ENV, "off")
+    assert not jit.engage(1 << 40)
+    monkeypatch.setenv(jit.ENV, "on")
+    assert jit.engage(1)
+    monkeypatch.setenv(jit.ENV, "fast")
+    with pytest.raises(InputError, match="BALER_JIT"):
+        jit.engage(1)

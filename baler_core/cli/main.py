@@ -16,6 +16,7 @@ from baler_core.cli.evaluation import add_evaluation_commands
 from baler_core.cli.filesets import add_fileset_commands
 from baler_core.cli.model import add_model_commands
 from baler_core.cli.priors import add_priors_commands
+from baler_core.coding import jit
 from baler_core.errors import BalerError
 
 log = logging.getLogger("baler")
@@ -49,7 +50,11 @@ def _steady_heap() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; ``argv`` None: the process's own arguments (the ``baler`` program, ``python -m
+    baler_core.cli``), whose process compiles no numba code but baler's kernels (``jit.exclusive``)."""
     _steady_heap()
+    if argv is None:
+        jit.exclusive = True
     args = build_parser().parse_args(argv)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if args.log:  # the log file gets everything; the terminal (often appended to the same file) only warnings

@@ -11,23 +11,8 @@ import math
 
 import numpy as np
 
+from baler_core.coding import jit
 from baler_core.errors import FormatError
-
-_UNLOADED = object()
-KERNELS: object | None = _UNLOADED  # the compiled decoding (rans_kernels), imported on first use
-
-
-def kernels():
-    """The compiled kernels module, imported (with numba, about 0.3 s) on first use; None where numba is
-    missing, and constriction decodes."""
-    global KERNELS
-    if KERNELS is _UNLOADED:
-        try:
-            from baler_core.coding import rans_kernels
-        except ImportError:  # pragma: no cover - numba is a dependency
-            rans_kernels = None
-        KERNELS = rans_kernels
-    return KERNELS
 
 Q_PER_OCTAVE = 8
 Q_MANTISSA = np.array([256, 279, 304, 332, 362, 395, 431, 470], dtype=np.float64)  # 256 * 2**(b / 8)
@@ -59,23 +44,17 @@ def rans_encode(sym: np.ndarray, probs: np.ndarray) -> bytes:
     return coder.get_compressed().astype("<u4").tobytes()
 
 
-KERNEL_MIN_WORDS = 1 << 15  # a process's first compiled decoding costs about 1 s (numba's start): not for less
-
-
 class Decoder:
-    """A stack rANS decoder over 32-bit words: the compiled kernels (``rans_kernels``, the GIL released) for
-    streams of ``KERNEL_MIN_WORDS`` or more and every stream after one such, constriction's own otherwise (and
-    where numba is missing); several runs of symbols, each under its own model, may follow one another (a prior
-    section's streams)."""
-
-    warm = False  # the kernels ran in this process: their start is paid
+    """A stack rANS decoder over 32-bit words: the compiled kernels (``rans_kernels``, the GIL released) where
+    they run in this process (``jit``), constriction's own otherwise; several runs of symbols, each under its
+    own model, may follow one another (a prior section's streams)."""
 
     def __init__(self, words: np.ndarray) -> None:
         self.words = np.ascontiguousarray(words, dtype=np.uint32)
-        self.fast = (Decoder.warm or self.words.size >= KERNEL_MIN_WORDS) and kernels() is not None
+        self.kernels = jit.module("rans_kernels") if jit.active() else None
+        self.fast = self.kernels is not None
         if self.fast:
-            Decoder.warm = True
-            self.pos, state = KERNELS.start(self.words)
+            self.pos, state = self.kernels.start(self.words)
             self.state = np.uint64(state)  # kept unsigned: the kernel's signature takes uint64
         else:
             import constriction
@@ -94,10 +73,11 @@ class Decoder:
                 return self.coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n)
             except Exception as exc:  # constriction raises on exhausted or invalid data
                 raise FormatError(f"rANS words do not decode ({exc})") from exc
-        cdf = KERNELS.quantized_cdf(np.ascontiguousarray(probs, dtype=np.float64))
+        k = self.kernels
+        cdf = k.quantized_cdf(np.ascontiguousarray(probs, dtype=np.float64))
         if cdf.size == 0:
             raise FormatError(f"rANS model of {probs.size} symbols is invalid")
-        out, self.pos, state = KERNELS.decode(self.words, self.pos, self.state, cdf, KERNELS.lookup(cdf), n)
+        out, self.pos, state = k.decode(self.words, self.pos, self.state, cdf, k.lookup(cdf), n)
         self.state = np.uint64(state)
         return out
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import zstandard
 
+from baler_core.coding import jit
 from baler_core.coding.entropy import encode_ints, estimate_ints
 from baler_core.errors import FormatError
 
@@ -82,6 +83,9 @@ def dither_offsets(seed: int, n: int, dtype: np.dtype) -> np.ndarray:
     version. Values are coded as ``rint(u - offset)`` and rebuilt as ``(q + offset) * step``: the error stays
     within half a step, but is spread evenly over the step whatever the value, so histograms binned finer than a
     few steps show no aliasing (bins that hold 3 grid points against 4 differ by 25 % without it)."""
+    kernels = jit.module("pcg_kernels") if jit.active() else None
+    if kernels is not None:
+        return kernels.dither_offsets(seed, n, np.dtype(dtype))
     raw = np.random.PCG64(seed).random_raw(n)
     return ((raw >> np.uint64(11)).astype(np.float64) * 2.0**-53 - 0.5).astype(dtype)
 

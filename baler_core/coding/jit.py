@@ -1,0 +1,73 @@
+"""When baler's compiled kernels run: the rANS decoder (``rans_kernels``) and the dither offsets
+(``pcg_kernels``), both numba, both giving the very values numpy and constriction give.
+
+Why a policy: a process's first compiled call pays numba's start, about 1 s on two cores, plus whatever other
+installed packages register with numba on that call (``vector``, which FastJet pulls in, imports sympy: another
+1.5 s). The kernels save about 4 ms per MB of model-free table decoded, so a 40 MB file decoded by ``baler
+decompress`` took 1.2 s longer with them. They start only for work that pays: a file that declares at least
+``MIN_BYTES`` of output (``engage``); once started they serve every later call of the process.
+``BALER_JIT=on`` starts them for any work, ``off`` never; the command line keeps other packages' numba
+extensions out of its own process (``exclusive``), where nothing else compiles.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from types import ModuleType
+
+from baler_core.errors import InputError
+
+ENV = "BALER_JIT"
+SETTINGS = ("auto", "on", "off")
+MIN_BYTES = 256 << 20  # output bytes from which a file starts the kernels (auto)
+_active = False  # the kernels started in this process
+_modules: dict[str, ModuleType | None] = {}
+exclusive = False  # set by the command line: this process compiles nothing but baler's kernels
+
+
+def setting() -> str:
+    """``BALER_JIT`` (auto when unset); any other value is refused by name."""
+    value = os.environ.get(ENV, "auto").strip().lower() or "auto"
+    if value not in SETTINGS:
+        raise InputError(f"environment variable {ENV}={os.environ[ENV]!r}: expected one of {', '.join(SETTINGS)}")
+    return value
+
+
+def active() -> bool:
+    """Whether the kernels run in this process (they started, numba is installed and ``BALER_JIT`` is not off)."""
+    return _active and setting() != "off"
+
+
+def engage(n_bytes: int) -> bool:
+    """Start the kernels for work of ``n_bytes`` (output bytes) where that pays; whether they now run."""
+    global _active
+    choice = setting()
+    if choice == "off":
+        return False
+    if not _active and (choice == "on" or n_bytes >= MIN_BYTES):
+        _active = module("rans_kernels") is not None
+    return _active
+
+
+def module(name: str) -> ModuleType | None:
+    """``baler_core.coding.<name>``, imported on first use; None where numba is missing."""
+    if name not in _modules:
+        if exclusive:
+            _skip_foreign_extensions()
+        try:
+            _modules[name] = importlib.import_module(f"baler_core.coding.{name}")
+        except ImportError:  # pragma: no cover - numba is a dependency
+            _modules[name] = None
+    return _modules[name]
+
+
+def _skip_foreign_extensions() -> None:
+    """Mark numba's extension entry points as loaded, so its first compile does not import other packages'
+    numba extensions (none of which baler's kernels use). Only for a process that compiles nothing else."""
+    try:
+        from numba.core import entrypoints
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return
+    if hasattr(entrypoints, "_already_initialized"):
+        entrypoints._already_initialized = True
