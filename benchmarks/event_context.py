@@ -144,8 +144,10 @@ def main(argv: list[str] | None = None) -> None:
         per = " | ".join(f"{100 * (costs[how][c] / base[c] - 1):+.1f} %" for c in top)
         print(f"| {how} | {own} | {100 * (own / total - 1):+.2f} % | {per} |")
     print("\nshare of the plain file: " + ", ".join(f"{c} {100 * base[c] / total:.1f} %" for c in top))
+    # the grid of a range bound on phi (range 2 pi); other bounds: a fixed 2e-3 rad, for the comparison only
     step = float(a.bound.split("=")[1]) * 2 * 2 * np.pi if a.bound.startswith("range=") else 2e-3
-    print("\nphi of the k-th jet on the bound's grid, bits: alone / against the previous jet's phi + pi, wrapped")
+    print(f"\nphi of the k-th jet on a grid of {step:.2e} rad, bits: alone / against the previous jet's phi + pi, "
+          "wrapped")
     for k, n, alone, paired in wrapped_phi_bits(test, step):
         print(f"  k={k}: {n} jets, {alone:.2f} / {paired:.2f}")
 

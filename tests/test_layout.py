@@ -83,3 +83,28 @@ def test_a_lower_stage_importing_a_higher_one_is_caught(tmp_path):
     bad.write_text("def f():\n    from baler_core.codec import compress_table\n")
     targets = [m.split(".")[1] for m, _, _ in _imports(bad)]
     assert targets == ["codec"] and RANK["codec"] > RANK["coding"]
+
+
+def test_model_free_paths_do_not_load_torch(tmp_path):
+    """Coding without a model, reading a file's info and planning the pipeline never import torch (about 1.3 s
+    of every such process); loading a model does."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+import numpy as np, pandas as pd
+from baler_core.codec import CompressionOptions, compress_table, decompress, file_info
+from baler_core.coding.error_bounds import load_bound_spec
+from baler_core.models.auto import resolve_model_name
+import baler_core.pipeline.plan
+df = pd.DataFrame({{"a": np.linspace(0, 1, 500, dtype=np.float32)}})
+compress_table([df], None, {str(tmp_path / 'a.baler')!r}, CompressionOptions(load_bound_spec("range=1e-3")))
+assert decompress({str(tmp_path / 'a.baler')!r})["a"].size == 500 and file_info({str(tmp_path / 'a.baler')!r})
+print("torch" in sys.modules)
+from baler_core.models import load_model
+from baler_core.models.sequential import SequentialPredictor
+print("torch" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "True"]

@@ -22,7 +22,7 @@ from baler_core.coding.prior_tables import BlockReader, ColumnPriors
 from baler_core.errors import FormatError, InputError, ModelMismatchError
 from baler_core.format.container import ContainerReader
 from baler_core.format.header import Header
-from baler_core.models import is_sequential
+from baler_core.models.auto import is_sequential
 from baler_core.models.store import ModelBundle, load_decoder_blob, sha256_hex
 
 MAX_EXPANSION = 4096.0  # most output bytes a file may declare per byte of itself

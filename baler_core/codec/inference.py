@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from baler_core.models.store import ModelBundle, sha256_hex
+
+if TYPE_CHECKING:  # torch loads with the first model: model-free coding never imports it
+    import torch
 
 INFER_BATCH = 32768
 
@@ -25,22 +28,26 @@ def batch_rows(shape: tuple[int, ...] | None) -> int:
     return max(1, INFER_BATCH // math.prod(shape)) if shape else INFER_BATCH
 
 
-@torch.no_grad()
 def run_encoder(bundle: ModelBundle, xn: np.ndarray) -> np.ndarray:
+    import torch
+
     model = bundle.model.to("cpu").eval()
     step = batch_rows(xn.shape[1:] if xn.ndim >= 3 else None)
-    outs = [model.encode(torch.from_numpy(xn[s : s + step])).numpy() for s in range(0, len(xn), step)]
+    with torch.no_grad():
+        outs = [model.encode(torch.from_numpy(xn[s : s + step])).numpy() for s in range(0, len(xn), step)]
     z = np.concatenate(outs) if outs else np.zeros((0,), np.float32)
     # float64 values beyond float32's range overflow the float32 model: such rows get a zero latent (their
     # prediction is then poor and the residual, or an exception, carries them) instead of a NaN latent scale
     return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-@torch.no_grad()
 def run_decoder(dec64: torch.nn.Module, z: np.ndarray, shape: tuple[int, ...] | None) -> np.ndarray:
+    import torch
+
     step = batch_rows(shape)
-    outs = [dec64.decode(torch.from_numpy(z[s : s + step].astype(np.float64)), shape).numpy()
-            for s in range(0, len(z), step)]
+    with torch.no_grad():
+        outs = [dec64.decode(torch.from_numpy(z[s : s + step].astype(np.float64)), shape).numpy()
+                for s in range(0, len(z), step)]
     return np.concatenate(outs)
 
 
@@ -57,7 +64,6 @@ def model_header(bundle: ModelBundle, blob: bytes, embedded: bool) -> dict:
             "embedded": embedded}
 
 
-@torch.no_grad()
 def sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict[str, np.ndarray],
                            relations: dict) -> np.ndarray:
     """Physical-unit prediction of column ``j`` from the reconstructed columns before it (float64, CPU):
@@ -67,7 +73,10 @@ def sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict[
         from baler_core.models.relations import apply_relation
 
         return apply_relation(relations[name], {k: recon[k] for k in relations[name]["inputs"]}, len(recon_n))
+    import torch
+
     prev = torch.from_numpy(recon_n[:, :j])
-    pred_n = np.concatenate([dec64.predict_column(j, prev[s : s + INFER_BATCH]).numpy()
-                             for s in range(0, max(len(prev), 1), INFER_BATCH)])[: len(prev)]
+    with torch.no_grad():
+        pred_n = np.concatenate([dec64.predict_column(j, prev[s : s + INFER_BATCH]).numpy()
+                                 for s in range(0, max(len(prev), 1), INFER_BATCH)])[: len(prev)]
     return norm.inverse_column(j, pred_n)

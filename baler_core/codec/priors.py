@@ -23,7 +23,7 @@ from baler_core.coding.error_bounds import BoundSpec, column_ranges, with_set_ra
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.prior_tables import PriorTable, fit_table
 from baler_core.errors import FormatError, InputError
-from baler_core.models import is_sequential
+from baler_core.models.auto import is_sequential
 from baler_core.models.store import ModelBundle, save_record
 
 MAX_SPLIT_ITEMS = 4

@@ -28,7 +28,7 @@ from baler_core.coding.rms import bounded
 from baler_core.errors import FormatError, InputError
 from baler_core.format.container import ContainerWriter
 from baler_core.io.tables import check_columns
-from baler_core.models import is_sequential
+from baler_core.models.auto import is_sequential
 from baler_core.models.store import ModelBundle
 from baler_core.progress import Progress
 

@@ -4,28 +4,29 @@ model store (safetensors files). Each model is a class with ``kind`` ("table" or
 its constructor arguments from the data and the model config. ``auto_model`` is the one place that decides what
 ``--model auto`` means.
 
+The package's names load their module on first use: ``auto`` and ``store`` need no torch until a model is built
+or loaded, so model-free coding and the pipeline's planning never import it.
+
 May import: ``errors``, ``prep``, ``coding`` (never ``training``, ``codec``, ``evaluation`` or ``cli``).
 """
 
 from __future__ import annotations
 
-from baler_core.models.conv import ConvAutoencoder, ConvAutoencoder3d
-from baler_core.models.dense import DenseAutoencoder
-from baler_core.models.registry import (
-                                        AUTO_MODELS,
-                                        MODEL_REGISTRY,
-                                        auto_model,
-                                        auto_reason,
-                                        build_model,
-                                        is_sequential,
-                                        resolve_model_name,
-)
-from baler_core.models.sequential import SequentialPredictor
-from baler_core.models.sizing import latent_channels_for_ratio, latent_dim_for_ratio
-from baler_core.models.store import ModelBundle, load_decoder_blob, load_model, save_model, sha256_hex
+import importlib
 
-__all__ = ["MODEL_REGISTRY", "AUTO_MODELS", "ConvAutoencoder", "ConvAutoencoder3d", "DenseAutoencoder", "ModelBundle",
-           "SequentialPredictor", "auto_model", "auto_reason", "build_model", "is_sequential",
-           "latent_channels_for_ratio",
-           "latent_dim_for_ratio", "load_decoder_blob", "load_model", "resolve_model_name", "save_model",
-           "sha256_hex"]
+# name -> submodule; imported on first use, so that ``models.auto`` and ``models.store`` load without torch
+_NAMES = {
+    "ConvAutoencoder": "conv", "ConvAutoencoder3d": "conv", "DenseAutoencoder": "dense",
+    "SequentialPredictor": "sequential", "MODEL_REGISTRY": "registry", "build_model": "registry",
+    "AUTO_MODELS": "auto", "auto_model": "auto", "auto_reason": "auto", "is_sequential": "auto",
+    "resolve_model_name": "auto", "latent_channels_for_ratio": "sizing", "latent_dim_for_ratio": "sizing",
+    "ModelBundle": "store", "load_decoder_blob": "store", "load_model": "store", "save_model": "store",
+    "sha256_hex": "store",
+}
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)

@@ -12,18 +12,18 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 import zstandard
 from safetensors import SafetensorError
-from safetensors.torch import load as st_load
-from safetensors.torch import save as st_save
 
 from baler_core.coding.entropy import unzstd
 from baler_core.coding.packed import DEFAULT_BOUND, pack_array, unpack_array
 from baler_core.errors import FormatError, InputError
-from baler_core.models.registry import build_model
 from baler_core.prep.normalization import Normalizer
+
+if TYPE_CHECKING:  # torch loads with the first model, not with this module (``models.auto`` says why)
+    import torch
 
 MODEL_FORMAT = "baler-model"
 MODEL_FORMAT_VERSION = 5  # 2: relations may carry a "kind" (nonlinear); 3: decoder_dtype "grid" (packed decoder
@@ -57,6 +57,12 @@ class ModelBundle:
         return decoder_blob(self.model, self.record, self.packed)
 
 
+def _st_save(tensors: dict, metadata: dict) -> bytes:
+    from safetensors.torch import save
+
+    return save(tensors, metadata=metadata)
+
+
 def _decoder_record(record: dict) -> dict:
     keys = ("format", "version", "model", "model_args", "kind", "columns", "normalization", "latent", "decoder_dtype",
             "decoder_bound", "relations", "priors", "header_templates")
@@ -69,6 +75,8 @@ DECODER_DTYPES = ("float32", "float16", "bfloat16", "grid")
 def _store_tensors(model: torch.nn.Module, decoder_dtype: str, only_decoder: bool,
                    packed: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """The tensors to store: decoder weights in ``decoder_dtype`` (``grid``: the ``packed`` bytes)."""
+    import torch
+
     if decoder_dtype not in DECODER_DTYPES:
         raise InputError(f"decoder dtype {decoder_dtype!r} unknown; choose {', '.join(DECODER_DTYPES)}")
     dtype = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}.get(decoder_dtype)
@@ -88,6 +96,8 @@ def pack_decoder(model: torch.nn.Module, bound: float) -> dict[str, torch.Tensor
     """Pack every floating decoder tensor on its grid (``coding.packed``) and load the values the packing
     rebuilds into ``model``, so that compression predicts with the weights decompression will have. Returns the
     packed tensors (uint8)."""
+    import torch
+
     packed = {}
     state = model.state_dict()
     for k, v in state.items():
@@ -104,7 +114,7 @@ def decoder_blob(model: torch.nn.Module, record: dict, packed: dict[str, torch.T
     (the bytes a decoder really costs to store; masked or repeated weights compress away)."""
     tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=True, packed=packed)
     meta = {"baler_decoder": json.dumps(_decoder_record(record), sort_keys=True)}
-    return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(st_save(tensors, metadata=meta))
+    return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(_st_save(tensors, metadata=meta))
 
 
 def sha256_hex(blob: bytes) -> str:
@@ -123,7 +133,7 @@ def save_model(model: torch.nn.Module, record: dict, path: str | Path) -> None:
         packed = pack_decoder(model, record["decoder_bound"])
     record = {"format": MODEL_FORMAT, "version": version, **record}
     tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=False, packed=packed)
-    _write_atomic(path, st_save(tensors, metadata={"baler_model": json.dumps(record, sort_keys=True)}))
+    _write_atomic(path, _st_save(tensors, metadata={"baler_model": json.dumps(record, sort_keys=True)}))
 
 
 def save_record(model_path: str | Path, out_path: str | Path, record: dict) -> None:
@@ -136,7 +146,7 @@ def save_record(model_path: str | Path, out_path: str | Path, record: dict) -> N
     tensors, old = _parse_blob(src.read_bytes(), "baler_model", str(src))
     version = max(old["version"], 5 if record.get("header_templates") else 4 if record.get("priors") else 1)
     meta = json.dumps({**record, "version": version}, sort_keys=True)
-    _write_atomic(out_path, st_save(tensors, metadata={"baler_model": meta}))
+    _write_atomic(out_path, _st_save(tensors, metadata={"baler_model": meta}))
 
 
 def _write_atomic(path: str | Path, data: bytes) -> None:
@@ -148,6 +158,8 @@ def _write_atomic(path: str | Path, data: bytes) -> None:
 
 
 def _parse_blob(blob: bytes, meta_key: str, source: str) -> tuple[dict[str, torch.Tensor], dict]:
+    from safetensors.torch import load as st_load
+
     try:
         tensors = st_load(blob)
         n = int.from_bytes(blob[:8], "little")
@@ -171,6 +183,10 @@ def _parse_blob(blob: bytes, meta_key: str, source: str) -> tuple[dict[str, torc
 
 
 def _rebuild(tensors: dict[str, torch.Tensor], record: dict, source: str, decoder_only: bool) -> ModelBundle:
+    import torch
+
+    from baler_core.models.registry import build_model
+
     model = build_model(record["model"], record["model_args"])
     state = model.state_dict()
     expected = {k for k in state if k.startswith(DECODER_PREFIX)} if decoder_only else set(state)

@@ -9,7 +9,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from baler_core.models.registry import resolve_model_name
+from baler_core.models.auto import resolve_model_name
 
 # the optional peers of the [baselines] extra: codec -> (module, pip package); lzma is Python's own
 PEER_PACKAGES = {"sz3": ("pysz", "pysz"), "zfp": ("zfpy", "zfpy"),

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class ModelConfig:
-    model: str = "auto"  # auto: sequential for tables, conv2d / conv3d for fields (models/registry.py says why)
+    model: str = "auto"  # auto: sequential for tables, conv2d / conv3d for fields (models/auto.py says why)
     latent_dim: int | None = None  # dense: latent size; conv2d / conv3d: latent channels
     ratio: float | None = None  # nominal ratio: float32 input bytes / quantized latent bytes
     hidden: list[int] = field(default_factory=lambda: [200, 100, 50])
