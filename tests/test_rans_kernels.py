@@ -72,9 +72,9 @@ def test_kernels_and_constriction_agree_on_damage(warm, monkeypatch):
 
 
 def test_kernels_start_for_large_files_only(monkeypatch):
-    """auto: a file declaring MIN_BYTES of output starts the kernels, a smaller one does not (numba's start would
-    cost more than they save), and once started they serve everything; BALER_JIT=on / off overrides, and any
-    other value is refused by name. Either way the values are the same."""
+    """auto: a file declaring MIN_BYTES of output (MIN_BYTES_SHARED outside the command line) starts the kernels,
+    a smaller one does not (numba's start would cost more than they save), and once started they serve
+    everything; BALER_JIT=on / off overrides, and any other value is refused by name. The values are the same."""
     if jit.module("rans_kernels") is None:
         pytest.skip("numba is not installed")
     rng = np.random.default_rng(2)
@@ -82,7 +82,10 @@ def test_kernels_start_for_large_files_only(monkeypatch):
     short = rng.integers(0, 256, 1000)
     monkeypatch.setattr(jit, "_active", False)
     monkeypatch.delenv(jit.ENV, raising=False)
-    assert not jit.engage(jit.MIN_BYTES - 1) and not rans.Decoder(_encode([(short, p)])).fast
+    monkeypatch.setattr(jit, "exclusive", False)
+    assert not jit.engage(jit.MIN_BYTES_SHARED - 1) and not rans.Decoder(_encode([(short, p)])).fast
+    monkeypatch.setattr(jit, "exclusive", True)  # the command line's process: a lower threshold
+    assert not jit.engage(jit.MIN_BYTES - 1)
     plain = dither_offsets(9, 5000, np.float32)
     assert jit.engage(jit.MIN_BYTES) and jit.engage(10)
     coder = rans.Decoder(_encode([(short, p)]))

@@ -21,7 +21,7 @@ def _write_blocks(blocks, path: Path, source: str) -> None:
 
     from baler_core.codec import file_info
     from baler_core.io.fields import write_field
-    from baler_core.io.tables import write_table
+    from baler_core.io.tables import parquet_options, write_table
 
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq"):
@@ -34,7 +34,7 @@ def _write_blocks(blocks, path: Path, source: str) -> None:
                 if isinstance(block, np.ndarray):
                     raise InputError(f"{source} holds a field: write it to .npy or .npz, not {path.suffix}")
                 table = pa.Table.from_pandas(block, preserve_index=False)
-                writer = writer or pq.ParquetWriter(path, table.schema)
+                writer = writer or pq.ParquetWriter(path, table.schema, **parquet_options(block))
                 writer.write_table(table)
         finally:
             if writer is not None:

@@ -1,13 +1,14 @@
 """When baler's compiled kernels run: the rANS decoder (``rans_kernels``) and the dither offsets
 (``pcg_kernels``), both numba, both giving the very values numpy and constriction give.
 
-Why a policy: a process's first compiled call pays numba's start, about 1 s on two cores, plus whatever other
+Why a policy: a process's first compiled call pays numba's start, about 0.75 s on two cores, plus whatever other
 installed packages register with numba on that call (``vector``, which FastJet pulls in, imports sympy: another
-1.5 s). The kernels save about 4 ms per MB of model-free table decoded, so a 40 MB file decoded by ``baler
-decompress`` took 1.2 s longer with them. They start only for work that pays: a file that declares at least
-``MIN_BYTES`` of output (``engage``); once started they serve every later call of the process.
-``BALER_JIT=on`` starts them for any work, ``off`` never; the command line keeps other packages' numba
-extensions out of its own process (``exclusive``), where nothing else compiles.
+1.5 s). The kernels save about 9 ms per MB of model-free table decoded (``baler decompress`` to Parquet, 2
+cores: 40 MB 1.29 s without them, 1.74 s with; 200 MB 4.2 s without, 3.2 s with). So they start only for work
+that pays: a file that declares at least ``MIN_BYTES`` of output in the command line's process, which keeps other
+packages' numba extensions out (``exclusive``: it compiles nothing else), ``MIN_BYTES_SHARED`` elsewhere
+(``engage``); once started they serve every later call of the process. ``BALER_JIT=on`` starts them for any
+work, ``off`` never.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from baler_core.errors import InputError
 
 ENV = "BALER_JIT"
 SETTINGS = ("auto", "on", "off")
-MIN_BYTES = 256 << 20  # output bytes from which a file starts the kernels (auto)
+MIN_BYTES = 96 << 20  # output bytes from which a file starts the kernels (auto), in the command line's process
+MIN_BYTES_SHARED = 256 << 20  # the same in other processes (where other packages' extensions load too)
 _active = False  # the kernels started in this process
 _modules: dict[str, ModuleType | None] = {}
 exclusive = False  # set by the command line: this process compiles nothing but baler's kernels
@@ -45,7 +47,7 @@ def engage(n_bytes: int) -> bool:
     choice = setting()
     if choice == "off":
         return False
-    if not _active and (choice == "on" or n_bytes >= MIN_BYTES):
+    if not _active and (choice == "on" or n_bytes >= (MIN_BYTES if exclusive else MIN_BYTES_SHARED)):
         _active = module("rans_kernels") is not None
     return _active
 
