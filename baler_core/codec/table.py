@@ -24,6 +24,7 @@ from baler_core.coding.entropy import decode_ints
 from baler_core.coding.free import encode_free_column
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.parallel import ordered_map, threads
+from baler_core.coding.predictors.base import Pending, coded
 from baler_core.coding.rms import bounded
 from baler_core.errors import FormatError, InputError
 from baler_core.format.container import ContainerWriter
@@ -224,9 +225,11 @@ def _encode_sequential(w: _Sections, b: int, chunk: pd.DataFrame, bundle: ModelB
     for j, name in enumerate(bundle.columns):
         pred = sequential_prediction(dec64, norm, j, recon_n, recon, relations)
         x = chunk[name].to_numpy()
-        rec, streams, out = bounded(x, opts.bounds.for_column(name), lambda b: encode_best(x, pred, b, opts, j))
+        rec, streams, out = bounded(x, opts.bounds.for_column(name),
+                                    lambda b: encode_best(x, pred, b, opts, j, pending=True))
         _split_by_context(name, rec, streams, sources, recon, opts, pred, (priors or {}).get(name, {}),
                           prior_section)
+        streams = coded(streams)
         sources.update(contexts.sources_of(name, out))
         for k, v in streams.items():
             w.add(f"b{b}/{name}/{k}", v)
@@ -249,6 +252,7 @@ def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: 
     is taken only where smaller than its result."""
     if "lorenzo" in rec:
         return
+    size = lambda v: v.size() if isinstance(v, Pending) else len(v)  # noqa: E731 - pending: by estimate
     dither = dither_values(rec, pred)
     values = None if dither is None else dither[0]
     searched = None
@@ -256,23 +260,24 @@ def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: 
     for stream in ("r", "zero", "flip"):
         if stream not in streams:
             continue
-        r = decode_ints(streams[stream], n)
+        own = streams[stream]
+        r = own.values if isinstance(own, Pending) else decode_ints(own, n)
         plan = _prior_plan(r, priors[stream], recon, values) if stream in priors else None
-        if plan is not None and plan[0] < len(streams[stream]):
+        if plan is not None and plan[0] < size(own):
             _use_prior(stream, plan, rec, streams, prior_section)
             continue
         if searched is None:
             searched = {**sources, **dither_sources(dither)}  # the dither values computed once a column
         ctx: list[dict] = []
-        got = contexts.choose(r, searched, len(streams[stream]),
+        got = contexts.choose(r, searched, size(own),
                               lambda r, g, k, s=stream: contexts.encode_split(r, g, k, opts.entropy, opts.level, s),
                               lambda r, g, k: contexts.estimate_split(r, g, k, opts.entropy, opts.level)
                               ) if searched else None
-        if got is not None and sum(map(len, got[0].values())) < len(streams[stream]):
+        if got is not None and sum(map(len, got[0].values())) < size(own):
             del streams[stream]
             streams.update(got[0])
             ctx = rec[contexts.record_key(stream)] = got[1]
-        if plan is not None and plan[0] < sum(len(v) for k, v in streams.items() if k.split("@")[0] == stream):
+        if plan is not None and plan[0] < sum(size(v) for k, v in streams.items() if k.split("@")[0] == stream):
             _use_prior(stream, plan, rec, streams, prior_section)
         if opts.observe is not None:
             opts.observe(name, stream, rec["mode"], ctx, r,

@@ -29,7 +29,7 @@ from baler_core.coding.error_bounds import Bound
 from baler_core.coding.grid import DITHER_SEED_VALUES, GRID_MODES, decode_grid
 from baler_core.coding.lossless import decode_exact
 from baler_core.coding.options import CompressionOptions
-from baler_core.coding.predictors.base import dither_offsets
+from baler_core.coding.predictors.base import Pending, coded, dither_offsets
 from baler_core.coding.predictors.lorenzo import inverse_lorenzo, lorenzo
 from baler_core.coding.quantization import (
     MAX_RESIDUAL,
@@ -87,7 +87,8 @@ def misses_bound(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, para
 
 def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int,
                    lorenzo_shape: tuple[int, ...] | None = None, aligned: bool = False, stored_pred: bool = False,
-                   dither: bool = False, seed: int | None = None) -> tuple[dict, dict[str, bytes], np.ndarray]:
+                   dither: bool = False, seed: int | None = None, pending: bool = False
+                   ) -> tuple[dict, dict, np.ndarray]:
     """Code one column (1-D values, any numeric dtype) against its float64 prediction. Fields pass their
     block shape as ``lorenzo_shape`` to code the residuals' Lorenzo differences instead. ``aligned`` codes
     float columns on the grid of multiples of the step (modes ``alin``/``alog``): the residual is the difference
@@ -95,8 +96,13 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
     the record, read back bit for bit, so no value needs guarding against a prediction computed differently.
     ``dither``: bounded float columns (not Lorenzo-coded blocks) are coded with subtractive dither, its offsets
     drawn from ``seed`` (by default a checksum of the first values; a table coded with a model passes the
-    column's position, a few bits in the header instead of 32: any seed gives data-independent offsets)."""
+    column's position, a few bits in the header instead of 32: any seed gives data-independent offsets).
+    ``pending``: the residual, zero and sign streams are left uncoded (``Pending``: sized by estimate)."""
     n = x.size
+
+    def ints(values: np.ndarray) -> bytes | Pending:
+        return Pending(values, entropy, level) if pending else encode_ints(values, entropy, level)
+
     streams: dict[str, bytes] = {}
     if x.dtype.kind == "b":
         x = x.astype(np.uint8)
@@ -178,12 +184,12 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
         r = np.where(bad, 0, r)
         if lorenzo_shape is not None and mode in ("lin", "int"):
             params["lorenzo"] = list(lorenzo_shape)
-            streams["r"] = encode_ints(lorenzo(r, lorenzo_shape), entropy, level)
+            streams["r"] = ints(lorenzo(r, lorenzo_shape))
         else:
-            streams["r"] = encode_ints(r, entropy, level)
+            streams["r"] = ints(r)
     if zero is not None:
-        streams["zero"] = encode_ints(zero.astype(np.int64), entropy, level)
-        streams["flip"] = encode_ints(np.where(bad, 0, flip).astype(np.int64), entropy, level)
+        streams["zero"] = ints(zero.astype(np.int64))
+        streams["flip"] = ints(np.where(bad, 0, flip).astype(np.int64))
     idx = np.flatnonzero(bad)
     if idx.size:
         streams["exc_idx"] = encode_ints(np.diff(idx, prepend=0), "zstd", level)
@@ -233,21 +239,26 @@ def aligned_residual(v: np.ndarray, pred: np.ndarray, step: float) -> np.ndarray
     return r
 
 
-def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: CompressionOptions, seed: int | None = None
-                ) -> tuple[dict, dict[str, bytes], np.ndarray]:
+def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: CompressionOptions, seed: int | None = None,
+                pending: bool = False) -> tuple[dict, dict, np.ndarray]:
     """Code a float column three ways and keep the smallest: residuals of the prediction, grid indices
     relative to the prediction's (better where values repeat, e.g. exact zeros), and grid indices relative to
-    a constant (better where the model predicts the column worse than its own spread)."""
-    first = encode_column(x, pred, bound, opts.entropy, opts.level, dither=opts.dither, seed=seed)
+    a constant (better where the model predicts the column worse than its own spread). The three are compared
+    by their streams' sizes estimated from histograms, and only the one kept is entropy-coded (``pending``: not
+    even that one, for a caller that may code its streams otherwise)."""
+    def done(got: tuple[dict, dict, np.ndarray]) -> tuple[dict, dict, np.ndarray]:
+        return got if pending else (got[0], coded(got[1]), got[2])
+
+    first = encode_column(x, pred, bound, opts.entropy, opts.level, dither=opts.dither, seed=seed, pending=True)
     if DITHERED_MODES.get(first[0]["mode"], first[0]["mode"]) not in ("lin", "log"):
-        return first
+        return done(first)
     center = free_center(x, bound)
     const = encode_column(x, np.full(x.shape, center), bound, opts.entropy, opts.level, aligned=True,
-                           stored_pred=True, dither=opts.dither, seed=seed)
+                           stored_pred=True, dither=opts.dither, seed=seed, pending=True)
     const[0]["pred"] = center
     cands = [first, encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True, dither=opts.dither,
-                                  seed=seed), const]
-    return min(cands, key=coded_size)
+                                  seed=seed, pending=True), const]
+    return done(min(cands, key=coded_size))
 
 
 def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,

@@ -11,6 +11,7 @@ import numpy as np
 from baler_core.coding.error_bounds import RMS_MEAN_FRACTION, Bound
 from baler_core.coding.lossless import encode_exact
 from baler_core.coding.options import ZSTD_LEVEL
+from baler_core.coding.predictors.base import estimated_size
 
 RMS_SAFETY = 0.999  # an rms=T column is kept at a measured response RMS <= 0.999 T
 
@@ -61,8 +62,8 @@ def encode_rms(x: np.ndarray, bound: Bound, code: Callable[[Bound], tuple]) -> t
 
 
 def coded_size(coded: tuple) -> int:
-    """Bytes of a coded column's streams (``(record, streams, ...)``)."""
-    return sum(map(len, coded[1].values()))
+    """Bytes of a coded column's streams (``(record, streams, ...)``; streams not coded yet by estimate)."""
+    return estimated_size(coded[1])
 
 
 def bounded(x: np.ndarray, bound: Bound, code: Callable[[Bound], tuple]) -> tuple:
