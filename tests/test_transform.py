@@ -144,3 +144,24 @@ def test_dct_is_smaller_than_the_spline_on_turbulence(tmp_path):
     spline = tmp_path / "s.baler"
     compress_field(field, None, spline, CompressionOptions(bounds=BoundSpec(bound), field_predictor="spline"))
     assert dct_file.stat().st_size < 0.9 * spline.stat().st_size
+
+
+@pytest.mark.parametrize("shape", [(3, 17, 4), (5, 40, 33), (1, 1, 9), (2, 70, 130)])
+def test_compiled_coefficient_order_matches_numpy(monkeypatch, shape):
+    """Decoding the coefficients with the compiled scatter (``jit`` active) gives the very values of the numpy
+    sort, for blocks whose axes do and do not divide into the envelope blocks."""
+    from baler_core.coding import jit
+
+    if jit.module("scatter_kernels") is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(sum(shape))
+    field = (np.cumsum(rng.normal(size=shape), axis=-1) * 3 + 100).astype(np.float32)
+    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
+    assert "dct" in rec
+    ids, _ = transform._envelope_ids(shape)
+    assert np.array_equal(transform._envelope_sizes(shape), np.bincount(ids))
+    got = {}
+    for active in (False, True):
+        monkeypatch.setattr(jit, "_active", active)
+        got[active] = decode_grid(rec, streams.__getitem__, field.size, field.dtype)
+    assert np.array_equal(got[False].view(np.uint32), got[True].view(np.uint32))

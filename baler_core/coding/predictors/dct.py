@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from baler_core.coding import jit
 from baler_core.coding.entropy import decode_ints
 from baler_core.coding.predictors.base import (
     Candidate,
@@ -174,14 +175,32 @@ def _narrow(v: np.ndarray) -> np.ndarray:
     return v.astype(np.int32) if v.size and -(2**31) < int(v.min()) and int(v.max()) < 2**31 else v
 
 
+def _envelope_sizes(shape: tuple[int, ...]) -> np.ndarray:
+    """Coefficients in each envelope block, in the order of ``_envelope_ids``."""
+    sizes = np.ones(1, dtype=np.int64)
+    for n in shape:
+        size = -(-n // ENV_BLOCKS)
+        along = np.minimum(size, n - size * np.arange(-(-n // size), dtype=np.int64))
+        sizes = np.multiply.outer(sizes, along).ravel()
+    return sizes
+
+
 def _coefficients(read: Callable[[str], bytes], shape: tuple[int, ...]) -> np.ndarray:
     ids, count = _envelope_ids(shape)
     lv = decode_ints(read("env"), count)
     if lv.size and (lv.min() < 0 or lv.max() > _ENV_MAX):
         raise FormatError("transform envelope level out of range")
-    order, levels, counts = _group_order(lv, ids)
-    q = np.empty(ids.size, dtype=np.int64)
-    q[order] = np.concatenate([decode_ints(read(f"c{int(v)}"), int(c)) for v, c in zip(levels, counts)])
+    kernels = jit.module("scatter_kernels") if jit.active() else None
+    if kernels is not None:  # the same coefficients in one compiled pass, without the sort
+        counts = np.bincount(lv, weights=_envelope_sizes(shape), minlength=_ENV_MAX + 1).astype(np.int64)
+        levels = np.flatnonzero(counts)
+        starts = np.cumsum(counts) - counts
+        values = np.concatenate([decode_ints(read(f"c{int(v)}"), int(counts[v])) for v in levels])
+        q = kernels.ungroup(lv, ids, values.astype(np.int64, copy=False), starts)
+    else:
+        order, levels, counts = _group_order(lv, ids)
+        q = np.empty(ids.size, dtype=np.int64)
+        q[order] = np.concatenate([decode_ints(read(f"c{int(v)}"), int(c)) for v, c in zip(levels, counts)])
     if q.size and (q.min() < -_MAX_COEF or q.max() > _MAX_COEF):  # not np.abs: it wraps at int64's minimum
         raise FormatError("transform coefficient out of range")
     return q
