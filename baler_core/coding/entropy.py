@@ -191,10 +191,10 @@ def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
     else:
         q = _read_quantized(table, k)
         probs = q_weights(q)
-    sym = rans_decode(blob[head + ntab :], probs, n)
+    seen = np.zeros(k, dtype=np.int64)  # the decoded symbols counted as they are read
+    sym = rans_decode(blob[head + ntab :], probs, n, seen)
     # The decoded symbols must reproduce the exact histogram, or have nonzero weight.
-    if (not np.array_equal(np.bincount(sym, minlength=k)[:k], counts) if method == _ANS
-            else n and q[sym].min() == 0):
+    if not np.array_equal(seen, counts) if method == _ANS else np.any(seen[q == 0]):
         raise FormatError("integer stream is damaged: decoded values do not match its histogram")
     if narrow and -(2**31) <= lo and lo + k < 2**31:
         return sym.astype(np.int32, copy=False) + np.int32(lo)

@@ -64,20 +64,25 @@ class Decoder:
             except Exception as exc:  # constriction raises on invalid data
                 raise FormatError(f"rANS words do not decode ({exc})") from exc
 
-    def decode(self, probs: np.ndarray, n: int) -> np.ndarray:
-        """The next ``n`` symbols (int32) under the model ``probs``."""
+    def decode(self, probs: np.ndarray, n: int, hist: np.ndarray | None = None) -> np.ndarray:
+        """The next ``n`` symbols (int32) under the model ``probs``; ``hist`` (int64, one count per symbol of
+        ``probs``) gets them counted."""
         if not self.fast:
             import constriction
 
             try:
-                return self.coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n)
+                sym = self.coder.decode(constriction.stream.model.Categorical(probs, perfect=False), n)
             except Exception as exc:  # constriction raises on exhausted or invalid data
                 raise FormatError(f"rANS words do not decode ({exc})") from exc
+            if hist is not None:
+                hist += np.bincount(sym, minlength=hist.size)[: hist.size]
+            return sym
         k = self.kernels
         cdf = k.quantized_cdf(np.ascontiguousarray(probs, dtype=np.float64))
         if cdf.size == 0:
             raise FormatError(f"rANS model of {probs.size} symbols is invalid")
-        out, self.pos, state = k.decode(self.words, self.pos, self.state, cdf, k.lookup(cdf), n)
+        counts = hist if hist is not None else np.zeros(0, dtype=np.int64)
+        out, self.pos, state = k.decode(self.words, self.pos, self.state, cdf, k.lookup(cdf), n, counts)
         self.state = np.uint64(state)
         return out
 
@@ -88,12 +93,13 @@ class Decoder:
         return self.pos == 0 and int(self.state) == 0
 
 
-def rans_decode(words: bytes, probs: np.ndarray, n: int) -> np.ndarray:
-    """``n`` symbols from a whole number of 32-bit words, which they must use up exactly."""
+def rans_decode(words: bytes, probs: np.ndarray, n: int, hist: np.ndarray | None = None) -> np.ndarray:
+    """``n`` symbols from a whole number of 32-bit words, which they must use up exactly; ``hist`` as in
+    ``Decoder.decode``."""
     if len(words) % 4:
         raise FormatError("integer stream payload is not a whole number of 32-bit words")
     coder = Decoder(np.frombuffer(words, dtype="<u4"))
-    sym = coder.decode(probs, n)
+    sym = coder.decode(probs, n, hist)
     if not coder.is_empty():
         raise FormatError("integer stream is damaged: words left over after its values")
     return sym

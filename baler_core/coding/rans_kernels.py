@@ -74,15 +74,17 @@ def start(words: np.ndarray) -> tuple[int, np.uint64]:
 
 
 @njit(cache=True, nogil=True)
-def decode(words: np.ndarray, pos: int, state: np.uint64, cdf: np.ndarray, lut: np.ndarray, n: int
-           ) -> tuple[np.ndarray, int, np.uint64]:
+def decode(words: np.ndarray, pos: int, state: np.uint64, cdf: np.ndarray, lut: np.ndarray, n: int,
+           hist: np.ndarray) -> tuple[np.ndarray, int, np.uint64]:
     """``n`` symbols under ``cdf`` from a coder at (``pos``, ``state``); returns them and the coder's new
-    position and state."""
+    position and state. A non-empty ``hist`` (one count per symbol) counts the symbols decoded, which the
+    stream's integrity check needs, without a second pass."""
     state = np.uint64(state)  # mixed with int64, numba would compute in float64
     out = np.empty(n, dtype=np.int32)
     shift = PRECISION - LOOKUP_BITS
     mask = np.uint64((1 << PRECISION) - 1)
     low = np.uint64(1 << 32)
+    count = hist.size > 0
     for i in range(n):
         quant = np.uint32(state & mask)
         sym = lut[quant >> shift]
@@ -94,4 +96,6 @@ def decode(words: np.ndarray, pos: int, state: np.uint64, cdf: np.ndarray, lut: 
             pos -= 1
             state = (state << np.uint64(32)) | np.uint64(words[pos])
         out[i] = sym
+        if count:
+            hist[sym] += 1
     return out, pos, state
