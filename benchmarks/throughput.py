@@ -658,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
     # the in-memory rows are a steady state (the median of three round trips in one process), as in a process
     # that codes many files: baler's compiled kernels start on the first (see baler_core/coding/jit.py); the
     # memory-scaling rows run the CLI, whose processes decide for themselves (auto)
+    jit_ours = "BALER_JIT" not in os.environ
     os.environ.setdefault("BALER_JIT", "on")
     if a.prepare_memory:
         _prepare_memory_inputs(a.workdir, a.data, a.mem_sizes)
@@ -712,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
         res["table"] = rows
         if "memory" not in a.skip:
             print("memory scaling (baler CLI, file in / file out) ...", flush=True)
-            env = {k: v for k, v in os.environ.items() if k != "BALER_JIT"}
+            env = {k: v for k, v in os.environ.items() if not (k == "BALER_JIT" and jit_ours)}
             res["memory"] = memory_scaling(workdir, a.data, jets_mem_sizes, field_sizes, env)
         if "train" not in a.skip:
             print(f"CPU training of the default dense model (cap {train_cap:g} s) ...", flush=True)

@@ -75,7 +75,7 @@ def test_kernels_start_for_large_files_only(monkeypatch):
     """auto: a file declaring MIN_BYTES of output (MIN_BYTES_SHARED outside the command line) starts the kernels,
     a smaller one does not (numba's start would cost more than they save), and once started they serve
     everything; BALER_JIT=on / off overrides, and any other value is refused by name. The values are the same."""
-    if jit.module("rans_kernels") is None:
+    if jit.module("rans_kernels") is None or jit.module("pcg_kernels") is None:  # loaded before exclusive is set
         pytest.skip("numba is not installed")
     rng = np.random.default_rng(2)
     p = np.full(256, 1 / 256)

@@ -24,7 +24,7 @@ from baler_core.coding.entropy import decode_ints
 from baler_core.coding.free import encode_free_column
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.parallel import ordered_map, threads
-from baler_core.coding.predictors.base import Pending, coded
+from baler_core.coding.predictors.base import Pending, coded, stream_size
 from baler_core.coding.rms import bounded
 from baler_core.errors import FormatError, InputError
 from baler_core.format.container import ContainerWriter
@@ -252,7 +252,6 @@ def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: 
     is taken only where smaller than its result."""
     if "lorenzo" in rec:
         return
-    size = lambda v: v.size() if isinstance(v, Pending) else len(v)  # noqa: E731 - pending: by estimate
     dither = dither_values(rec, pred)
     values = None if dither is None else dither[0]
     searched = None
@@ -263,21 +262,21 @@ def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: 
         own = streams[stream]
         r = own.values if isinstance(own, Pending) else decode_ints(own, n)
         plan = _prior_plan(r, priors[stream], recon, values) if stream in priors else None
-        if plan is not None and plan[0] < size(own):
+        if plan is not None and plan[0] < stream_size(own):
             _use_prior(stream, plan, rec, streams, prior_section)
             continue
         if searched is None:
             searched = {**sources, **dither_sources(dither)}  # the dither values computed once a column
         ctx: list[dict] = []
-        got = contexts.choose(r, searched, size(own),
+        got = contexts.choose(r, searched, stream_size(own),
                               lambda r, g, k, s=stream: contexts.encode_split(r, g, k, opts.entropy, opts.level, s),
                               lambda r, g, k: contexts.estimate_split(r, g, k, opts.entropy, opts.level)
                               ) if searched else None
-        if got is not None and sum(map(len, got[0].values())) < size(own):
+        if got is not None and sum(map(len, got[0].values())) < stream_size(own):
             del streams[stream]
             streams.update(got[0])
             ctx = rec[contexts.record_key(stream)] = got[1]
-        if plan is not None and plan[0] < sum(size(v) for k, v in streams.items() if k.split("@")[0] == stream):
+        if plan is not None and plan[0] < sum(stream_size(v) for k, v in streams.items() if k.split("@")[0] == stream):
             _use_prior(stream, plan, rec, streams, prior_section)
         if opts.observe is not None:
             opts.observe(name, stream, rec["mode"], ctx, r,

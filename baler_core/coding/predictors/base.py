@@ -54,9 +54,14 @@ class Pending:
 Streams = dict[str, "bytes | Pending"]
 
 
+def stream_size(stream: bytes | Pending) -> int:
+    """Bytes of one stream, estimated where it is pending."""
+    return stream.size() if isinstance(stream, Pending) else len(stream)
+
+
 def estimated_size(streams: Streams) -> int:
     """Bytes of a candidate's streams, the pending ones estimated."""
-    return sum(v.size() if isinstance(v, Pending) else len(v) for v in streams.values())
+    return sum(map(stream_size, streams.values()))
 
 
 def coded(streams: Streams) -> dict[str, bytes]:
