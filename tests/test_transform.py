@@ -146,22 +146,50 @@ def test_dct_is_smaller_than_the_spline_on_turbulence(tmp_path):
     assert dct_file.stat().st_size < 0.9 * spline.stat().st_size
 
 
-@pytest.mark.parametrize("shape", [(3, 17, 4), (5, 40, 33), (1, 1, 9), (2, 70, 130)])
-def test_compiled_coefficient_order_matches_numpy(monkeypatch, shape):
-    """Decoding the coefficients with the compiled scatter (``jit`` active) gives the very values of the numpy
-    sort, for blocks whose axes do and do not divide into the envelope blocks."""
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(3, 17, 4), (5, 40, 33), (1, 1, 9), (2, 70, 130), (600,), (4, 3, 20, 18)])
+def test_compiled_transform_decoder_matches_numpy(monkeypatch, shape, dtype):
+    """Decoding with the compiled passes (``jit`` active: coefficients put in place, scaled and range-checked in
+    one pass, corrections and exact zeros in another) gives the very bits of the numpy path, for blocks whose
+    axes do and do not divide into the envelope blocks, with signed zeros, in float32 and float64."""
     from baler_core.coding import jit
 
     if jit.module("scatter_kernels") is None:
         pytest.skip("numba is not installed")
     rng = np.random.default_rng(sum(shape))
-    field = (np.cumsum(rng.normal(size=shape), axis=-1) * 3 + 100).astype(np.float32)
+    field = (np.cumsum(rng.normal(size=shape), axis=-1) * 3 + 100).astype(dtype)
+    flat = field.reshape(-1)
+    flat[rng.choice(flat.size, 5, replace=False)] = 0.0
+    flat[rng.choice(flat.size, 5, replace=False)] = -0.0
     rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
-    assert "dct" in rec
+    assert "dct" in rec and rec["dct_zeros"] is True
     ids, _ = transform._envelope_ids(shape)
     assert np.array_equal(transform._envelope_sizes(shape), np.bincount(ids))
     got = {}
     for active in (False, True):
         monkeypatch.setattr(jit, "_active", active)
         got[active] = decode_grid(rec, streams.__getitem__, field.size, field.dtype)
-    assert np.array_equal(got[False].view(np.uint32), got[True].view(np.uint32))
+    assert got[True].dtype == field.dtype
+    uint = np.uint32 if dtype == np.float32 else np.uint64
+    assert np.array_equal(got[False].view(uint), got[True].view(uint))
+    assert np.array_equal(np.signbit(got[True]), np.signbit(flat))
+
+
+def test_compiled_transform_decoder_refuses_out_of_range_values(monkeypatch):
+    """A coefficient or a correction beyond the format's limit is a malformed file on both paths."""
+    from baler_core.coding import jit
+
+    if jit.module("scatter_kernels") is None:
+        pytest.skip("numba is not installed")
+    field = (np.cumsum(np.random.default_rng(3).normal(size=(4, 20, 20)), axis=-1) + 50).astype(np.float32)
+    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
+    sizes = transform._envelope_sizes(field.shape)
+    per_level = np.bincount(decode_ints(streams["env"], sizes.size), weights=sizes).astype(int)
+    level = int(np.flatnonzero(per_level)[0])
+    for name, n in (("k", field.size), (f"c{level}", per_level[level])):
+        bad = dict(streams)
+        bad[name] = encode_ints(np.full(n, 2**41, dtype=np.int64), "ans", 3)
+        for active in (False, True):
+            monkeypatch.setattr(jit, "_active", active)
+            with pytest.raises(FormatError, match="out of range"):
+                decode_grid(rec, bad.__getitem__, field.size, field.dtype)
