@@ -72,8 +72,8 @@ def test_a_decoder_that_rounds_differently_still_keeps_the_bound(monkeypatch):
     push = np.where(plain >= field.ravel(), 1.0, -1.0).reshape(field.shape)
     push *= (0.9 * transform._MARGIN + float(np.finfo(np.float32).eps)) * float(np.abs(field).max())
 
-    def pushed(x, inverse):
-        return exact(x, inverse) + push if inverse else exact(x, inverse)
+    def pushed(x, inverse, overwrite=False):
+        return exact(x, inverse, overwrite) + push if inverse else exact(x, inverse, overwrite)
 
     monkeypatch.setattr(transform, "_transform", pushed)
     out = decode_grid(rec, streams.__getitem__, field.size, field.dtype)
@@ -148,20 +148,26 @@ def test_dct_is_smaller_than_the_spline_on_turbulence(tmp_path):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(3, 17, 4), (5, 40, 33), (1, 1, 9), (2, 70, 130), (600,), (4, 3, 20, 18)])
-def test_compiled_transform_decoder_matches_numpy(monkeypatch, shape, dtype):
-    """Decoding with the compiled passes (``jit`` active: coefficients put in place, scaled and range-checked in
-    one pass, corrections and exact zeros in another) gives the very bits of the numpy path, for blocks whose
-    axes do and do not divide into the envelope blocks, with signed zeros, in float32 and float64."""
+def test_compiled_transform_coder_matches_numpy(monkeypatch, shape, dtype):
+    """Coding and decoding with the compiled passes (``jit`` active: indices, corrections, envelope levels and
+    grouping; coefficients put in place, scaled and range-checked, then corrections and exact zeros) give the
+    very bytes and bits of the numpy path, for blocks whose axes do and do not divide into the envelope blocks,
+    with signed zeros, in float32 and float64."""
     from baler_core.coding import jit
 
-    if jit.module("scatter_kernels") is None:
+    if jit.module("transform_kernels") is None:
         pytest.skip("numba is not installed")
     rng = np.random.default_rng(sum(shape))
     field = (np.cumsum(rng.normal(size=shape), axis=-1) * 3 + 100).astype(dtype)
     flat = field.reshape(-1)
     flat[rng.choice(flat.size, 5, replace=False)] = 0.0
     flat[rng.choice(flat.size, 5, replace=False)] = -0.0
-    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
+    coded = {}
+    for active in (False, True):  # the compiled encoder writes the very same streams
+        monkeypatch.setattr(jit, "_active", active)
+        coded[active] = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
+    assert coded[False] == coded[True]
+    rec, streams = coded[True]
     assert "dct" in rec and rec["dct_zeros"] is True
     ids, _ = transform._envelope_ids(shape)
     assert np.array_equal(transform._envelope_sizes(shape), np.bincount(ids))
@@ -179,7 +185,7 @@ def test_compiled_transform_decoder_refuses_out_of_range_values(monkeypatch):
     """A coefficient or a correction beyond the format's limit is a malformed file on both paths."""
     from baler_core.coding import jit
 
-    if jit.module("scatter_kernels") is None:
+    if jit.module("transform_kernels") is None:
         pytest.skip("numba is not installed")
     field = (np.cumsum(np.random.default_rng(3).normal(size=(4, 20, 20)), axis=-1) + 50).astype(np.float32)
     rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
@@ -193,3 +199,26 @@ def test_compiled_transform_decoder_refuses_out_of_range_values(monkeypatch):
             monkeypatch.setattr(jit, "_active", active)
             with pytest.raises(FormatError, match="out of range"):
                 decode_grid(rec, bad.__getitem__, field.size, field.dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_compiled_bound_check_finds_the_same_misses(monkeypatch, dtype):
+    """The compiled bound check of the transform coder flags the very values numpy flags: those beyond the bound
+    less the margin (or not finite) and exact zeros that come back with the other sign."""
+    from baler_core.coding import jit
+
+    if jit.module("transform_kernels") is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=5000).astype(dtype)
+    x[:40] = 0.0
+    x[40:80] = -0.0
+    out = (x + rng.uniform(-2e-3, 2e-3, size=x.size)).astype(dtype)
+    out[:20], out[40:60] = -0.0, 0.0  # sign flips of exact zeros
+    out[100] = np.inf
+    got = {}
+    for active in (False, True):
+        monkeypatch.setattr(jit, "_active", active)
+        got[active] = transform.misses(x, out, 1e-3)
+    assert 100 in got[False] and set(range(20)) <= set(got[False]) and 45 in got[False]
+    assert np.array_equal(got[False], got[True])

@@ -1,0 +1,194 @@
+"""Compiled passes of the transform coder (``predictors.dct``; numba, the GIL released), each giving the very
+values of numpy's way (``tests/test_transform.py`` checks each against numpy). A coefficient's envelope block
+is computed from its position (no id array), and runs of one block along the last axis go together.
+
+Decoder:
+- ``ungroup_scaled``: transform coefficients put back in place from their per-level streams: coefficient ``i``
+  takes the next value of the stream of its envelope block's level, is range-checked and multiplied by the step.
+  numpy needs an id per coefficient, a stable sort of every coefficient by level and a scattered write for the
+  same (17 % of a turbulence field's decoding), then a check and a product.
+- ``rebuild``: the inverse transform plus the corrections, cast to the output dtype, exact zeros put back, in one
+  pass instead of four (numpy: ``rec + k * 2 half``, ``astype``, two masked writes).
+
+Encoder: ``quantize`` (the coefficients' indices), ``corrections`` (the values the inverse leaves outside the
+bound), ``envelope_energy`` (each envelope block's sum of squares, numpy's ``bincount`` order) and ``group``
+(the indices by envelope level, numpy's stable sort).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def ungroup_scaled(levels: np.ndarray, shape: np.ndarray, sizes: np.ndarray, values: np.ndarray,
+                   starts: np.ndarray, step: float, limit: int) -> tuple[np.ndarray, bool]:
+    """``out[i] = values[p] * step`` (float64), ``p`` the next unread position of group ``levels[e]``, ``e`` the
+    envelope block of position ``i`` of a C-ordered block of ``shape`` cut ``sizes`` long along each axis (in the
+    order of ``dct._envelope_ids``), whose values begin at ``starts[group]`` in ``values`` (the groups' values
+    concatenated); False where a value lies outside +-``limit``."""
+    nbs, bstride = _block_strides(shape, sizes)
+    inner_n, inner_size = shape[-1], sizes[-1]
+    n = 1
+    for a in range(shape.size):
+        n *= shape[a]
+    pos = starts.copy()
+    out = np.empty(n, dtype=np.float64)
+    ok = True
+    i = 0
+    for o in range(n // inner_n if inner_n else 0):
+        base = _row_block(o, shape, sizes, bstride)
+        for b in range(nbs[-1]):  # a run of one envelope block along the last axis: one group
+            g = levels[base + b]
+            p = pos[g]
+            m = min(inner_size, inner_n - b * inner_size)
+            for j in range(m):
+                v = values[p + j]
+                if v < -limit or v > limit:
+                    ok = False
+                out[i + j] = np.float64(v) * step
+            pos[g] = p + m
+            i += m
+    return out, ok
+
+
+@njit(cache=True, nogil=True)
+def rebuild(rec: np.ndarray, k: np.ndarray, twice_half: float, zero: np.ndarray, has_zero: bool, limit: int,
+            out: np.ndarray) -> bool:
+    """``out = (rec + k * twice_half).astype(out.dtype)``, then ``out[zero == 1] = 0.0`` and ``out[zero == 2] =
+    -0.0`` where ``has_zero``; False (``out`` incomplete) where a correction lies outside +-``limit``."""
+    for i in range(rec.size):
+        c = k[i]
+        if c < -limit or c > limit:
+            return False
+        out[i] = rec[i] + np.float64(c) * twice_half
+    if has_zero:
+        for i in range(rec.size):
+            if zero[i] == 1:
+                out[i] = 0.0
+            elif zero[i] == 2:
+                out[i] = -0.0
+    return True
+
+
+@njit(cache=True, nogil=True)
+def _block_strides(shape: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Envelope blocks along each axis and the stride of each axis in the block index."""
+    nd = shape.size
+    nbs = (shape + sizes - 1) // sizes
+    bstride = np.ones(nd, dtype=np.int64)
+    for a in range(nd - 2, -1, -1):
+        bstride[a] = bstride[a + 1] * nbs[a + 1]
+    return nbs, bstride
+
+
+@njit(cache=True, nogil=True)
+def _row_block(o: int, shape: np.ndarray, sizes: np.ndarray, bstride: np.ndarray) -> int:
+    """The envelope block index of the first value of row ``o`` (a row runs along the last axis)."""
+    base = 0
+    r = o
+    for a in range(shape.size - 2, -1, -1):
+        ia = r % shape[a]
+        r //= shape[a]
+        base += (ia // sizes[a]) * bstride[a]
+    return base
+
+
+@njit(cache=True, nogil=True)
+def envelope_energy(q: np.ndarray, shape: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each envelope block's sum of ``float64(q) ** 2``, summed in position order (as ``np.bincount``)."""
+    nbs, bstride = _block_strides(shape, sizes)
+    inner_n, inner_size, nbl = shape[-1], sizes[-1], nbs[-1]
+    total = 1
+    for a in range(shape.size):
+        total *= nbs[a]
+    acc = np.zeros(total, dtype=np.float64)
+    i = 0
+    for o in range(q.size // inner_n if inner_n else 0):
+        base = _row_block(o, shape, sizes, bstride)
+        for b in range(nbl):
+            m = min(inner_size, inner_n - b * inner_size)
+            s = acc[base + b]
+            for j in range(m):
+                v = np.float64(q[i + j])
+                s += v * v
+            acc[base + b] = s
+            i += m
+    return acc
+
+
+@njit(cache=True, nogil=True)
+def group(levels: np.ndarray, shape: np.ndarray, sizes: np.ndarray, q: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """``q`` grouped by its envelope blocks' ``levels``, each group in position order, group ``g`` beginning at
+    ``starts[g]`` (numpy: ``q[argsort(levels[ids], kind="stable")]``)."""
+    nbs, bstride = _block_strides(shape, sizes)
+    inner_n, inner_size, nbl = shape[-1], sizes[-1], nbs[-1]
+    pos = starts.copy()
+    out = np.empty_like(q)
+    i = 0
+    for o in range(q.size // inner_n if inner_n else 0):
+        base = _row_block(o, shape, sizes, bstride)
+        for b in range(nbl):
+            g = levels[base + b]
+            p = pos[g]
+            m = min(inner_size, inner_n - b * inner_size)
+            for j in range(m):
+                out[p + j] = q[i + j]
+            pos[g] = p + m
+            i += m
+    return out
+
+
+@njit(cache=True, nogil=True)
+def quantize(coef: np.ndarray, step: float, offset: float, limit: int) -> tuple[np.ndarray, bool]:
+    """``copysign(floor(|c| / step + offset), c)`` as int64, in ``coef``'s dtype (pass ``step`` and ``offset``
+    in it); False where a magnitude exceeds ``limit``."""
+    out = np.empty(coef.size, dtype=np.int64)
+    ok = True
+    for i in range(coef.size):
+        c = coef[i]
+        a = np.floor(abs(c) / step + offset)
+        if not a <= limit:
+            ok = False
+        out[i] = np.int64(-a) if c < 0 else np.int64(a)
+    return out, ok
+
+
+@njit(cache=True, nogil=True)
+def corrections(x: np.ndarray, rec: np.ndarray, twice_half: float, limit: int, fits: int, out: np.ndarray) -> int:
+    """``out = rint((x - rec) / twice_half)`` (float64 arithmetic), 0 where ``x`` is an exact zero. Returns 0, or 1
+    where a magnitude exceeds ``limit``, or 2 where one exceeds ``fits`` (what ``out``'s dtype holds)."""
+    for i in range(x.size):
+        e = np.rint((np.float64(x[i]) - rec[i]) / twice_half)
+        if not abs(e) <= limit:
+            return 1
+        if x[i] == 0:
+            out[i] = 0
+        elif abs(e) > fits:
+            return 2
+        else:
+            out[i] = np.int64(e)
+    return 0
+
+
+@njit(cache=True, nogil=True)
+def misses(x: np.ndarray, out: np.ndarray, limit: float) -> np.ndarray:
+    """Positions where ``|float64(out) - float64(x)|`` is not within ``limit``, or where an exact zero of ``x``
+    comes back with the other sign (numpy: ``predictors.dct.misses``)."""
+    count = 0
+    for p in range(2):
+        idx = np.empty(count, dtype=np.int64)
+        count = 0
+        for i in range(x.size):
+            v = x[i]
+            bad = not abs(np.float64(out[i]) - np.float64(v)) <= limit
+            if v == 0 and (math.copysign(1.0, v) < 0) != (math.copysign(1.0, out[i]) < 0):
+                bad = True
+            if bad:
+                if p == 1:
+                    idx[count] = i
+                count += 1
+    return idx
