@@ -16,7 +16,7 @@ from baler_core.coding import prior_tables
 from baler_core.coding.entropy import decode_ints
 from baler_core.coding.error_bounds import load_bound_spec, parse_bound
 from baler_core.errors import FormatError, InputError, ModelMismatchError
-from baler_core.format.container import ContainerReader
+from baler_core.format.container import VERSION, ContainerReader
 from baler_core.models.store import load_model, save_record
 from baler_core.training.loop import TrainConfig
 from baler_core.training.train import ModelConfig, train_dataset
@@ -219,7 +219,7 @@ def test_fit_priors_command_and_info(rows, models, tmp_path):
     assert proc.returncode != 0 and "-m MODEL" in proc.stderr  # its column records need the model's template
     plain_info = json.loads(subprocess.run(["baler", "info", "--json", str(tmp_path / "s.baler")],
                                            capture_output=True, text=True, check=True).stdout)
-    assert plain_info["columns"] is None and plain_info["format_version"] == "1.12"
+    assert plain_info["columns"] is None and plain_info["format_version"] == ".".join(map(str, VERSION))
     costs = json.loads(subprocess.run(["baler", "info", "--json", "--columns", str(tmp_path / "s.baler"), "-m",
                                        str(tmp_path / "m.safetensors")], capture_output=True, text=True,
                                       check=True).stdout)

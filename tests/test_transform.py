@@ -222,3 +222,87 @@ def test_compiled_bound_check_finds_the_same_misses(monkeypatch, dtype):
         got[active] = transform.misses(x, out, 1e-3)
     assert 100 in got[False] and set(range(20)) <= set(got[False]) and 45 in got[False]
     assert np.array_equal(got[False], got[True])
+
+
+def _dense_corrections(rec: dict, streams: dict, n: int) -> np.ndarray:
+    return transform._read_corrections(rec, streams.__getitem__, n).astype(np.int64)
+
+
+def _both_forms(field: np.ndarray) -> tuple[tuple[dict, dict], tuple[dict, dict]]:
+    """A ``dct`` block's record and streams with its corrections dense (``k``) and sparse (``dct_k``)."""
+    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
+    assert "dct" in rec
+    k = _dense_corrections(rec, streams, field.size)
+    nz = np.flatnonzero(k)
+    base = {key: v for key, v in streams.items() if key not in ("k", "kgap", "kval")}
+    plain = {key: v for key, v in rec.items() if key != "dct_k"}
+    dense = (plain, {**base, "k": encode_ints(k, "ans", 3)})
+    gaps = encode_ints(np.diff(nz, prepend=-1) - 1, "ans", 3)
+    sparse = ({**plain, "dct_k": int(nz.size)}, {**base, "kgap": gaps, "kval": encode_ints(k[nz], "ans", 3)})
+    return dense, sparse
+
+
+@pytest.mark.parametrize("jit_on", [False, True])
+def test_sparse_corrections_rebuild_the_very_values_of_dense_ones(monkeypatch, jit_on):
+    """The two forms of a block's corrections (format 1.13) decode to the same bits, compiled or not."""
+    from baler_core.coding import jit
+    from baler_core.sim import cfd
+
+    if jit_on and jit.module("transform_kernels") is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(jit, "_active", jit_on)
+    field = cfd.simulate_decaying_turbulence(n_frames=6, size=48).astype(np.float32)
+    (rec_d, st_d), (rec_s, st_s) = _both_forms(field)
+    assert rec_s["dct_k"] > 0
+    got_d = decode_grid(rec_d, st_d.__getitem__, field.size, field.dtype)
+    got_s = decode_grid(rec_s, st_s.__getitem__, field.size, field.dtype)
+    assert np.array_equal(got_d.view(np.uint32), got_s.view(np.uint32))
+    _assert_bound(field.ravel(), got_s, Bound("range", 1e-3))
+
+
+def test_sparse_corrections_are_chosen_where_smaller():
+    """Turbulence at range 1e-3 needs a correction for about 1 % of its values: a block of 262k values stores
+    the runs of zeros and the nonzero values, fewer bytes than a value for every value; a small block, where
+    the runs' table weighs more, keeps one stream. Every value comes back within the bound."""
+    from baler_core.sim import cfd
+
+    bound = Bound("range", 1e-3)
+    for frames, size, sparse in ((16, 128, True), (8, 64, False)):
+        field = cfd.simulate_decaying_turbulence(n_frames=frames, size=size).astype(np.float32)
+        rec, streams = encode_grid(field.ravel(), bound, "ans", 3, field.shape, ("dct",))
+        assert ("dct_k" in rec) is sparse and ("k" in streams) is not sparse
+        k = _dense_corrections(rec, streams, field.size)
+        nz = np.flatnonzero(k)
+        sizes = (len(encode_ints(np.diff(nz, prepend=-1) - 1, "ans", 3)) + len(encode_ints(k[nz], "ans", 3)),
+                 len(encode_ints(k, "ans", 3)))
+        assert (sizes[0] < sizes[1]) is sparse
+        _assert_bound(field.ravel(), decode_grid(rec, streams.__getitem__, field.size, field.dtype), bound)
+
+
+def test_dense_corrections_stay_one_stream():
+    """White noise under a tight bound corrects a large share of its values: one value for every value stays."""
+    field = np.random.default_rng(5).normal(size=(8, 40, 48)).astype(np.float32)
+    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-5), "ans", 3, field.shape, ("dct",))
+    assert "dct" in rec and "k" in streams and "dct_k" not in rec
+    assert np.count_nonzero(_dense_corrections(rec, streams, field.size)) > field.size // 10
+
+
+@pytest.mark.parametrize("jit_on", [False, True])
+def test_malformed_sparse_corrections_are_refused(monkeypatch, jit_on):
+    """A count that is not a count, positions beyond the block: a FormatError, on both decoders."""
+    from baler_core.coding import jit
+    from baler_core.sim import cfd
+
+    if jit_on and jit.module("transform_kernels") is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(jit, "_active", jit_on)
+    field = cfd.simulate_decaying_turbulence(n_frames=4, size=32).astype(np.float32)
+    _, (rec, streams) = _both_forms(field)
+    nk = rec["dct_k"]
+    assert nk > 0
+    for bad in (-1, True, field.size + 1, "3"):
+        with pytest.raises(FormatError, match="dct_k"):
+            decode_grid({**rec, "dct_k": bad}, streams.__getitem__, field.size, field.dtype)
+    far = {**streams, "kgap": encode_ints(np.full(nk, field.size // nk + 2), "ans", 3)}
+    with pytest.raises(FormatError, match="positions out of range"):
+        decode_grid(rec, far.__getitem__, field.size, field.dtype)
