@@ -224,15 +224,26 @@ def test_compiled_bound_check_finds_the_same_misses(monkeypatch, dtype):
     assert np.array_equal(got[False], got[True])
 
 
+@pytest.fixture(params=[False, True], ids=["numpy", "compiled"])
+def decoder(request, monkeypatch) -> bool:
+    """Run the test with the numpy passes and with the compiled ones (``jit`` active; skipped without numba)."""
+    from baler_core.coding import jit
+
+    if request.param and jit.module("transform_kernels") is None:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(jit, "_active", request.param)
+    return request.param
+
+
 def _dense_corrections(rec: dict, streams: dict, n: int) -> np.ndarray:
     return transform._read_corrections(rec, streams.__getitem__, n).astype(np.int64)
 
 
-def _both_forms(field: np.ndarray) -> tuple[tuple[dict, dict], tuple[dict, dict]]:
-    """A ``dct`` block's record and streams with its corrections dense (``k``) and sparse (``dct_k``)."""
-    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
+def _both_forms(rec: dict, streams: dict, n: int) -> tuple[tuple[dict, dict], tuple[dict, dict]]:
+    """A ``dct`` block's record and streams with its corrections dense (``k``) and sparse (``dct_k``), whichever
+    form the coder chose."""
     assert "dct" in rec
-    k = _dense_corrections(rec, streams, field.size)
+    k = _dense_corrections(rec, streams, n)
     nz = np.flatnonzero(k)
     base = {key: v for key, v in streams.items() if key not in ("k", "kgap", "kval")}
     plain = {key: v for key, v in rec.items() if key != "dct_k"}
@@ -242,17 +253,18 @@ def _both_forms(field: np.ndarray) -> tuple[tuple[dict, dict], tuple[dict, dict]
     return dense, sparse
 
 
-@pytest.mark.parametrize("jit_on", [False, True])
-def test_sparse_corrections_rebuild_the_very_values_of_dense_ones(monkeypatch, jit_on):
-    """The two forms of a block's corrections (format 1.13) decode to the same bits, compiled or not."""
-    from baler_core.coding import jit
+def _dct_block(frames: int, size: int) -> tuple[np.ndarray, dict, dict]:
     from baler_core.sim import cfd
 
-    if jit_on and jit.module("transform_kernels") is None:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(jit, "_active", jit_on)
-    field = cfd.simulate_decaying_turbulence(n_frames=6, size=48).astype(np.float32)
-    (rec_d, st_d), (rec_s, st_s) = _both_forms(field)
+    field = cfd.simulate_decaying_turbulence(n_frames=frames, size=size).astype(np.float32)
+    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
+    return field, rec, streams
+
+
+def test_sparse_corrections_rebuild_the_very_values_of_dense_ones(decoder):
+    """The two forms of a block's corrections (format 1.13) decode to the same bits, compiled or not."""
+    field, rec, streams = _dct_block(6, 48)
+    (rec_d, st_d), (rec_s, st_s) = _both_forms(rec, streams, field.size)
     assert rec_s["dct_k"] > 0
     got_d = decode_grid(rec_d, st_d.__getitem__, field.size, field.dtype)
     got_s = decode_grid(rec_s, st_s.__getitem__, field.size, field.dtype)
@@ -264,19 +276,13 @@ def test_sparse_corrections_are_chosen_where_smaller():
     """Turbulence at range 1e-3 needs a correction for about 1 % of its values: a block of 262k values stores
     the runs of zeros and the nonzero values, fewer bytes than a value for every value; a small block, where
     the runs' table weighs more, keeps one stream. Every value comes back within the bound."""
-    from baler_core.sim import cfd
-
-    bound = Bound("range", 1e-3)
     for frames, size, sparse in ((16, 128, True), (8, 64, False)):
-        field = cfd.simulate_decaying_turbulence(n_frames=frames, size=size).astype(np.float32)
-        rec, streams = encode_grid(field.ravel(), bound, "ans", 3, field.shape, ("dct",))
+        field, rec, streams = _dct_block(frames, size)
         assert ("dct_k" in rec) is sparse and ("k" in streams) is not sparse
-        k = _dense_corrections(rec, streams, field.size)
-        nz = np.flatnonzero(k)
-        sizes = (len(encode_ints(np.diff(nz, prepend=-1) - 1, "ans", 3)) + len(encode_ints(k[nz], "ans", 3)),
-                 len(encode_ints(k, "ans", 3)))
-        assert (sizes[0] < sizes[1]) is sparse
-        _assert_bound(field.ravel(), decode_grid(rec, streams.__getitem__, field.size, field.dtype), bound)
+        (_, st_d), (_, st_s) = _both_forms(rec, streams, field.size)
+        assert (len(st_s["kgap"]) + len(st_s["kval"]) < len(st_d["k"])) is sparse
+        _assert_bound(field.ravel(), decode_grid(rec, streams.__getitem__, field.size, field.dtype),
+                      Bound("range", 1e-3))
 
 
 def test_dense_corrections_stay_one_stream():
@@ -287,17 +293,10 @@ def test_dense_corrections_stay_one_stream():
     assert np.count_nonzero(_dense_corrections(rec, streams, field.size)) > field.size // 10
 
 
-@pytest.mark.parametrize("jit_on", [False, True])
-def test_malformed_sparse_corrections_are_refused(monkeypatch, jit_on):
+def test_malformed_sparse_corrections_are_refused(decoder):
     """A count that is not a count, positions beyond the block: a FormatError, on both decoders."""
-    from baler_core.coding import jit
-    from baler_core.sim import cfd
-
-    if jit_on and jit.module("transform_kernels") is None:
-        pytest.skip("numba is not installed")
-    monkeypatch.setattr(jit, "_active", jit_on)
-    field = cfd.simulate_decaying_turbulence(n_frames=4, size=32).astype(np.float32)
-    _, (rec, streams) = _both_forms(field)
+    field, rec, streams = _dct_block(4, 32)
+    _, (rec, streams) = _both_forms(rec, streams, field.size)
     nk = rec["dct_k"]
     assert nk > 0
     for bad in (-1, True, field.size + 1, "3"):

@@ -1,14 +1,15 @@
-"""When baler's compiled kernels run: the rANS decoder (``rans_kernels``) and the dither offsets
-(``pcg_kernels``), both numba, both giving the very values numpy and constriction give.
+"""When baler's compiled kernels run: the rANS decoder (``rans_kernels``), the dither offsets (``pcg_kernels``)
+and the transform coder's passes (``transform_kernels``), all numba, all giving the very values numpy and
+constriction give.
 
 Why a policy: a process's first compiled call pays numba's start, about 0.75 s on two cores, plus whatever other
 installed packages register with numba on that call (``vector``, which FastJet pulls in, imports sympy: another
 1.5 s). The kernels save about 9 ms per MB of model-free table decoded (``baler decompress`` to Parquet, 2
 cores: 40 MB 1.29 s without them, 1.74 s with; 200 MB 4.2 s without, 3.2 s with). So they start only for work
-that pays: a file that declares at least ``MIN_BYTES`` of output in the command line's process, which keeps other
-packages' numba extensions out (``exclusive``: it compiles nothing else), ``MIN_BYTES_SHARED`` elsewhere
-(``engage``); once started they serve every later call of the process. ``BALER_JIT=on`` starts them for any
-work, ``off`` never.
+that pays: a file that declares at least ``MIN_BYTES`` of output (a field to compress: of input) in the command
+line's process, which keeps other packages' numba extensions out (``exclusive``: it compiles nothing else),
+``MIN_BYTES_SHARED`` elsewhere (``engage``); once started they serve every later call of the process.
+``BALER_JIT=on`` starts them for any work, ``off`` never.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def active() -> bool:
 
 
 def engage(n_bytes: int) -> bool:
-    """Start the kernels for work of ``n_bytes`` (output bytes) where that pays; whether they now run."""
+    """Start the kernels for work of ``n_bytes`` (a file's output, a field's input) where that pays; whether they
+    now run."""
     global _active
     choice = setting()
     if choice == "off":

@@ -268,7 +268,7 @@ def _grouped(qi: np.ndarray, shape: tuple[int, ...], kernels: ModuleType | None)
     if kernels is not None:
         sizes = _envelope_sizes(shape)
         shp = np.array(shape, dtype=np.int64)
-        cut = np.array([-(-n // ENV_BLOCKS) for n in shape], dtype=np.int64)
+        cut = _envelope_cut(shape)
         lv = _level_of(kernels.envelope_energy(q, shp, cut) / sizes)
         counts = np.bincount(lv, weights=sizes, minlength=_ENV_MAX + 1).astype(np.int64)
         levels = np.flatnonzero(counts)
@@ -283,6 +283,11 @@ def _grouped(qi: np.ndarray, shape: tuple[int, ...], kernels: ModuleType | None)
 def _narrow(v: np.ndarray) -> np.ndarray:
     """int32 where every value fits (half the memory of a pending stream), else the array itself."""
     return v.astype(np.int32) if v.size and -(2**31) < int(v.min()) and int(v.max()) < 2**31 else v
+
+
+def _envelope_cut(shape: tuple[int, ...]) -> np.ndarray:
+    """Envelope block length along each axis, ``ceil(n / ENV_BLOCKS)`` (int64, as the kernels take it)."""
+    return np.array([-(-n // ENV_BLOCKS) for n in shape], dtype=np.int64)
 
 
 def _envelope_sizes(shape: tuple[int, ...]) -> np.ndarray:
@@ -325,8 +330,8 @@ def _decode_compiled(kernels: ModuleType, drec: dict, read: Callable[[str], byte
                      step: float, half: float, dtype: np.dtype) -> np.ndarray:
     """``decode_dct`` by the compiled passes (``transform_kernels``): the same values, fewer passes over memory."""
     lv, values, starts = _level_streams(read, shape)
-    sizes = np.array([-(-n // ENV_BLOCKS) for n in shape], dtype=np.int64)
-    coef, ok = kernels.ungroup_scaled(lv, np.array(shape, dtype=np.int64), sizes, values, starts, step, _MAX_COEF)
+    coef, ok = kernels.ungroup_scaled(lv, np.array(shape, dtype=np.int64), _envelope_cut(shape), values, starts,
+                                      step, _MAX_COEF)
     if not ok:
         raise FormatError("transform coefficient out of range")
     rec = _transform(coef.reshape(shape), inverse=True, overwrite=True).ravel()
