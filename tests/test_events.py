@@ -16,7 +16,7 @@ from baler_core.cli.main import main
 from baler_core.codec import CompressionOptions, file_info
 from baler_core.codec.events import compress_events, decompress_events
 from baler_core.coding.error_bounds import load_bound_spec
-from baler_core.errors import InputError
+from baler_core.errors import FormatError, InputError
 from baler_core.io.events import Collection, Events, read_events, write_events
 from baler_core.sim.nanoaod import nanoaod_events, write_nanoaod
 
@@ -359,3 +359,69 @@ def test_event_cli_inputs_are_checked(tmp_path):
     assert not (tmp_path / "m.tsv").exists()
     with pytest.raises(InputError, match="at least 1 entry"):
         EventChunks(src, step=0)
+
+
+def _same_parts(a: Events, b: Events) -> None:
+    assert a.n_events == b.n_events and a.order == b.order and a.tree == b.tree
+    for (name, x), (_, y) in zip(a.parts(), b.parts(), strict=True):
+        assert list(x.columns) == list(y.columns), name
+        for col in x.columns:
+            assert x[col].dtype == y[col].dtype and np.array_equal(x[col].to_numpy(), y[col].to_numpy()), col
+
+
+@pytest.mark.parametrize("layout", ["ttree", "rntuple"])
+def test_events_decompress_chunk_by_chunk(tmp_path, layout):
+    """Chunks of 137 events (parts decoded in blocks of 300 rows, so chunks and blocks straddle) hold every
+    event whole, in order, and together equal the whole file; written chunk by chunk to ROOT and Parquet they
+    read back as the whole file written at once."""
+    from baler_core.codec.events import iter_events
+
+    src = write_nanoaod(tmp_path / "n.root", 1000, seed=5, layout=layout)
+    opts = CompressionOptions(load_bound_spec("rel=1e-3"), block_rows=300)
+    compress_events(read_events(src), None, tmp_path / "c.baler", opts)
+    whole = decompress_events(tmp_path / "c.baler")
+    chunks = list(iter_events(tmp_path / "c.baler", step=137))
+    assert [c.n_events for c in chunks] == [137] * 7 + [41]
+    for c in chunks:
+        c.check("chunk")
+    joined = Events(whole.tree, whole.layout,
+                    pd.concat([c.per_event for c in chunks], ignore_index=True),
+                    [Collection(k.name, k.counter, k.fields, k.branches,
+                                pd.concat([c.collections[i].objects for c in chunks], ignore_index=True))
+                     for i, k in enumerate(whole.collections)], whole.order, whole.synthetic_counters)
+    _same_parts(whole, joined)
+    for suffix in (".root", ".parquet"):
+        write_events(whole, tmp_path / f"whole{suffix}")
+        write_events(iter_events(tmp_path / "c.baler", step=137), tmp_path / f"chunked{suffix}")
+    assert read_events(tmp_path / "chunked.root").layout == layout
+    _same_parts(read_events(tmp_path / "whole.root"), read_events(tmp_path / "chunked.root"))
+    assert ak.to_list(ak.from_parquet(tmp_path / "whole.parquet")) == ak.to_list(
+        ak.from_parquet(tmp_path / "chunked.parquet"))
+
+
+def test_events_decompress_no_events_and_bad_counts(tmp_path):
+    """A file of no events gives one empty chunk with every branch; a header whose rows disagree with the
+    counters is refused by part name."""
+    from baler_core.codec.events import iter_events
+    from baler_core.format.container import ContainerReader, ContainerWriter
+
+    ev = read_events(write_nanoaod(tmp_path / "n.root", 300, seed=6))
+    opts = CompressionOptions(load_bound_spec("rel=1e-3"), block_rows=128)
+    empty = ev.select(np.arange(0))
+    compress_events(empty, None, tmp_path / "e.baler", opts)
+    got = list(iter_events(tmp_path / "e.baler", step=10))
+    assert len(got) == 1 and got[0].n_events == 0 and list(got[0].per_event.columns) == list(ev.per_event.columns)
+    write_events(iter_events(tmp_path / "e.baler"), tmp_path / "e.root")
+    assert uproot.open(tmp_path / "e.root")["Events"].num_entries == 0
+    compress_events(ev, None, tmp_path / "c.baler", opts)
+    with ContainerReader(tmp_path / "c.baler") as rd:
+        header, sections = rd.header, {k: rd.read(k) for k in rd.header["sections"]}
+    jets = next(p for p in header["parts"] if p["name"] == "Jet")
+    jets["rows"] += 1  # one object more than the file holds
+    with ContainerWriter(tmp_path / "bad.baler") as w:
+        for k, v in sections.items():
+            w.add(k, v)
+        w.finish({k: v for k, v in header.items() if k != "sections"})
+    with pytest.raises(FormatError, match="part 'Jet' holds"):
+        for _ in iter_events(tmp_path / "bad.baler", step=50):
+            pass

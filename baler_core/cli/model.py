@@ -152,7 +152,7 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
     import time
 
     from baler_core.codec import iter_decompress
-    from baler_core.codec.events import decompress_events, is_events_file
+    from baler_core.codec.events import is_events_file, iter_events
     from baler_core.codec.gridded import is_gridded_file, write_decompressed
     from baler_core.io.events import write_events
     from baler_core.io.gridded import gridded_format
@@ -164,7 +164,7 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
     tmp = out.with_name(f".{out.name}.part{out.suffix}")
     try:
         if is_events_file(a.input):
-            write_events(decompress_events(a.input, bundle, str(a.model), threads=a.threads), tmp, a.format)
+            write_events(iter_events(a.input, bundle, str(a.model), threads=a.threads), tmp, a.format)  # by chunk
         elif is_gridded_file(a.input):
             if not gridded_format(out):
                 raise InputError(f"{out}: gridded variables are written as .h5, .nc or .zarr")

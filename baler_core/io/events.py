@@ -10,7 +10,8 @@ the file back with the same tree name, branch names, order, counters and dtypes.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -290,38 +291,49 @@ def to_awkward(ev: Events) -> dict:
     return out
 
 
-def write_events(ev: Events, path: str | Path, layout: str | None = None) -> None:
+def write_events(events: Events | Iterable[Events], path: str | Path, layout: str | None = None) -> None:
     """Write events by suffix: ``.root`` (the layout read, or ``layout``: ``ttree`` / ``rntuple``) or
-    ``.parquet`` (awkward: one row per event, collections as list columns)."""
+    ``.parquet`` (awkward: one row per event, collections as list columns). ``events`` may be chunks of one
+    file's events (``codec.events.iter_events``): they are written in order, one chunk in memory at a time."""
     import awkward as ak
 
+    chunks = iter([events] if isinstance(events, Events) else events)
+    first = next(chunks, None)
     p = Path(path)
-    layout = layout or ev.layout
+    if first is None:
+        raise InputError(f"{p}: no events to write (not even an empty chunk with the branches)")
+    layout = layout or first.layout
     if layout not in LAYOUTS:
         raise InputError(f"output layout {layout!r} unknown; choose {' or '.join(LAYOUTS)}")
-    arrays = to_awkward(ev)
+    every = itertools.chain([first], chunks)
     if p.suffix.lower() in (".parquet", ".pq"):  # list columns carry the counts
-        counters = {c.counter for c in ev.collections}
-        ak.to_parquet(ak.zip({k: v for k, v in arrays.items() if k not in counters}, depth_limit=1), p)
+        counters = {c.counter for c in first.collections}
+        ak.to_parquet_row_groups((ak.zip({k: v for k, v in to_awkward(ev).items() if k not in counters},
+                                         depth_limit=1) for ev in every), p)
         return
     if p.suffix.lower() != ".root":
         raise InputError(f"{p}: events are written as .root or .parquet")
     import uproot
 
     with uproot.recreate(p) as f:
+        arrays = to_awkward(first)
+        keys = _top_order(first, arrays)
         if layout == "rntuple":
-            f[ev.tree] = {k: arrays[k] for k in _top_order(ev, arrays)}
-            return
-        counter_of = {c.name: c.counter for c in ev.collections}
-        # a TTree read keeps its branch names; an RNTuple's Jet.pt becomes Jet_pt (NanoAOD's naming)
-        branch_of = {(c.name, fld): b for c in ev.collections for fld, b in zip(c.fields, c.branches)
-                     if ev.layout == "ttree"}
-        keys = _top_order(ev, arrays)
-        types = {k: (arrays[k].dtype if isinstance(arrays[k], np.ndarray) else arrays[k].type) for k in keys}
-        f.mktree(ev.tree, types, counter_name=lambda name: counter_of.get(name, "n" + name),
-                 field_name=lambda outer, inner: branch_of.get((outer, inner), f"{outer}_{inner}"))
-        for s in range(0, max(ev.n_events, 1), ROOT_BASKET_EVENTS):
-            f[ev.tree].extend({k: arrays[k][s : s + ROOT_BASKET_EVENTS] for k in keys})
+            f.mkrntuple(first.tree, ak.zip({k: arrays[k] for k in keys}, depth_limit=1).layout.form)  # empty
+        else:
+            counter_of = {c.name: c.counter for c in first.collections}
+            # a TTree read keeps its branch names; an RNTuple's Jet.pt becomes Jet_pt (NanoAOD's naming)
+            branch_of = {(c.name, fld): b for c in first.collections for fld, b in zip(c.fields, c.branches)
+                         if first.layout == "ttree"}
+            types = {k: (arrays[k].dtype if isinstance(arrays[k], np.ndarray) else arrays[k].type) for k in keys}
+            f.mktree(first.tree, types, counter_name=lambda name: counter_of.get(name, "n" + name),
+                     field_name=lambda outer, inner: branch_of.get((outer, inner), f"{outer}_{inner}"))
+        out = f[first.tree]
+        for ev in every:
+            arrays = arrays if ev is first else to_awkward(ev)
+            for s in range(0, max(ev.n_events, 1), ROOT_BASKET_EVENTS):
+                if s < ev.n_events or layout == "ttree":
+                    out.extend({k: arrays[k][s : s + ROOT_BASKET_EVENTS] for k in keys})
 
 
 def _top_order(ev: Events, arrays: dict) -> list[str]:
