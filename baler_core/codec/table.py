@@ -15,18 +15,16 @@ import pandas as pd
 
 from baler_core import __version__
 from baler_core.codec.fallback import keep_smaller
-from baler_core.codec.inference import float64_decoder, model_header, run_decoder, run_encoder, sequential_prediction
+from baler_core.codec.inference import float64_decoder, model_header, run_decoder, run_encoder
 from baler_core.codec.latent import write_latent
-from baler_core.codec.priors import Prior, bound_key, header_template, prior_set
-from baler_core.coding import contexts, prior_tables
-from baler_core.coding.columns import dither_sources, dither_values, encode_best
-from baler_core.coding.entropy import decode_ints
+from baler_core.codec.priors import bound_key, header_template, prior_set
+from baler_core.codec.sequential import FirstBlock, encode_sequential
+from baler_core.coding.columns import encode_best
 from baler_core.coding.free import encode_free_column
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.parallel import ordered_map, threads
-from baler_core.coding.predictors.base import Pending, coded, stream_size
 from baler_core.coding.rms import bounded
-from baler_core.errors import FormatError, InputError
+from baler_core.errors import InputError
 from baler_core.format.container import ContainerWriter
 from baler_core.io.tables import check_columns
 from baler_core.models.auto import is_sequential
@@ -136,13 +134,19 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
                 yield b, chunk
                 b += 1
 
+        first = FirstBlock()  # the sequential model's first block: its context splits, reused by later blocks
+
         def encode(item: tuple[int, pd.DataFrame]) -> tuple[pd.DataFrame, dict, list[tuple[str, bytes]]]:
             b, chunk = item
             out = _Sections()
             if bundle is None:
                 return chunk, _encode_free_block(out, b, chunk, opts), out.items
             if is_sequential(bundle.model):
-                return chunk, _encode_sequential(out, b, chunk, bundle, dec64, opts, priors), out.items
+                try:
+                    return chunk, encode_sequential(out, b, chunk, bundle, dec64, opts, priors, first), out.items
+                finally:
+                    if b == 0:
+                        first.close()
             return chunk, _encode_dense_block(out, b, chunk, bundle, dec64, opts), out.items
 
         # model blocks in parallel threads (their columns depend on each other); model-free blocks one at a time,
@@ -204,116 +208,6 @@ def _encode_dense_block(w: _Sections, b: int, chunk: pd.DataFrame, bundle: Model
             w.add(f"b{b}/{name}/{k}", v)
         recs[name] = rec
     return recs
-
-
-def _encode_sequential(w: _Sections, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64,
-                       opts: CompressionOptions, priors: dict[str, dict[str, Prior]] | None) -> dict[str, dict]:
-    """Code columns in model order, each predicted from the columns already reconstructed (and their streams
-    against the model's ``priors`` where smaller)."""
-    if opts.bounds.default.kind == "none" and any(
-            opts.bounds.for_column(c).kind == "none" for c in bundle.columns):
-        raise InputError("the sequential model (what --model auto trains for tables) stores no latent: give an "
-                         "error bound (--error-bound range=1e-3, abs=, rel= or rms=), or train --model dense to "
-                         "store the autoencoder's reconstruction without one")
-    norm = bundle.normalizer
-    relations = bundle.record.get("relations") or {}
-    recon_n = np.zeros((len(chunk), len(bundle.columns)))
-    recon: dict[str, np.ndarray] = {}
-    sources: dict[tuple[str, bool], contexts.Source] = {}
-    recs = {}
-    prior_section = prior_tables.BlockWriter()
-    for j, name in enumerate(bundle.columns):
-        pred = sequential_prediction(dec64, norm, j, recon_n, recon, relations)
-        x = chunk[name].to_numpy()
-        rec, streams, out = bounded(x, opts.bounds.for_column(name),
-                                    lambda b: encode_best(x, pred, b, opts, j, pending=True))
-        _split_by_context(name, rec, streams, sources, recon, opts, pred, (priors or {}).get(name, {}),
-                          prior_section)
-        streams = coded(streams)
-        sources.update(contexts.sources_of(name, out))
-        for k, v in streams.items():
-            w.add(f"b{b}/{name}/{k}", v)
-        recs[name] = rec
-        recon[name] = out
-        recon_n[:, j] = norm.transform_column(j, out)
-    if len(prior_section):
-        w.add(f"b{b}/prior", prior_section.finish())
-    return recs
-
-
-def _split_by_context(name: str, rec: dict, streams: dict[str, bytes], sources: dict,
-                      recon: dict[str, np.ndarray], opts: CompressionOptions, pred: np.ndarray,
-                      priors: dict[str, Prior], prior_section: prior_tables.BlockWriter) -> None:
-    """Replace the residual stream and the zero and sign flags by per-group streams (see ``contexts``) where smaller:
-    split by an earlier column (``sources``) or by the column's own dither position or phase; or by the model's
-    prior for the stream (``priors``: split and tables from the model, the values coded into the block's
-    ``prior_section``). A prior estimated smaller than the stream with one table of its own is taken without
-    searching the splits (the prior carries the training rows' split); otherwise the search runs and the prior
-    is taken only where smaller than its result."""
-    if "lorenzo" in rec:
-        return
-    dither = dither_values(rec, pred)
-    values = None if dither is None else dither[0]
-    searched = None
-    n = pred.size
-    for stream in ("r", "zero", "flip"):
-        if stream not in streams:
-            continue
-        own = streams[stream]
-        r = own.values if isinstance(own, Pending) else decode_ints(own, n)
-        plan = _prior_plan(r, priors[stream], recon, values) if stream in priors else None
-        if plan is not None and plan[0] < stream_size(own):
-            _use_prior(stream, plan, rec, streams, prior_section)
-            continue
-        if searched is None:
-            searched = {**sources, **dither_sources(dither)}  # the dither values computed once a column
-        ctx: list[dict] = []
-        got = contexts.choose(r, searched, stream_size(own),
-                              lambda r, g, k, s=stream: contexts.encode_split(r, g, k, opts.entropy, opts.level, s),
-                              lambda r, g, k: contexts.estimate_split(r, g, k, opts.entropy, opts.level)
-                              ) if searched else None
-        if got is not None and sum(map(len, got[0].values())) < stream_size(own):
-            del streams[stream]
-            streams.update(got[0])
-            ctx = rec[contexts.record_key(stream)] = got[1]
-        if plan is not None and plan[0] < sum(stream_size(v) for k, v in streams.items() if k.split("@")[0] == stream):
-            _use_prior(stream, plan, rec, streams, prior_section)
-        if opts.observe is not None:
-            opts.observe(name, stream, rec["mode"], ctx, r,
-                         lambda items, values=values: contexts.item_groups(items, n, recon, values))
-
-
-PriorPlan = tuple[int, list[np.ndarray], list, int]  # (estimated bytes, values by group, tables, shift)
-
-
-def _prior_plan(r: np.ndarray, prior: Prior, recon: dict[str, np.ndarray], dither: dict[str, np.ndarray] | None
-                ) -> PriorPlan | None:
-    """``r`` coded against the model's ``prior``: its groups, the better of the two center shifts and the bytes
-    it would add to the block's prior section (within a few bytes); None where the prior cannot code it."""
-    try:
-        g, k = contexts.item_groups(prior.ctx, r.size, recon, dither)
-    except FormatError:  # the prior's split needs what this block lacks (a dither context)
-        return None
-    if k != len(prior.tables):
-        return None
-    parts = contexts.by_group(r, g, k)
-    best = None
-    for shift in sorted({0, prior_tables.best_shift(parts, prior.median)}):
-        est = prior_tables.estimate(parts, prior.tables, shift)
-        if est is not None and (best is None or est < best[0]):
-            best = (est, parts, prior.tables, shift)
-    return best
-
-
-def _use_prior(stream: str, plan: PriorPlan, rec: dict, streams: dict[str, bytes],
-               prior_section: prior_tables.BlockWriter) -> None:
-    """Move ``stream`` into the block's prior section: its own sections and context record go."""
-    _, parts, tables, shift = plan
-    prior_section.add(parts, tables, shift)
-    for key in [k for k in streams if k.split("@")[0] == stream]:
-        del streams[key]
-    rec.pop(contexts.record_key(stream), None)
-    rec["prior"] = [*rec.get("prior", []), stream]
 
 
 def _rechunk(chunks: Iterable[pd.DataFrame], rows: int) -> Iterator[pd.DataFrame]:
