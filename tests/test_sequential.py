@@ -7,7 +7,8 @@ from conftest import make_jets
 from test_codec import _assert_bound
 
 from baler_core.codec import CompressionOptions, compress_table, decompress
-from baler_core.coding.columns import decode_column, encode_best, encode_column, short_step
+from baler_core.coding.column_choice import encode_best
+from baler_core.coding.columns import decode_column, encode_column, short_step
 from baler_core.coding.error_bounds import BoundSpec, parse_bound
 from baler_core.coding.quantization import residual_step
 from baler_core.format.container import ContainerReader

@@ -7,6 +7,7 @@ from test_sequential import _table
 
 from baler_core.codec import CompressionOptions, compress_table, decompress, split_reuse
 from baler_core.coding import contexts
+from baler_core.coding.column_choice import way_of
 from baler_core.coding.error_bounds import BoundSpec, parse_bound
 from baler_core.format.container import ContainerReader
 from baler_core.training.loop import TrainConfig
@@ -38,21 +39,24 @@ def _sources(rec: dict) -> dict[str, list]:
 
 def test_later_blocks_take_the_first_blocks_splits(seq_model, tmp_path):
     """Rows of one distribution in four blocks: every later block splits its streams by the first block's
-    sources or not at all, and never splits a stream the first block kept whole; one thread and two write the
-    same bytes; every value is within the bound."""
+    sources or not at all, never splits a stream the first block kept whole, and codes each column the way the
+    first block chose; one thread and two write the same bytes; every value is within the bound."""
     table = _table(12000, seed=8)
     h = _compress(table, seq_model, tmp_path / "one.baler")
     _compress(table, seq_model, tmp_path / "two.baler", threads=2)
     assert (tmp_path / "one.baler").read_bytes() == (tmp_path / "two.baler").read_bytes()
     first = {c["name"]: r for c, r in zip(h["columns"], h["blocks"][0]["columns"])}
     assert any(_sources(r) for r in first.values()), "the first block splits no stream: nothing to reuse"
-    reused = 0
+    reused = compared = 0
     for block in h["blocks"][1:]:
         for c, rec in zip(h["columns"], block["columns"]):
             mine, theirs = _sources(rec), _sources(first[c["name"]])
             assert all(mine[k] == theirs.get(k) for k in mine), c["name"]
+            ways = way_of(rec), way_of(first[c["name"]])  # and the first block's choice of the three codings
+            assert None in ways or ways[0] == ways[1], c["name"]
+            compared += None not in ways
             reused += len(mine)
-    assert reused > 0
+    assert reused > 0 and compared > 0
     back = decompress(tmp_path / "one.baler", seq_model)
     for c in table.columns:
         _assert_bound(table[c].to_numpy(), back[c].to_numpy(), parse_bound(BOUND))

@@ -14,7 +14,8 @@ from baler_core.codec.inference import sequential_prediction
 from baler_core.codec.priors import Prior
 from baler_core.codec.split_reuse import FirstBlock, Records, reused_groups
 from baler_core.coding import contexts, prior_tables
-from baler_core.coding.columns import dither_sources, dither_values, encode_best
+from baler_core.coding.column_choice import encode_best
+from baler_core.coding.columns import dither_sources, dither_values
 from baler_core.coding.entropy import decode_ints
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.predictors.base import Pending, coded, stream_size
@@ -57,9 +58,9 @@ def encode_sequential(w, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64
     for j, name in enumerate(bundle.columns):
         pred = sequential_prediction(dec64, norm, j, recon_n, recon, relations)
         x = chunk[name].to_numpy()
-        rec, streams, out = bounded(x, opts.bounds.for_column(name),
-                                    lambda b: encode_best(x, pred, b, opts, j, pending=True))
         reuse = None if first is None or b == 0 else first.get(name)
+        rec, streams, out = bounded(x, opts.bounds.for_column(name),
+                                    lambda b: encode_best(x, pred, b, opts, j, pending=True, like=reuse))
         _split_by_context(name, rec, streams, searchable, recon, opts, pred, (priors or {}).get(name, {}),
                           prior_section, reuse)
         streams = coded(streams)

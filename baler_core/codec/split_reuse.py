@@ -3,7 +3,8 @@
 The context search (which earlier column, or the column's own dither, splits a stream into groups with their
 own histograms) was half of the sequential model's compression time. A file's first block searches; a later
 block takes the first block's split of each stream (the same items, each edge kept clear of this block's
-values: :func:`reused_groups`) and keeps it where it codes smaller than one stream. It waits for each column of
+values: :func:`reused_groups`) and keeps it where it codes smaller than one stream; it also codes each column the
+way the first block chose among its three codings (``coding.column_choice``). It waits for each column of
 the first block (:class:`FirstBlock`), not for the whole block, so blocks still code in parallel, and the file
 is byte for byte the same with any number of threads.
 

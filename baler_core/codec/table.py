@@ -19,7 +19,7 @@ from baler_core.codec.inference import float64_decoder, model_header, run_decode
 from baler_core.codec.latent import write_latent
 from baler_core.codec.priors import bound_key, header_template, prior_set
 from baler_core.codec.sequential import FirstBlock, encode_sequential
-from baler_core.coding.columns import encode_best
+from baler_core.coding.column_choice import encode_best
 from baler_core.coding.free import encode_free_column
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.parallel import ordered_map, threads

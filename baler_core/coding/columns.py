@@ -28,8 +28,7 @@ from baler_core.coding.entropy import decode_ints, encode_ints, unzstd
 from baler_core.coding.error_bounds import Bound
 from baler_core.coding.grid import DITHER_SEED_VALUES, GRID_MODES, decode_grid
 from baler_core.coding.lossless import decode_exact
-from baler_core.coding.options import CompressionOptions
-from baler_core.coding.predictors.base import Pending, coded, dither_offsets
+from baler_core.coding.predictors.base import Pending, dither_offsets
 from baler_core.coding.predictors.lorenzo import inverse_lorenzo, lorenzo
 from baler_core.coding.quantization import (
     MAX_RESIDUAL,
@@ -43,7 +42,6 @@ from baler_core.coding.quantization import (
     residual_step,
 )
 from baler_core.coding.residual_grid import RESIDUAL_GRID, decode_residual_grid
-from baler_core.coding.rms import coded_size
 from baler_core.errors import FormatError
 
 DITHERED_MODES = {"dlin": "lin", "dlog": "log", "dalin": "alin", "dalog": "alog"}  # record mode -> residual mode
@@ -237,28 +235,6 @@ def aligned_residual(v: np.ndarray, pred: np.ndarray, step: float) -> np.ndarray
     r = q - aligned_base(pred, step).astype(np.int64)
     r[big | (np.abs(r) > MAX_RESIDUAL)] = 0
     return r
-
-
-def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: CompressionOptions, seed: int | None = None,
-                pending: bool = False) -> tuple[dict, dict, np.ndarray]:
-    """Code a float column three ways and keep the smallest: residuals of the prediction, grid indices
-    relative to the prediction's (better where values repeat, e.g. exact zeros), and grid indices relative to
-    a constant (better where the model predicts the column worse than its own spread). The three are compared
-    by their streams' sizes estimated from histograms, and only the one kept is entropy-coded (``pending``: not
-    even that one, for a caller that may code its streams otherwise)."""
-    def done(got: tuple[dict, dict, np.ndarray]) -> tuple[dict, dict, np.ndarray]:
-        return got if pending else (got[0], coded(got[1]), got[2])
-
-    first = encode_column(x, pred, bound, opts.entropy, opts.level, dither=opts.dither, seed=seed, pending=True)
-    if DITHERED_MODES.get(first[0]["mode"], first[0]["mode"]) not in ("lin", "log"):
-        return done(first)
-    center = free_center(x, bound)
-    const = encode_column(x, np.full(x.shape, center), bound, opts.entropy, opts.level, aligned=True,
-                           stored_pred=True, dither=opts.dither, seed=seed, pending=True)
-    const[0]["pred"] = center
-    cands = [first, encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True, dither=opts.dither,
-                                  seed=seed, pending=True), const]
-    return done(min(cands, key=coded_size))
 
 
 def decode_column(rec: dict, read, n: int, pred: np.ndarray, dtype: np.dtype,
