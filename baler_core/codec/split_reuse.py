@@ -75,8 +75,9 @@ class FirstBlock:
 
     def describe(self, chunk: pd.DataFrame, columns: list[str]) -> None:
         """The first block's distribution (:func:`profile`), for later blocks to compare themselves with."""
+        reference = profile(chunk, columns)
         with self._cond:
-            self._reference = profile(chunk, columns)
+            self._reference = reference
             self._cond.notify_all()
 
     def reuses(self, chunk: pd.DataFrame) -> bool:
@@ -109,17 +110,15 @@ def reused_groups(items: list, n: int, recon: dict[str, np.ndarray],
     fitted = []
     for item in items:
         edges = np.asarray(item["edges"], dtype=np.float64)
+        try:
+            _, c = contexts.item_values(item, recon, None if dither is None else dither[0])
+        except FormatError:  # a context this block lacks
+            return None
         if "dither" in item:
-            if dither is None:
-                return None
-            c, gap = np.asarray(dither[0][item["dither"]], dtype=np.float64), dither[1]
+            gap = dither[1]
             # IndexSource clips its edges to exactly the gap from a value: allow the rounding of that
             tol = (lambda e, gap=gap: np.full(e.size, gap * (1 - 1e-6))) if gap > 0 else (lambda e: np.zeros(e.size))
-        else:
-            if item["col"] not in recon:
-                return None
-            c = recon[item["col"]].astype(np.float64)
-            c = np.abs(c) if item["abs"] else c
+        else:  # the rule of contexts.Source: GAP relative to the values, at least 1e-3 of the largest
             big = np.abs(c[np.isfinite(c)])
             floor = 1e-3 * float(big.max()) if big.size else 0.0
             tol = lambda e, floor=floor: 0.5 * contexts.GAP * np.maximum(np.abs(e), floor)  # noqa: E731

@@ -337,23 +337,7 @@ def item_groups(items: list, n: int, decoded: dict[str, np.ndarray] | None,
             k *= edges.size + 1
             if k > MAX_GROUPS:
                 raise FormatError(f"context record declares more than {MAX_GROUPS} groups")
-            if "dither" in item:
-                if item["dither"] not in ("phase", "position"):
-                    raise FormatError(f"context on the dither {item['dither']!r} unknown")
-                if dither is None:
-                    raise FormatError("a context on the dither in a column that is not dithered")
-                name, magnitude = PHASE if item["dither"] == "phase" else POSITION
-                c = np.asarray(dither[item["dither"]], dtype=np.float64)
-            else:
-                name, magnitude = item["col"], item["abs"]
-                if not isinstance(name, str) or not isinstance(magnitude, bool):
-                    raise TypeError("column name or magnitude flag of the wrong type")
-                if decoded is None:
-                    raise FormatError("a context on another column outside a sequential block")
-                if name not in decoded:
-                    raise FormatError(f"context column {name!r} is not decoded before the column that uses it")
-                c = np.asarray(decoded[name]).astype(np.float64)
-                c = np.abs(c) if magnitude else c
+            (name, magnitude), c = item_values(item, decoded, dither)
             if c.shape != (n,):
                 raise FormatError(f"context column {name!r} has {c.size} values, expected {n}")
             values[(name, magnitude)] = c
@@ -363,6 +347,27 @@ def item_groups(items: list, n: int, decoded: dict[str, np.ndarray] | None,
     except (KeyError, TypeError, ValueError) as exc:
         raise FormatError(f"context record malformed ({exc})") from exc
     return group_of(splits, values, n)
+
+
+def item_values(item: dict, decoded: dict[str, np.ndarray] | None, dither: dict[str, np.ndarray] | None
+                ) -> tuple[tuple[str, bool], np.ndarray]:
+    """The sources key of one split item and the values it splits by (float64): an earlier column's signed
+    values or magnitudes (``decoded``), or the column's own dither phase or position (``dither``)."""
+    if "dither" in item:
+        if item["dither"] not in ("phase", "position"):
+            raise FormatError(f"context on the dither {item['dither']!r} unknown")
+        if dither is None:
+            raise FormatError("a context on the dither in a column that is not dithered")
+        return (PHASE if item["dither"] == "phase" else POSITION), np.asarray(dither[item["dither"]], np.float64)
+    name, magnitude = item["col"], item["abs"]
+    if not isinstance(name, str) or not isinstance(magnitude, bool):
+        raise TypeError("column name or magnitude flag of the wrong type")
+    if decoded is None:
+        raise FormatError("a context on another column outside a sequential block")
+    if name not in decoded:
+        raise FormatError(f"context column {name!r} is not decoded before the column that uses it")
+    c = np.asarray(decoded[name]).astype(np.float64)
+    return (name, magnitude), (np.abs(c) if magnitude else c)
 
 
 def ungroup(parts: list[np.ndarray], g: np.ndarray, k: int) -> np.ndarray:
