@@ -64,6 +64,18 @@ def model_header(bundle: ModelBundle, blob: bytes, embedded: bool) -> dict:
             "embedded": embedded}
 
 
+def compiled_heads(dec64) -> tuple | None:
+    """The compiled column heads (``coding.mlp_kernels``) and what they need for this model, where the kernels
+    run in this process (``coding.jit``) and know the model's activation; else None (torch predicts)."""
+    from baler_core.coding import jit
+
+    named = dec64.activation_name() if hasattr(dec64, "activation_name") else None
+    kernels = jit.module("mlp_kernels") if named is not None and jit.active() else None
+    if kernels is None:
+        return None
+    return kernels, kernels.PHI, kernels.ACTIVATIONS[named[0]], named[1]
+
+
 def sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict[str, np.ndarray],
                            relations: dict) -> np.ndarray:
     """Physical-unit prediction of column ``j`` from the reconstructed columns before it (float64, CPU):
@@ -73,6 +85,14 @@ def sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict[
         from baler_core.models.relations import apply_relation
 
         return apply_relation(relations[name], {k: recon[k] for k in relations[name]["inputs"]}, len(recon_n))
+    heads = compiled_heads(dec64)
+    if heads is not None:
+        kernels, phi, kind, slope = heads
+        k, w_in, b_in, w_hidden, b_hidden, w_out, b_out = dec64.head_arrays(j)
+        x = np.ascontiguousarray(recon_n, dtype=np.float64)
+        pred_n = np.empty(len(x))
+        kernels.column_head(x, k, w_in, b_in, w_hidden, b_hidden, w_out, b_out, kind, slope, phi, pred_n)
+        return norm.inverse_column(j, pred_n)
     import torch
 
     prev = torch.from_numpy(recon_n[:, :j])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -74,6 +75,33 @@ class SequentialPredictor(nn.Module):
         x = previous[:, :j] if self.context else previous[:, :0]
         w = d.w_in[j : j + 1, : x.shape[1]]
         return self._heads(x[None], w, slice(j, j + 1))[0]
+
+    @torch.no_grad()
+    def head_arrays(self, j: int) -> tuple:
+        """Column ``j``'s head as contiguous float64 arrays for the compiled kernel (``coding.mlp_kernels``):
+        ``(inputs, w_in (inputs, H), b_in (H,), w_hidden (D, H, H), b_hidden (D, H), w_out (H,), b_out)``."""
+        d = self.decoder
+        k = j if self.context else 0
+
+        def arr(t: torch.Tensor) -> np.ndarray:
+            return np.ascontiguousarray(t.detach().to("cpu", torch.float64).numpy())
+
+        return (k, arr(d.w_in[j, :k]), arr(d.b_in[j]), arr(d.w_hidden[:, j]), arr(d.b_hidden[:, j]),
+                arr(d.w_out[j]), float(d.b_out[j]))
+
+    def activation_name(self) -> tuple[str, float] | None:
+        """The heads' activation as the compiled kernel names it, with its slope (leaky ReLU); None where the
+        kernel has no exact copy of it (a tanh-approximated GELU)."""
+        act = self.act
+        if isinstance(act, nn.GELU):
+            return ("gelu", 0.0) if act.approximate == "none" else None
+        if isinstance(act, nn.LeakyReLU):
+            return "leaky_relu", float(act.negative_slope)
+        if isinstance(act, nn.ReLU):
+            return "relu", 0.0
+        if isinstance(act, nn.Tanh):
+            return "tanh", 0.0
+        return None
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         inp = x + (torch.rand_like(x) - 0.5) * 2 * self.noise if self.training and self.noise > 0 else x
