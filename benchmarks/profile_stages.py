@@ -49,7 +49,7 @@ RULES = (
     ("reading", "baler_core/io/"), ("reading", "format/container.py:_open"), ("reading", "format/container.py:read"),
     ("writing", "baler_core/format/"), ("writing", "io/tables.py:write"),
     ("normalization", "baler_core/prep/"),
-    ("inference", "baler_core/models/"), ("inference", "codec/inference.py"),
+    ("inference", "baler_core/models/"), ("inference", "codec/inference.py"), ("inference", "coding/mlp_kernels.py"),
     ("context search", "coding/contexts.py"),
     ("mode search", "coding/columns.py:encode_best"), ("mode search", "coding/columns.py:encode_column"),
     ("entropy coding", "coding/entropy.py"), ("entropy coding", "coding/rans.py"),
@@ -177,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     print(f"load average {os.getloadavg()[0]:.2f}; cores {os.cpu_count()}")
     rows = []
+    from baler_core.coding import jit
+
+    jit.engage(int(args.mb * 2**20))  # the kernels as the library starts them for this size (BALER_JIT=on: any)
     with tempfile.TemporaryDirectory(prefix="baler-profile-") as tmp:
         for name, (mb, comp, decomp) in paths(args, Path(tmp)).items():
             for step, fn in (("compress", comp), ("decompress", decomp)):
