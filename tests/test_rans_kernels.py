@@ -1,5 +1,6 @@
-"""The compiled rANS decoder (coding/rans_kernels.py) reads constriction's streams bit for bit: random models
-(with zero probabilities, up to thousands of symbols), random lengths, several runs from one coder."""
+"""The compiled rANS decoder (coding/rans_kernels.py) reads constriction's streams bit for bit, and its encoder
+writes them: random models (with zero probabilities, up to thousands of symbols), random lengths, several runs
+from one coder."""
 
 import constriction
 import numpy as np
@@ -48,6 +49,37 @@ def test_kernels_read_constriction_streams_bit_for_bit(warm):
     for sym, p in runs:
         assert np.array_equal(coder.decode(p, sym.size), sym)
     assert coder.is_empty()
+
+
+def test_kernels_write_constriction_streams_bit_for_bit(warm, monkeypatch):
+    """Empty, one-symbol, short and long runs, unlikely symbols (the coder's state grows fastest), several runs on
+    one coder; a symbol outside the model is refused and the coder is left as it was."""
+    rng = np.random.default_rng(12)
+    for trial in range(80):
+        p = _model(rng)
+        sym = rng.choice(p.size, size=int(rng.choice([0, 1, 2, 3, 7, 500, 20000])), p=p)
+        if trial % 8 == 0:
+            sym[:] = int(np.argmin(np.where(p > 0, p, 2.0)))
+        coder = rans.Encoder()
+        assert coder.kernels is not None
+        coder.push(sym, p)
+        assert coder.output() == _encode([(sym, p)]).astype("<u4").tobytes()
+        assert rans.rans_encode(sym, p) == coder.output()
+    runs = [(rng.choice(p.size, size=int(rng.integers(0, 800)), p=p), p) for p in (_model(rng) for _ in range(7))]
+    coder = rans.Encoder()
+    for sym, p in reversed(runs):
+        coder.push(sym, p)
+    words = coder.output()
+    assert words == _encode(runs).astype("<u4").tobytes()
+    with pytest.raises(ValueError, match="outside"):
+        coder.push(np.array([0, runs[0][1].size]), runs[0][1])
+    assert coder.output() == words
+    monkeypatch.setattr(jit, "_active", False)
+    plain = rans.Encoder()
+    assert plain.kernels is None
+    for sym, p in reversed(runs):
+        plain.push(sym, p)
+    assert plain.output() == words
 
 
 def test_kernels_and_constriction_agree_on_damage(warm, monkeypatch):

@@ -23,7 +23,7 @@ from functools import cached_property
 import numpy as np
 
 from baler_core.coding.entropy import PRIOR_METHOD, unzigzag, zigzag
-from baler_core.coding.rans import Q_MAX, Decoder, information_bits, q_weights, quantized
+from baler_core.coding.rans import Q_MAX, Decoder, Encoder, information_bits, q_weights, quantized
 from baler_core.coding.tokens import join_tokens, low_bits, low_bits_bytes, split_tokens, token_limit
 from baler_core.errors import FormatError
 
@@ -142,13 +142,11 @@ class BlockWriter:
         self.groups.extend((*_tokens(x, t.center + shift), t) for x, t in zip(parts, tables, strict=True))
 
     def finish(self) -> bytes:
-        import constriction
-
-        coder = constriction.stream.stack.AnsCoder()
+        coder = Encoder()
         for _, tok, _, t in reversed(self.groups):  # a stack: the last group pushed decodes first
             if tok.size:
-                coder.encode_reverse(tok.astype(np.int32), _model(t))
-        words = coder.get_compressed().astype("<u4").tobytes()
+                coder.push(tok, t.probs)
+        words = coder.output()
         head = bytes([PRIOR_METHOD]) + b"".join(_varint(_zigzag(v)) for v in self.shifts) + _varint(len(words) // 4)
         return head + words + b"".join(low_bits(z, nlow) for z, _, nlow, _ in self.groups)
 
@@ -187,12 +185,6 @@ class BlockReader:
     def finish(self) -> None:
         if self.next_stream != len(self.shifts) or not self.coder.is_empty() or self.pos != len(self.blob):
             raise FormatError("prior section is damaged: streams, words or low bits left over")
-
-
-def _model(t: PriorTable):
-    import constriction
-
-    return constriction.stream.model.Categorical(t.probs, perfect=False)
 
 
 @dataclass

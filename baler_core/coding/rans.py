@@ -37,11 +37,48 @@ def quantized(counts: np.ndarray) -> np.ndarray:
 
 def rans_encode(sym: np.ndarray, probs: np.ndarray) -> bytes:
     """Symbols (0 .. len(probs) - 1) under the model ``probs``, as little-endian 32-bit words."""
-    import constriction
+    coder = Encoder()
+    coder.push(sym, probs)
+    return coder.output()
 
-    coder = constriction.stream.stack.AnsCoder()
-    coder.encode_reverse(sym.astype(np.int32, copy=False), constriction.stream.model.Categorical(probs, perfect=False))
-    return coder.get_compressed().astype("<u4").tobytes()
+
+class Encoder:
+    """A stack rANS encoder over 32-bit words: the compiled kernels (``rans_kernels``, the GIL released) where
+    they run in this process (``jit``), constriction's own otherwise; both write the same words. Several runs of
+    symbols, each under its own model, may be pushed: the last pushed decodes first."""
+
+    def __init__(self) -> None:
+        self.kernels = jit.module("rans_kernels") if jit.active() else None
+        if self.kernels is None:
+            import constriction
+
+            self.coder = constriction.stream.stack.AnsCoder()
+        else:
+            self.words, self.count, self.state = np.empty(256, dtype=np.uint32), 0, np.uint64(0)
+
+    def push(self, sym: np.ndarray, probs: np.ndarray) -> None:
+        """Encode ``sym`` (symbols 0 .. len(probs) - 1) under ``probs``, to decode first to last."""
+        if self.kernels is None:
+            import constriction
+
+            model = constriction.stream.model.Categorical(probs, perfect=False)
+            self.coder.encode_reverse(sym.astype(np.int32, copy=False), model)
+            return
+        k = self.kernels
+        cdf = k.quantized_cdf(np.ascontiguousarray(probs, dtype=np.float64))
+        if cdf.size == 0:
+            raise ValueError(f"rANS model of {probs.size} symbols is invalid")
+        self.words, self.count, state, ok = k.push(np.ascontiguousarray(sym, dtype=np.int32), cdf, self.words,
+                                                   self.count, self.state)
+        if not ok:
+            raise ValueError(f"a symbol lies outside the rANS model's {probs.size} symbols")
+        self.state = np.uint64(state)
+
+    def output(self) -> bytes:
+        """The words written, little-endian."""
+        if self.kernels is None:
+            return self.coder.get_compressed().astype("<u4").tobytes()
+        return self.kernels.finish(self.words, self.count, self.state).astype("<u4").tobytes()
 
 
 class Decoder:
