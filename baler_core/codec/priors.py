@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from baler_core.coding import contexts
 from baler_core.coding.error_bounds import BoundSpec, column_ranges, with_set_ranges
+from baler_core.coding.grouping import by_group
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.prior_tables import PriorTable, fit_table
 from baler_core.errors import FormatError, InputError
@@ -103,7 +103,7 @@ def fit_priors(bundle: ModelBundle, table: pd.DataFrame, bounds: BoundSpec) -> d
     def observe(column: str, stream: str, mode: str, ctx: list[dict], r: np.ndarray, groups) -> None:
         g, k = groups(ctx)
         median = int(np.partition(r, r.size // 2)[r.size // 2]) if r.size else 0
-        tables = [fit_table(p) for p in contexts.by_group(r, g, k)]
+        tables = [fit_table(p) for p in by_group(r, g, k)]
         fitted.setdefault(column, {})[stream] = Prior(mode, ctx, tables, median).to_dict()
 
     # range bounds in the steps of the set's range, as files compressed with ``--range-of`` the model use them

@@ -17,6 +17,7 @@ from baler_core.coding import contexts, prior_tables
 from baler_core.coding.column_choice import encode_best
 from baler_core.coding.columns import dither_sources, dither_values
 from baler_core.coding.entropy import decode_ints
+from baler_core.coding.grouping import by_group
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.predictors.base import Pending, coded, stream_size
 from baler_core.coding.rms import bounded
@@ -139,7 +140,7 @@ def _prior_plan(r: np.ndarray, prior: Prior, recon: dict[str, np.ndarray], dithe
         return None
     if k != len(prior.tables):
         return None
-    parts = contexts.by_group(r, g, k)
+    parts = by_group(r, g, k)
     best = None
     for shift in sorted({0, prior_tables.best_shift(parts, prior.median)}):
         est = prior_tables.estimate(parts, prior.tables, shift)

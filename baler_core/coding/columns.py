@@ -27,6 +27,7 @@ from baler_core.coding import contexts, prior_tables
 from baler_core.coding.entropy import decode_ints, encode_ints, unzstd
 from baler_core.coding.error_bounds import Bound
 from baler_core.coding.grid import DITHER_SEED_VALUES, GRID_MODES, decode_grid
+from baler_core.coding.grouping import ungroup
 from baler_core.coding.lossless import decode_exact
 from baler_core.coding.predictors.base import Pending, dither_offsets
 from baler_core.coding.predictors.lorenzo import inverse_lorenzo, lorenzo
@@ -304,7 +305,7 @@ def read_ints(rec: dict, read, n: int, decoded: dict[str, np.ndarray] | None, st
         g, k = contexts.item_groups(entry.ctx, n, decoded, dither)
         if k != len(entry.tables):
             raise FormatError(f"the prior of stream {stream!r} has {len(entry.tables)} tables for {k} groups")
-        return contexts.ungroup(prior.reader.read(np.bincount(g, minlength=k).tolist(), entry.tables), g, k)
+        return ungroup(prior.reader.read(np.bincount(g, minlength=k).tolist(), entry.tables), g, k)
     if contexts.record_key(stream) not in rec:
         return decode_ints(read(stream), n)
     return contexts.decode_split(read, rec, n, decoded, stream, dither)

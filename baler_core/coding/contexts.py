@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from baler_core.coding.entropy import decode_ints, encode_ints, estimate_ints, hybrid_tokens
+from baler_core.coding.grouping import by_group, group_of, labels, ungroup
 from baler_core.errors import FormatError
 
 GROUPS = (2, 4, 8, 16)
@@ -108,13 +109,6 @@ def nested(coarse: np.ndarray, fine: np.ndarray) -> np.ndarray | None:
     if not np.all(np.isin(coarse, fine)):
         return None
     return np.concatenate(([0], np.searchsorted(coarse, fine, side="right")))
-
-
-def labels(c: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Group of each row; non-finite context values go to the last group."""
-    g = np.searchsorted(edges, c, side="right")
-    g[~np.isfinite(c)] = len(edges)
-    return g
 
 
 def _xlogx(c: np.ndarray) -> float:
@@ -274,16 +268,6 @@ def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, co
     return code(r, g, k), [split_item(*key, edges) for key, edges in items]
 
 
-def group_of(splits: list[tuple[str, bool, np.ndarray]], values: dict[tuple[str, bool], np.ndarray], n: int
-             ) -> tuple[np.ndarray, int]:
-    """Group of each row under ``splits`` (refined one after another) and the number of groups."""
-    g, k = np.zeros(n, np.int64), 1
-    for name, magnitude, edges in splits:
-        g = g * (len(edges) + 1) + labels(values[(name, magnitude)], edges)
-        k *= len(edges) + 1
-    return g, k
-
-
 def sources_of(name: str, values: np.ndarray) -> dict[tuple[str, bool], Source]:
     """Both context variables of a reconstructed column: its signed values and (if it has negative values)
     its magnitude."""
@@ -301,12 +285,6 @@ def record_key(stream: str) -> str:
     """Where a column's record keeps the splits of ``stream``: ``ctx`` for the residuals ``r``, else
     ``<stream>_ctx`` (the zero and sign flags of relative bounds: ``zero_ctx``, ``flip_ctx``)."""
     return "ctx" if stream == "r" else f"{stream}_ctx"
-
-
-def by_group(r: np.ndarray, g: np.ndarray, k: int) -> list[np.ndarray]:
-    # at most MAX_GROUPS groups: numpy radix-sorts 8-bit keys, several times faster than int64
-    order = np.argsort(g.astype(np.uint8) if k <= 256 else g, kind="stable")
-    return np.split(r[order], np.cumsum(np.bincount(g, minlength=k))[:-1])
 
 
 def encode_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int, stream: str = "r"
@@ -370,14 +348,6 @@ def item_values(item: dict, decoded: dict[str, np.ndarray] | None, dither: dict[
     return (name, magnitude), (np.abs(c) if magnitude else c)
 
 
-def ungroup(parts: list[np.ndarray], g: np.ndarray, k: int) -> np.ndarray:
-    """Inverse of :func:`by_group`: each group's values back in row order."""
-    order = np.argsort(g.astype(np.uint8) if k <= 256 else g, kind="stable")
-    out = np.empty(g.size, dtype=np.int64)
-    out[order] = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    return out
-
-
 def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray] | None, stream: str = "r",
                  dither: dict[str, np.ndarray] | None = None) -> np.ndarray:
     """A column's ``stream`` coded in groups (see :func:`record_key`), from the columns decoded before it
@@ -386,8 +356,5 @@ def decode_split(read, rec: dict, n: int, decoded: dict[str, np.ndarray] | None,
     if not isinstance(items, list) or not items:
         raise FormatError(f"context record of {stream!r} holds no split")
     g, k = item_groups(items, n, decoded, dither)
-    r = np.zeros(n, dtype=np.int64)
-    for i in range(k):
-        m = g == i
-        r[m] = decode_ints(read(f"{stream}@{i}"), int(m.sum()))
-    return r
+    counts = np.bincount(g, minlength=k)
+    return ungroup([decode_ints(read(f"{stream}@{i}"), int(counts[i])) for i in range(k)], g, k)
