@@ -159,7 +159,8 @@ def _cmd_decompress(a: argparse.Namespace) -> None:
     from baler_core.models.store import load_model
 
     t0 = time.perf_counter()
-    bundle = load_model(a.model) if a.model and a.model != "none" else None
+    # light: a sequential model's decoder without torch (its 1.5 s import), the compiled heads predicting
+    bundle = load_model(a.model, light=True) if a.model and a.model != "none" else None
     out = Path(a.output)
     tmp = out.with_name(f".{out.name}.part{out.suffix}")
     try:

@@ -97,6 +97,8 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
         yield from _decompress_free(rd, blocks, names, dtypes, frame, n_threads)
         return
     bundle = bundle if resolved else resolve_decoder(rd, bundle, model_source)
+    if getattr(bundle.model, "light", False):  # a decoder without torch predicts with the kernels, whatever the size
+        jit.engage(max(hd.output_bytes, jit.MIN_BYTES_SHARED))
     if bundle.kind != hd.kind:
         raise ModelMismatchError(f"{path}: holds a {hd.kind} but the decoder is for {bundle.kind}s")
     if not blocks:  # zero rows: names, dtypes and frame shape still come back

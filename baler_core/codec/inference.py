@@ -19,7 +19,10 @@ INFER_BATCH = 32768
 
 # ------------------------------------------------------------------ model inference
 def float64_decoder(bundle: ModelBundle) -> torch.nn.Module:
-    """A float64 CPU copy: predictions identical across machines to ~1e-16, far inside the safety margin."""
+    """A float64 CPU copy: predictions identical across machines to ~1e-16, far inside the safety margin (a
+    decoder loaded without torch, ``models.light``, is float64 already)."""
+    if getattr(bundle.model, "light", False):
+        return bundle.model
     return copy.deepcopy(bundle.model).to("cpu").double().eval()
 
 

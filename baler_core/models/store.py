@@ -40,6 +40,7 @@ class ModelBundle:
     model: torch.nn.Module
     record: dict
     packed: dict[str, torch.Tensor] | None = None  # decoder_dtype "grid": the packed decoder tensors as stored
+    blob: bytes | None = None  # the decoder blob, where the model was loaded without torch (``models.light``)
 
     @property
     def normalizer(self) -> Normalizer:
@@ -54,7 +55,7 @@ class ModelBundle:
         return self.record["columns"]
 
     def decoder_blob(self) -> bytes:
-        return decoder_blob(self.model, self.record, self.packed)
+        return self.blob if self.blob is not None else decoder_blob(self.model, self.record, self.packed)
 
 
 def _st_save(tensors: dict, metadata: dict) -> bytes:
@@ -157,8 +158,12 @@ def _write_atomic(path: str | Path, data: bytes) -> None:
     tmp.replace(p)
 
 
-def _parse_blob(blob: bytes, meta_key: str, source: str) -> tuple[dict[str, torch.Tensor], dict]:
-    from safetensors.torch import load as st_load
+def _parse_blob(blob: bytes, meta_key: str, source: str, numpy: bool = False) -> tuple[dict, dict]:
+    """Tensors (torch, or numpy arrays) and the record of a safetensors model file or decoder blob."""
+    if numpy:
+        from safetensors.numpy import load as st_load
+    else:
+        from safetensors.torch import load as st_load
 
     try:
         tensors = st_load(blob)
@@ -209,12 +214,21 @@ def _rebuild(tensors: dict[str, torch.Tensor], record: dict, source: str, decode
     return ModelBundle(model, record, packed)
 
 
-def load_model(path: str | Path) -> ModelBundle:
-    """Load a model file written by :func:`save_model` (safetensors only; pickle is never read)."""
+def load_model(path: str | Path, light: bool = False) -> ModelBundle:
+    """Load a model file written by :func:`save_model` (safetensors only; pickle is never read). ``light``: a
+    sequential model's decoder as numpy arrays, without importing torch (``models.light``; for decompression)."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: model file does not exist")
-    tensors, record = _parse_blob(p.read_bytes(), "baler_model", str(p))
+    blob = p.read_bytes()
+    if light:
+        from baler_core.models.light import light_capable, load_light, stored_decoder_blob
+
+        tensors, record = _parse_blob(blob, "baler_model", str(p), numpy=True)
+        if light_capable(record):
+            return ModelBundle(load_light(tensors, record, str(p)), record,
+                               blob=stored_decoder_blob(tensors, _decoder_record(record)))
+    tensors, record = _parse_blob(blob, "baler_model", str(p))
     return _rebuild(tensors, record, str(p), decoder_only=False)
 
 

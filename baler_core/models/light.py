@@ -1,0 +1,112 @@
+"""The sequential model's decoder loaded without torch, for decompression: its heads as float64 numpy arrays, which
+the compiled heads (``coding.mlp_kernels``) predict with, and the decoder blob exactly as ``store.decoder_blob``
+writes it, so the file's sha256 check is the same.
+
+Why: importing torch costs about 1.5 s a process, a fifth of ``baler decompress`` of 200 MB of jets and most of
+it for a small file; with the compiled heads nothing else of torch is needed. Where they do not run
+(``BALER_JIT=off``), ``predict_column`` builds the torch module after all.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from baler_core.coding.packed import unpack_array
+from baler_core.errors import FormatError
+
+LIGHT_DTYPES = ("float32", "float16", "grid")  # decoder dtypes numpy holds (not bfloat16)
+_SLOPES = {"gelu": 0.0, "relu": 0.0, "leaky_relu": 0.01, "tanh": 0.0}  # models.layers' activations
+
+
+def light_capable(record: dict) -> bool:
+    """Whether a model file's decoder loads without torch: a sequential model whose decoder numpy can hold."""
+    args = record.get("model_args") or {}
+    return (record.get("model") == "sequential" and record.get("decoder_dtype", "float32") in LIGHT_DTYPES
+            and args.get("activation", "gelu") in _SLOPES)
+
+
+class SequentialArrays:
+    """A ``SequentialPredictor``'s decoder as float64 arrays: what :mod:`codec.inference` asks of the float64
+    decoder (``head_arrays``, ``activation_name``, and ``predict_column`` through torch as a fallback)."""
+
+    sequential = True  # models.auto.is_sequential
+    light = True
+
+    def __init__(self, tensors: dict[str, np.ndarray], args: dict, source: str) -> None:
+        self.args = dict(args)
+        n, hidden = int(args["n_features"]), int(args.get("hidden", 32))
+        depth, self.context = int(args.get("depth", 2)), bool(args.get("context", True))
+        shapes = {"w_in": (n, n, hidden), "b_in": (n, hidden), "w_hidden": (depth - 1, n, hidden, hidden),
+                  "b_hidden": (depth - 1, n, hidden), "w_out": (n, hidden), "b_out": (n,)}
+        self.w = {}
+        for name, shape in shapes.items():
+            t = tensors.get(f"decoder.{name}")
+            if t is None or tuple(t.shape) != shape:
+                raise FormatError(f"{source}: tensor decoder.{name} has shape {None if t is None else t.shape}, "
+                                  f"model needs {shape}")
+            self.w[name] = t.astype(np.float32).astype(np.float64)  # as torch's path: float32 state, then double
+        self.n_features = n
+        self._torch = None
+
+    def head_arrays(self, j: int) -> tuple:
+        """As ``SequentialPredictor.head_arrays``."""
+        w, k = self.w, (j if self.context else 0)
+        c = np.ascontiguousarray
+        return (k, c(w["w_in"][j, :k]), c(w["b_in"][j]), c(w["w_hidden"][:, j]), c(w["b_hidden"][:, j]),
+                c(w["w_out"][j]), float(w["b_out"][j]))
+
+    def activation_name(self) -> tuple[str, float]:
+        name = self.args.get("activation", "gelu")
+        return name, _SLOPES[name]
+
+    def predict_column(self, j: int, previous):
+        """Through the torch module (built once, float64), where the compiled heads do not run."""
+        if self._torch is None:
+            import torch
+
+            from baler_core.models.registry import build_model
+
+            model = build_model("sequential", self.args).double().eval()
+            state = model.state_dict()
+            for name, values in self.w.items():
+                state[f"decoder.{name}"] = torch.from_numpy(values)
+            model.load_state_dict(state)
+            self._torch = model
+        return self._torch.predict_column(j, previous)
+
+
+def load_light(tensors: dict[str, np.ndarray], record: dict, source: str) -> SequentialArrays:
+    """The decoder of a model file's ``tensors`` (numpy, as stored; ``grid`` tensors unpacked here)."""
+    shapes = _shapes(record)
+    unexpected = set(tensors) - set(shapes)
+    if unexpected:
+        raise FormatError(f"{source}: weights do not fit model 'sequential': unexpected {sorted(unexpected)[:5]}")
+    if record.get("decoder_dtype") == "grid":
+        out = {}
+        for k, v in tensors.items():
+            if k in shapes:
+                if v.dtype != np.uint8 or v.ndim != 1:
+                    raise FormatError(f"{source}: decoder tensor {k} is not packed (decoder_dtype grid)")
+                v = unpack_array(v.tobytes(), shapes[k])
+            out[k] = v
+        tensors = out
+    return SequentialArrays(tensors, record["model_args"], source)
+
+
+def _shapes(record: dict) -> dict[str, tuple[int, ...]]:
+    a = record["model_args"]
+    n, h, d = int(a["n_features"]), int(a.get("hidden", 32)), int(a.get("depth", 2))
+    return {"decoder.w_in": (n, n, h), "decoder.b_in": (n, h), "decoder.w_hidden": (d - 1, n, h, h),
+            "decoder.b_hidden": (d - 1, n, h), "decoder.w_out": (n, h), "decoder.b_out": (n,)}
+
+
+def stored_decoder_blob(tensors: dict[str, np.ndarray], decoder_record: dict) -> bytes:
+    """``store.decoder_blob`` from the tensors as stored (decoder dtype, or packed), without torch."""
+    import zstandard
+    from safetensors.numpy import save
+
+    dec = {k: np.ascontiguousarray(v) for k, v in tensors.items() if k.startswith("decoder.")}
+    meta = {"baler_decoder": json.dumps(decoder_record, sort_keys=True)}
+    return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(save(dec, metadata=meta))
