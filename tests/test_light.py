@@ -2,12 +2,15 @@
 check), the same heads, and `baler decompress` giving the same values without importing torch; with the compiled
 kernels off it falls back to torch and still agrees."""
 
+import json
 import os
 import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
+from safetensors.numpy import load, save
 from test_sequential import _table
 
 from baler_core.codec import CompressionOptions, compress_table, decompress
@@ -69,8 +72,6 @@ print("torch" in sys.modules)
         proc = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, env=env)
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout.split()[-1] == torch_loaded
-        import pandas as pd
-
         got = pd.read_parquet(out)
         for col in rows.columns:
             np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy())
@@ -79,14 +80,10 @@ print("torch" in sys.modules)
 
 
 def test_light_refuses_wrong_shapes(rows, tmp_path):
-    from safetensors.numpy import load, save
-
     path = tmp_path / "m.safetensors"
     train_dataset(rows, path, ModelConfig(model="sequential", latent_dim=4), TrainConfig(epochs=1, device="cpu"))
     blob = path.read_bytes()
     n = int.from_bytes(blob[:8], "little")
-    import json
-
     meta = json.loads(blob[8 : 8 + n])["__metadata__"]
     tensors = load(blob)
     tensors["decoder.b_out"] = tensors["decoder.b_out"][:-1].copy()

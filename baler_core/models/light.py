@@ -36,26 +36,21 @@ class SequentialArrays:
 
     def __init__(self, tensors: dict[str, np.ndarray], args: dict, source: str) -> None:
         self.args = dict(args)
-        n, hidden = int(args["n_features"]), int(args.get("hidden", 32))
-        depth, self.context = int(args.get("depth", 2)), bool(args.get("context", True))
-        shapes = {"w_in": (n, n, hidden), "b_in": (n, hidden), "w_hidden": (depth - 1, n, hidden, hidden),
-                  "b_hidden": (depth - 1, n, hidden), "w_out": (n, hidden), "b_out": (n,)}
+        self.context = bool(args.get("context", True))
         self.w = {}
-        for name, shape in shapes.items():
-            t = tensors.get(f"decoder.{name}")
+        for key, shape in decoder_shapes(args).items():
+            t = tensors.get(key)
             if t is None or tuple(t.shape) != shape:
-                raise FormatError(f"{source}: tensor decoder.{name} has shape {None if t is None else t.shape}, "
+                raise FormatError(f"{source}: tensor {key} has shape {None if t is None else t.shape}, "
                                   f"model needs {shape}")
-            self.w[name] = t.astype(np.float32).astype(np.float64)  # as torch's path: float32 state, then double
-        self.n_features = n
+            # as torch's path: float32 state, then double
+            self.w[key.removeprefix("decoder.")] = t.astype(np.float32).astype(np.float64)
+        self.n_features = int(args["n_features"])
         self._torch = None
 
     def head_arrays(self, j: int) -> tuple:
         """As ``SequentialPredictor.head_arrays``."""
-        w, k = self.w, (j if self.context else 0)
-        c = np.ascontiguousarray
-        return (k, c(w["w_in"][j, :k]), c(w["b_in"][j]), c(w["w_hidden"][:, j]), c(w["b_hidden"][:, j]),
-                c(w["w_out"][j]), float(w["b_out"][j]))
+        return head_slices(self.w, j, self.context)
 
     def activation_name(self) -> tuple[str, float]:
         name = self.args.get("activation", "gelu")
@@ -77,9 +72,26 @@ class SequentialArrays:
         return self._torch.predict_column(j, previous)
 
 
+def head_slices(w: dict[str, np.ndarray], j: int, context: bool) -> tuple:
+    """Column ``j``'s head from the decoder's float64 arrays by name (``w_in`` (n, n, H), ``b_in``, ``w_hidden``
+    (D, n, H, H), ``b_hidden``, ``w_out``, ``b_out``), contiguous, as the compiled kernel takes it:
+    ``(inputs, w_in (inputs, H), b_in (H,), w_hidden (D, H, H), b_hidden (D, H), w_out (H,), b_out)``."""
+    k = j if context else 0
+    c = np.ascontiguousarray
+    return (k, c(w["w_in"][j, :k]), c(w["b_in"][j]), c(w["w_hidden"][:, j]), c(w["b_hidden"][:, j]),
+            c(w["w_out"][j]), float(w["b_out"][j]))
+
+
+def decoder_shapes(args: dict) -> dict[str, tuple[int, ...]]:
+    """The decoder tensors of a sequential model with constructor ``args``, and their shapes."""
+    n, h, d = int(args["n_features"]), int(args.get("hidden", 32)), int(args.get("depth", 2))
+    return {"decoder.w_in": (n, n, h), "decoder.b_in": (n, h), "decoder.w_hidden": (d - 1, n, h, h),
+            "decoder.b_hidden": (d - 1, n, h), "decoder.w_out": (n, h), "decoder.b_out": (n,)}
+
+
 def load_light(tensors: dict[str, np.ndarray], record: dict, source: str) -> SequentialArrays:
     """The decoder of a model file's ``tensors`` (numpy, as stored; ``grid`` tensors unpacked here)."""
-    shapes = _shapes(record)
+    shapes = decoder_shapes(record["model_args"])
     unexpected = set(tensors) - set(shapes)
     if unexpected:
         raise FormatError(f"{source}: weights do not fit model 'sequential': unexpected {sorted(unexpected)[:5]}")
@@ -93,13 +105,6 @@ def load_light(tensors: dict[str, np.ndarray], record: dict, source: str) -> Seq
             out[k] = v
         tensors = out
     return SequentialArrays(tensors, record["model_args"], source)
-
-
-def _shapes(record: dict) -> dict[str, tuple[int, ...]]:
-    a = record["model_args"]
-    n, h, d = int(a["n_features"]), int(a.get("hidden", 32)), int(a.get("depth", 2))
-    return {"decoder.w_in": (n, n, h), "decoder.b_in": (n, h), "decoder.w_hidden": (d - 1, n, h, h),
-            "decoder.b_hidden": (d - 1, n, h), "decoder.w_out": (n, h), "decoder.b_out": (n,)}
 
 
 def stored_decoder_blob(tensors: dict[str, np.ndarray], decoder_record: dict) -> bytes:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
 from baler_core.errors import InputError
 from baler_core.models.layers import activation as _activation
+from baler_core.models.light import head_slices
 
 
 class _SequentialHeads(nn.Module):
@@ -80,14 +80,8 @@ class SequentialPredictor(nn.Module):
     def head_arrays(self, j: int) -> tuple:
         """Column ``j``'s head as contiguous float64 arrays for the compiled kernel (``coding.mlp_kernels``):
         ``(inputs, w_in (inputs, H), b_in (H,), w_hidden (D, H, H), b_hidden (D, H), w_out (H,), b_out)``."""
-        d = self.decoder
-        k = j if self.context else 0
-
-        def arr(t: torch.Tensor) -> np.ndarray:
-            return np.ascontiguousarray(t.detach().to("cpu", torch.float64).numpy())
-
-        return (k, arr(d.w_in[j, :k]), arr(d.b_in[j]), arr(d.w_hidden[:, j]), arr(d.b_hidden[:, j]),
-                arr(d.w_out[j]), float(d.b_out[j]))
+        w = {name: p.detach().to("cpu", torch.float64).numpy() for name, p in self.decoder.named_parameters()}
+        return head_slices(w, j, self.context)
 
     def activation_name(self) -> tuple[str, float] | None:
         """The heads' activation as the compiled kernel names it, with its slope (leaky ReLU); None where the
