@@ -43,3 +43,56 @@ def test_kernels_group_as_numpy(monkeypatch, dtype):
         assert k0 == k1 and np.array_equal(l0, l1) and np.array_equal(g0, g1) and g1.dtype == np.int64
         assert len(p0) == len(p1) == k0 and all(np.array_equal(a, b) for a, b in zip(p0, p1))
         assert np.array_equal(u0, r) and np.array_equal(u1, r) and u1.dtype == np.int64
+
+
+def _near_numpy(c: np.ndarray, edges: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    fin = c[np.isfinite(c)].astype(np.float64)
+    i = np.searchsorted(edges, fin)
+    bad = np.zeros(edges.size, bool)
+    up, lo = i < edges.size, i > 0
+    d = edges[i[up]] - fin[up]
+    bad[i[up][(d < tol[i[up]]) | (d <= 0)]] = True
+    d = fin[lo] - edges[i[lo] - 1]
+    bad[i[lo][(d < tol[i[lo] - 1]) | (d <= 0)] - 1] = True
+    return bad
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_edge_check_as_numpy(dtype):
+    """``near_edges`` flags the edges a value comes within tolerance of (exactly at it: clear; on it: near)."""
+    kernels = jit.module("group_kernels")
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        n = int(rng.choice([0, 1, 9, 3000]))
+        c = _values(rng, n, dtype)
+        edges = np.unique((rng.normal(size=int(rng.choice([1, 4, 63]))) * 10).astype(dtype).astype(np.float64))
+        if trial % 4 == 0 and n:  # values on edges and exactly a tolerance away
+            c[: edges.size] = edges[: n].astype(dtype)
+        tol = np.full(edges.size, float(rng.choice([0.0, 1e-3, 0.5])))
+        if trial % 4 == 1 and n:
+            c[: edges.size] = (edges + tol)[: n].astype(dtype)
+        want = _near_numpy(c, edges, tol)
+        assert np.array_equal(kernels.near_edges(c, edges, tol), want)
+        assert want.any() or trial % 4 or not n  # values put on edges are caught
+
+
+def test_block_profile_as_numpy(monkeypatch):
+    """A block's quantile-bin fractions (split_reuse.profile, the drift test) are the same compiled or not,
+    non-finite values counted in the last bin."""
+    import pandas as pd
+
+    from baler_core.codec import split_reuse
+
+    rng = np.random.default_rng(3)
+    chunk = pd.DataFrame({"f32": _values(rng, 20000, np.float32), "f64": _values(rng, 20000, np.float64),
+                          "i64": _values(rng, 20000, np.int64), "flag": rng.random(20000) < 0.3})
+    other = chunk.sample(frac=1.0, random_state=1).reset_index(drop=True) * 1.01
+    got = {}
+    for on in (False, True):
+        monkeypatch.setattr(jit, "_active", on)
+        ref = split_reuse.profile(chunk, list(chunk.columns))
+        got[on] = (ref, split_reuse.profile(other, list(chunk.columns), ref))
+    for a, b in zip(got[False], got[True]):
+        for name in chunk.columns:
+            assert np.array_equal(a[name][0], b[name][0]) and np.array_equal(a[name][1], b[name][1]), name
+    assert got[True][0]["f32"][1][-1] > 0  # the non-finite values have their bin

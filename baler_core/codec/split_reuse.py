@@ -21,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from baler_core.coding import contexts
+from baler_core.coding import contexts, jit
 from baler_core.errors import FormatError
 
 Records = dict[str, dict]  # column -> its record in a block
@@ -36,18 +36,24 @@ Profile = dict[str, tuple[np.ndarray, np.ndarray]]  # column -> (bin edges, frac
 def profile(chunk: pd.DataFrame, columns: list[str], edges: Profile | None = None) -> Profile:
     """Each column's fractions of rows in ``PROFILE_BINS`` quantile bins (the last bin: non-finite values),
     in the bins of ``edges`` where given (another block's profile)."""
+    kernels = jit.module("group_kernels") if jit.active() else None
     out = {}
     for name in columns:
-        x = chunk[name].to_numpy().astype(np.float64)
+        x = chunk[name].to_numpy()
         if edges is not None:
             e = edges[name][0]
         else:
-            fin = x[:: max(1, x.size // PROFILE_ROWS)]
+            fin = x[:: max(1, x.size // PROFILE_ROWS)].astype(np.float64)
             fin = fin[np.isfinite(fin)]
             e = np.unique(np.quantile(fin, np.arange(1, PROFILE_BINS) / PROFILE_BINS)) if fin.size else np.zeros(0)
-        bins = np.searchsorted(e, x, side="right")
-        bins[~np.isfinite(x)] = e.size + 1
-        out[name] = (e, np.bincount(bins, minlength=e.size + 2) / max(x.size, 1))
+        if kernels is not None and x.dtype.kind in "fiu":
+            counts = kernels.bin_counts(x, e)
+        else:
+            x = x.astype(np.float64)
+            bins = np.searchsorted(e, x, side="right")
+            bins[~np.isfinite(x)] = e.size + 1
+            counts = np.bincount(bins, minlength=e.size + 2)
+        out[name] = (e, counts / max(x.size, 1))
     return out
 
 
@@ -135,6 +141,9 @@ def reused_groups(items: list, n: int, recon: dict[str, np.ndarray],
 
 def _near(fin: np.ndarray, edges: np.ndarray, tol: np.ndarray) -> np.ndarray:
     """Which edges have a value of ``fin`` within their ``tol`` (a value exactly ``tol`` away counts as clear)."""
+    kernels = jit.module("group_kernels") if jit.active() else None
+    if kernels is not None:
+        return kernels.near_edges(fin, edges, tol)
     i = np.searchsorted(edges, fin)  # edges[i - 1] < v <= edges[i]
     bad = np.zeros(edges.size, bool)
     up, lo = i < edges.size, i > 0

@@ -57,3 +57,45 @@ def scatter(values: np.ndarray, g: np.ndarray, k: int) -> np.ndarray:
         out[j] = values[at[g[j]]]
         at[g[j]] += 1
     return out
+
+
+@njit(cache=True, nogil=True)
+def near_edges(c: np.ndarray, edges: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """Which of the ascending ``edges`` have a finite value of ``c`` within their ``tol`` (at ``tol`` exactly
+    it is clear; on the edge never): ``split_reuse``'s edge check in one pass, non-finite values skipped."""
+    m = edges.size  # a split's edges, at most 63: counted without branches, as in refine
+    bad = np.zeros(m, dtype=np.bool_)
+    for j in range(c.size):
+        v = np.float64(c[j])
+        if not np.isfinite(v):
+            continue
+        i = 0  # searchsorted(edges, v): edges[i - 1] < v <= edges[i]
+        for e in range(m):
+            i += edges[e] < v
+        if i < m:
+            d = edges[i] - v
+            if d < tol[i] or d <= 0.0:
+                bad[i] = True
+        if i > 0:
+            d = v - edges[i - 1]
+            if d < tol[i - 1] or d <= 0.0:
+                bad[i - 1] = True
+    return bad
+
+
+@njit(cache=True, nogil=True)
+def bin_counts(x: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` in each bin of the ascending ``edges`` (a value's bin: the edges at or below it), the
+    non-finite ones last: ``bincount(searchsorted(edges, x, side="right"))`` with those in bin ``m + 1``."""
+    m = edges.size
+    counts = np.zeros(m + 2, dtype=np.int64)
+    for j in range(x.size):
+        v = np.float64(x[j])
+        if not np.isfinite(v):
+            counts[m + 1] += 1
+            continue
+        lab = 0
+        for e in range(m):
+            lab += edges[e] <= v
+        counts[lab] += 1
+    return counts
