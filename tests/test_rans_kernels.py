@@ -131,3 +131,29 @@ def test_kernels_start_for_large_files_only(monkeypatch):
     monkeypatch.setenv(jit.ENV, "fast")
     with pytest.raises(InputError, match="BALER_JIT"):
         jit.engage(1)
+
+
+def test_lookup_entries_hold_whole_intervals_or_point_at_them(warm):
+    """The decoder's lookup table: an entry holds a symbol's interval where that symbol holds every quantile of
+    the entry (decoded in one load), else points at the first symbol to search from; both kinds, and symbols
+    beyond what an entry can hold (alphabets of 40,000), decode constriction's words."""
+    kernels = jit.module("rans_kernels")
+    shift = kernels.PRECISION - kernels.LOOKUP_BITS
+    rng = np.random.default_rng(5)
+    for k, heavy in ((3, 1), (300, 7), (40_000, 35_000)):
+        p = rng.random(k) * 1e-3
+        p[heavy] = 1.0  # one wide interval (entries packed), and many narrow ones (entries that search)
+        p /= p.sum()
+        cdf = kernels.quantized_cdf(p)
+        lut = kernels.lookup(cdf)
+        packed = lut[:-1] >= 0
+        assert packed.any() == (heavy < kernels.PACKED_SYMBOLS) and ((~packed).any() or k == 3)
+        for b in np.flatnonzero(packed):
+            left, width, s = lut[b] & 0xFFFFFF, (lut[b] >> 24) & 0xFFFFFF, lut[b] >> 48
+            assert (left, left + width) == (cdf[s], cdf[s + 1])
+            assert left <= b << shift < (b + 1) << shift <= left + width
+        for b in np.flatnonzero(~packed):
+            s = -1 - lut[b]
+            assert cdf[s] <= b << shift < cdf[s + 1]
+        sym = rng.choice(k, size=20000, p=p)
+        assert np.array_equal(rans.rans_decode(_encode([(sym, p)]).astype("<u4").tobytes(), p, sym.size), sym)
