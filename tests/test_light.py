@@ -79,6 +79,37 @@ print("torch" in sys.modules)
         decompress(tmp_path / "x.baler", load_model(prior_models[1], light=True))
 
 
+def test_command_line_compresses_without_torch(prior_models, prior_rows, tmp_path, monkeypatch):
+    """`baler compress` with a sequential model writes the bytes the library writes with the torch model and the
+    compiled heads, without importing torch; with the kernels off it predicts through torch, and its file still
+    decodes within the bound."""
+    model = prior_models[0]
+    rows = prior_rows.iloc[5000:].reset_index(drop=True)
+    rows.to_parquet(tmp_path / "x.parquet")
+    monkeypatch.setattr(jit, "_active", True)
+    compress_table([rows], load_model(model), tmp_path / "lib.baler", CompressionOptions(load_bound_spec("range=1e-3")))
+    script = f"""
+import sys
+from baler_core.cli.main import main
+main(["compress", {str(tmp_path / 'x.parquet')!r}, "-m", {str(model)!r}, "-o", sys.argv[1],
+      "--error-bound", "range=1e-3"])
+print("torch" in sys.modules)
+"""
+    for setting, torch_loaded in (("auto", "False"), ("off", "True")):
+        out = tmp_path / f"{setting}.baler"
+        env = {**os.environ, jit.ENV: setting}
+        proc = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, env=env)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert proc.stdout.split()[-1] == torch_loaded
+        if setting == "auto":
+            assert out.read_bytes() == (tmp_path / "lib.baler").read_bytes()
+        back = decompress(out, load_model(model))
+        for col in rows.columns:
+            x = rows[col].to_numpy(np.float64)
+            err = np.abs(back[col].to_numpy(np.float64) - x).max()
+            assert err <= 1e-3 * (x.max() - x.min()) * (1 + 1e-9), col
+
+
 def test_light_refuses_wrong_shapes(rows, tmp_path):
     path = tmp_path / "m.safetensors"
     train_dataset(rows, path, ModelConfig(model="sequential", latent_dim=4), TrainConfig(epochs=1, device="cpu"))

@@ -107,7 +107,8 @@ def _cmd_compress(a: argparse.Namespace) -> None:
     from baler_core.models.store import load_model
 
     t0 = time.perf_counter()
-    bundle = None if a.model == "none" else load_model(a.model)
+    # light: a sequential model's decoder without torch (its 1.5 s import); other models load whole
+    bundle = None if a.model == "none" else load_model(a.model, light=True)
     bounds = load_bound_spec(a.error_bound, a.error_bound_file)
     if a.range_of:
         if gridded_format(a.input) or is_field_path(a.input):

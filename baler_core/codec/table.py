@@ -105,8 +105,10 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
         log.info("%s: the model holds priors for %s, none for %s: every stream keeps its own tables", source,
                  ", ".join(bundle.record["priors"]), prior_key)
     dec64 = float64_decoder(bundle) if bundle is not None else None
-    if bundle is not None:  # the compiled heads and dither offsets, where the table (rows known) pays their start
-        jit.engage((total_rows or 0) * len(bundle.columns) * 4)
+    if bundle is not None:  # the compiled heads and dither offsets, where the table (rows known) pays their start;
+        # a decoder loaded without torch (models.light) predicts with them whatever the size
+        light = getattr(bundle.model, "light", False)
+        jit.engage(max((total_rows or 0) * len(bundle.columns) * 4, jit.MIN_BYTES_SHARED if light else 0))
     spec = bundle.record["latent"]["dtype"] if bundle is not None else "none"
     blocks, n_total, columns = [], 0, None
     t0 = time.perf_counter()

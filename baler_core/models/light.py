@@ -1,6 +1,6 @@
-"""The sequential model's decoder loaded without torch, for decompression: its heads as float64 numpy arrays, which
-the compiled heads (``coding.mlp_kernels``) predict with, and the decoder blob exactly as ``store.decoder_blob``
-writes it, so the file's sha256 check is the same.
+"""The sequential model's decoder loaded without torch, for the command line's compression and decompression: its
+heads as float64 numpy arrays, which the compiled heads (``coding.mlp_kernels``) predict with, and the decoder blob
+exactly as ``store.decoder_blob`` writes it, so the file's sha256 check is the same.
 
 Why: importing torch costs about 1.5 s a process, a fifth of ``baler decompress`` of 200 MB of jets and most of
 it for a small file; with the compiled heads nothing else of torch is needed. Where they do not run

@@ -216,7 +216,8 @@ def _rebuild(tensors: dict[str, torch.Tensor], record: dict, source: str, decode
 
 def load_model(path: str | Path, light: bool = False) -> ModelBundle:
     """Load a model file written by :func:`save_model` (safetensors only; pickle is never read). ``light``: a
-    sequential model's decoder as numpy arrays, without importing torch (``models.light``; for decompression)."""
+    sequential model's decoder as numpy arrays, without importing torch (``models.light``; the ``baler`` command's
+    compression and decompression)."""
     p = Path(path)
     if not p.exists():
         raise InputError(f"{p}: model file does not exist")
