@@ -32,6 +32,15 @@ def rows():
     return _table(3000, seed=7)
 
 
+def _baler_imports_torch(args: list[str], setting: str) -> bool:
+    """Run ``baler ARGS`` in a fresh process with ``BALER_JIT=setting``; whether it imported torch."""
+    script = f"import sys\nfrom baler_core.cli.main import main\nmain({args!r})\nprint('torch' in sys.modules)"
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env={**os.environ, jit.ENV: setting})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.split()[-1] == "True"
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float16", "grid"])
 def test_light_decoder_is_the_stored_one(rows, tmp_path, dtype):
     path = tmp_path / f"{dtype}.safetensors"
@@ -60,18 +69,10 @@ def test_command_line_decompresses_without_torch(prior_models, prior_rows, tmp_p
     rows = prior_rows.iloc[5000:].reset_index(drop=True)
     compress_table([rows], load_model(model), tmp_path / "x.baler", CompressionOptions(load_bound_spec("range=1e-3")))
     want = decompress(tmp_path / "x.baler", load_model(model))
-    script = f"""
-import sys
-from baler_core.cli.main import main
-main(["decompress", {str(tmp_path / 'x.baler')!r}, "-m", {str(model)!r}, "-o", sys.argv[1]])
-print("torch" in sys.modules)
-"""
-    for setting, torch_loaded in (("auto", "False"), ("off", "True")):
+    for setting, torch_loaded in (("auto", False), ("off", True)):
         out = tmp_path / f"{setting}.parquet"
-        env = {**os.environ, jit.ENV: setting}
-        proc = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, env=env)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        assert proc.stdout.split()[-1] == torch_loaded
+        assert _baler_imports_torch(["decompress", str(tmp_path / "x.baler"), "-m", str(model), "-o", str(out)],
+                                    setting) == torch_loaded
         got = pd.read_parquet(out)
         for col in rows.columns:
             np.testing.assert_array_equal(got[col].to_numpy(), want[col].to_numpy())
@@ -88,19 +89,11 @@ def test_command_line_compresses_without_torch(prior_models, prior_rows, tmp_pat
     rows.to_parquet(tmp_path / "x.parquet")
     monkeypatch.setattr(jit, "_active", True)
     compress_table([rows], load_model(model), tmp_path / "lib.baler", CompressionOptions(load_bound_spec("range=1e-3")))
-    script = f"""
-import sys
-from baler_core.cli.main import main
-main(["compress", {str(tmp_path / 'x.parquet')!r}, "-m", {str(model)!r}, "-o", sys.argv[1],
-      "--error-bound", "range=1e-3"])
-print("torch" in sys.modules)
-"""
-    for setting, torch_loaded in (("auto", "False"), ("off", "True")):
+    for setting, torch_loaded in (("auto", False), ("off", True)):
         out = tmp_path / f"{setting}.baler"
-        env = {**os.environ, jit.ENV: setting}
-        proc = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, env=env)
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        assert proc.stdout.split()[-1] == torch_loaded
+        args = ["compress", str(tmp_path / "x.parquet"), "-m", str(model), "-o", str(out),
+                "--error-bound", "range=1e-3"]
+        assert _baler_imports_torch(args, setting) == torch_loaded
         if setting == "auto":
             assert out.read_bytes() == (tmp_path / "lib.baler").read_bytes()
         back = decompress(out, load_model(model))
