@@ -45,22 +45,12 @@ def test_kernels_group_as_numpy(monkeypatch, dtype):
         assert np.array_equal(u0, r) and np.array_equal(u1, r) and u1.dtype == np.int64
 
 
-def _near_numpy(c: np.ndarray, edges: np.ndarray, tol: np.ndarray) -> np.ndarray:
-    fin = c[np.isfinite(c)].astype(np.float64)
-    i = np.searchsorted(edges, fin)
-    bad = np.zeros(edges.size, bool)
-    up, lo = i < edges.size, i > 0
-    d = edges[i[up]] - fin[up]
-    bad[i[up][(d < tol[i[up]]) | (d <= 0)]] = True
-    d = fin[lo] - edges[i[lo] - 1]
-    bad[i[lo][(d < tol[i[lo] - 1]) | (d <= 0)] - 1] = True
-    return bad
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_edge_check_as_numpy(dtype):
-    """``near_edges`` flags the edges a value comes within tolerance of (exactly at it: clear; on it: near)."""
-    kernels = jit.module("group_kernels")
+def test_edge_check_as_numpy(monkeypatch, dtype):
+    """The reused splits' edge check (split_reuse.edges_near) flags the same edges compiled or not: those a
+    finite value comes within tolerance of (exactly at it: clear; on it: near)."""
+    from baler_core.codec.split_reuse import edges_near
+
     rng = np.random.default_rng(7)
     for trial in range(40):
         n = int(rng.choice([0, 1, 9, 3000]))
@@ -71,8 +61,13 @@ def test_edge_check_as_numpy(dtype):
         tol = np.full(edges.size, float(rng.choice([0.0, 1e-3, 0.5])))
         if trial % 4 == 1 and n:
             c[: edges.size] = (edges + tol)[: n].astype(dtype)
-        want = _near_numpy(c, edges, tol)
-        assert np.array_equal(kernels.near_edges(c, edges, tol), want)
+        fin = c[np.isfinite(c)].astype(np.float64)  # as reused_groups gives it
+        got = {}
+        for on in (False, True):
+            monkeypatch.setattr(jit, "_active", on)
+            got[on] = edges_near(fin, edges, tol)
+        want = got[False]
+        assert np.array_equal(got[True], want)
         assert want.any() or trial % 4 or not n  # values put on edges are caught
 
 

@@ -104,6 +104,7 @@ def test_command_line_compresses_without_torch(prior_models, prior_rows, tmp_pat
 
 
 def test_light_refuses_wrong_shapes(rows, tmp_path):
+    """A tensor of the wrong shape is named; a record without the model's arguments is refused by both loaders."""
     path = tmp_path / "m.safetensors"
     train_dataset(rows, path, ModelConfig(model="sequential", latent_dim=4), TrainConfig(epochs=1, device="cpu"))
     blob = path.read_bytes()
@@ -114,6 +115,12 @@ def test_light_refuses_wrong_shapes(rows, tmp_path):
     (tmp_path / "bad.safetensors").write_bytes(save(tensors, metadata=meta))
     with pytest.raises(FormatError, match="decoder.b_out"):
         load_model(tmp_path / "bad.safetensors", light=True)
+    record = json.loads(meta["baler_model"])
+    del record["model_args"]
+    (tmp_path / "noargs.safetensors").write_bytes(save(load(blob), metadata={"baler_model": json.dumps(record)}))
+    for light in (True, False):
+        with pytest.raises(FormatError, match="model_args"):
+            load_model(tmp_path / "noargs.safetensors", light=light)
 
 
 @pytest.mark.parametrize("spec", ["range=1e-3", "rel=1e-3"])

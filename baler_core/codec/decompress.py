@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from baler_core.codec.inference import float64_decoder, latent_shape, run_decoder, sequential_prediction
+from baler_core.codec.inference import engage_kernels, float64_decoder, latent_shape, run_decoder, sequential_prediction
 from baler_core.codec.latent import read_latent
 from baler_core.codec.priors import Prior, header_template, prior_set
 from baler_core.coding import jit, parallel
@@ -97,8 +97,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
         yield from _decompress_free(rd, blocks, names, dtypes, frame, n_threads)
         return
     bundle = bundle if resolved else resolve_decoder(rd, bundle, model_source)
-    if getattr(bundle.model, "light", False):  # a decoder without torch predicts with the kernels, whatever the size
-        jit.engage(max(hd.output_bytes, jit.MIN_BYTES_SHARED))
+    engage_kernels(bundle, hd.output_bytes)
     if bundle.kind != hd.kind:
         raise ModelMismatchError(f"{path}: holds a {hd.kind} but the decoder is for {bundle.kind}s")
     if not blocks:  # zero rows: names, dtypes and frame shape still come back

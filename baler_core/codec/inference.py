@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from baler_core.coding import jit
 from baler_core.models.store import ModelBundle, sha256_hex
 
 if TYPE_CHECKING:  # torch loads with the first model: model-free coding never imports it
@@ -18,10 +19,21 @@ INFER_BATCH = 32768
 
 
 # ------------------------------------------------------------------ model inference
+def is_light(bundle: ModelBundle) -> bool:
+    """Whether the bundle's decoder was loaded without torch (``models.light``)."""
+    return getattr(bundle.model, "light", False)
+
+
+def engage_kernels(bundle: ModelBundle, n_bytes: int) -> None:
+    """Start the compiled kernels (``coding.jit``) for work of ``n_bytes`` with ``bundle``; a decoder loaded
+    without torch predicts with them, so for it whatever the size."""
+    jit.engage(max(n_bytes, jit.MIN_BYTES_SHARED) if is_light(bundle) else n_bytes)
+
+
 def float64_decoder(bundle: ModelBundle) -> torch.nn.Module:
     """A float64 CPU copy: predictions identical across machines to ~1e-16, far inside the safety margin (a
     decoder loaded without torch, ``models.light``, is float64 already)."""
-    if getattr(bundle.model, "light", False):
+    if is_light(bundle):
         return bundle.model
     return copy.deepcopy(bundle.model).to("cpu").double().eval()
 
@@ -70,8 +82,6 @@ def model_header(bundle: ModelBundle, blob: bytes, embedded: bool) -> dict:
 def compiled_heads(dec64) -> tuple | None:
     """The compiled column heads (``coding.mlp_kernels``) and what they need for this model, where the kernels
     run in this process (``coding.jit``) and know the model's activation; else None (torch predicts)."""
-    from baler_core.coding import jit
-
     named = dec64.activation_name() if hasattr(dec64, "activation_name") else None
     kernels = jit.module("mlp_kernels") if named is not None and jit.active() else None
     if kernels is None:

@@ -139,7 +139,7 @@ def reused_groups(items: list, n: int, recon: dict[str, np.ndarray],
     return g, k, fitted
 
 
-def _near(fin: np.ndarray, edges: np.ndarray, tol: np.ndarray) -> np.ndarray:
+def edges_near(fin: np.ndarray, edges: np.ndarray, tol: np.ndarray) -> np.ndarray:
     """Which edges have a value of ``fin`` within their ``tol`` (a value exactly ``tol`` away counts as clear)."""
     kernels = jit.module("group_kernels") if jit.active() else None
     if kernels is not None:
@@ -157,7 +157,7 @@ def _near(fin: np.ndarray, edges: np.ndarray, tol: np.ndarray) -> np.ndarray:
 def _clear_edges(fin: np.ndarray, edges: np.ndarray, tol: Callable[[np.ndarray], np.ndarray]) -> np.ndarray | None:
     """``edges`` with each one too near a value of ``fin`` moved to the middle of the nearest wide enough gap
     (within a thousand tolerances of it); None where there is none or the edges would change order."""
-    bad = _near(fin, edges, tol(edges))
+    bad = edges_near(fin, edges, tol(edges))
     if not bad.any():
         return edges
     out = edges.copy()
@@ -170,6 +170,6 @@ def _clear_edges(fin: np.ndarray, edges: np.ndarray, tol: Callable[[np.ndarray],
         if not ok.any():
             return None
         out[e] = mids[ok][np.argmin(np.abs(mids[ok] - edges[e]))]
-    if not np.all(np.diff(out) > 0) or _near(fin, out, tol(out)).any():
+    if not np.all(np.diff(out) > 0) or edges_near(fin, out, tol(out)).any():
         return None
     return out

@@ -15,11 +15,10 @@ import pandas as pd
 
 from baler_core import __version__
 from baler_core.codec.fallback import keep_smaller
-from baler_core.codec.inference import float64_decoder, model_header, run_decoder, run_encoder
+from baler_core.codec.inference import engage_kernels, float64_decoder, model_header, run_decoder, run_encoder
 from baler_core.codec.latent import write_latent
 from baler_core.codec.priors import bound_key, header_template, prior_set
 from baler_core.codec.sequential import FirstBlock, encode_sequential
-from baler_core.coding import jit
 from baler_core.coding.column_choice import encode_best
 from baler_core.coding.free import encode_free_column
 from baler_core.coding.options import CompressionOptions
@@ -105,10 +104,8 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
         log.info("%s: the model holds priors for %s, none for %s: every stream keeps its own tables", source,
                  ", ".join(bundle.record["priors"]), prior_key)
     dec64 = float64_decoder(bundle) if bundle is not None else None
-    if bundle is not None:  # the compiled heads and dither offsets, where the table (rows known) pays their start;
-        # a decoder loaded without torch (models.light) predicts with them whatever the size
-        light = getattr(bundle.model, "light", False)
-        jit.engage(max((total_rows or 0) * len(bundle.columns) * 4, jit.MIN_BYTES_SHARED if light else 0))
+    if bundle is not None:  # the compiled heads and dither offsets, where the table (rows known) pays their start
+        engage_kernels(bundle, (total_rows or 0) * len(bundle.columns) * 4)
     spec = bundle.record["latent"]["dtype"] if bundle is not None else "none"
     blocks, n_total, columns = [], 0, None
     t0 = time.perf_counter()

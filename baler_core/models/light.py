@@ -1,6 +1,6 @@
 """The sequential model's decoder loaded without torch, for the command line's compression and decompression: its
-heads as float64 numpy arrays, which the compiled heads (``coding.mlp_kernels``) predict with, and the decoder blob
-exactly as ``store.decoder_blob`` writes it, so the file's sha256 check is the same.
+heads as float64 numpy arrays, which the compiled heads (``coding.mlp_kernels``) predict with (``store.load_model``
+seals the decoder blob from the tensors as stored, ``store.sealed_decoder``, so the file's sha256 check is the same).
 
 Why: importing torch costs about 1.5 s a process, a fifth of ``baler decompress`` of 200 MB of jets and most of
 it for a small file; with the compiled heads nothing else of torch is needed. Where they do not run
@@ -8,8 +8,6 @@ it for a small file; with the compiled heads nothing else of torch is needed. Wh
 """
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 
@@ -21,10 +19,11 @@ _SLOPES = {"gelu": 0.0, "relu": 0.0, "leaky_relu": 0.01, "tanh": 0.0}  # models.
 
 
 def light_capable(record: dict) -> bool:
-    """Whether a model file's decoder loads without torch: a sequential model whose decoder numpy can hold."""
-    args = record.get("model_args") or {}
+    """Whether a model file's decoder loads without torch: a sequential model whose decoder numpy can hold (a
+    malformed record is left to the full loader, which names what is wrong)."""
+    args = record.get("model_args")
     return (record.get("model") == "sequential" and record.get("decoder_dtype", "float32") in LIGHT_DTYPES
-            and args.get("activation", "gelu") in _SLOPES)
+            and isinstance(args, dict) and "n_features" in args and args.get("activation", "gelu") in _SLOPES)
 
 
 class SequentialArrays:
@@ -106,12 +105,3 @@ def load_light(tensors: dict[str, np.ndarray], record: dict, source: str) -> Seq
         tensors = out
     return SequentialArrays(tensors, record["model_args"], source)
 
-
-def stored_decoder_blob(tensors: dict[str, np.ndarray], decoder_record: dict) -> bytes:
-    """``store.decoder_blob`` from the tensors as stored (decoder dtype, or packed), without torch."""
-    import zstandard
-    from safetensors.numpy import save
-
-    dec = {k: np.ascontiguousarray(v) for k, v in tensors.items() if k.startswith("decoder.")}
-    meta = {"baler_decoder": json.dumps(decoder_record, sort_keys=True)}
-    return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(save(dec, metadata=meta))

@@ -114,8 +114,14 @@ def decoder_blob(model: torch.nn.Module, record: dict, packed: dict[str, torch.T
     """Deterministic bytes of the decoder weights and the record decompression needs, zstd-compressed
     (the bytes a decoder really costs to store; masked or repeated weights compress away)."""
     tensors = _store_tensors(model, record.get("decoder_dtype", "float32"), only_decoder=True, packed=packed)
+    return sealed_decoder(tensors, record, _st_save)
+
+
+def sealed_decoder(tensors: dict, record: dict, save) -> bytes:
+    """The decoder blob of decoder ``tensors`` as stored (torch tensors or numpy arrays, with safetensors'
+    ``save`` for them) and the model's ``record``."""
     meta = {"baler_decoder": json.dumps(_decoder_record(record), sort_keys=True)}
-    return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(_st_save(tensors, metadata=meta))
+    return zstandard.ZstdCompressor(level=19, write_checksum=True).compress(save(tensors, metadata=meta))
 
 
 def sha256_hex(blob: bytes) -> str:
@@ -184,6 +190,8 @@ def _parse_blob(blob: bytes, meta_key: str, source: str, numpy: bool = False) ->
     if not isinstance(record.get("version"), int) or record["version"] > MODEL_FORMAT_VERSION:
         raise FormatError(f"{source}: model format version {record.get('version')!r} is newer than this baler "
                           f"understands ({MODEL_FORMAT_VERSION}); upgrade baler")
+    if not isinstance(record.get("model"), str) or not isinstance(record.get("model_args"), dict):
+        raise FormatError(f"{source}: {meta_key!r} record names no model and its arguments ('model', 'model_args')")
     return tensors, record
 
 
@@ -223,12 +231,15 @@ def load_model(path: str | Path, light: bool = False) -> ModelBundle:
         raise InputError(f"{p}: model file does not exist")
     blob = p.read_bytes()
     if light:
-        from baler_core.models.light import light_capable, load_light, stored_decoder_blob
+        import numpy as np
+        from safetensors.numpy import save
+
+        from baler_core.models.light import light_capable, load_light
 
         tensors, record = _parse_blob(blob, "baler_model", str(p), numpy=True)
         if light_capable(record):
-            return ModelBundle(load_light(tensors, record, str(p)), record,
-                               blob=stored_decoder_blob(tensors, _decoder_record(record)))
+            dec = {k: np.ascontiguousarray(v) for k, v in tensors.items() if k.startswith(DECODER_PREFIX)}
+            return ModelBundle(load_light(tensors, record, str(p)), record, blob=sealed_decoder(dec, record, save))
     tensors, record = _parse_blob(blob, "baler_model", str(p))
     return _rebuild(tensors, record, str(p), decoder_only=False)
 
