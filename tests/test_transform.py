@@ -11,6 +11,7 @@ from baler_core.coding.entropy import decode_ints, encode_ints
 from baler_core.coding.error_bounds import Bound, BoundSpec
 from baler_core.coding.grid import decode_grid, encode_grid
 from baler_core.coding.predictors import dct as transform
+from baler_core.coding.predictors import dct_corrections
 from baler_core.errors import FormatError
 from baler_core.format.container import ContainerReader
 
@@ -81,6 +82,44 @@ def test_a_decoder_that_rounds_differently_still_keeps_the_bound(monkeypatch):
     _assert_bound(field.ravel(), out, bound)
 
 
+def test_a_float32_inverse_that_rounds_differently_still_keeps_the_bound(monkeypatch):
+    """A float32 block under a bound far above float32's rounding is rebuilt by a float32 inverse (1.14,
+    ``dct_f32``). Push that inverse by 0.9 of its margin plus a float32 rounding away from each original value:
+    every value keeps the bound; so does a reader that ignores the key and rebuilds in float64 (1.13)."""
+    field = np.random.default_rng(6).normal(size=(8, 100, 128)).astype(np.float32)
+    bound = Bound("range", 1e-3)
+    rec, streams = encode_grid(field.ravel(), bound, "ans", 3, field.shape, ("dct",))
+    assert rec.get("dct_f32") is True
+    plain = decode_grid(rec, streams.__getitem__, field.size, field.dtype)
+    _assert_bound(field.ravel(), plain, bound)
+    as_float64 = decode_grid({k: v for k, v in rec.items() if k != "dct_f32"}, streams.__getitem__, field.size,
+                             field.dtype)
+    assert np.count_nonzero(as_float64 != plain) > 100
+    _assert_bound(field.ravel(), as_float64, bound)
+    exact = transform._transform
+    push = np.where(plain >= field.ravel(), 1.0, -1.0).reshape(field.shape)
+    push *= (0.9 * transform._MARGIN32 + float(np.finfo(np.float32).eps)) * float(np.abs(field).max())
+
+    def pushed(x, inverse, overwrite=False):
+        assert not inverse or x.dtype == np.float32
+        return (exact(x, inverse, overwrite) + push).astype(np.float32) if inverse else exact(x, inverse, overwrite)
+
+    monkeypatch.setattr(transform, "_transform", pushed)
+    out = decode_grid(rec, streams.__getitem__, field.size, field.dtype)
+    assert np.count_nonzero(out != plain) > 100
+    _assert_bound(field.ravel(), out, bound)
+
+
+@pytest.mark.parametrize("x, bound, f32", [(np.float32, Bound("range", 1e-3), True),
+                                           (np.float64, Bound("range", 1e-3), False),
+                                           (np.float32, Bound("range", 1e-5), False)])
+def test_the_float32_inverse_only_where_float32_rounding_is_far_below_the_bound(x, bound, f32):
+    field = (np.random.default_rng(2).normal(size=(4, 20, 24)) + 3).astype(x)
+    rec, streams = encode_grid(field.ravel(), bound, "ans", 3, field.shape, ("dct",))
+    assert rec.get("dct_f32", False) is f32
+    _assert_bound(field.ravel(), decode_grid(rec, streams.__getitem__, field.size, field.dtype), bound)
+
+
 def _reader(streams: dict[str, bytes]):
     """Like a container: a missing section is a FormatError."""
     def read(name: str) -> bytes:
@@ -97,7 +136,7 @@ def test_dct_record_and_streams_checked(monkeypatch):
     np.testing.assert_allclose(decode_grid(rec, streams, field.size, field.dtype), field.ravel(),
                                atol=1e-3 * float(field.max() - field.min()))
     for bad in ({"dct_step": -1.0}, {"dct_step": "1"}, {"dct_half": float("nan")}, {"dct_half": None},
-                {"dct": [4, 9, 12]}, {"dct_zeros": True}):
+                {"dct": [4, 9, 12]}, {"dct_zeros": True}, {"dct_f32": 1}, {"dct_f32": "yes"}):
         with pytest.raises(FormatError):
             decode_grid({**rec, **bad}, streams, field.size, field.dtype)
     n_env = transform._envelope_ids(field.shape)[1]
@@ -169,6 +208,7 @@ def test_compiled_transform_coder_matches_numpy(monkeypatch, shape, dtype):
     assert coded[False] == coded[True]
     rec, streams = coded[True]
     assert "dct" in rec and rec["dct_zeros"] is True
+    assert rec.get("dct_f32", False) is (dtype == np.float32)  # both inverse transforms are compared
     ids, _ = transform._envelope_ids(shape)
     assert np.array_equal(transform._envelope_sizes(shape), np.bincount(ids))
     got = {}
@@ -236,7 +276,7 @@ def decoder(request, monkeypatch) -> bool:
 
 
 def _dense_corrections(rec: dict, streams: dict, n: int) -> np.ndarray:
-    return transform._read_corrections(rec, streams.__getitem__, n).astype(np.int64)
+    return dct_corrections.read_corrections(rec, streams.__getitem__, n).astype(np.int64)
 
 
 def _both_forms(rec: dict, streams: dict, n: int) -> tuple[tuple[dict, dict], tuple[dict, dict]]:

@@ -10,7 +10,8 @@ Clyne, IPDPS 2023) with a DCT in place of its wavelet.
 The inverse transform (scipy's FFT; matrix products up to format 1.10) may sum in another order on another
 machine. The bound is therefore checked with a margin of ``_MARGIN`` times the block's largest magnitude plus two
 units in the last place of the output dtype, far above any float64 rounding difference of the transform; a value
-that misses the tighter check is stored exactly by the caller.
+that misses the tighter check is stored exactly by the caller. From format 1.14 a float32 block whose bound lies
+far above float32's rounding is rebuilt by a float32 inverse (``dct_f32``), twice as fast, with ``_MARGIN32``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,14 @@ from baler_core.coding.predictors.base import (
     Predictor,
     Streams,
     block_shape,
-    estimated_size,
     exception_streams,
+)
+from baler_core.coding.predictors.dct_corrections import (
+    MAX_COEF,
+    correction_streams,
+    corrections,
+    narrow,
+    read_corrections,
 )
 from baler_core.errors import FormatError
 
@@ -42,9 +49,11 @@ ENV_BLOCKS = 16  # envelope blocks along each axis
 # by that much of a step: 0.1 gains 1 % on turbulence at 2.2, and loses on the square flow's short blocks
 STEP_FACTORS = ((2.2, 0.1), (2.9, 0.0))
 _MARGIN = 1e-9  # of the block's largest magnitude: covers float64 rounding differences of the transform
+# A float32 inverse transform (1.14, ``dct_f32``) errs by up to about 3 float32 epsilons of the largest magnitude
+# (measured on turbulence blocks of 16-160 frames); two machines' results differ by at most twice that
+_MARGIN32 = 16 * float(np.finfo(np.float32).eps)
 FORWARD32_FROM = 1e-4  # bound / largest magnitude from which float32 blocks transform forward in float32
 _ENV_MAX = 100
-_MAX_COEF = 2**40
 
 
 def _transform(x: np.ndarray, inverse: bool, overwrite: bool = False) -> np.ndarray:
@@ -84,15 +93,24 @@ def _level_of(ms: np.ndarray) -> np.ndarray:
     return np.clip(lv, 0, _ENV_MAX).astype(np.int64)
 
 
-def margin(x: np.ndarray, tol: float) -> float:
-    """Slack kept below the bound so that another machine's float64 transform rebuilds values within it (scaled
-    by the largest value a rebuilt value can have, ``max|x| + tol``)."""
+def margin(x: np.ndarray, tol: float, f32: bool = False) -> float:
+    """Slack kept below the bound so that another machine's transform (float64, or float32 where ``f32``)
+    rebuilds values within it (scaled by the largest value a rebuilt value can have, ``max|x| + tol``)."""
     scale = (float(np.max(np.abs(x))) if x.size else 0.0) + tol
-    return (_MARGIN + 2 * float(np.finfo(x.dtype).eps)) * scale
+    return ((_MARGIN32 if f32 else _MARGIN) + 2 * float(np.finfo(x.dtype).eps)) * scale
 
 
-def _inverse(q: np.ndarray, shape: tuple[int, ...], step: float) -> np.ndarray:
-    return _transform((q * step).reshape(shape), inverse=True, overwrite=True).ravel()
+def inverse32(x: np.ndarray, tol: float) -> bool:
+    """Whether a block's inverse transform runs in float32 (1.14): float32 values whose bound lies far above
+    float32's rounding (``FORWARD32_FROM`` of the largest magnitude). Twice as fast as float64's, on both sides."""
+    return x.dtype == np.float32 and x.size > 0 and tol >= FORWARD32_FROM * float(np.max(np.abs(x)))
+
+
+def _inverse(q: np.ndarray, shape: tuple[int, ...], step: float, f32: bool = False) -> np.ndarray:
+    """The inverse transform of indices ``q`` times ``step`` (products in float64, rounded to float32 where
+    ``f32``)."""
+    coef = (q * step).reshape(shape)
+    return _transform(coef.astype(np.float32) if f32 else coef, inverse=True, overwrite=True).ravel()
 
 
 def _rebuild(rec: np.ndarray, k: np.ndarray, half: float, zero: np.ndarray | None, dtype: np.dtype,
@@ -102,9 +120,10 @@ def _rebuild(rec: np.ndarray, k: np.ndarray, half: float, zero: np.ndarray | Non
     if kernels is not None:  # k is within the format's limit here
         out = np.empty(rec.size, dtype=dtype)
         has_zero = zero is not None
-        kernels.rebuild(rec, k, 2 * half, zero if has_zero else np.zeros(0, np.int8), has_zero, _MAX_COEF, out)
+        kernels.rebuild(rec, k, 2 * half, zero if has_zero else np.zeros(0, np.int8), has_zero, MAX_COEF, out)
         return out
     with np.errstate(over="ignore", invalid="ignore"):
+        rec = rec.astype(np.float64, copy=False)  # a float32 inverse is summed in float64, as the kernel does
         rec += k * (2 * half)
         out = rec.astype(dtype)
     if zero is not None:
@@ -146,10 +165,11 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
     the dtype's rounding of the values)."""
     if not shape or max(shape) > MAX_AXIS or x.size < 2:
         return None
-    slack = margin(x, tol)
-    half = tol - 2 * slack
+    f32 = inverse32(x, tol)
+    half = tol - 2 * margin(x, tol, f32)
     if not (np.isfinite(half) and half > 0.5 * tol):
         return None
+    base = tol - 2 * margin(x, tol)  # the step as in float64 blocks: the float32 margin narrows the corrections only
     coef = _forward(x, shape, tol)
     if coef is None:  # sums of values near the dtype's maximum overflow
         return None
@@ -163,18 +183,20 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
     out = []
     for index in range(len(STEP_FACTORS)) if factors is None else factors:
         factor, dead = STEP_FACTORS[index]
-        step = factor * half
+        step = factor * base
         qi = _indices(coef, step, dead, kernels)
         if qi is None:
             continue
-        rec = _inverse(qi, shape, step)
-        k = _corrections(flat, rec, half, zeros if zero is not None else None, kernels)
+        rec = _inverse(qi, shape, step, f32)
+        k = corrections(flat, rec, half, zeros if zero is not None else None, kernels)
         if k is None:
             continue
         lv, groups = _grouped(qi, shape, kernels)
         del qi
         drec = {"dct": list(shape), "dct_step": step, "dct_half": half, "dct_zeros": zero is not None}
-        streams: Streams = {"env": Pending(lv, entropy, level), **_correction_streams(k, drec, entropy, level)}
+        if f32:
+            drec["dct_f32"] = True
+        streams: Streams = {"env": Pending(lv, entropy, level), **correction_streams(k, drec, entropy, level)}
         if zero is not None:
             streams["z"] = Pending(zero, entropy, level)
         for v, part in groups:
@@ -185,86 +207,26 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
     return out or None
 
 
-def _correction_streams(k: np.ndarray, drec: dict, entropy: str, level: int) -> Streams:
-    """The corrections as one stream with a value for every value (``k``), or where estimated smaller (1.13) as
-    the run of zeros before each nonzero one (``kgap``) and the nonzero ones (``kval``), their count in the
-    record (``dct_k``). On turbulence at range 1e-3 1-2 % of the values need a correction: the sparse form stores
-    about 8 % fewer bytes for them, and its decoder reads some 60k symbols a block instead of millions."""
-    dense = Pending(k, entropy, level)
-    nz = np.flatnonzero(k)
-    if nz.size * 4 > k.size:  # a quarter or more of the values: a stream of gaps cannot win
-        return {"k": dense}
-    sparse = {"kgap": Pending(_narrow(np.diff(nz, prepend=-1) - 1), entropy, level),
-              "kval": Pending(k[nz], entropy, level)}
-    if estimated_size(sparse) >= dense.size():
-        return {"k": dense}
-    drec["dct_k"] = int(nz.size)
-    return sparse
-
-
-def _read_corrections(rec: dict, read: Callable[[str], bytes], n: int) -> np.ndarray:
-    """The corrections of a block of ``n`` values, stored either way (``_correction_streams``)."""
-    nk = rec.get("dct_k")
-    if nk is None:
-        return decode_ints(read("k"), n, narrow=True)
-    if not isinstance(nk, int) or isinstance(nk, bool) or not 0 <= nk <= n:
-        raise FormatError(f"transform block record malformed (dct_k {nk!r} for {n} values)")
-    if not nk:
-        return np.zeros(n, dtype=np.int32)
-    gaps = decode_ints(read("kgap"), nk)
-    if gaps.min() < 0 or gaps.max() >= n:
-        raise FormatError("transform correction positions out of range")
-    pos = np.cumsum(gaps + 1) - 1  # at most n * n: no overflow for any block a reader accepts
-    if pos[-1] >= n:
-        raise FormatError("transform correction positions out of range")
-    vals = decode_ints(read("kval"), nk)
-    wide = vals.size and (int(vals.min()) < -(2**31) or int(vals.max()) >= 2**31)
-    k = np.zeros(n, dtype=np.int64 if wide else np.int32)
-    k[pos] = vals
-    return k
-
-
 def _indices(coef: np.ndarray, step: float, dead: float, kernels: ModuleType | None) -> np.ndarray | None:
     """The coefficients' grid indices (int64), rounded with a dead zone of ``dead`` steps towards zero, in
     ``coef``'s dtype; None where one exceeds the format's limit."""
     t = coef.dtype.type
     if kernels is not None:
-        qi, ok = kernels.quantize(coef, t(step), t(0.5 - dead), _MAX_COEF)
+        qi, ok = kernels.quantize(coef, t(step), t(0.5 - dead), MAX_COEF)
         return qi if ok else None
     q = np.abs(coef)
     q /= step
     q += 0.5 - dead
     np.floor(q, out=q)
-    if not q.max() <= _MAX_COEF:
+    if not q.max() <= MAX_COEF:
         return None
     np.copysign(q, coef, out=q)
     return q.astype(np.int64)
 
 
-def _corrections(flat: np.ndarray, rec: np.ndarray, half: float, zeros: np.ndarray | None,
-                 kernels: ModuleType | None) -> np.ndarray | None:
-    """``rint((x - rec) / 2 half)``: 0 wherever ``|x - rec| <= half`` (the quotient is then at most 0.5, which
-    rounds to 0), and at exact zeros (``zeros``, None where there are none); None beyond the format's limit."""
-    if kernels is not None:
-        for dtype in (np.int32, np.int64):
-            k = np.empty(flat.size, dtype=dtype)
-            status = kernels.corrections(flat, rec, 2 * half, _MAX_COEF, np.iinfo(dtype).max, k)
-            if status != 2:
-                return k if status == 0 else None
-    e = np.subtract(flat, rec)  # float64, as x64 - rec
-    e /= 2 * half
-    np.rint(e, out=e)
-    if not np.abs(e).max() <= _MAX_COEF:
-        return None
-    k = _narrow(e.astype(np.int64))
-    if zeros is not None:
-        k[zeros] = 0
-    return k
-
-
 def _grouped(qi: np.ndarray, shape: tuple[int, ...], kernels: ModuleType | None) -> tuple[np.ndarray, list]:
     """The envelope levels and the indices grouped by level: ``[(level, its indices in position order)]``."""
-    q = _narrow(qi)
+    q = narrow(qi)
     if kernels is not None:
         sizes = _envelope_sizes(shape)
         shp = np.array(shape, dtype=np.int64)
@@ -278,11 +240,6 @@ def _grouped(qi: np.ndarray, shape: tuple[int, ...], kernels: ModuleType | None)
     lv = _levels(qi, ids, count)
     order, levels, counts = _group_order(lv, ids)
     return lv, list(zip(levels, np.split(q[order], np.cumsum(counts)[:-1])))
-
-
-def _narrow(v: np.ndarray) -> np.ndarray:
-    """int32 where every value fits (half the memory of a pending stream), else the array itself."""
-    return v.astype(np.int32) if v.size and -(2**31) < int(v.min()) and int(v.max()) < 2**31 else v
 
 
 def _envelope_cut(shape: tuple[int, ...]) -> np.ndarray:
@@ -321,32 +278,35 @@ def _coefficients(read: Callable[[str], bytes], shape: tuple[int, ...]) -> np.nd
     order, levels, counts = _group_order(lv, ids)
     q = np.empty(ids.size, dtype=np.int64)
     q[order] = np.concatenate([decode_ints(read(f"c{int(v)}"), int(c)) for v, c in zip(levels, counts)])
-    if q.size and (q.min() < -_MAX_COEF or q.max() > _MAX_COEF):  # not np.abs: it wraps at int64's minimum
+    if q.size and (q.min() < -MAX_COEF or q.max() > MAX_COEF):  # not np.abs: it wraps at int64's minimum
         raise FormatError("transform coefficient out of range")
     return q
 
 
 def _decode_compiled(kernels: ModuleType, drec: dict, read: Callable[[str], bytes], shape: tuple[int, ...],
-                     step: float, half: float, dtype: np.dtype) -> np.ndarray:
+                     step: float, half: float, dtype: np.dtype, f32: bool) -> np.ndarray:
     """``decode_dct`` by the compiled passes (``transform_kernels``): the same values, fewer passes over memory."""
     lv, values, starts = _level_streams(read, shape)
     coef, ok = kernels.ungroup_scaled(lv, np.array(shape, dtype=np.int64), _envelope_cut(shape), values, starts,
-                                      step, _MAX_COEF)
+                                      step, MAX_COEF)
     if not ok:
         raise FormatError("transform coefficient out of range")
+    if f32:
+        coef = coef.astype(np.float32)
     rec = _transform(coef.reshape(shape), inverse=True, overwrite=True).ravel()
     n = rec.size
-    k = _read_corrections(drec, read, n)
+    k = read_corrections(drec, read, n)
     zero = decode_ints(read("z"), n, narrow=True) if drec.get("dct_zeros") is True else np.zeros(0, dtype=np.int8)
     out = np.empty(n, dtype=dtype)
-    if not kernels.rebuild(rec, k, 2 * half, zero, zero.size > 0, _MAX_COEF, out):
+    if not kernels.rebuild(rec, k, 2 * half, zero, zero.size > 0, MAX_COEF, out):
         raise FormatError("transform correction out of range")
     return out
 
 
-def misses(x: np.ndarray, out: np.ndarray, tol: float) -> np.ndarray:
-    """Positions of the values outside ``tol`` less the margin, or of zeros whose sign differs."""
-    limit = tol - margin(x, tol)
+def misses(x: np.ndarray, out: np.ndarray, tol: float, f32: bool = False) -> np.ndarray:
+    """Positions of the values outside ``tol`` less the margin (a float32 inverse's where ``f32``), or of zeros
+    whose sign differs."""
+    limit = tol - margin(x, tol, f32)
     kernels = jit.module("transform_kernels") if jit.active() else None
     if kernels is not None:
         return kernels.misses(x.ravel(), out.ravel(), limit)
@@ -365,17 +325,20 @@ def decode_dct(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...], 
         raise FormatError("transform block record malformed (dct_step, dct_half)")
     if max(shape) > MAX_AXIS:
         raise FormatError(f"transform block shape {shape} has an axis longer than {MAX_AXIS}")
+    f32 = rec.get("dct_f32", False)
+    if f32 is not True and f32 is not False:
+        raise FormatError(f"transform block record malformed (dct_f32 {f32!r})")
     kernels = jit.module("transform_kernels") if jit.active() else None
     if kernels is not None:
-        return _decode_compiled(kernels, rec, read, shape, step, half, np.dtype(dtype))
+        return _decode_compiled(kernels, rec, read, shape, step, half, np.dtype(dtype), f32)
     n = math.prod(shape)
     q = _coefficients(read, shape)
-    k = _read_corrections(rec, read, n)
-    if k.size and (k.min() < -_MAX_COEF or k.max() > _MAX_COEF):
+    k = read_corrections(rec, read, n)
+    if k.size and (k.min() < -MAX_COEF or k.max() > MAX_COEF):
         raise FormatError("transform correction out of range")
     zero = decode_ints(read("z"), n) if rec.get("dct_zeros") is True else None
     with np.errstate(over="ignore", invalid="ignore"):
-        return _rebuild(_inverse(q, shape, step), k, half, zero, np.dtype(dtype))
+        return _rebuild(_inverse(q, shape, step, f32), k, half, zero, np.dtype(dtype))
 
 
 def _encode(b: GridBlock, variants: tuple | None = None) -> list[Candidate]:
@@ -383,7 +346,7 @@ def _encode(b: GridBlock, variants: tuple | None = None) -> list[Candidate]:
     got = encode_dct(b.x, b.shape, b.tol, b.entropy, b.level, factors) if b.tol > 0 else None
     cands = []
     for drec, dstreams, out, index in got or []:
-        idx = misses(b.x, out, b.tol)
+        idx = misses(b.x, out, b.tol, drec.get("dct_f32", False))
         cands.append(({**drec, "n_exceptions": int(idx.size)}, {**exception_streams(b.x, idx, b.level), **dstreams},
                       index))
     return cands
