@@ -10,9 +10,9 @@ Decoder:
 - ``rebuild``: the inverse transform plus the corrections, cast to the output dtype, exact zeros put back, in one
   pass instead of four (numpy: ``rec + k * 2 half``, ``astype``, two masked writes).
 
-Encoder: ``quantize`` (the coefficients' indices), ``corrections`` (the values the inverse leaves outside the
-bound), ``envelope_energy`` (each envelope block's sum of squares, numpy's ``bincount`` order) and ``group``
-(the indices by envelope level, numpy's stable sort).
+Encoder: ``quantize`` (the coefficients' indices; ``quantize_blocks`` with a dead zone per envelope block),
+``corrections`` (the values the inverse leaves outside the bound), ``envelope_energy`` (each envelope block's sum
+of squares, numpy's ``bincount`` order) and ``group`` (the indices by envelope level, numpy's stable sort).
 """
 
 from __future__ import annotations
@@ -154,6 +154,31 @@ def quantize(coef: np.ndarray, step: float, offset: float, limit: int) -> tuple[
         if not a <= limit:
             ok = False
         out[i] = np.int64(-a) if c < 0 else np.int64(a)
+    return out, ok
+
+
+@njit(cache=True, nogil=True)
+def quantize_blocks(coef: np.ndarray, step: float, offsets: np.ndarray, shape: np.ndarray, sizes: np.ndarray,
+                    limit: int) -> tuple[np.ndarray, bool]:
+    """``quantize`` with the offset of each coefficient's envelope block (``offsets``, in ``coef``'s dtype; numpy:
+    ``floor(|c| / step + offsets[ids])``)."""
+    nbs, bstride = _block_strides(shape, sizes)
+    inner_n, inner_size, nbl = shape[-1], sizes[-1], nbs[-1]
+    out = np.empty(coef.size, dtype=np.int64)
+    ok = True
+    i = 0
+    for o in range(coef.size // inner_n if inner_n else 0):
+        base = _row_block(o, shape, sizes, bstride)
+        for b in range(nbl):
+            offset = offsets[base + b]
+            m = min(inner_size, inner_n - b * inner_size)
+            for j in range(m):
+                c = coef[i + j]
+                a = np.floor(abs(c) / step + offset)
+                if not a <= limit:
+                    ok = False
+                out[i + j] = np.int64(-a) if c < 0 else np.int64(a)
+            i += m
     return out, ok
 
 
