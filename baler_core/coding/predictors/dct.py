@@ -47,13 +47,12 @@ ENV_BLOCKS = 16  # envelope blocks along each axis
 # Dead zones by envelope level, (level, dead zone) points interpolated linearly: the sparse groups of high
 # frequencies round harder towards zero (a coefficient there costs many bits, its error is spread over every
 # value and the corrections catch the few values it pushes out), the dense ones nearly to nearest. Against one
-# dead zone of 0.1: turbulence -1.8 % (the throughput field), -0.9 % (campaign files not tuned on), wake -0.1 %
+# dead zone of 0.1 at step 2.2 and none at 2.9: turbulence -1.8 % (the throughput field), -0.9 % (campaign files
+# not tuned on), 3-D turbulence -1.3 %; wakes -1.4 % (tuned on) and -0.4 % (other windows, and the square flow)
 DEAD_BY_LEVEL = ((4, 0.3), (9, 0.05), (12, 0.0))
 # (coefficient step / correction half-width, dead zone) tried, the smaller file kept. Best measured: step 2.3 on
-# decaying turbulence, 2.6-3.0 on the laminar flow past a square. The dead zone rounds coefficients towards zero
-# by that much of a step: 0.1 (then by level, above) gains on turbulence at 2.2, and loses on the square flow's
-# short blocks
-STEP_FACTORS: tuple[tuple[float, float | tuple], ...] = ((2.2, DEAD_BY_LEVEL), (2.9, 0.0))
+# decaying turbulence, 2.6-3.0 on the laminar flow past a square
+STEP_FACTORS: tuple[tuple[float, float | tuple], ...] = ((2.2, DEAD_BY_LEVEL), (2.9, DEAD_BY_LEVEL))
 FIRST_DEAD = 0.1  # the dead zone of the first pass, whose envelope levels choose each block's dead zone
 _MARGIN = 1e-9  # of the block's largest magnitude: covers float64 rounding differences of the transform
 # A float32 inverse transform (1.14, ``dct_f32``) errs by up to about 3 float32 epsilons of the largest magnitude
@@ -221,15 +220,19 @@ def _indices(coef: np.ndarray, step: float, dead: float | tuple, kernels: Module
     ``coef``'s dtype; None where one exceeds the format's limit."""
     t = coef.dtype.type
     if isinstance(dead, tuple):
+        xs, ys = zip(*dead)
+        if kernels is not None:
+            shp, cut = np.array(shape, dtype=np.int64), _envelope_cut(shape)
+            energy, ok = kernels.quantized_energy(coef, t(step), t(0.5 - FIRST_DEAD), shp, cut, MAX_COEF)
+            if not ok:
+                return None
+            offset = (0.5 - np.interp(_level_of(energy / _envelope_sizes(shape)), xs, ys)).astype(t)
+            qi, ok = kernels.quantize_blocks(coef, t(step), offset, shp, cut, MAX_COEF)
+            return qi if ok else None
         first = _indices(coef, step, FIRST_DEAD, kernels, shape)
         if first is None:
             return None
-        xs, ys = zip(*dead)
-        offset = (0.5 - np.interp(_block_levels(narrow(first), shape, kernels), xs, ys)).astype(t)
-        if kernels is not None:
-            qi, ok = kernels.quantize_blocks(coef, t(step), offset, np.array(shape, dtype=np.int64),
-                                             _envelope_cut(shape), MAX_COEF)
-            return qi if ok else None
+        offset = (0.5 - np.interp(_block_levels(first, shape, None), xs, ys)).astype(t)
         q = np.abs(coef)
         q /= step
         q += offset[_envelope_ids(shape)[0]]
