@@ -10,8 +10,8 @@ Decoder:
 - ``rebuild``: the inverse transform plus the corrections, cast to the output dtype, exact zeros put back, in one
   pass instead of four (numpy: ``rec + k * 2 half``, ``astype``, two masked writes).
 
-Encoder: ``quantize`` (the coefficients' indices; ``quantize_blocks`` with a dead zone per envelope block, chosen
-from ``quantized_energy``), ``corrections`` (the values the inverse leaves outside the bound),
+Encoder: ``quantize`` (the coefficients' indices; ``quantize_blocks`` with a dead zone per envelope block),
+``corrections`` (the values the inverse leaves outside the bound),
 ``envelope_energy`` (each envelope block's sum of squares, numpy's ``bincount`` order) and ``group`` (the
 indices by envelope level, numpy's stable sort).
 """
@@ -156,35 +156,6 @@ def quantize(coef: np.ndarray, step: float, offset: float, limit: int) -> tuple[
             ok = False
         out[i] = np.int64(-a) if c < 0 else np.int64(a)
     return out, ok
-
-
-@njit(cache=True, nogil=True)
-def quantized_energy(coef: np.ndarray, step: float, offset: float, shape: np.ndarray, sizes: np.ndarray,
-                     limit: int) -> tuple[np.ndarray, bool]:
-    """``envelope_energy`` of ``quantize(coef, step, offset, limit)`` without storing the indices (their
-    magnitudes, squared as float64, summed in position order); False where a magnitude exceeds ``limit``."""
-    nbs, bstride = _block_strides(shape, sizes)
-    inner_n, inner_size, nbl = shape[-1], sizes[-1], nbs[-1]
-    total = 1
-    for a in range(shape.size):
-        total *= nbs[a]
-    acc = np.zeros(total, dtype=np.float64)
-    ok = True
-    i = 0
-    for o in range(coef.size // inner_n if inner_n else 0):
-        base = _row_block(o, shape, sizes, bstride)
-        for b in range(nbl):
-            m = min(inner_size, inner_n - b * inner_size)
-            e = acc[base + b]
-            for j in range(m):
-                a = np.floor(abs(coef[i + j]) / step + offset)
-                if not a <= limit:
-                    ok = False
-                v = np.float64(np.int64(a))
-                e += v * v
-            acc[base + b] = e
-            i += m
-    return acc, ok
 
 
 @njit(cache=True, nogil=True)

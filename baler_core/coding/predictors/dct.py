@@ -223,9 +223,11 @@ def _indices(coef: np.ndarray, step: float, dead: float | tuple, kernels: Module
         xs, ys = zip(*dead)
         if kernels is not None:
             shp, cut = np.array(shape, dtype=np.int64), _envelope_cut(shape)
-            energy, ok = kernels.quantized_energy(coef, t(step), t(0.5 - FIRST_DEAD), shp, cut, MAX_COEF)
+            first, ok = kernels.quantize(coef, t(step), t(0.5 - FIRST_DEAD), MAX_COEF)
             if not ok:
                 return None
+            energy = kernels.envelope_energy(first, shp, cut)
+            del first
             offset = (0.5 - np.interp(_level_of(energy / _envelope_sizes(shape)), xs, ys)).astype(t)
             qi, ok = kernels.quantize_blocks(coef, t(step), offset, shp, cut, MAX_COEF)
             return qi if ok else None
