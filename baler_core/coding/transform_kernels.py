@@ -11,9 +11,8 @@ Decoder:
   pass instead of four (numpy: ``rec + k * 2 half``, ``astype``, two masked writes).
 
 Encoder: ``quantize`` (the coefficients' indices; ``quantize_blocks`` with a dead zone per envelope block),
-``corrections`` (the values the inverse leaves outside the bound),
-``envelope_energy`` (each envelope block's sum of squares, numpy's ``bincount`` order) and ``group`` (the
-indices by envelope level, numpy's stable sort).
+``corrections`` (the values the inverse leaves outside the bound), ``envelope_energy`` (each envelope block's sum
+of squares, numpy's ``bincount`` order) and ``group`` (the indices by envelope level, numpy's stable sort).
 """
 
 from __future__ import annotations

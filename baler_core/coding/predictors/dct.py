@@ -219,36 +219,30 @@ def _indices(coef: np.ndarray, step: float, dead: float | tuple, kernels: Module
     ``(level, dead zone)`` points, of each envelope block's level after a first pass at ``FIRST_DEAD``), in
     ``coef``'s dtype; None where one exceeds the format's limit."""
     t = coef.dtype.type
-    if isinstance(dead, tuple):
-        xs, ys = zip(*dead)
+    if not isinstance(dead, tuple):
         if kernels is not None:
-            shp, cut = np.array(shape, dtype=np.int64), _envelope_cut(shape)
-            first, ok = kernels.quantize(coef, t(step), t(0.5 - FIRST_DEAD), MAX_COEF)
-            if not ok:
-                return None
-            energy = kernels.envelope_energy(first, shp, cut)
-            del first
-            offset = (0.5 - np.interp(_level_of(energy / _envelope_sizes(shape)), xs, ys)).astype(t)
-            qi, ok = kernels.quantize_blocks(coef, t(step), offset, shp, cut, MAX_COEF)
+            qi, ok = kernels.quantize(coef, t(step), t(0.5 - dead), MAX_COEF)
             return qi if ok else None
-        first = _indices(coef, step, FIRST_DEAD, kernels, shape)
-        if first is None:
-            return None
-        offset = (0.5 - np.interp(_block_levels(first, shape, None), xs, ys)).astype(t)
-        q = np.abs(coef)
-        q /= step
-        q += offset[_envelope_ids(shape)[0]]
-        np.floor(q, out=q)
-        if not q.max() <= MAX_COEF:
-            return None
-        np.copysign(q, coef, out=q)
-        return q.astype(np.int64)
+        return _rounded(coef, step, 0.5 - dead)
+    first = _indices(coef, step, FIRST_DEAD, kernels, shape)
+    if first is None:
+        return None
+    xs, ys = zip(*dead)
+    offset = (0.5 - np.interp(_block_levels(first, shape, kernels), xs, ys)).astype(t)
+    del first
     if kernels is not None:
-        qi, ok = kernels.quantize(coef, t(step), t(0.5 - dead), MAX_COEF)
+        qi, ok = kernels.quantize_blocks(coef, t(step), offset, np.array(shape, dtype=np.int64), _envelope_cut(shape),
+                                         MAX_COEF)
         return qi if ok else None
+    return _rounded(coef, step, offset[_envelope_ids(shape)[0]])
+
+
+def _rounded(coef: np.ndarray, step: float, offset: float | np.ndarray) -> np.ndarray | None:
+    """numpy's ``copysign(floor(|c| / step + offset), c)`` in ``coef``'s dtype (``offset`` one number, or one per
+    coefficient in that dtype), as int64; None where a magnitude exceeds the format's limit."""
     q = np.abs(coef)
     q /= step
-    q += 0.5 - dead
+    q += offset
     np.floor(q, out=q)
     if not q.max() <= MAX_COEF:
         return None
