@@ -11,7 +11,7 @@ from baler_core.coding.entropy import decode_ints, encode_ints
 from baler_core.coding.error_bounds import Bound, BoundSpec
 from baler_core.coding.grid import decode_grid, encode_grid
 from baler_core.coding.predictors import dct as transform
-from baler_core.coding.predictors import dct_corrections
+from baler_core.coding.predictors import dct_contexts, dct_corrections
 from baler_core.errors import FormatError
 from baler_core.format.container import ContainerReader
 
@@ -228,11 +228,12 @@ def test_compiled_transform_decoder_refuses_out_of_range_values(monkeypatch):
     if jit.module("transform_kernels") is None:
         pytest.skip("numba is not installed")
     field = (np.cumsum(np.random.default_rng(3).normal(size=(4, 20, 20)), axis=-1) + 50).astype(np.float32)
+    monkeypatch.setattr(dct_contexts, "CAPS", ((0, 0, 0),))  # streams cc<level>, counted by the envelope
     rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
     sizes = transform._envelope_sizes(field.shape)
     per_level = np.bincount(decode_ints(streams["env"], sizes.size), weights=sizes).astype(int)
     level = int(np.flatnonzero(per_level)[0])
-    for name, n in (("k", field.size), (f"c{level}", per_level[level])):
+    for name, n in (("k", field.size), (f"cc{level}", per_level[level])):
         bad = dict(streams)
         bad[name] = encode_ints(np.full(n, 2**41, dtype=np.int64), "ans", 3)
         for active in (False, True):

@@ -3,16 +3,18 @@ values of numpy's way (``tests/test_transform.py`` checks each against numpy). A
 is computed from its position (no id array), and runs of one block along the last axis go together.
 
 Decoder:
-- ``ungroup_scaled``: transform coefficients put back in place from their per-level streams: coefficient ``i``
-  takes the next value of the stream of its envelope block's level, is range-checked and multiplied by the step.
-  numpy needs an id per coefficient, a stable sort of every coefficient by level and a scattered write for the
-  same (17 % of a turbulence field's decoding), then a check and a product.
+- ``ungroup_contexts`` (1.15): the coefficients put back in place from their streams by interpolated level and
+  context, one by one in the streams' order (numpy: one hyperplane of equal coordinate sums at a time).
+- ``ungroup_scaled`` (up to 1.14): transform coefficients put back in place from their per-level streams:
+  coefficient ``i`` takes the next value of the stream of its envelope block's level, is range-checked and
+  multiplied by the step. numpy needs an id per coefficient, a stable sort of every coefficient by level and a
+  scattered write for the same (17 % of a turbulence field's decoding), then a check and a product.
 - ``rebuild``: the inverse transform plus the corrections, cast to the output dtype, exact zeros put back, in one
   pass instead of four (numpy: ``rec + k * 2 half``, ``astype``, two masked writes).
 
 Encoder: ``quantize`` (the coefficients' indices; ``quantize_blocks`` with a dead zone per envelope block),
-``corrections`` (the values the inverse leaves outside the bound), ``envelope_energy`` (each envelope block's sum
-of squares, numpy's ``bincount`` order) and ``group`` (the indices by envelope level, numpy's stable sort).
+``corrections`` (the values the inverse leaves outside the bound) and ``envelope_energy`` (each envelope block's
+sum of squares, numpy's ``bincount`` order).
 """
 
 from __future__ import annotations
@@ -121,28 +123,6 @@ def envelope_energy(q: np.ndarray, shape: np.ndarray, sizes: np.ndarray) -> np.n
 
 
 @njit(cache=True, nogil=True)
-def group(levels: np.ndarray, shape: np.ndarray, sizes: np.ndarray, q: np.ndarray, starts: np.ndarray) -> np.ndarray:
-    """``q`` grouped by its envelope blocks' ``levels``, each group in position order, group ``g`` beginning at
-    ``starts[g]`` (numpy: ``q[argsort(levels[ids], kind="stable")]``)."""
-    nbs, bstride = _block_strides(shape, sizes)
-    inner_n, inner_size, nbl = shape[-1], sizes[-1], nbs[-1]
-    pos = starts.copy()
-    out = np.empty_like(q)
-    i = 0
-    for o in range(q.size // inner_n if inner_n else 0):
-        base = _row_block(o, shape, sizes, bstride)
-        for b in range(nbl):
-            g = levels[base + b]
-            p = pos[g]
-            m = min(inner_size, inner_n - b * inner_size)
-            for j in range(m):
-                out[p + j] = q[i + j]
-            pos[g] = p + m
-            i += m
-    return out
-
-
-@njit(cache=True, nogil=True)
 def quantize(coef: np.ndarray, step: float, offset: float, limit: int) -> tuple[np.ndarray, bool]:
     """``copysign(floor(|c| / step + offset), c)`` as int64, in ``coef``'s dtype (pass ``step`` and ``offset``
     in it); False where a magnitude exceeds ``limit``."""
@@ -217,3 +197,42 @@ def misses(x: np.ndarray, out: np.ndarray, limit: float) -> np.ndarray:
                     idx[count] = i
                 count += 1
     return idx
+
+
+@njit(cache=True, nogil=True)
+def ungroup_contexts(i1: np.ndarray, shape: np.ndarray, first: int, pc: int, sc: int, values: np.ndarray,
+                     starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``predictors.dct_contexts``' coefficients put back in place (int64, C order) one by one in the streams'
+    order (by coordinate sum, then C order) from a block of ``shape`` (4 axes, its own from ``first`` on, the
+    leading ones of length 1): each takes the next value of the group of its interpolated level ``i1`` and
+    context; False where a group's run (``starts`` to ``ends``) ends first."""
+    n0, n1, n2, n3 = shape[0], shape[1], shape[2], shape[3]
+    st = np.array([n1 * n2 * n3, n2 * n3, n3, 1], dtype=np.int64)
+    nctx = (pc + 1) * (sc + 1)
+    q = np.zeros(n0 * n1 * n2 * n3, dtype=np.int64)
+    pos = starts.copy()
+    c = np.zeros(4, dtype=np.int64)
+    for d in range(n0 + n1 + n2 + n3 - 3):
+        for c0 in range(max(0, d - (n1 + n2 + n3 - 3)), min(n0 - 1, d) + 1):
+            for c1 in range(max(0, d - c0 - (n2 + n3 - 2)), min(n1 - 1, d - c0) + 1):
+                r = d - c0 - c1
+                for c2 in range(max(0, r - (n3 - 1)), min(n2 - 1, r) + 1):
+                    c3 = r - c2
+                    c[0], c[1], c[2], c[3] = c0, c1, c2, c3
+                    i = c0 * st[0] + c1 * st[1] + c2 * st[2] + c3
+                    p = 0
+                    if pc and c[first] > 0:
+                        p = min(abs(q[i - st[first]]), pc)
+                    s = 0
+                    if sc:
+                        for a in range(first + 1, 4):
+                            if c[a] > 0:
+                                s += min(abs(q[i - st[a]]), sc)
+                        s = min(s, sc)
+                    key = np.int64(i1[i]) * nctx + p * (sc + 1) + s
+                    at = pos[key]
+                    if at >= ends[key]:
+                        return q, False
+                    q[i] = values[at]
+                    pos[key] = at + 1
+    return q, True

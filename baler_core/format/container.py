@@ -37,7 +37,7 @@ from baler_core.format.header_dictionary import HEADER_DICTIONARY
 
 MAGIC = b"\x89BALER\r\n"
 END_MAGIC = b"BALEREND"
-VERSION = (1, 14)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2: zstd-compressed header;
+VERSION = (1, 15)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2: zstd-compressed header;
 # 1.3: the aligned `alin` / `alog` modes; 1.4: integer stream method 5 (hybrid tokens); 1.5: `dct` field blocks;
 # 1.6: the `events` kind (HEP events: table files nested as sections) and the `exact` mode; 1.7: `dither` on
 # grid table columns; 1.8: dithered residual modes `dlin` / `dlog` / `dalin` / `dalog` (table columns coded
@@ -48,7 +48,8 @@ VERSION = (1, 14)  # 1.1: the model-free `grid` mode, unsigned zstd streams; 1.2
 # records of a file coded against a model's priors in a section of their own (``head``), compressed with the
 # model's header template as zstd dictionary (see ContainerWriter.finish); 1.13: a `dct` block's corrections
 # stored sparse where smaller (``dct_k``: runs of zeros ``kgap`` and the nonzero values ``kval``); 1.14: a `dct`
-# block rebuilt by a float32 inverse transform (``dct_f32``)
+# block rebuilt by a float32 inverse transform (``dct_f32``); 1.15: a `dct` block's coefficients grouped by
+# interpolated envelope level and context (``dct_ctx``, predictors/dct_contexts.py)
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PREFIX = len(MAGIC) + 4
 _TRAILER = 8 + 32 + len(END_MAGIC)

@@ -33,6 +33,7 @@ from baler_core.coding.predictors.base import (
     block_shape,
     exception_streams,
 )
+from baler_core.coding.predictors.dct_contexts import coefficient_streams, read_caps, read_coefficients
 from baler_core.coding.predictors.dct_corrections import (
     MAX_COEF,
     correction_streams,
@@ -197,17 +198,20 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
         k = corrections(flat, rec, half, zeros if zero is not None else None, kernels)
         if k is None:
             continue
-        lv, groups = _grouped(qi, shape, kernels)
+        q = narrow(qi)
         del qi
-        drec = {"dct": list(shape), "dct_step": step, "dct_half": half, "dct_zeros": zero is not None}
+        lv = _block_levels(q, shape, kernels)
+        caps, coefficients = coefficient_streams(q, lv, shape, tuple(_envelope_cut(shape)), entropy, level)
+        del q
+        drec = {"dct": list(shape), "dct_step": step, "dct_half": half, "dct_zeros": zero is not None,
+                "dct_ctx": list(caps)}
         if f32:
             drec["dct_f32"] = True
         streams: Streams = {"env": Pending(lv, entropy, level), **correction_streams(k, drec, entropy, level)}
         if zero is not None:
             streams["z"] = Pending(zero, entropy, level)
-        for v, part in groups:
-            streams[f"c{int(v)}"] = Pending(part, entropy, level)
-        del groups
+        streams.update(coefficients)
+        del coefficients
         out.append((drec, streams, _rebuild(rec, k, half, zero, x.dtype, kernels), index))
         del rec, k
     return out or None
@@ -250,22 +254,6 @@ def _rounded(coef: np.ndarray, step: float, offset: float | np.ndarray) -> np.nd
     return q.astype(np.int64)
 
 
-def _grouped(qi: np.ndarray, shape: tuple[int, ...], kernels: ModuleType | None) -> tuple[np.ndarray, list]:
-    """The envelope levels and the indices grouped by level: ``[(level, its indices in position order)]``."""
-    q = narrow(qi)
-    lv = _block_levels(q, shape, kernels)
-    if kernels is not None:
-        sizes = _envelope_sizes(shape)
-        counts = np.bincount(lv, weights=sizes, minlength=_ENV_MAX + 1).astype(np.int64)
-        levels = np.flatnonzero(counts)
-        grouped = kernels.group(lv, np.array(shape, dtype=np.int64), _envelope_cut(shape), q,
-                                np.cumsum(counts) - counts)
-        return lv, list(zip(levels, np.split(grouped, np.cumsum(counts[levels])[:-1])))
-    ids, _ = _envelope_ids(shape)
-    order, levels, counts = _group_order(lv, ids)
-    return lv, list(zip(levels, np.split(q[order], np.cumsum(counts)[:-1])))
-
-
 def _block_levels(q: np.ndarray, shape: tuple[int, ...], kernels: ModuleType | None) -> np.ndarray:
     """Each envelope block's level (``_levels``; compiled where ``kernels``)."""
     if kernels is not None:
@@ -294,20 +282,23 @@ def _level_streams(read: Callable[[str], bytes], shape: tuple[int, ...]) -> tupl
     """The envelope levels, every coefficient stream's values (concatenated, by level) and where each level's
     values begin."""
     sizes = _envelope_sizes(shape)
-    lv = decode_ints(read("env"), sizes.size)
-    if lv.size and (lv.min() < 0 or lv.max() > _ENV_MAX):
-        raise FormatError("transform envelope level out of range")
+    lv = _read_levels(read, sizes.size)
     counts = np.bincount(lv, weights=sizes, minlength=_ENV_MAX + 1).astype(np.int64)
     levels = np.flatnonzero(counts)
     values = np.concatenate([decode_ints(read(f"c{int(v)}"), int(counts[v]), narrow=True) for v in levels])
     return lv, values, np.cumsum(counts) - counts
 
 
-def _coefficients(read: Callable[[str], bytes], shape: tuple[int, ...]) -> np.ndarray:
-    ids, count = _envelope_ids(shape)
+def _read_levels(read: Callable[[str], bytes], count: int) -> np.ndarray:
     lv = decode_ints(read("env"), count)
     if lv.size and (lv.min() < 0 or lv.max() > _ENV_MAX):
         raise FormatError("transform envelope level out of range")
+    return lv
+
+
+def _coefficients(read: Callable[[str], bytes], shape: tuple[int, ...]) -> np.ndarray:
+    ids, count = _envelope_ids(shape)
+    lv = _read_levels(read, count)
     order, levels, counts = _group_order(lv, ids)
     q = np.empty(ids.size, dtype=np.int64)
     q[order] = np.concatenate([decode_ints(read(f"c{int(v)}"), int(c)) for v, c in zip(levels, counts)])
@@ -316,14 +307,24 @@ def _coefficients(read: Callable[[str], bytes], shape: tuple[int, ...]) -> np.nd
     return q
 
 
+def _contexts_coded(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...],
+                    kernels: ModuleType | None) -> np.ndarray:
+    """The indices of a 1.15 block (by interpolated level and context, ``dct_contexts``)."""
+    lv = _read_levels(read, _envelope_sizes(shape).size)
+    return read_coefficients(read, lv, shape, tuple(_envelope_cut(shape)), read_caps(rec), MAX_COEF, kernels)
+
+
 def _decode_compiled(kernels: ModuleType, drec: dict, read: Callable[[str], bytes], shape: tuple[int, ...],
                      step: float, half: float, dtype: np.dtype, f32: bool) -> np.ndarray:
     """``decode_dct`` by the compiled passes (``transform_kernels``): the same values, fewer passes over memory."""
-    lv, values, starts = _level_streams(read, shape)
-    coef, ok = kernels.ungroup_scaled(lv, np.array(shape, dtype=np.int64), _envelope_cut(shape), values, starts,
-                                      step, MAX_COEF)
-    if not ok:
-        raise FormatError("transform coefficient out of range")
+    if "dct_ctx" in drec:
+        coef = _contexts_coded(drec, read, shape, kernels) * step
+    else:
+        lv, values, starts = _level_streams(read, shape)
+        coef, ok = kernels.ungroup_scaled(lv, np.array(shape, dtype=np.int64), _envelope_cut(shape), values, starts,
+                                          step, MAX_COEF)
+        if not ok:
+            raise FormatError("transform coefficient out of range")
     if f32:
         coef = coef.astype(np.float32)
     rec = _transform(coef.reshape(shape), inverse=True, overwrite=True).ravel()
@@ -365,7 +366,7 @@ def decode_dct(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...], 
     if kernels is not None:
         return _decode_compiled(kernels, rec, read, shape, step, half, np.dtype(dtype), f32)
     n = math.prod(shape)
-    q = _coefficients(read, shape)
+    q = _contexts_coded(rec, read, shape, None) if "dct_ctx" in rec else _coefficients(read, shape)
     k = read_corrections(rec, read, n)
     if k.size and (k.min() < -MAX_COEF or k.max() > MAX_COEF):
         raise FormatError("transform correction out of range")

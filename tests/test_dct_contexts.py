@@ -1,0 +1,146 @@
+"""The transform coder's coefficient contexts (format 1.15, ``dct_ctx``): interpolated levels, every scheme
+decoded alike by numpy and the compiled kernel within the bound, the smallest scheme kept, malformed counts and
+records refused, and 1.14 blocks still read by both decoders."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.ndimage import map_coordinates
+
+from baler_core.codec import decompress
+from baler_core.coding import jit
+from baler_core.coding.entropy import decode_ints, encode_ints
+from baler_core.coding.error_bounds import Bound
+from baler_core.coding.grid import decode_grid, encode_grid
+from baler_core.coding.predictors import dct, dct_contexts
+from baler_core.errors import FormatError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _kernels():
+    if jit.module("transform_kernels") is None:
+        pytest.skip("numba is not installed")
+
+
+@pytest.mark.parametrize("shape", [(7,), (40, 33), (5, 40, 33), (3, 20, 18, 9), (255, 128, 128), (1, 1, 9)])
+def test_interpolated_levels_are_multilinear_between_block_centres(shape):
+    """The exact integer interpolation equals scipy's linear interpolation (block centres, clamped at the edges)
+    rounded, wherever that is not a tie."""
+    rng = np.random.default_rng(len(shape))
+    cut = tuple(-(-n // dct.ENV_BLOCKS) for n in shape)
+    nbs = [-(-n // c) for n, c in zip(shape, cut)]
+    lv = rng.integers(0, 101, size=int(np.prod(nbs)))
+    got = dct_contexts.interpolated_levels(lv, shape, cut)
+    coords = np.meshgrid(*[(np.arange(n) + 0.5) / c - 0.5 for n, c in zip(shape, cut)], indexing="ij")
+    exact = map_coordinates(lv.reshape(nbs).astype(np.float64), [c.ravel() for c in coords], order=1, mode="nearest")
+    assert got.dtype == np.int16 and got.shape == exact.shape
+    tie = np.abs(exact - np.floor(exact) - 0.5) < 1e-9
+    assert np.array_equal(got[~tie], np.rint(exact[~tie]))
+    assert np.array_equal(got[tie], np.floor(exact[tie]) + 1)  # half up
+    assert got.min() >= 0 and got.max() <= 100
+
+
+def _field(shape, seed=0):
+    rng = np.random.default_rng(seed)
+    return (np.cumsum(np.cumsum(rng.normal(size=shape), axis=-1), axis=0) * 3 + 100).astype(np.float32)
+
+
+@pytest.mark.parametrize("caps", [(0, 0, 0), (0, 0, 1), (3, 0, 1), (0, 2, 0), (3, 2, 1), (15, 15, 0)])
+@pytest.mark.parametrize("shape", [(600,), (3, 17, 4), (2, 70, 130), (4, 3, 20, 18), (1, 1, 9)])
+def test_every_scheme_decodes_alike_by_numpy_and_the_kernel(monkeypatch, caps, shape):
+    _kernels()
+    field = _field(shape)
+    monkeypatch.setattr(dct_contexts, "CAPS", (caps,))
+    monkeypatch.setattr(jit, "_active", False)
+    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
+    assert rec["dct_ctx"] == list(caps)
+    assert not any(k[1:].isdigit() for k in streams if k.startswith("c"))  # no 1.14 name: old readers refuse
+    assert ("cn" in streams) is (caps[:2] != (0, 0))
+    got = {}
+    for active in (False, True):
+        monkeypatch.setattr(jit, "_active", active)
+        got[active] = decode_grid(rec, streams.__getitem__, field.size, field.dtype)
+    assert np.array_equal(got[False].view(np.uint32), got[True].view(np.uint32))
+    span = float(field.max()) - float(field.min())
+    assert np.abs(got[True].astype(np.float64) - field.ravel()).max() <= 1e-3 * span
+
+
+def test_the_smallest_scheme_is_kept():
+    """A block whose coefficients' magnitudes follow their neighbours along axis 0 keeps a context, and its
+    coefficient streams are no larger than any other scheme's."""
+    field = _field((48, 32, 32), seed=4)
+    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-4), "ans", 3, field.shape, ("dct",))
+    kept = sum(len(v) for k, v in streams.items() if k.startswith("cc") or k == "cn")
+    for caps in dct_contexts.CAPS:
+        rec2, streams2 = _with_caps(field, caps)
+        other = sum(len(v) for k, v in streams2.items() if k.startswith("cc") or k == "cn")
+        assert kept <= other, (rec["dct_ctx"], caps, kept, other)
+
+
+def _with_caps(field, caps):
+    saved = dct_contexts.CAPS
+    dct_contexts.CAPS = (caps,)
+    try:
+        return encode_grid(field.ravel(), Bound("range", 1e-4), "ans", 3, field.shape, ("dct",))
+    finally:
+        dct_contexts.CAPS = saved
+
+
+@pytest.mark.parametrize("active", [False, True])
+def test_malformed_contexts_are_refused(monkeypatch, active):
+    _kernels()
+    field = _field((6, 24, 20), seed=2)
+    rec, streams = _with_caps(field, (3, 2, 1))
+    monkeypatch.setattr(jit, "_active", active)
+    for bad in ([3, 2], [3, 2, 2], [16, 0, 1], [-1, 0, 0], [True, 0, 0], "3,2,1", [3.0, 2, 1]):
+        with pytest.raises(FormatError, match="dct_ctx"):
+            decode_grid({**rec, "dct_ctx": bad}, streams.__getitem__, field.size, field.dtype)
+    nctx = 12
+    cn = decode_ints(streams["cn"], _n_counts(streams, field.shape, nctx))
+    wrong_sum = cn.copy()
+    wrong_sum[0] += 1
+    with pytest.raises(FormatError, match="counts disagree with the envelope"):
+        decode_grid(rec, {**streams, "cn": encode_ints(wrong_sum, "ans", 3)}.__getitem__, field.size, field.dtype)
+    # the same totals per level, one coefficient moved to another context: its run ends before its coefficients
+    moved = cn.reshape(-1, nctx).copy()
+    row = int(np.flatnonzero((moved > 0).sum(axis=1) >= 2)[0])
+    a, b = np.flatnonzero(moved[row])[:2]
+    moved[row, a] -= 1
+    moved[row, b] += 1
+    with pytest.raises(FormatError, match="damaged"):  # the streams' own lengths disagree
+        decode_grid(rec, {**streams, "cn": encode_ints(moved.ravel(), "ans", 3)}.__getitem__, field.size,
+                    field.dtype)
+    # streams recoded to the moved counts: the ungrouping finds a context's run too short
+    level = int(np.flatnonzero(np.bincount(_levels(streams, field.shape)))[row])
+    ka, kb = f"cc{level * nctx + a}", f"cc{level * nctx + b}"
+    va = decode_ints(streams[ka], int(cn.reshape(-1, nctx)[row, a]))
+    vb = decode_ints(streams[kb], int(cn.reshape(-1, nctx)[row, b]))
+    recoded = {**streams, "cn": encode_ints(moved.ravel(), "ans", 3), ka: encode_ints(va[:-1], "ans", 3),
+               kb: encode_ints(np.append(vb, va[-1]), "ans", 3)}
+    with pytest.raises(FormatError, match="disagree with the coefficients' contexts"):
+        decode_grid(rec, recoded.__getitem__, field.size, field.dtype)
+
+
+def _levels(streams, shape):
+    cut = tuple(-(-n // dct.ENV_BLOCKS) for n in shape)
+    lv = decode_ints(streams["env"], int(np.prod([-(-n // c) for n, c in zip(shape, cut)])))
+    return dct_contexts.interpolated_levels(lv, shape, cut)
+
+
+def _n_counts(streams, shape, nctx):
+    return int(np.count_nonzero(np.bincount(_levels(streams, shape)))) * nctx
+
+
+@pytest.mark.parametrize("name", ["field-none", "field3d-none"])
+def test_format_114_blocks_decode_alike_by_numpy_and_the_kernel(monkeypatch, name):
+    """1.14 ``dct`` blocks (streams ``c<level>``) still decode, by the compiled ungrouping too."""
+    _kernels()
+    path = FIXTURES / "format-1.14" / f"{name}.baler"
+    got = {}
+    for active in (False, True):
+        monkeypatch.setattr(jit, "_active", active)
+        got[active] = np.asarray(decompress(path))
+    assert np.array_equal(got[False], got[True])
+    assert np.array_equal(got[True], np.load(path.with_suffix(".npy")))
