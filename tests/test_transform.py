@@ -228,7 +228,7 @@ def test_compiled_transform_decoder_refuses_out_of_range_values(monkeypatch):
     if jit.module("transform_kernels") is None:
         pytest.skip("numba is not installed")
     field = (np.cumsum(np.random.default_rng(3).normal(size=(4, 20, 20)), axis=-1) + 50).astype(np.float32)
-    monkeypatch.setattr(dct_contexts, "CAPS", ((0, 0, 0),))  # streams cc<level>, counted by the envelope
+    monkeypatch.setattr(dct_contexts, "SCHEMES", ((0, 0),))  # streams cc<level>, counted by the envelope
     rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
     sizes = transform._envelope_sizes(field.shape)
     per_level = np.bincount(decode_ints(streams["env"], sizes.size), weights=sizes).astype(int)

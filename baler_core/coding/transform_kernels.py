@@ -3,8 +3,8 @@ values of numpy's way (``tests/test_transform.py`` checks each against numpy). A
 is computed from its position (no id array), and runs of one block along the last axis go together.
 
 Decoder:
-- ``ungroup_contexts`` (1.15): the coefficients put back in place from their streams by interpolated level and
-  context, one by one in the streams' order (numpy: one hyperplane of equal coordinate sums at a time).
+- ``ungroup_contexts`` (1.15): the coefficients put back in place from their streams by level and context, one
+  by one (numpy: a plane along axis 0 at a time); ``interpolate_rows``: the interpolated levels' last pass.
 - ``ungroup_scaled`` (up to 1.14): transform coefficients put back in place from their per-level streams:
   coefficient ``i`` takes the next value of the stream of its envelope block's level, is range-checked and
   multiplied by the step. numpy needs an id per coefficient, a stable sort of every coefficient by level and a
@@ -200,39 +200,50 @@ def misses(x: np.ndarray, out: np.ndarray, limit: float) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
-def ungroup_contexts(i1: np.ndarray, shape: np.ndarray, first: int, pc: int, sc: int, values: np.ndarray,
-                     starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, bool]:
-    """``predictors.dct_contexts``' coefficients put back in place (int64, C order) one by one in the streams'
-    order (by coordinate sum, then C order) from a block of ``shape`` (4 axes, its own from ``first`` on, the
-    leading ones of length 1): each takes the next value of the group of its interpolated level ``i1`` and
-    context; False where a group's run (``starts`` to ``ends``) ends first."""
-    n0, n1, n2, n3 = shape[0], shape[1], shape[2], shape[3]
-    st = np.array([n1 * n2 * n3, n2 * n3, n3, 1], dtype=np.int64)
-    nctx = (pc + 1) * (sc + 1)
-    q = np.zeros(n0 * n1 * n2 * n3, dtype=np.int64)
+def ungroup_contexts(lev: np.ndarray, inner: int, cap: int, values: np.ndarray, starts: np.ndarray,
+                     ends: np.ndarray, step: float, limit: int) -> tuple[np.ndarray, int]:
+    """``predictors.dct_contexts``' coefficients put back in place, times ``step`` (float64, C order): coefficient
+    ``i`` takes the next value of the group of its level ``lev[i]`` and context ``min(|q[i - inner]|, cap)`` (0
+    on the first plane; the plane before kept as contexts in a ring of ``inner``). Status 1 where a value lies
+    beyond +-``limit``, 2 where a group's run (``starts`` to ``ends``) ends first, else 0."""
+    n = lev.size
+    out = np.empty(n, dtype=np.float64)
     pos = starts.copy()
-    c = np.zeros(4, dtype=np.int64)
-    for d in range(n0 + n1 + n2 + n3 - 3):
-        for c0 in range(max(0, d - (n1 + n2 + n3 - 3)), min(n0 - 1, d) + 1):
-            for c1 in range(max(0, d - c0 - (n2 + n3 - 2)), min(n1 - 1, d - c0) + 1):
-                r = d - c0 - c1
-                for c2 in range(max(0, r - (n3 - 1)), min(n2 - 1, r) + 1):
-                    c3 = r - c2
-                    c[0], c[1], c[2], c[3] = c0, c1, c2, c3
-                    i = c0 * st[0] + c1 * st[1] + c2 * st[2] + c3
-                    p = 0
-                    if pc and c[first] > 0:
-                        p = min(abs(q[i - st[first]]), pc)
-                    s = 0
-                    if sc:
-                        for a in range(first + 1, 4):
-                            if c[a] > 0:
-                                s += min(abs(q[i - st[a]]), sc)
-                        s = min(s, sc)
-                    key = np.int64(i1[i]) * nctx + p * (sc + 1) + s
-                    at = pos[key]
-                    if at >= ends[key]:
-                        return q, False
-                    q[i] = values[at]
-                    pos[key] = at + 1
-    return q, True
+    nctx = cap + 1
+    ring = np.zeros(max(inner, 1), dtype=np.int64)
+    j = 0
+    status = 0
+    for i in range(n):
+        key = np.int64(lev[i]) * nctx + ring[j]
+        at = pos[key]
+        if at >= ends[key]:
+            return out, 2
+        v = values[at]
+        pos[key] = at + 1
+        if v < -limit or v > limit:
+            status = 1
+        if cap:
+            ring[j] = min(abs(v), cap)
+            j += 1
+            if j == inner:
+                j = 0
+        out[i] = np.float64(v) * step
+    return out, status
+
+
+@njit(cache=True, nogil=True)
+def interpolate_rows(rows: np.ndarray, j0: np.ndarray, j1: np.ndarray, w0: np.ndarray, w1: np.ndarray,
+                     denom: int, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """The last step of ``dct_contexts.interpolated_levels``: along axis 0, ``(2 (rows[j0] w0 + rows[j1] w1) +
+    denom) // (2 denom)`` for every position (int16, C order), in one pass, and how many take each level
+    (``top + 1`` counts)."""
+    n0, m = j0.size, rows.shape[1]
+    out = np.empty(n0 * m, dtype=np.int16)
+    counts = np.zeros(top + 1, dtype=np.int64)
+    for a in range(n0):
+        r0, r1, a0, a1 = j0[a], j1[a], w0[a], w1[a]
+        for b in range(m):
+            v = (2 * (rows[r0, b] * a0 + rows[r1, b] * a1) + denom) // (2 * denom)
+            out[a * m + b] = v
+            counts[v] += 1
+    return out, counts

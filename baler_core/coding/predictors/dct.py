@@ -8,10 +8,9 @@ makes every value keep the bound. This is SPERR's plan (a transform, then outlie
 Clyne, IPDPS 2023) with a DCT in place of its wavelet.
 
 The inverse transform (scipy's FFT; matrix products up to format 1.10) may sum in another order on another
-machine. The bound is therefore checked with a margin of ``_MARGIN`` times the block's largest magnitude plus two
-units in the last place of the output dtype, far above any float64 rounding difference of the transform; a value
-that misses the tighter check is stored exactly by the caller. From format 1.14 a float32 block whose bound lies
-far above float32's rounding is rebuilt by a float32 inverse (``dct_f32``), twice as fast, with ``_MARGIN32``.
+machine: the bound is checked with a margin (``margin``), and a value that misses it is stored exactly by the
+caller. From 1.14 a float32 block whose bound lies far above float32's rounding is rebuilt by a float32 inverse
+(``dct_f32``); from 1.15 the coefficients are grouped by ``dct_contexts``.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from baler_core.coding.predictors.base import (
     block_shape,
     exception_streams,
 )
-from baler_core.coding.predictors.dct_contexts import coefficient_streams, read_caps, read_coefficients
+from baler_core.coding.predictors.dct_contexts import coefficient_streams, read_coefficients, read_scheme
 from baler_core.coding.predictors.dct_corrections import (
     MAX_COEF,
     correction_streams,
@@ -116,7 +115,12 @@ def inverse32(x: np.ndarray, tol: float) -> bool:
 def _inverse(q: np.ndarray, shape: tuple[int, ...], step: float, f32: bool = False) -> np.ndarray:
     """The inverse transform of indices ``q`` times ``step`` (products in float64, rounded to float32 where
     ``f32``)."""
-    coef = (q * step).reshape(shape)
+    return _back(q * step, shape, f32)
+
+
+def _back(coef: np.ndarray, shape: tuple[int, ...], f32: bool) -> np.ndarray:
+    """The inverse transform of float64 coefficients (rounded to float32 first where ``f32``), flat."""
+    coef = coef.reshape(shape)
     return _transform(coef.astype(np.float32) if f32 else coef, inverse=True, overwrite=True).ravel()
 
 
@@ -201,10 +205,11 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
         q = narrow(qi)
         del qi
         lv = _block_levels(q, shape, kernels)
-        caps, coefficients = coefficient_streams(q, lv, shape, tuple(_envelope_cut(shape)), entropy, level)
+        scheme, coefficients = coefficient_streams(q, lv, shape, tuple(_envelope_cut(shape)), entropy, level,
+                                                   kernels)
         del q
         drec = {"dct": list(shape), "dct_step": step, "dct_half": half, "dct_zeros": zero is not None,
-                "dct_ctx": list(caps)}
+                "dct_ctx": list(scheme)}
         if f32:
             drec["dct_f32"] = True
         streams: Streams = {"env": Pending(lv, entropy, level), **correction_streams(k, drec, entropy, level)}
@@ -278,14 +283,14 @@ def _envelope_sizes(shape: tuple[int, ...]) -> np.ndarray:
     return sizes
 
 
-def _level_streams(read: Callable[[str], bytes], shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The envelope levels, every coefficient stream's values (concatenated, by level) and where each level's
-    values begin."""
+def _level_streams(read: Callable[[str], bytes], shape: tuple[int, ...], prefix: str) -> tuple[np.ndarray, ...]:
+    """The envelope levels, every coefficient stream's values (``prefix<level>``, concatenated by level) and where
+    each level's values begin."""
     sizes = _envelope_sizes(shape)
     lv = _read_levels(read, sizes.size)
     counts = np.bincount(lv, weights=sizes, minlength=_ENV_MAX + 1).astype(np.int64)
     levels = np.flatnonzero(counts)
-    values = np.concatenate([decode_ints(read(f"c{int(v)}"), int(counts[v]), narrow=True) for v in levels])
+    values = np.concatenate([decode_ints(read(f"{prefix}{int(v)}"), int(counts[v]), narrow=True) for v in levels])
     return lv, values, np.cumsum(counts) - counts
 
 
@@ -307,20 +312,21 @@ def _coefficients(read: Callable[[str], bytes], shape: tuple[int, ...]) -> np.nd
     return q
 
 
-def _contexts_coded(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...],
+def _contexts_coded(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...], step: float,
                     kernels: ModuleType | None) -> np.ndarray:
-    """The indices of a 1.15 block (by interpolated level and context, ``dct_contexts``)."""
+    """The coefficients of a 1.15 block (by level and context, ``dct_contexts``), times ``step``."""
     lv = _read_levels(read, _envelope_sizes(shape).size)
-    return read_coefficients(read, lv, shape, tuple(_envelope_cut(shape)), read_caps(rec), MAX_COEF, kernels)
+    return read_coefficients(read, lv, shape, tuple(_envelope_cut(shape)), read_scheme(rec), step, MAX_COEF,
+                             kernels)
 
 
 def _decode_compiled(kernels: ModuleType, drec: dict, read: Callable[[str], bytes], shape: tuple[int, ...],
                      step: float, half: float, dtype: np.dtype, f32: bool) -> np.ndarray:
     """``decode_dct`` by the compiled passes (``transform_kernels``): the same values, fewer passes over memory."""
-    if "dct_ctx" in drec:
-        coef = _contexts_coded(drec, read, shape, kernels) * step
-    else:
-        lv, values, starts = _level_streams(read, shape)
+    if "dct_ctx" in drec and read_scheme(drec) != (0, 0):
+        coef = _contexts_coded(drec, read, shape, step, kernels)
+    else:  # by envelope block, no context: 1.14's streams (named cc<level> from 1.15), and its faster kernel
+        lv, values, starts = _level_streams(read, shape, "cc" if "dct_ctx" in drec else "c")
         coef, ok = kernels.ungroup_scaled(lv, np.array(shape, dtype=np.int64), _envelope_cut(shape), values, starts,
                                           step, MAX_COEF)
         if not ok:
@@ -366,13 +372,13 @@ def decode_dct(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...], 
     if kernels is not None:
         return _decode_compiled(kernels, rec, read, shape, step, half, np.dtype(dtype), f32)
     n = math.prod(shape)
-    q = _contexts_coded(rec, read, shape, None) if "dct_ctx" in rec else _coefficients(read, shape)
+    coef = _contexts_coded(rec, read, shape, step, None) if "dct_ctx" in rec else _coefficients(read, shape) * step
     k = read_corrections(rec, read, n)
     if k.size and (k.min() < -MAX_COEF or k.max() > MAX_COEF):
         raise FormatError("transform correction out of range")
     zero = decode_ints(read("z"), n) if rec.get("dct_zeros") is True else None
     with np.errstate(over="ignore", invalid="ignore"):
-        return _rebuild(_inverse(q, shape, step, f32), k, half, zero, np.dtype(dtype))
+        return _rebuild(_back(coef, shape, f32), k, half, zero, np.dtype(dtype))
 
 
 def _encode(b: GridBlock, variants: tuple | None = None) -> list[Candidate]:
