@@ -77,22 +77,24 @@ def test_every_scheme_decodes_alike_by_numpy_and_the_kernel(monkeypatch, scheme,
 
 def test_the_smallest_scheme_is_kept():
     """Decaying turbulence (frames along axis 0: the coefficients' magnitudes follow their neighbours in
-    temporal frequency) keeps a context, and its coefficient streams are no larger than any other scheme's."""
+    temporal frequency) keeps a context; under entropy auto the kept streams, coded, are no larger than those of
+    any scheme the search tried (both levels without contexts, and the kept levels with them)."""
     field = simulate_decaying_turbulence(n_frames=64, size=48, seed=1).astype(np.float32)
-    rec, streams = encode_grid(field.ravel(), Bound("range", 1e-4), "ans", 3, field.shape, ("dct",))
+    rec, streams = _with_scheme(field, None, "auto")
     kept = sum(len(v) for k, v in streams.items() if k.startswith("cc") or k == "cn")
-    assert rec["dct_ctx"][0] > 0
-    for scheme in dct_contexts.SCHEMES:
-        _, streams2 = _with_scheme(field, scheme)
+    cap, interp = rec["dct_ctx"]
+    assert cap > 0
+    for scheme in [(0, 0), (0, 1), (cap, interp)]:
+        _, streams2 = _with_scheme(field, scheme, "auto")
         other = sum(len(v) for k, v in streams2.items() if k.startswith("cc") or k == "cn")
         assert kept <= other, (rec["dct_ctx"], scheme, kept, other)
 
 
-def _with_scheme(field, scheme):
+def _with_scheme(field, scheme, entropy="ans"):
     saved = dct_contexts.SCHEMES
-    dct_contexts.SCHEMES = (scheme,)
+    dct_contexts.SCHEMES = saved if scheme is None else (scheme,)
     try:
-        return encode_grid(field.ravel(), Bound("range", 1e-4), "ans", 3, field.shape, ("dct",))
+        return encode_grid(field.ravel(), Bound("range", 1e-4), entropy, 3, field.shape, ("dct",))
     finally:
         dct_contexts.SCHEMES = saved
 

@@ -13,8 +13,8 @@ Decoder:
   pass instead of four (numpy: ``rec + k * 2 half``, ``astype``, two masked writes).
 
 Encoder: ``quantize`` (the coefficients' indices; ``quantize_blocks`` with a dead zone per envelope block),
-``corrections`` (the values the inverse leaves outside the bound) and ``envelope_energy`` (each envelope block's
-sum of squares, numpy's ``bincount`` order).
+``corrections`` (the values the inverse leaves outside the bound), ``envelope_energy`` (each envelope block's
+sum of squares, numpy's ``bincount`` order) and ``group_contexts`` (1.15: the indices by level and context).
 """
 
 from __future__ import annotations
@@ -246,4 +246,32 @@ def interpolate_rows(rows: np.ndarray, j0: np.ndarray, j1: np.ndarray, w0: np.nd
             v = (2 * (rows[r0, b] * a0 + rows[r1, b] * a1) + denom) // (2 * denom)
             out[a * m + b] = v
             counts[v] += 1
+    return out, counts
+
+
+@njit(cache=True, nogil=True)
+def group_contexts(lev: np.ndarray, q: np.ndarray, inner: int, cap: int,
+                   n_keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """``q`` grouped by key ``lev[i] * (cap + 1) + min(|q[i - inner]|, cap)`` (0 on the first plane), each group
+    in C order (numpy: a stable sort of the keys), and each key's count: a counting sort in two passes."""
+    n = q.size
+    nctx = cap + 1
+    counts = np.zeros(n_keys, dtype=np.int64)
+    for i in range(n):
+        key = np.int64(lev[i]) * nctx
+        if cap and i >= inner:
+            key += min(abs(np.int64(q[i - inner])), cap)
+        counts[key] += 1
+    pos = np.empty(n_keys, dtype=np.int64)
+    total = 0
+    for k in range(n_keys):
+        pos[k] = total
+        total += counts[k]
+    out = np.empty_like(q)
+    for i in range(n):
+        key = np.int64(lev[i]) * nctx
+        if cap and i >= inner:
+            key += min(abs(np.int64(q[i - inner])), cap)
+        out[pos[key]] = q[i]
+        pos[key] += 1
     return out, counts

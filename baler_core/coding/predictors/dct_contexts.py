@@ -27,7 +27,6 @@ from baler_core.errors import FormatError
 # (cap on the previous magnitude along axis 0, levels interpolated) tried per block, the smallest kept
 SCHEMES: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (3, 0), (3, 1))
 MAX_CAP = 15  # readers refuse larger caps
-ESTIMATE_RUNOFF = 1.02  # schemes estimated within 2 % of the smallest are coded to choose
 MAX_LEVEL = 100  # envelope levels lie in 0..MAX_LEVEL
 
 
@@ -76,16 +75,25 @@ def contexts(q: np.ndarray, inner: int, cap: int) -> np.ndarray:
 
 def coefficient_streams(q: np.ndarray, lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...], entropy: str,
                         level: int, kernels: ModuleType | None = None) -> tuple[tuple[int, int], Streams]:
-    """The scheme kept (``SCHEMES``: estimated, the close ones coded) and its coefficient streams, coded:
-    ``cc<key>`` per group in C order, ``cn`` the groups' counts (where there are contexts)."""
-    tried = []
-    for scheme in SCHEMES:
+    """The scheme kept and its coefficient streams: ``cc<key>`` per group in C order, ``cn`` the groups' counts
+    (where there are contexts). The levels without contexts first (by envelope block or interpolated, whichever
+    is estimated smaller), then those levels with contexts (``SCHEMES``). Under entropy ``auto`` zstd may code
+    streams smaller than the estimates say (a quarter on a laminar flow, and not alike for every scheme): there
+    the schemes are coded to choose."""
+    def run(scheme: tuple[int, int]) -> tuple[int, tuple[int, int], Streams]:
         streams = _streams(q, lv, shape, cut, scheme, entropy, level, kernels)
-        tried.append((estimated_size(streams), scheme, streams))
+        return estimated_size(streams), scheme, streams
+
+    tried = [run(scheme) for scheme in SCHEMES if not scheme[0]]
+    interp = min(tried, key=lambda t: t[0])[1][1] if tried else None
+    tried += [run(scheme) for scheme in SCHEMES if scheme[0] and interp in (None, scheme[1])]
     best = min(size for size, _, _ in tried)
-    # the estimates leave out zstd, which codes short streams smaller: the close ones are coded to choose
-    close = [(scheme, coded(streams)) for size, scheme, streams in tried if size <= best * ESTIMATE_RUNOFF]
-    return min(close, key=lambda c: sum(map(len, c[1].values())))
+    if entropy != "auto":  # no zstd: the estimates hold
+        return next((scheme, streams) for size, scheme, streams in tried if size == best)
+    # the kept streams stay pending: the grid compares them with other predictors' by estimate, as theirs
+    _, scheme, streams = min(((sum(map(len, coded(streams).values())), scheme, streams)
+                              for _, scheme, streams in tried), key=lambda c: c[0])
+    return scheme, streams
 
 
 def levels_of(lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...], interpolated: int,
@@ -110,11 +118,14 @@ def _streams(q: np.ndarray, lv: np.ndarray, shape: tuple[int, ...], cut: tuple[i
     lev, per_level = levels_of(lv, shape, cut, interp, kernels)
     present = np.flatnonzero(per_level)
     nctx = cap + 1
-    keys = lev * np.int16(nctx) + contexts(q, math.prod(shape[1:]), cap) if cap else lev
-    order = np.argsort(keys, kind="stable")  # 16-bit keys: numpy's radix sort
-    counts = np.bincount(keys, minlength=(MAX_LEVEL + 1) * nctx)
-    values = q[order]
-    del order, keys
+    if kernels is not None:
+        values, counts = kernels.group_contexts(lev, q, math.prod(shape[1:]), cap, (MAX_LEVEL + 1) * nctx)
+    else:
+        keys = lev * np.int16(nctx) + contexts(q, math.prod(shape[1:]), cap) if cap else lev
+        order = np.argsort(keys, kind="stable")  # 16-bit keys: numpy's radix sort
+        counts = np.bincount(keys, minlength=(MAX_LEVEL + 1) * nctx)
+        values = q[order]
+        del order, keys
     streams: Streams = {}
     if nctx > 1:
         streams["cn"] = Pending(counts.reshape(-1, nctx)[present].ravel(), entropy, level)
