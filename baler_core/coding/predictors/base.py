@@ -45,7 +45,12 @@ class Pending:
     level: int
 
     def size(self) -> int:
-        return estimate_ints(self.values, self.entropy, self.level)
+        """The estimate, kept: a predictor may choose between its streams before the grid compares candidates."""
+        size = self.__dict__.get("_size")
+        if size is None:
+            size = estimate_ints(self.values, self.entropy, self.level)
+            object.__setattr__(self, "_size", size)
+        return size
 
     def coded(self) -> bytes:
         return encode_ints(self.values, self.entropy, self.level)

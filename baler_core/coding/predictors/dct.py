@@ -168,12 +168,12 @@ def _forward(x: np.ndarray, shape: tuple[int, ...], tol: float) -> np.ndarray | 
 
 
 def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, level: int,
-               factors: tuple[int, ...] | None = None) -> list[tuple[dict, Streams, np.ndarray, int]] | None:
-    """Code a finite float block of ``shape`` within ``tol`` with each of ``STEP_FACTORS`` (those named by index
-    in ``factors``, by default all) that applies: per factor the record, the streams (not yet entropy-coded), the
-    rebuilt values (the caller stores the values that miss ``tol - margin(x, tol)`` as exceptions) and the
-    factor's index. None where the transform does not apply (an axis longer than ``MAX_AXIS``, or a bound within
-    the dtype's rounding of the values)."""
+               factors: tuple | None = None) -> list[tuple[dict, Streams, np.ndarray, tuple]] | None:
+    """Code a finite float block of ``shape`` within ``tol`` with each of ``STEP_FACTORS`` (by index, or index and
+    ``dct_contexts`` scheme, in ``factors``; by default all) that applies: per factor the record, the streams
+    (not yet entropy-coded), the rebuilt values (the caller stores the values that miss ``tol - margin(x, tol)``
+    as exceptions) and the variant (index, scheme). None where the transform does not apply (an axis longer than
+    ``MAX_AXIS``, or a bound within the dtype's rounding of the values)."""
     if not shape or max(shape) > MAX_AXIS or x.size < 2:
         return None
     f32 = inverse32(x, tol)
@@ -188,11 +188,11 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
     flat = x.ravel()
     zeros = flat == 0
     zero = np.where(zeros, np.where(np.signbit(flat), 2, 1), 0).astype(np.int8) if zeros.any() else None
-    # Memory: one array of coefficients, a handful of work arrays, and per factor its streams (int32 where they
-    # fit) and rebuilt values in x's dtype; the operations run in place where numpy allows, with the same
-    # arithmetic as the decoder's
+    # Memory: the coefficients, a few work arrays, per factor its streams and rebuilt values (in place where numpy
+    # allows, the decoder's arithmetic). A factor named with its scheme (a sample's choice) codes that scheme only
     out = []
-    for index in range(len(STEP_FACTORS)) if factors is None else factors:
+    for variant in range(len(STEP_FACTORS)) if factors is None else factors:
+        index, scheme = (variant, None) if isinstance(variant, int) else (variant[0], tuple(variant[1:]))
         factor, dead = STEP_FACTORS[index]
         step = factor * base
         qi = _indices(coef, step, dead, kernels, shape)
@@ -206,7 +206,7 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
         del qi
         lv = _block_levels(q, shape, kernels)
         scheme, coefficients = coefficient_streams(q, lv, shape, tuple(_envelope_cut(shape)), entropy, level,
-                                                   kernels)
+                                                   kernels, scheme)
         del q
         drec = {"dct": list(shape), "dct_step": step, "dct_half": half, "dct_zeros": zero is not None,
                 "dct_ctx": list(scheme)}
@@ -217,7 +217,7 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
             streams["z"] = Pending(zero, entropy, level)
         streams.update(coefficients)
         del coefficients
-        out.append((drec, streams, _rebuild(rec, k, half, zero, x.dtype, kernels), index))
+        out.append((drec, streams, _rebuild(rec, k, half, zero, x.dtype, kernels), (index, *scheme)))
         del rec, k
     return out or None
 
@@ -382,7 +382,7 @@ def decode_dct(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...], 
 
 
 def _encode(b: GridBlock, variants: tuple | None = None) -> list[Candidate]:
-    factors = None if variants is None else tuple(int(v) for v in variants)
+    factors = None if variants is None else tuple(v if isinstance(v, tuple) else int(v) for v in variants)
     got = encode_dct(b.x, b.shape, b.tol, b.entropy, b.level, factors) if b.tol > 0 else None
     cands = []
     for drec, dstreams, out, index in got or []:

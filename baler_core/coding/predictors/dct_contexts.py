@@ -74,17 +74,23 @@ def contexts(q: np.ndarray, inner: int, cap: int) -> np.ndarray:
 
 
 def coefficient_streams(q: np.ndarray, lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...], entropy: str,
-                        level: int, kernels: ModuleType | None = None) -> tuple[tuple[int, int], Streams]:
+                        level: int, kernels: ModuleType | None = None,
+                        scheme: tuple[int, int] | None = None) -> tuple[tuple[int, int], Streams]:
     """The scheme kept and its coefficient streams: ``cc<key>`` per group in C order, ``cn`` the groups' counts
     (where there are contexts). The levels without contexts first (by envelope block or interpolated, whichever
     is estimated smaller), then those levels with contexts (``SCHEMES``). Under entropy ``auto`` zstd may code
     streams smaller than the estimates say (a quarter on a laminar flow, and not alike for every scheme): there
-    the schemes are coded to choose."""
+    the schemes are coded to choose. A ``scheme`` chosen on the grid's sample of a large block fixes the levels,
+    and the contexts where it has them (the sample, an eighth of the block, pays eight times as much for the
+    groups' tables: it keeps contexts less often than the block would)."""
+    if scheme is not None and scheme[0]:
+        return scheme, _streams(q, lv, shape, cut, scheme, entropy, level, kernels)
+
     def run(scheme: tuple[int, int]) -> tuple[int, tuple[int, int], Streams]:
         streams = _streams(q, lv, shape, cut, scheme, entropy, level, kernels)
         return estimated_size(streams), scheme, streams
 
-    tried = [run(scheme) for scheme in SCHEMES if not scheme[0]]
+    tried = [run(s) for s in SCHEMES if not s[0] and (scheme is None or s == scheme)]
     interp = min(tried, key=lambda t: t[0])[1][1] if tried else None
     tried += [run(scheme) for scheme in SCHEMES if scheme[0] and interp in (None, scheme[1])]
     best = min(size for size, _, _ in tried)
