@@ -13,7 +13,7 @@ from baler_core.coding import jit
 from baler_core.coding.entropy import decode_ints, encode_ints
 from baler_core.coding.error_bounds import Bound
 from baler_core.coding.grid import decode_grid, encode_grid
-from baler_core.coding.predictors import dct, dct_contexts
+from baler_core.coding.predictors import dct_contexts, dct_envelope
 from baler_core.errors import FormatError
 from baler_core.sim.cfd import simulate_decaying_turbulence
 
@@ -30,7 +30,7 @@ def test_interpolated_levels_are_multilinear_between_block_centres(shape):
     """The exact integer interpolation equals scipy's linear interpolation (block centres, clamped at the edges)
     rounded, wherever that is not a tie."""
     rng = np.random.default_rng(len(shape))
-    cut = tuple(-(-n // dct.ENV_BLOCKS) for n in shape)
+    cut = tuple(-(-n // dct_envelope.ENV_BLOCKS) for n in shape)
     nbs = [-(-n // c) for n, c in zip(shape, cut)]
     lv = rng.integers(0, 101, size=int(np.prod(nbs)))
     got, counts = dct_contexts.interpolated_levels(lv, shape, cut)
@@ -135,7 +135,7 @@ def test_malformed_contexts_are_refused(monkeypatch, active):
 
 
 def _levels(streams, shape):
-    cut = tuple(-(-n // dct.ENV_BLOCKS) for n in shape)
+    cut = tuple(-(-n // dct_envelope.ENV_BLOCKS) for n in shape)
     lv = decode_ints(streams["env"], int(np.prod([-(-n // c) for n, c in zip(shape, cut)])))
     return dct_contexts.interpolated_levels(lv, shape, cut)[0]
 

@@ -11,7 +11,7 @@ from baler_core.coding.entropy import decode_ints, encode_ints
 from baler_core.coding.error_bounds import Bound, BoundSpec
 from baler_core.coding.grid import decode_grid, encode_grid
 from baler_core.coding.predictors import dct as transform
-from baler_core.coding.predictors import dct_contexts, dct_corrections
+from baler_core.coding.predictors import dct_contexts, dct_corrections, dct_envelope
 from baler_core.errors import FormatError
 from baler_core.format.container import ContainerReader
 
@@ -139,7 +139,7 @@ def test_dct_record_and_streams_checked(monkeypatch):
                 {"dct": [4, 9, 12]}, {"dct_zeros": True}, {"dct_f32": 1}, {"dct_f32": "yes"}):
         with pytest.raises(FormatError):
             decode_grid({**rec, **bad}, streams, field.size, field.dtype)
-    n_env = transform._envelope_ids(field.shape)[1]
+    n_env = dct_envelope.envelope_ids(field.shape)[1]
     bad_env = encode_ints(np.full(n_env, 101), "ans", 3)
     with pytest.raises(FormatError, match="envelope"):
         decode_grid(rec, lambda k: bad_env if k == "env" else streams(k), field.size, field.dtype)
@@ -209,8 +209,8 @@ def test_compiled_transform_coder_matches_numpy(monkeypatch, shape, dtype):
     rec, streams = coded[True]
     assert "dct" in rec and rec["dct_zeros"] is True
     assert rec.get("dct_f32", False) is (dtype == np.float32)  # both inverse transforms are compared
-    ids, _ = transform._envelope_ids(shape)
-    assert np.array_equal(transform._envelope_sizes(shape), np.bincount(ids))
+    ids, _ = dct_envelope.envelope_ids(shape)
+    assert np.array_equal(dct_envelope.envelope_sizes(shape), np.bincount(ids))
     got = {}
     for active in (False, True):
         monkeypatch.setattr(jit, "_active", active)
@@ -230,7 +230,7 @@ def test_compiled_transform_decoder_refuses_out_of_range_values(monkeypatch):
     field = (np.cumsum(np.random.default_rng(3).normal(size=(4, 20, 20)), axis=-1) + 50).astype(np.float32)
     monkeypatch.setattr(dct_contexts, "SCHEMES", ((0, 0),))  # streams cc<level>, counted by the envelope
     rec, streams = encode_grid(field.ravel(), Bound("range", 1e-3), "ans", 3, field.shape, ("dct",))
-    sizes = transform._envelope_sizes(field.shape)
+    sizes = dct_envelope.envelope_sizes(field.shape)
     per_level = np.bincount(decode_ints(streams["env"], sizes.size), weights=sizes).astype(int)
     level = int(np.flatnonzero(per_level)[0])
     for name, n in (("k", field.size), (f"cc{level}", per_level[level])):

@@ -30,7 +30,7 @@ def ungroup_scaled(levels: np.ndarray, shape: np.ndarray, sizes: np.ndarray, val
                    starts: np.ndarray, step: float, limit: int) -> tuple[np.ndarray, bool]:
     """``out[i] = values[p] * step`` (float64), ``p`` the next unread position of group ``levels[e]``, ``e`` the
     envelope block of position ``i`` of a C-ordered block of ``shape`` cut ``sizes`` long along each axis (in the
-    order of ``dct._envelope_ids``), whose values begin at ``starts[group]`` in ``values`` (the groups' values
+    order of ``dct_envelope.envelope_ids``), whose values begin at ``starts[group]`` in ``values`` (the groups' values
     concatenated); False where a value lies outside +-``limit``."""
     nbs, bstride = _block_strides(shape, sizes)
     inner_n, inner_size = shape[-1], sizes[-1]

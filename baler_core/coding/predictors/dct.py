@@ -40,10 +40,10 @@ from baler_core.coding.predictors.dct_corrections import (
     narrow,
     read_corrections,
 )
+from baler_core.coding.predictors.dct_envelope import MAX_LEVEL, envelope_cut, envelope_ids, envelope_sizes
 from baler_core.errors import FormatError
 
 MAX_AXIS = 1024  # longer axes are not transformed (readers refuse them: formats up to 1.10 used matrix products)
-ENV_BLOCKS = 16  # envelope blocks along each axis
 # Dead zones by envelope level, (level, dead zone) points interpolated linearly: the sparse groups of high
 # frequencies round harder towards zero (a coefficient there costs many bits, its error is spread over every
 # value and the corrections catch the few values it pushes out), the dense ones nearly to nearest. Against one
@@ -59,7 +59,6 @@ _MARGIN = 1e-9  # of the block's largest magnitude: covers float64 rounding diff
 # (measured on turbulence blocks of 16-160 frames); two machines' results differ by at most twice that
 _MARGIN32 = 16 * float(np.finfo(np.float32).eps)
 FORWARD32_FROM = 1e-4  # bound / largest magnitude from which float32 blocks transform forward in float32
-_ENV_MAX = 100
 
 
 def _transform(x: np.ndarray, inverse: bool, overwrite: bool = False) -> np.ndarray:
@@ -74,18 +73,6 @@ def _transform(x: np.ndarray, inverse: bool, overwrite: bool = False) -> np.ndar
     return (scipy.fft.idctn if inverse else scipy.fft.dctn)(x, type=2, norm="ortho", axes=axes, overwrite_x=overwrite)
 
 
-def _envelope_ids(shape: tuple[int, ...]) -> tuple[np.ndarray, int]:
-    """Each coefficient's envelope block (up to ``ENV_BLOCKS`` along each axis) and the number of blocks."""
-    sizes = [-(-n // ENV_BLOCKS) for n in shape]
-    nbs = [-(-n // size) for n, size in zip(shape, sizes)]
-    itype = np.int32 if math.prod(nbs) < 2**31 else np.int64  # 4 bytes a value where the ids fit
-    ids = np.zeros((1,) * len(shape), dtype=itype)
-    for axis, (n, size, nb) in enumerate(zip(shape, sizes, nbs)):
-        along = (np.arange(n, dtype=itype) // size).reshape([-1 if a == axis else 1 for a in range(len(shape))])
-        ids = ids * itype(nb) + along
-    return np.broadcast_to(ids, shape).ravel(), math.prod(nbs)
-
-
 def _levels(q: np.ndarray, ids: np.ndarray, count: int) -> np.ndarray:
     """Envelope level per block: twice the log2 of the RMS of its quantized coefficients, 0 for (nearly) zero."""
     return _level_of(np.bincount(ids, weights=np.square(q, dtype=np.float64), minlength=count)
@@ -96,7 +83,7 @@ def _level_of(ms: np.ndarray) -> np.ndarray:
     """Envelope levels from the blocks' mean squared indices."""
     with np.errstate(divide="ignore"):
         lv = np.rint(np.log2(np.maximum(ms, 2.0**-8))) + 8
-    return np.clip(lv, 0, _ENV_MAX).astype(np.int64)
+    return np.clip(lv, 0, MAX_LEVEL).astype(np.int64)
 
 
 def margin(x: np.ndarray, tol: float, f32: bool = False) -> float:
@@ -145,9 +132,9 @@ def _rebuild(rec: np.ndarray, k: np.ndarray, half: float, zero: np.ndarray | Non
 
 def _group_order(lv: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Coefficient order grouped by envelope level (stable), the levels present and their counts."""
-    g = lv.astype(np.uint8)[ids]  # levels <= _ENV_MAX: numpy radix-sorts 8-bit keys, 9x faster than int64
+    g = lv.astype(np.uint8)[ids]  # levels <= MAX_LEVEL: numpy radix-sorts 8-bit keys, 9x faster than int64
     order = np.argsort(g, kind="stable")
-    counts = np.bincount(g, minlength=_ENV_MAX + 1)  # not np.unique: a count needs no sort
+    counts = np.bincount(g, minlength=MAX_LEVEL + 1)  # not np.unique: a count needs no sort
     levels = np.flatnonzero(counts)
     return order, levels, counts[levels]
 
@@ -205,7 +192,7 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
         q = narrow(qi)
         del qi
         lv = _block_levels(q, shape, kernels)
-        scheme, coefficients = coefficient_streams(q, lv, shape, tuple(_envelope_cut(shape)), entropy, level,
+        scheme, coefficients = coefficient_streams(q, lv, shape, tuple(envelope_cut(shape)), entropy, level,
                                                    kernels, scheme)
         del q
         drec = {"dct": list(shape), "dct_step": step, "dct_half": half, "dct_zeros": zero is not None,
@@ -240,10 +227,10 @@ def _indices(coef: np.ndarray, step: float, dead: float | tuple, kernels: Module
     offset = (0.5 - np.interp(_block_levels(first, shape, kernels), xs, ys)).astype(t)
     del first
     if kernels is not None:
-        qi, ok = kernels.quantize_blocks(coef, t(step), offset, np.array(shape, dtype=np.int64), _envelope_cut(shape),
+        qi, ok = kernels.quantize_blocks(coef, t(step), offset, np.array(shape, dtype=np.int64), envelope_cut(shape),
                                          MAX_COEF)
         return qi if ok else None
-    return _rounded(coef, step, offset[_envelope_ids(shape)[0]])
+    return _rounded(coef, step, offset[envelope_ids(shape)[0]])
 
 
 def _rounded(coef: np.ndarray, step: float, offset: float | np.ndarray) -> np.ndarray | None:
@@ -262,33 +249,18 @@ def _rounded(coef: np.ndarray, step: float, offset: float | np.ndarray) -> np.nd
 def _block_levels(q: np.ndarray, shape: tuple[int, ...], kernels: ModuleType | None) -> np.ndarray:
     """Each envelope block's level (``_levels``; compiled where ``kernels``)."""
     if kernels is not None:
-        cut = _envelope_cut(shape)
-        return _level_of(kernels.envelope_energy(q, np.array(shape, dtype=np.int64), cut) / _envelope_sizes(shape))
-    ids, count = _envelope_ids(shape)
+        cut = envelope_cut(shape)
+        return _level_of(kernels.envelope_energy(q, np.array(shape, dtype=np.int64), cut) / envelope_sizes(shape))
+    ids, count = envelope_ids(shape)
     return _levels(q, ids, count)
-
-
-def _envelope_cut(shape: tuple[int, ...]) -> np.ndarray:
-    """Envelope block length along each axis, ``ceil(n / ENV_BLOCKS)`` (int64, as the kernels take it)."""
-    return np.array([-(-n // ENV_BLOCKS) for n in shape], dtype=np.int64)
-
-
-def _envelope_sizes(shape: tuple[int, ...]) -> np.ndarray:
-    """Coefficients in each envelope block, in the order of ``_envelope_ids``."""
-    sizes = np.ones(1, dtype=np.int64)
-    for n in shape:
-        size = -(-n // ENV_BLOCKS)
-        along = np.minimum(size, n - size * np.arange(-(-n // size), dtype=np.int64))
-        sizes = np.multiply.outer(sizes, along).ravel()
-    return sizes
 
 
 def _level_streams(read: Callable[[str], bytes], shape: tuple[int, ...], prefix: str) -> tuple[np.ndarray, ...]:
     """The envelope levels, every coefficient stream's values (``prefix<level>``, concatenated by level) and where
     each level's values begin."""
-    sizes = _envelope_sizes(shape)
+    sizes = envelope_sizes(shape)
     lv = _read_levels(read, sizes.size)
-    counts = np.bincount(lv, weights=sizes, minlength=_ENV_MAX + 1).astype(np.int64)
+    counts = np.bincount(lv, weights=sizes, minlength=MAX_LEVEL + 1).astype(np.int64)
     levels = np.flatnonzero(counts)
     values = np.concatenate([decode_ints(read(f"{prefix}{int(v)}"), int(counts[v]), narrow=True) for v in levels])
     return lv, values, np.cumsum(counts) - counts
@@ -296,13 +268,13 @@ def _level_streams(read: Callable[[str], bytes], shape: tuple[int, ...], prefix:
 
 def _read_levels(read: Callable[[str], bytes], count: int) -> np.ndarray:
     lv = decode_ints(read("env"), count)
-    if lv.size and (lv.min() < 0 or lv.max() > _ENV_MAX):
+    if lv.size and (lv.min() < 0 or lv.max() > MAX_LEVEL):
         raise FormatError("transform envelope level out of range")
     return lv
 
 
 def _coefficients(read: Callable[[str], bytes], shape: tuple[int, ...]) -> np.ndarray:
-    ids, count = _envelope_ids(shape)
+    ids, count = envelope_ids(shape)
     lv = _read_levels(read, count)
     order, levels, counts = _group_order(lv, ids)
     q = np.empty(ids.size, dtype=np.int64)
@@ -315,8 +287,8 @@ def _coefficients(read: Callable[[str], bytes], shape: tuple[int, ...]) -> np.nd
 def _contexts_coded(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...], step: float,
                     kernels: ModuleType | None) -> np.ndarray:
     """The coefficients of a 1.15 block (by level and context, ``dct_contexts``), times ``step``."""
-    lv = _read_levels(read, _envelope_sizes(shape).size)
-    return read_coefficients(read, lv, shape, tuple(_envelope_cut(shape)), read_scheme(rec), step, MAX_COEF,
+    lv = _read_levels(read, envelope_sizes(shape).size)
+    return read_coefficients(read, lv, shape, tuple(envelope_cut(shape)), read_scheme(rec), step, MAX_COEF,
                              kernels)
 
 
@@ -327,7 +299,7 @@ def _decode_compiled(kernels: ModuleType, drec: dict, read: Callable[[str], byte
         coef = _contexts_coded(drec, read, shape, step, kernels)
     else:  # by envelope block, no context: 1.14's streams (named cc<level> from 1.15), and its faster kernel
         lv, values, starts = _level_streams(read, shape, "cc" if "dct_ctx" in drec else "c")
-        coef, ok = kernels.ungroup_scaled(lv, np.array(shape, dtype=np.int64), _envelope_cut(shape), values, starts,
+        coef, ok = kernels.ungroup_scaled(lv, np.array(shape, dtype=np.int64), envelope_cut(shape), values, starts,
                                           step, MAX_COEF)
         if not ok:
             raise FormatError("transform coefficient out of range")

@@ -22,12 +22,12 @@ import numpy as np
 
 from baler_core.coding.entropy import decode_ints
 from baler_core.coding.predictors.base import Pending, Streams, coded, estimated_size
+from baler_core.coding.predictors.dct_envelope import MAX_LEVEL, envelope_ids, envelope_sizes
 from baler_core.errors import FormatError
 
 # (cap on the previous magnitude along axis 0, levels interpolated) tried per block, the smallest kept
 SCHEMES: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (3, 0), (3, 1))
 MAX_CAP = 15  # readers refuse larger caps
-MAX_LEVEL = 100  # envelope levels lie in 0..MAX_LEVEL
 
 
 def interpolated_levels(lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...],
@@ -108,14 +108,8 @@ def levels_of(lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...], inte
     each level's count."""
     if interpolated:
         return interpolated_levels(lv, shape, cut, kernels)
-    ids = np.zeros((1,) * len(shape), dtype=np.int64)
-    sizes = np.ones(1, dtype=np.int64)
-    for axis, (n, c) in enumerate(zip(shape, cut)):
-        along = np.arange(n) // c
-        ids = ids * -(-n // c) + along.reshape([-1 if a == axis else 1 for a in range(len(shape))])
-        sizes = np.multiply.outer(sizes, np.bincount(along)).ravel()
-    return lv.astype(np.int16)[np.broadcast_to(ids, shape).ravel()], np.bincount(lv, sizes, MAX_LEVEL + 1).astype(
-        np.int64)
+    per_level = np.bincount(lv, envelope_sizes(shape), MAX_LEVEL + 1).astype(np.int64)
+    return lv.astype(np.int16)[envelope_ids(shape)[0]], per_level
 
 
 def _streams(q: np.ndarray, lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...], scheme: tuple[int, int],
