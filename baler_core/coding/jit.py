@@ -1,6 +1,6 @@
-"""When baler's compiled kernels run: the rANS decoder (``rans_kernels``), the dither offsets (``pcg_kernels``)
-and the transform coder's passes (``transform_kernels``), all numba, all giving the very values numpy and
-constriction give.
+"""When baler's compiled kernels run: the rANS decoder (``rans_kernels``), the dither offsets (``pcg_kernels``),
+the hybrid tokens' low bits (``token_kernels``) and the transform coder's passes (``transform_kernels``), all
+numba, all giving the very values numpy and constriction give.
 
 Why a policy: a process's first compiled call pays numba's start, about 0.75 s on two cores, plus whatever other
 installed packages register with numba on that call (``vector``, which FastJet pulls in, imports sympy: another

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from baler_core.coding import jit
 from baler_core.errors import FormatError
 
 PACK_CHUNK = 1 << 16  # values packed at a time (a multiple of 8, so each chunk ends on a byte)
@@ -51,6 +52,14 @@ def low_bits_bytes(nlow: np.ndarray) -> int:
 
 def join_tokens(tok: np.ndarray, blob: bytes, pos: int, split: int, msb: int) -> tuple[np.ndarray, int]:
     """Zigzagged values from tokens and the low bits at ``blob[pos:]``; returns them and the position after."""
+    kernels = jit.module("token_kernels") if jit.active() else None
+    if kernels is not None:
+        z, end, status = kernels.join(np.ascontiguousarray(tok), np.frombuffer(blob, dtype=np.uint8), pos, split, msb)
+        if status == 1:
+            raise FormatError("integer stream holds hybrid tokens beyond 64 bits")
+        if status == 2:
+            raise FormatError("integer stream truncated (hybrid low bits)")
+        return z, end
     big = tok >= (1 << split)
     e = np.where(big, split + ((tok - (1 << split)) >> msb), 0)
     if e.max(initial=0) > 63:

@@ -27,18 +27,17 @@ from numba import njit
 
 @njit(cache=True, nogil=True)
 def ungroup_scaled(levels: np.ndarray, shape: np.ndarray, sizes: np.ndarray, values: np.ndarray,
-                   starts: np.ndarray, step: float, limit: int) -> tuple[np.ndarray, bool]:
-    """``out[i] = values[p] * step`` (float64), ``p`` the next unread position of group ``levels[e]``, ``e`` the
-    envelope block of position ``i`` of a C-ordered block of ``shape`` cut ``sizes`` long along each axis (in the
-    order of ``dct_envelope.envelope_ids``), whose values begin at ``starts[group]`` in ``values`` (the groups' values
-    concatenated); False where a value lies outside +-``limit``."""
+                   starts: np.ndarray, step: float, limit: int, out: np.ndarray) -> bool:
+    """``out[i] = values[p] * step`` (in float64, then ``out``'s type), ``p`` the next unread position of group
+    ``levels[e]``, ``e`` the envelope block of position ``i`` of a C-ordered block of ``shape`` cut ``sizes`` long
+    along each axis (in the order of ``dct_envelope.envelope_ids``), whose values begin at ``starts[group]`` in
+    ``values`` (the groups' values concatenated); False where a value lies outside +-``limit``."""
     nbs, bstride = _block_strides(shape, sizes)
     inner_n, inner_size = shape[-1], sizes[-1]
     n = 1
     for a in range(shape.size):
         n *= shape[a]
     pos = starts.copy()
-    out = np.empty(n, dtype=np.float64)
     ok = True
     i = 0
     for o in range(n // inner_n if inner_n else 0):
@@ -54,7 +53,7 @@ def ungroup_scaled(levels: np.ndarray, shape: np.ndarray, sizes: np.ndarray, val
                 out[i + j] = np.float64(v) * step
             pos[g] = p + m
             i += m
-    return out, ok
+    return ok
 
 
 @njit(cache=True, nogil=True)
@@ -201,13 +200,13 @@ def misses(x: np.ndarray, out: np.ndarray, limit: float) -> np.ndarray:
 
 @njit(cache=True, nogil=True)
 def ungroup_contexts(lev: np.ndarray, inner: int, cap: int, values: np.ndarray, starts: np.ndarray,
-                     ends: np.ndarray, step: float, limit: int) -> tuple[np.ndarray, int]:
-    """``predictors.dct_contexts``' coefficients put back in place, times ``step`` (float64, C order): coefficient
+                     ends: np.ndarray, step: float, limit: int, out: np.ndarray) -> int:
+    """``predictors.dct_contexts``' coefficients put back in place into ``out`` (C order), times ``step`` (in
+    float64, then ``out``'s type): coefficient
     ``i`` takes the next value of the group of its level ``lev[i]`` and context ``min(|q[i - inner]|, cap)`` (0
     on the first plane; the plane before kept as contexts in a ring of ``inner``). Status 1 where a value lies
     beyond +-``limit``, 2 where a group's run (``starts`` to ``ends``) ends first, else 0."""
     n = lev.size
-    out = np.empty(n, dtype=np.float64)
     pos = starts.copy()
     nctx = cap + 1
     ring = np.zeros(max(inner, 1), dtype=np.int64)
@@ -217,7 +216,7 @@ def ungroup_contexts(lev: np.ndarray, inner: int, cap: int, values: np.ndarray, 
         key = np.int64(lev[i]) * nctx + ring[j]
         at = pos[key]
         if at >= ends[key]:
-            return out, 2
+            return 2
         v = values[at]
         pos[key] = at + 1
         if v < -limit or v > limit:
@@ -228,7 +227,7 @@ def ungroup_contexts(lev: np.ndarray, inner: int, cap: int, values: np.ndarray, 
             if j == inner:
                 j = 0
         out[i] = np.float64(v) * step
-    return out, status
+    return status
 
 
 @njit(cache=True, nogil=True)

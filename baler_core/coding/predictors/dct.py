@@ -285,26 +285,25 @@ def _coefficients(read: Callable[[str], bytes], shape: tuple[int, ...]) -> np.nd
 
 
 def _contexts_coded(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...], step: float,
-                    kernels: ModuleType | None) -> np.ndarray:
+                    kernels: ModuleType | None, dtype: type = np.float64) -> np.ndarray:
     """The coefficients of a 1.15 block (by level and context, ``dct_contexts``), times ``step``."""
     lv = _read_levels(read, envelope_sizes(shape).size)
     return read_coefficients(read, lv, shape, tuple(envelope_cut(shape)), read_scheme(rec), step, MAX_COEF,
-                             kernels)
+                             kernels, dtype)
 
 
 def _decode_compiled(kernels: ModuleType, drec: dict, read: Callable[[str], bytes], shape: tuple[int, ...],
                      step: float, half: float, dtype: np.dtype, f32: bool) -> np.ndarray:
     """``decode_dct`` by the compiled passes (``transform_kernels``): the same values, fewer passes over memory."""
+    ctype = np.float32 if f32 else np.float64  # the kernels round each float64 product to it, as astype would
     if "dct_ctx" in drec and read_scheme(drec) != (0, 0):
-        coef = _contexts_coded(drec, read, shape, step, kernels)
+        coef = _contexts_coded(drec, read, shape, step, kernels, ctype)
     else:  # by envelope block, no context: 1.14's streams (named cc<level> from 1.15), and its faster kernel
         lv, values, starts = _level_streams(read, shape, "cc" if "dct_ctx" in drec else "c")
-        coef, ok = kernels.ungroup_scaled(lv, np.array(shape, dtype=np.int64), envelope_cut(shape), values, starts,
-                                          step, MAX_COEF)
-        if not ok:
+        coef = np.empty(math.prod(shape), dtype=ctype)
+        if not kernels.ungroup_scaled(lv, np.array(shape, dtype=np.int64), envelope_cut(shape), values, starts,
+                                      step, MAX_COEF, coef):
             raise FormatError("transform coefficient out of range")
-    if f32:
-        coef = coef.astype(np.float32)
     rec = _transform(coef.reshape(shape), inverse=True, overwrite=True).ravel()
     n = rec.size
     k = read_corrections(drec, read, n)

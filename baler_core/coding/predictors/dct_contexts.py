@@ -146,8 +146,9 @@ def read_scheme(rec: dict) -> tuple[int, int]:
 
 
 def read_coefficients(read: Callable[[str], bytes], lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...],
-                      scheme: tuple[int, int], step: float, limit: int, kernels: ModuleType | None) -> np.ndarray:
-    """The coefficients (indices times ``step``, float64, C order) of a block coded under ``scheme``
+                      scheme: tuple[int, int], step: float, limit: int, kernels: ModuleType | None,
+                      dtype: type = np.float64) -> np.ndarray:
+    """The coefficients (indices times ``step`` in float64, then ``dtype``; C order) of a block coded under ``scheme``
     (``coefficient_streams``); ``FormatError`` where the streams disagree with the levels or an index lies
     beyond +-``limit``."""
     cap, interp = scheme
@@ -169,12 +170,13 @@ def read_coefficients(read: Callable[[str], bytes], lv: np.ndarray, shape: tuple
     starts = ends - counts
     inner = math.prod(shape[1:])
     if kernels is not None:
-        coef, status = kernels.ungroup_contexts(lev, inner, cap, values, starts, ends, step, limit)
+        coef = np.empty(lev.size, dtype=dtype)
+        status = kernels.ungroup_contexts(lev, inner, cap, values, starts, ends, step, limit, coef)
     else:
         if values.size and (values.min() < -limit or values.max() > limit):  # not np.abs: it wraps at the minimum
             raise FormatError("transform coefficient out of range")
         q, ok = _ungroup_planes(lev, inner, cap, values, starts, ends)
-        coef, status = q * step, 0 if ok else 2
+        coef, status = (q * step).astype(dtype, copy=False), 0 if ok else 2
     if status == 2:
         raise FormatError("transform context counts disagree with the coefficients' contexts")
     if status == 1:
