@@ -14,7 +14,7 @@ import pandas as pd
 from baler_core.codec.inference import engage_kernels, float64_decoder, latent_shape, run_decoder, sequential_prediction
 from baler_core.codec.latent import read_latent
 from baler_core.codec.priors import Prior, header_template, prior_set
-from baler_core.coding import jit, parallel
+from baler_core.coding import hugepages, jit, parallel
 from baler_core.coding.columns import decode_column, free_pred, prior_streams
 from baler_core.coding.grid import GRID_MODES, decode_grid
 from baler_core.coding.parallel import ordered_map
@@ -93,6 +93,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
         raise FormatError(f"{path}: declares {hd.output_bytes} output bytes from a {rd.size}-byte file "
                           f"(limit {int(limit)}); refusing to allocate")
     jit.engage(hd.output_bytes)  # the compiled decoders, where the file is large enough to pay their start
+    hugepages.relax(hd.output_bytes)
     if not hd.model_used:  # every block was coded without the autoencoder: no decoder is needed
         yield from _decompress_free(rd, blocks, names, dtypes, frame, n_threads)
         return

@@ -12,7 +12,7 @@ from baler_core import __version__
 from baler_core.codec.fallback import keep_smaller
 from baler_core.codec.inference import float64_decoder, model_header, run_decoder, run_encoder
 from baler_core.codec.latent import latent_blobs
-from baler_core.coding import jit
+from baler_core.coding import hugepages, jit
 from baler_core.coding.columns import encode_column
 from baler_core.coding.free import encode_free_column
 from baler_core.coding.options import CompressionOptions
@@ -88,6 +88,7 @@ def _compress_field(field: np.ndarray | NpyFrames | FrameReader, bundle: ModelBu
         check(tuple(field.shape[1:]), source)
     predictors = AUTO_PREDICTORS if opts.field_predictor == "auto" else (opts.field_predictor,)
     jit.engage(math.prod(field.shape) * field.dtype.itemsize)  # the transform's compiled passes, where they pay
+    hugepages.relax(math.prod(field.shape) * field.dtype.itemsize)
     spec = bundle.record["latent"]["dtype"] if bundle is not None else "none"
     blob = bundle.decoder_blob() if bundle is not None else b""
     dec64 = float64_decoder(bundle) if bundle is not None else None

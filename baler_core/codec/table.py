@@ -19,6 +19,7 @@ from baler_core.codec.inference import engage_kernels, float64_decoder, model_he
 from baler_core.codec.latent import write_latent
 from baler_core.codec.priors import bound_key, header_template, prior_set
 from baler_core.codec.sequential import FirstBlock, encode_sequential
+from baler_core.coding import hugepages
 from baler_core.coding.column_choice import encode_best
 from baler_core.coding.free import encode_free_column
 from baler_core.coding.options import CompressionOptions
@@ -129,6 +130,7 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
                     columns = [{"name": c, "dtype": chunk[c].dtype.str} for c in chunk.columns]
                     opts.bounds.check_columns(list(chunk.columns))
                     progress.bytes_per_unit = float(sum(chunk[c].dtype.itemsize for c in chunk.columns))
+                    hugepages.relax(int(progress.bytes_per_unit * max(len(chunk), total_rows or 0)))
                 elif [c["name"] for c in columns] != list(chunk.columns):
                     raise InputError(f"{source}: column order changed between chunks")
                 elif [c["dtype"] for c in columns] != [chunk[c].dtype.str for c in chunk.columns]:
