@@ -157,3 +157,28 @@ def test_lookup_entries_hold_whole_intervals_or_point_at_them(warm):
             assert cdf[s] <= b << shift < cdf[s + 1]
         sym = rng.choice(k, size=20000, p=p)
         assert np.array_equal(rans.rans_decode(_encode([(sym, p)]).astype("<u4").tobytes(), p, sym.size), sym)
+
+
+def test_estimate_passes_match_numpy(warm):
+    """The compiled histogram and model bits behind the rANS size estimates give numpy's quantized counts and
+    bits, and ``estimate_ints`` the same sizes either way."""
+    from baler_core.coding import entropy, rans_kernels
+    from baler_core.coding.rans import Q_MANTISSA, Q_PER_OCTAVE, information_bits, q_weights, quantized
+
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        lo = int(rng.integers(-1000, 1000))
+        x = (rng.geometric(rng.uniform(0.01, 0.9), int(rng.integers(2, 20000))) * rng.choice([-1, 1])).astype(np.int64)
+        x += lo
+        counts = rans_kernels.histogram(x, int(x.min()), int(x.max() - x.min()) + 1)
+        assert np.array_equal(counts, np.bincount(x - x.min()))
+        exact, q, bits_q = rans_kernels.model_bits(counts, Q_MANTISSA, Q_PER_OCTAVE)
+        assert np.array_equal(q, quantized(counts))
+        assert exact == pytest.approx(information_bits(counts, counts / counts.sum()), rel=1e-12, abs=1e-9)
+        assert bits_q == pytest.approx(information_bits(counts, q_weights(q)), rel=1e-12, abs=1e-9)
+        sizes = []
+        for active in (True, False):
+            jit._active = active
+            sizes.append(entropy.estimate_ints(x, "ans"))
+        jit._active = True
+        assert sizes[0] == sizes[1]

@@ -69,3 +69,19 @@ def test_hybrid_streams_decode_alike_either_way(kernels, monkeypatch):
     for compiled in (True, False):
         monkeypatch.setattr(jit, "_active", compiled)
         assert np.array_equal(entropy.decode_ints(blob, x.size), x)
+
+
+def test_token_counts_match_the_tokens(kernels):
+    """The estimate's histogram of tokens and of low-bit widths, against the tokens numpy builds."""
+    from baler_core.coding import token_kernels
+    from baler_core.coding.tokens import token_limit
+
+    rng = np.random.default_rng(5)
+    for split, msb in LAYOUTS:
+        x = np.concatenate([rng.integers(-(2**50), 2**50, 4000), rng.integers(-9, 9, 4000), [0, 2**61, -(2**61)]])
+        center = int(rng.integers(-100, 100))
+        z = entropy.zigzag(x - np.int64(center))
+        tok, nlow = split_tokens(z, split, msb)
+        counts, widths = token_kernels.token_counts(x, center, split, msb, token_limit(split, msb))
+        assert np.array_equal(counts, np.bincount(tok, minlength=counts.size))
+        assert np.array_equal(widths[1:], np.bincount(nlow, minlength=64)[1:])  # values with raw bits, by count

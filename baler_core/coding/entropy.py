@@ -18,8 +18,11 @@ from collections.abc import Callable
 import numpy as np
 import zstandard
 
+from baler_core.coding import jit
 from baler_core.coding.rans import (
+    Q_MANTISSA,
     Q_MAX,
+    Q_PER_OCTAVE,
     information_bits,
     payload_bytes,
     q_weights,
@@ -27,7 +30,7 @@ from baler_core.coding.rans import (
     rans_decode,
     rans_encode,
 )
-from baler_core.coding.tokens import join_tokens, low_bits, low_bits_bytes, split_tokens
+from baler_core.coding.tokens import join_tokens, low_bits, low_bits_bytes, split_tokens, token_limit
 from baler_core.errors import FormatError
 
 _CONST, _ZSTD, _ANS, _ZSTD_U, _ANS_Q, _HYB = 0, 1, 2, 3, 4, 5
@@ -156,15 +159,24 @@ def _ans_plans(x: np.ndarray, level: int) -> list[Plan]:
     k = hi - lo + 1
     if k > MAX_ANS_ALPHABET or k < 2:
         return []
-    sym = (x - lo).astype(np.int32, copy=False)
-    counts = np.bincount(sym, minlength=k)
-    q = quantized(counts)
+    kernels = jit.module("rans_kernels") if jit.active() else None
+    if kernels is not None:  # the histogram and both models' bits in two compiled passes, the same numbers
+        counts = kernels.histogram(x, lo, k)
+        exact_bits, q, q_bits = kernels.model_bits(counts, Q_MANTISSA, Q_PER_OCTAVE)
+    else:
+        counts = np.bincount((x - lo).astype(np.int32, copy=False), minlength=k)
+        q = quantized(counts)
+        exact_bits, q_bits = information_bits(counts, counts / counts.sum()), information_bits(counts, q_weights(q))
     exact = zstd_compress(counts.astype("<u4").tobytes(), level)
+
+    def encode(head: bytes, probs: Callable[[], np.ndarray]) -> bytes:
+        return head + rans_encode((x - lo).astype(np.int32, copy=False), probs())
+
     plans = []
-    for method, probs, table in ((_ANS, counts / counts.sum(), exact), (_ANS_Q, q_weights(q), _zstd_encode(q, level))):
+    for method, bits, probs, table in ((_ANS, exact_bits, lambda: counts / counts.sum(), exact),
+                                       (_ANS_Q, q_bits, lambda: q_weights(q), _zstd_encode(q, level))):
         head = struct.pack("<BqII", method, lo, k, len(table)) + table
-        plans.append((len(head) + payload_bytes(information_bits(counts, probs)),
-                      lambda head=head, probs=probs: head + rans_encode(sym, probs)))
+        plans.append((len(head) + payload_bytes(bits), lambda head=head, probs=probs: encode(head, probs)))
     return plans
 
 
@@ -221,18 +233,26 @@ def _hyb_plan(x: np.ndarray, level: int) -> Plan | None:
     center = _median(x)
     if int(x.max()) - center >= 2**62 or center - int(x.min()) >= 2**62:
         return None
-    z = zigzag(x - np.int64(center))
-    tok, nlow = split_tokens(z, _HYB_SPLIT, _HYB_MSB)
-    k = int(tok.max()) + 1
-    counts = np.bincount(tok, minlength=k)
+    kernels = jit.module("token_kernels") if jit.active() else None
+    if kernels is not None:  # the tokens' histogram and the low bits' widths in one compiled pass
+        counts, widths = kernels.token_counts(x, center, _HYB_SPLIT, _HYB_MSB, token_limit(_HYB_SPLIT, _HYB_MSB))
+        counts = counts[: int(np.flatnonzero(counts)[-1]) + 1]
+        extra = sum((int(m) * w + 7) // 8 for w, m in enumerate(widths) if w and m)
+    else:
+        z = zigzag(x - np.int64(center))
+        tok, nlow = split_tokens(z, _HYB_SPLIT, _HYB_MSB)
+        counts = np.bincount(tok)
+        extra = low_bits_bytes(nlow)
+    k = counts.size
     if np.count_nonzero(counts) < 2:
         return None
     q = quantized(counts)
     probs = q_weights(q)
     table = _zstd_encode(q, level)
-    extra = low_bits_bytes(nlow)
 
     def encode() -> bytes:
+        z = zigzag(x - np.int64(center))
+        tok, nlow = split_tokens(z, _HYB_SPLIT, _HYB_MSB)
         words = rans_encode(tok, probs)
         bits = low_bits(z, nlow)
         head = struct.pack("<BqBBIII", _HYB, center, _HYB_SPLIT, _HYB_MSB, k, len(table), len(words))

@@ -60,3 +60,31 @@ def join(tok: np.ndarray, blob: np.ndarray, pos: int, split: int, msb: int) -> t
             v |= acc
         z[i] = v
     return z, end, 0
+
+
+@njit(cache=True, nogil=True)
+def token_counts(x: np.ndarray, center: int, split: int, msb: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """For a size estimate of ``entropy``'s method 5 without building the tokens: how many values of ``x``
+    take each token (``limit`` of them, ``tokens.token_limit``) of ``zigzag(x - center)``, and how many have
+    each count of raw low bits (64). ``x - center`` must fit int64 (the caller checks)."""
+    counts = np.zeros(limit, dtype=np.int64)
+    widths = np.zeros(64, dtype=np.int64)
+    small = np.uint64(1) << np.uint64(split)
+    mask = np.uint64((1 << msb) - 1)
+    for i in range(x.size):
+        v = np.int64(x[i]) - center
+        z = np.uint64(v << 1) ^ np.uint64(v >> 63)
+        if z < small:
+            counts[np.int64(z)] += 1
+            continue
+        e = 0  # the bit length of z, less one
+        t = z
+        for shift in (32, 16, 8, 4, 2, 1):
+            if t >> np.uint64(shift):
+                t >>= np.uint64(shift)
+                e += shift
+        nlow = e - msb
+        top = np.int64((z >> np.uint64(nlow)) & mask)
+        counts[(1 << split) + (e - split) * (1 << msb) + top] += 1
+        widths[nlow] += 1
+    return counts, widths
