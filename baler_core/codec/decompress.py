@@ -121,7 +121,7 @@ def _decompress_blocks(rd: ContainerReader, bundle: ModelBundle | None, model_so
             by_name = dict(zip(names, zip(dtypes, recs)))
             if set(by_name) != set(bundle.columns):
                 raise ModelMismatchError(f"{path}: columns do not match the sequential decoder's")
-            recon_n = np.zeros((n, len(bundle.columns)))
+            recon_n = np.zeros((n, len(bundle.columns)), order="F")  # a column written at a time
             relations = bundle.record.get("relations") or {}
             data = {}
             section = _prior_section(rd, b, [rec for _, rec in by_name.values()])

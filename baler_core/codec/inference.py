@@ -102,13 +102,13 @@ def sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict[
     if heads is not None:
         kernels, phi, kind, slope = heads
         k, w_in, b_in, w_hidden, b_hidden, w_out, b_out = dec64.head_arrays(j)
-        x = np.ascontiguousarray(recon_n, dtype=np.float64)
+        x = recon_n if recon_n.dtype == np.float64 else recon_n.astype(np.float64)
         pred_n = np.empty(len(x))
         kernels.column_head(x, k, w_in, b_in, w_hidden, b_hidden, w_out, b_out, kind, slope, phi, pred_n)
         return norm.inverse_column(j, pred_n)
     import torch
 
-    prev = torch.from_numpy(recon_n[:, :j])
+    prev = torch.from_numpy(np.ascontiguousarray(recon_n[:, :j]))
     with torch.no_grad():
         pred_n = np.concatenate([dec64.predict_column(j, prev[s : s + INFER_BATCH]).numpy()
                                  for s in range(0, max(len(prev), 1), INFER_BATCH)])[: len(prev)]

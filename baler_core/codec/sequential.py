@@ -43,7 +43,7 @@ def encode_sequential(w, b: int, chunk: pd.DataFrame, bundle: ModelBundle, dec64
                          "store the autoencoder's reconstruction without one")
     norm = bundle.normalizer
     relations = bundle.record.get("relations") or {}
-    recon_n = np.zeros((len(chunk), len(bundle.columns)))
+    recon_n = np.zeros((len(chunk), len(bundle.columns)), order="F")  # a column written at a time
     recon: dict[str, np.ndarray] = {}
     sources: dict[tuple[str, bool], contexts.Source] = {}
     unsorted: list[str] = []  # columns rebuilt whose context sources are not built yet (built when searched)

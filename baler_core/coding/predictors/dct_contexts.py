@@ -83,11 +83,18 @@ def coefficient_streams(q: np.ndarray, lv: np.ndarray, shape: tuple[int, ...], c
     the schemes are coded to choose. A ``scheme`` chosen on the grid's sample of a large block fixes the levels,
     and the contexts where it has them (the sample, an eighth of the block, pays eight times as much for the
     groups' tables: it keeps contexts less often than the block would)."""
+    levels: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # by interpolated: the schemes of one levels share them
+
+    def grouped(scheme: tuple[int, int]) -> Streams:
+        if scheme[1] not in levels:
+            levels[scheme[1]] = levels_of(lv, shape, cut, scheme[1], kernels)
+        return _streams(q, *levels[scheme[1]], shape, scheme, entropy, level, kernels)
+
     if scheme is not None and scheme[0]:
-        return scheme, _streams(q, lv, shape, cut, scheme, entropy, level, kernels)
+        return scheme, grouped(scheme)
 
     def run(scheme: tuple[int, int]) -> tuple[int, tuple[int, int], Streams]:
-        streams = _streams(q, lv, shape, cut, scheme, entropy, level, kernels)
+        streams = grouped(scheme)
         return estimated_size(streams), scheme, streams
 
     tried = [run(s) for s in SCHEMES if not s[0] and (scheme is None or s == scheme)]
@@ -112,10 +119,11 @@ def levels_of(lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...], inte
     return lv.astype(np.int16)[envelope_ids(shape)[0]], per_level
 
 
-def _streams(q: np.ndarray, lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...], scheme: tuple[int, int],
+def _streams(q: np.ndarray, lev: np.ndarray, per_level: np.ndarray, shape: tuple[int, ...], scheme: tuple[int, int],
              entropy: str, level: int, kernels: ModuleType | None) -> Streams:
-    cap, interp = scheme
-    lev, per_level = levels_of(lv, shape, cut, interp, kernels)
+    """``scheme``'s streams of the coefficients ``q`` whose levels are ``lev`` (``levels_of``: and each level's
+    count, ``per_level``)."""
+    cap = scheme[0]
     present = np.flatnonzero(per_level)
     nctx = cap + 1
     if kernels is not None:
