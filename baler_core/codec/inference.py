@@ -91,8 +91,9 @@ def compiled_heads(dec64) -> tuple | None:
 
 def sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict[str, np.ndarray],
                            relations: dict) -> np.ndarray:
-    """Physical-unit prediction of column ``j`` from the reconstructed columns before it (float64, CPU):
-    an exact linear relation where the model found one, else the column's MLP."""
+    """Physical-unit prediction of column ``j`` from the reconstructed columns before it (``recon_n``: float64,
+    normalized, either memory order; CPU): an exact linear relation where the model found one, else the column's
+    MLP."""
     name = norm.columns[j].name
     if name in relations:
         from baler_core.models.relations import apply_relation
@@ -102,9 +103,8 @@ def sequential_prediction(dec64, norm, j: int, recon_n: np.ndarray, recon: dict[
     if heads is not None:
         kernels, phi, kind, slope = heads
         k, w_in, b_in, w_hidden, b_hidden, w_out, b_out = dec64.head_arrays(j)
-        x = recon_n if recon_n.dtype == np.float64 else recon_n.astype(np.float64)
-        pred_n = np.empty(len(x))
-        kernels.column_head(x, k, w_in, b_in, w_hidden, b_hidden, w_out, b_out, kind, slope, phi, pred_n)
+        pred_n = np.empty(len(recon_n))
+        kernels.column_head(recon_n, k, w_in, b_in, w_hidden, b_hidden, w_out, b_out, kind, slope, phi, pred_n)
         return norm.inverse_column(j, pred_n)
     import torch
 

@@ -30,7 +30,7 @@ from baler_core.coding.rans import (
     rans_decode,
     rans_encode,
 )
-from baler_core.coding.tokens import join_tokens, low_bits, low_bits_bytes, split_tokens, token_limit
+from baler_core.coding.tokens import join_tokens, low_bits, low_bits_bytes, split_tokens, token_limit, widths_bytes
 from baler_core.errors import FormatError
 
 _CONST, _ZSTD, _ANS, _ZSTD_U, _ANS_Q, _HYB = 0, 1, 2, 3, 4, 5
@@ -237,7 +237,7 @@ def _hyb_plan(x: np.ndarray, level: int) -> Plan | None:
     if kernels is not None:  # the tokens' histogram and the low bits' widths in one compiled pass
         counts, widths = kernels.token_counts(x, center, _HYB_SPLIT, _HYB_MSB, token_limit(_HYB_SPLIT, _HYB_MSB))
         counts = counts[: int(np.flatnonzero(counts)[-1]) + 1]
-        extra = sum((int(m) * w + 7) // 8 for w, m in enumerate(widths) if w and m)
+        extra = widths_bytes(widths)
     else:
         z = zigzag(x - np.int64(center))
         tok, nlow = split_tokens(z, _HYB_SPLIT, _HYB_MSB)

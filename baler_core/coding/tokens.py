@@ -46,7 +46,11 @@ def low_bits(z: np.ndarray, nlow: np.ndarray) -> bytes:
 
 def low_bits_bytes(nlow: np.ndarray) -> int:
     """Bytes :func:`low_bits` takes."""
-    widths = np.bincount(nlow)
+    return widths_bytes(np.bincount(nlow))
+
+
+def widths_bytes(widths: np.ndarray) -> int:
+    """Bytes :func:`low_bits` takes for ``widths[w]`` values of ``w`` low bits each."""
     return sum((int(m) * w + 7) // 8 for w, m in enumerate(widths) if w and m)
 
 

@@ -202,10 +202,10 @@ def misses(x: np.ndarray, out: np.ndarray, limit: float) -> np.ndarray:
 def ungroup_contexts(lev: np.ndarray, inner: int, cap: int, values: np.ndarray, starts: np.ndarray,
                      ends: np.ndarray, step: float, limit: int, out: np.ndarray) -> int:
     """``predictors.dct_contexts``' coefficients put back in place into ``out`` (C order), times ``step`` (in
-    float64, then ``out``'s type): coefficient
-    ``i`` takes the next value of the group of its level ``lev[i]`` and context ``min(|q[i - inner]|, cap)`` (0
-    on the first plane; the plane before kept as contexts in a ring of ``inner``). Status 1 where a value lies
-    beyond +-``limit``, 2 where a group's run (``starts`` to ``ends``) ends first, else 0."""
+    float64, then ``out``'s type): coefficient ``i`` takes the next value of the group of its level ``lev[i]``
+    and context ``min(|q[i - inner]|, cap)`` (0 on the first plane; the plane before kept as contexts in a ring
+    of ``inner``). Status 1 where a value lies beyond +-``limit``, 2 where a group's run (``starts`` to
+    ``ends``) ends first, else 0."""
     n = lev.size
     pos = starts.copy()
     nctx = cap + 1
