@@ -181,3 +181,32 @@ def test_estimate_passes_match_numpy(warm, monkeypatch):
             monkeypatch.setattr(jit, "_active", active)
             sizes.append(entropy.estimate_ints(x, "ans"))
         assert sizes[0] == sizes[1]
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_plans_code_what_they_estimate(warm, monkeypatch, dtype):
+    """``plan_ints`` (one pass for the bounds, the histogram reused for the distinct count, the hybrid tokens'
+    model bits compiled) estimates and codes as ``estimate_ints`` / ``encode_ints`` do, with the kernels and
+    without: the same sizes and the same bytes, every blob decoding to its stream."""
+    from baler_core.coding import entropy, rans_kernels
+
+    rng = np.random.default_rng(7)
+    streams = [np.zeros(0, dtype), np.full(50, -3, dtype), np.array([5, 6], dtype)]
+    for _ in range(30):  # narrow and wide alphabets, short streams (tables weigh) and long ones
+        n = int(rng.integers(2, 30000))
+        scale = float(rng.choice([0.5, 3, 40, 5000]))
+        streams.append((np.round(rng.laplace(0, scale, n)) + rng.integers(-100, 100)).astype(dtype))
+    for x in streams:
+        if x.size:
+            assert tuple(rans_kernels.bounds(x)) == (x.min(), x.max())
+        for method in ("auto", "ans", "zstd"):
+            got = []
+            for active in (True, False):
+                monkeypatch.setattr(jit, "_active", active)
+                size, encode = entropy.plan_ints(x, method, 3)
+                blob = encode()
+                assert blob == entropy.encode_ints(x, method, 3)
+                assert size == entropy.estimate_ints(x, method, 3)
+                assert np.array_equal(entropy.decode_ints(blob, x.size), x)
+                got.append((size, blob))
+            assert got[0] == got[1], (x.size, method)

@@ -152,13 +152,24 @@ def _read_quantized(table: bytes, k: int) -> np.ndarray:
 Plan = tuple[int, Callable[[], bytes]]  # (estimated bytes, the encoder that produces them)
 
 
-def _ans_plans(x: np.ndarray, level: int) -> list[Plan]:
+def _bounds(x: np.ndarray) -> tuple[int, int]:
+    """The smallest and the largest value of a non-empty stream (one compiled pass where the kernels run)."""
+    kernels = jit.module("rans_kernels") if jit.active() else None
+    if kernels is not None:
+        lo, hi = kernels.bounds(x)
+        return int(lo), int(hi)
+    return int(x.min()), int(x.max())
+
+
+def _ans_plans(x: np.ndarray, level: int,
+               bounds: tuple[int, int] | None = None) -> tuple[list[Plan], np.ndarray | None]:
     """rANS with the stream's exact histogram (method 2) and with its log-quantized one (method 4), each with
-    its size estimated from the histogram; none for alphabets of one value or wider than ``MAX_ANS_ALPHABET``."""
-    lo, hi = int(x.min()), int(x.max())
+    its size estimated from the histogram, and the histogram; none for alphabets of one value or wider than
+    ``MAX_ANS_ALPHABET``. ``bounds``: the stream's (``_bounds``), where known."""
+    lo, hi = bounds or _bounds(x)
     k = hi - lo + 1
     if k > MAX_ANS_ALPHABET or k < 2:
-        return []
+        return [], None
     kernels = jit.module("rans_kernels") if jit.active() else None
     if kernels is not None:  # the histogram and both models' bits in two compiled passes, the same numbers
         counts = kernels.histogram(x, lo, k)
@@ -177,12 +188,12 @@ def _ans_plans(x: np.ndarray, level: int) -> list[Plan]:
                                        (_ANS_Q, q_bits, lambda: q_weights(q), _zstd_encode(q, level))):
         head = struct.pack("<BqII", method, lo, k, len(table)) + table
         plans.append((len(head) + payload_bytes(bits), lambda head=head, probs=probs: encode(head, probs)))
-    return plans
+    return plans, counts
 
 
 def ans_encodings(x: np.ndarray, level: int) -> list[bytes]:
     """Both rANS encodings of ``x`` (methods 2 and 4), for tests and tools; ``encode_ints`` codes one."""
-    return [plan() for _, plan in _ans_plans(x, level)]
+    return [plan() for _, plan in _ans_plans(x, level)[0]]
 
 
 def _ans_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:
@@ -227,11 +238,12 @@ def _median(x: np.ndarray) -> int:
     return int(np.partition(s, s.size // 2)[s.size // 2])
 
 
-def _hyb_plan(x: np.ndarray, level: int) -> Plan | None:
+def _hyb_plan(x: np.ndarray, level: int, lo: int, hi: int) -> Plan | None:
     """Method 5: hybrid tokens coded by rANS with a log-quantized table, then the raw low bits grouped by
-    their count (a reader knows every value's count from its token)."""
+    their count (a reader knows every value's count from its token). ``x`` int32 or int64, from ``lo`` to
+    ``hi``."""
     center = _median(x)
-    if int(x.max()) - center >= 2**62 or center - int(x.min()) >= 2**62:
+    if hi - center >= 2**62 or center - lo >= 2**62:
         return None
     kernels = jit.module("token_kernels") if jit.active() else None
     if kernels is not None:  # the tokens' histogram and the low bits' widths in one compiled pass
@@ -239,6 +251,7 @@ def _hyb_plan(x: np.ndarray, level: int) -> Plan | None:
         counts = counts[: int(np.flatnonzero(counts)[-1]) + 1]
         extra = widths_bytes(widths)
     else:
+        x = x.astype(np.int64, copy=False)
         z = zigzag(x - np.int64(center))
         tok, nlow = split_tokens(z, _HYB_SPLIT, _HYB_MSB)
         counts = np.bincount(tok)
@@ -246,19 +259,22 @@ def _hyb_plan(x: np.ndarray, level: int) -> Plan | None:
     k = counts.size
     if np.count_nonzero(counts) < 2:
         return None
-    q = quantized(counts)
-    probs = q_weights(q)
+    if kernels is not None:
+        _, q, bits = jit.module("rans_kernels").model_bits(counts, Q_MANTISSA, Q_PER_OCTAVE)
+    else:
+        q = quantized(counts)
+        bits = information_bits(counts, q_weights(q))
     table = _zstd_encode(q, level)
 
     def encode() -> bytes:
-        z = zigzag(x - np.int64(center))
+        z = zigzag(x.astype(np.int64, copy=False) - np.int64(center))
         tok, nlow = split_tokens(z, _HYB_SPLIT, _HYB_MSB)
-        words = rans_encode(tok, probs)
-        bits = low_bits(z, nlow)
+        words = rans_encode(tok, q_weights(q))
+        low = low_bits(z, nlow)
         head = struct.pack("<BqBBIII", _HYB, center, _HYB_SPLIT, _HYB_MSB, k, len(table), len(words))
-        return head + table + words + bits
+        return head + table + words + low
 
-    return struct.calcsize("<BqBBIII") + len(table) + payload_bytes(information_bits(counts, probs)) + extra, encode
+    return struct.calcsize("<BqBBIII") + len(table) + payload_bytes(bits) + extra, encode
 
 
 def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
@@ -279,22 +295,24 @@ def _hyb_decode(blob: bytes, n: int) -> np.ndarray:
     return unzigzag(z) + np.int64(center)
 
 
-def _distinct(x: np.ndarray) -> int:
-    lo, hi = int(x.min()), int(x.max())
+def _distinct(x: np.ndarray, lo: int, hi: int) -> int:
     if hi - lo < 1 << 20:
         return int(np.count_nonzero(np.bincount((x - lo).astype(np.int64))))
     return int(np.unique(x).size)
 
 
-def _plans(x: np.ndarray, method: str, level: int) -> list[Plan]:
-    """The rANS-family encodings that apply to ``x`` under ``method``, each with its estimated size."""
+def _plans(x: np.ndarray, method: str, level: int, lo: int, hi: int) -> list[Plan]:
+    """The rANS-family encodings that apply to ``x`` (values ``lo`` to ``hi``) under ``method``, each with its
+    estimated size."""
     if method not in ("auto", "ans"):
         return []
-    plans = _ans_plans(x, level)
+    plans, counts = _ans_plans(x, level, (lo, hi))
     # tokens pay where the plain table is large against the payload: many distinct values per value coded
-    if _HYB_MIN_WIDTH <= int(x.max()) - int(x.min()) and _distinct(x) * _HYB_DISTINCT > x.size:
-        hyb = _hyb_plan(x.astype(np.int64), level)
-        plans.extend([hyb] if hyb is not None else [])
+    if _HYB_MIN_WIDTH <= hi - lo:
+        distinct = int(np.count_nonzero(counts)) if counts is not None else _distinct(x, lo, hi)
+        if distinct * _HYB_DISTINCT > x.size:
+            hyb = _hyb_plan(x, level, lo, hi)
+            plans.extend([hyb] if hyb is not None else [])
     return plans
 
 
@@ -303,30 +321,37 @@ def _as_stream(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.int32 if values.dtype == np.int32 else np.int64).ravel()
 
 
+def plan_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> Plan:
+    """``encode_ints``' coding of ``values`` before it runs: the bytes it is expected to take (from histograms;
+    zstd, where no rANS method applies, is run) and the encoder. Only the rANS encoding estimated smallest is
+    run (the estimates are within a few bytes); ``auto`` also tries zstd where that estimate is below
+    ``ZSTD_TRIED`` bytes (zstd wins on short streams, where the rANS tables weigh most, and costs more time than
+    rANS on long ones). Callers that estimate first and code later keep the plan (``predictors.base.Pending``)."""
+    x = _as_stream(values)
+    lo, hi = _bounds(x) if x.size else (0, 0)
+    if lo == hi:
+        blob = struct.pack("<Bq", _CONST, lo)
+        return len(blob), lambda: blob
+    plans = _plans(x, method, level, lo, hi)
+    if not plans:  # zstd only
+        blob = _zstd_encode(x, level)
+        return len(blob), lambda: blob
+    best = min(plans, key=lambda p: p[0])
+    if method == "auto" and best[0] < ZSTD_TRIED:
+        return best[0], lambda: min((best[1](), _zstd_encode(x, level)), key=len)
+    return best
+
+
 def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> bytes:
     """Encode a 1-D integer array losslessly; ``method``: auto, zstd or ans (rANS on values or on hybrid
-    tokens). Only the rANS encoding estimated smallest from its histogram is run (the estimates are within a
-    few bytes); ``auto`` also tries zstd where that estimate is below ``ZSTD_TRIED`` bytes (zstd wins on short
-    streams, where the rANS tables weigh most, and costs more time than rANS on long ones)."""
-    x = _as_stream(values)
-    if x.size == 0 or np.all(x == x[0]):
-        return struct.pack("<Bq", _CONST, int(x[0]) if x.size else 0)
-    plans = _plans(x, method, level)
-    best = min(plans, key=lambda p: p[0]) if plans else None
-    candidates = [best[1]()] if best else []
-    if method == "zstd" or not candidates or (method == "auto" and best[0] < ZSTD_TRIED):
-        candidates.append(_zstd_encode(x, level))
-    return min(candidates, key=len)
+    tokens); see ``plan_ints``."""
+    return plan_ints(values, method, level)[1]()
 
 
 def estimate_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> int:
-    """Bytes ``encode_ints`` is expected to take, from histograms (zstd, where no rANS method applies, is run):
-    for choosing between codings without running the entropy coder on each."""
-    x = _as_stream(values)
-    if x.size == 0 or np.all(x == x[0]):
-        return 9
-    plans = _plans(x, method, level)
-    return min(p[0] for p in plans) if plans else len(_zstd_encode(x, level))
+    """Bytes ``encode_ints`` is expected to take, from histograms (``plan_ints``): for choosing between codings
+    without running the entropy coder on each."""
+    return plan_ints(values, method, level)[0]
 
 
 def decode_ints(blob: bytes, n: int, narrow: bool = False) -> np.ndarray:

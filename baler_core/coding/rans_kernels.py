@@ -169,6 +169,19 @@ def finish(words: np.ndarray, k: int, state: np.uint64) -> np.ndarray:
 
 
 @njit(cache=True, nogil=True)
+def bounds(x: np.ndarray) -> tuple[int, int]:
+    """``x.min()`` and ``x.max()`` of a non-empty array in one pass, as int64."""
+    lo = hi = np.int64(x[0])
+    for i in range(1, x.size):
+        v = np.int64(x[i])
+        if v < lo:
+            lo = v
+        elif v > hi:
+            hi = v
+    return lo, hi
+
+
+@njit(cache=True, nogil=True)
 def histogram(x: np.ndarray, lo: int, k: int) -> np.ndarray:
     """``np.bincount(x - lo, minlength=k)`` in one pass (every value of ``x`` lies in ``lo .. lo + k - 1``)."""
     counts = np.zeros(k, dtype=np.int64)

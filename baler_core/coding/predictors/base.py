@@ -14,7 +14,7 @@ import numpy as np
 import zstandard
 
 from baler_core.coding import jit
-from baler_core.coding.entropy import encode_ints, estimate_ints
+from baler_core.coding.entropy import Plan, encode_ints, plan_ints
 from baler_core.errors import FormatError
 
 MARGIN = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}  # covers rounding in |recon - x|
@@ -39,21 +39,25 @@ class GridBlock:
 @dataclass(frozen=True)
 class Pending:
     """An integer stream a candidate has not entropy-coded yet: the grid compares the candidates by their
-    streams' sizes estimated from histograms (``entropy.estimate_ints``) and codes only the one it keeps."""
+    streams' sizes estimated from histograms (``entropy.plan_ints``) and codes only the one it keeps."""
     values: np.ndarray
     entropy: str
     level: int
 
+    def _plan(self) -> Plan:
+        """``entropy.plan_ints``' estimate and encoder, kept: a predictor may choose between its streams before
+        the grid compares candidates, and the one kept is coded as planned."""
+        plan = self.__dict__.get("_kept")
+        if plan is None:
+            plan = plan_ints(self.values, self.entropy, self.level)
+            object.__setattr__(self, "_kept", plan)
+        return plan
+
     def size(self) -> int:
-        """The estimate, kept: a predictor may choose between its streams before the grid compares candidates."""
-        size = self.__dict__.get("_size")
-        if size is None:
-            size = estimate_ints(self.values, self.entropy, self.level)
-            object.__setattr__(self, "_size", size)
-        return size
+        return self._plan()[0]
 
     def coded(self) -> bytes:
-        return encode_ints(self.values, self.entropy, self.level)
+        return self._plan()[1]()
 
 
 Streams = dict[str, "bytes | Pending"]
