@@ -346,3 +346,35 @@ def test_malformed_sparse_corrections_are_refused(decoder):
     far = {**streams, "kgap": encode_ints(np.full(nk, field.size // nk + 2), "ans", 3)}
     with pytest.raises(FormatError, match="positions out of range"):
         decode_grid(rec, far.__getitem__, field.size, field.dtype)
+
+
+def test_compiled_indices_widen_where_int32_does_not_hold_them():
+    """The compiled quantizer writes int32 indices and reports where one does not fit (the encoder then writes
+    int64), refuses magnitudes beyond the format's limit, and its envelope-only first pass sums what
+    ``envelope_energy`` sums over the written indices."""
+    from baler_core.coding import jit
+    from baler_core.coding.predictors.dct_corrections import MAX_COEF
+
+    kernels = jit.module("transform_kernels")
+    if kernels is None:
+        pytest.skip("numba is not installed")
+    rng = np.random.default_rng(3)
+    shape = np.array([5, 12, 9], dtype=np.int64)
+    cut = dct_envelope.envelope_cut(tuple(shape))
+    coef = rng.laplace(0, 50, int(shape.prod())).astype(np.float32)
+    for big in (False, True):
+        if big:
+            coef[7] = np.float32(-3e9)  # beyond int32 at step 1
+        want = np.copysign(np.floor(np.abs(coef) + np.float32(0.4)), coef).astype(np.int64)  # numpy's way
+        narrow = np.empty(coef.size, dtype=np.int32)
+        assert kernels.quantize(coef, np.float32(1.0), np.float32(0.4), MAX_COEF, narrow) == (2 if big else 0)
+        wide = np.empty(coef.size, dtype=np.int64)
+        assert kernels.quantize(coef, np.float32(1.0), np.float32(0.4), MAX_COEF, wide) == 0
+        assert np.array_equal(wide, want) and (big or np.array_equal(narrow, want))
+        energy, ok = kernels.quantized_energy(coef, np.float32(1.0), np.float32(0.4), MAX_COEF, shape, cut)
+        assert ok and np.array_equal(energy, kernels.envelope_energy(wide, shape, cut))
+    assert kernels.quantize(coef, np.float32(1e-6), np.float32(0.4), MAX_COEF, wide) == 1
+    assert not kernels.quantized_energy(coef, np.float32(1e-6), np.float32(0.4), MAX_COEF, shape, cut)[1]
+    scaled = np.empty(wide.size, dtype=np.float32)
+    kernels.scale32(wide, 0.37, scaled)
+    assert np.array_equal(scaled, (wide * 0.37).astype(np.float32))

@@ -12,7 +12,8 @@ Decoder:
 - ``rebuild``: the inverse transform plus the corrections, cast to the output dtype, exact zeros put back, in one
   pass instead of four (numpy: ``rec + k * 2 half``, ``astype``, two masked writes).
 
-Encoder: ``quantize`` (the coefficients' indices; ``quantize_blocks`` with a dead zone per envelope block),
+Encoder: ``quantize`` (the coefficients' indices; ``quantize_blocks`` with a dead zone per envelope block,
+``quantized_energy`` its first pass's envelope without the indices), ``scale32`` (indices to float32 coefficients),
 ``corrections`` (the values the inverse leaves outside the bound), ``envelope_energy`` (each envelope block's
 sum of squares, numpy's ``bincount`` order) and ``group_contexts`` (1.15: the indices by level and context).
 """
@@ -101,6 +102,21 @@ def _row_block(o: int, shape: np.ndarray, sizes: np.ndarray, bstride: np.ndarray
 @njit(cache=True, nogil=True)
 def envelope_energy(q: np.ndarray, shape: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     """Each envelope block's sum of ``float64(q) ** 2``, summed in position order (as ``np.bincount``)."""
+    return _energy(q, 1.0, 0.0, 0, shape, sizes, False)[0]
+
+
+@njit(cache=True, nogil=True)
+def quantized_energy(coef: np.ndarray, step: float, offset: float, limit: int, shape: np.ndarray,
+                     sizes: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``envelope_energy`` of ``quantize``'s indices without writing them (the same sums, in the same order);
+    False where a magnitude exceeds ``limit``."""
+    return _energy(coef, step, offset, limit, shape, sizes, True)
+
+
+@njit(cache=True, nogil=True)
+def _energy(v: np.ndarray, step: float, offset: float, limit: int, shape: np.ndarray, sizes: np.ndarray,
+            quantize: bool) -> tuple[np.ndarray, bool]:
+    """The envelope blocks' sums of squares of ``v``, or of ``floor(|v| / step + offset)`` where ``quantize``."""
     nbs, bstride = _block_strides(shape, sizes)
     inner_n, inner_size, nbl = shape[-1], sizes[-1], nbs[-1]
     total = 1
@@ -108,43 +124,52 @@ def envelope_energy(q: np.ndarray, shape: np.ndarray, sizes: np.ndarray) -> np.n
         total *= nbs[a]
     acc = np.zeros(total, dtype=np.float64)
     i = 0
-    for o in range(q.size // inner_n if inner_n else 0):
+    for o in range(v.size // inner_n if inner_n else 0):
         base = _row_block(o, shape, sizes, bstride)
         for b in range(nbl):
             m = min(inner_size, inner_n - b * inner_size)
-            s = acc[base + b]
+            e = acc[base + b]
             for j in range(m):
-                v = np.float64(q[i + j])
-                s += v * v
-            acc[base + b] = s
+                if quantize:
+                    a = np.floor(abs(v[i + j]) / step + offset)
+                    if not a <= limit:
+                        return acc, False
+                    w = np.float64(a)
+                else:
+                    w = np.float64(v[i + j])
+                e += w * w
+            acc[base + b] = e
             i += m
-    return acc
+    return acc, True
 
 
 @njit(cache=True, nogil=True)
-def quantize(coef: np.ndarray, step: float, offset: float, limit: int) -> tuple[np.ndarray, bool]:
-    """``copysign(floor(|c| / step + offset), c)`` as int64, in ``coef``'s dtype (pass ``step`` and ``offset``
-    in it); False where a magnitude exceeds ``limit``."""
-    out = np.empty(coef.size, dtype=np.int64)
-    ok = True
+def quantize(coef: np.ndarray, step: float, offset: float, limit: int, out: np.ndarray) -> int:
+    """``out = copysign(floor(|c| / step + offset), c)`` (int32 or int64), in ``coef``'s dtype (pass ``step`` and
+    ``offset`` in it). Returns 0, or 1 where a magnitude exceeds ``limit``, or 2 where one exceeds what ``out``
+    holds (the caller then passes an int64 ``out``)."""
+    fits = np.float64(np.iinfo(out.dtype).max)
+    status = 0
     for i in range(coef.size):
         c = coef[i]
         a = np.floor(abs(c) / step + offset)
         if not a <= limit:
-            ok = False
-        out[i] = np.int64(-a) if c < 0 else np.int64(a)
-    return out, ok
+            return 1
+        if a > fits:
+            status = 2
+        out[i] = -a if c < 0 else a
+    return status
 
 
 @njit(cache=True, nogil=True)
 def quantize_blocks(coef: np.ndarray, step: float, offsets: np.ndarray, shape: np.ndarray, sizes: np.ndarray,
-                    limit: int) -> tuple[np.ndarray, bool]:
+                    limit: int, out: np.ndarray) -> int:
     """``quantize`` with the offset of each coefficient's envelope block (``offsets``, in ``coef``'s dtype; numpy:
-    ``floor(|c| / step + offsets[ids])``)."""
+    ``floor(|c| / step + offsets[ids])``); the same status."""
     nbs, bstride = _block_strides(shape, sizes)
     inner_n, inner_size, nbl = shape[-1], sizes[-1], nbs[-1]
-    out = np.empty(coef.size, dtype=np.int64)
-    ok = True
+    fits = np.float64(np.iinfo(out.dtype).max)
+    status = 0
     i = 0
     for o in range(coef.size // inner_n if inner_n else 0):
         base = _row_block(o, shape, sizes, bstride)
@@ -155,10 +180,19 @@ def quantize_blocks(coef: np.ndarray, step: float, offsets: np.ndarray, shape: n
                 c = coef[i + j]
                 a = np.floor(abs(c) / step + offset)
                 if not a <= limit:
-                    ok = False
-                out[i + j] = np.int64(-a) if c < 0 else np.int64(a)
+                    return 1
+                if a > fits:
+                    status = 2
+                out[i + j] = -a if c < 0 else a
             i += m
-    return out, ok
+    return status
+
+
+@njit(cache=True, nogil=True)
+def scale32(q: np.ndarray, step: float, out: np.ndarray) -> None:
+    """``out = (q * step).astype(np.float32)``: the product in float64, rounded once."""
+    for i in range(q.size):
+        out[i] = np.float32(np.float64(q[i]) * step)
 
 
 @njit(cache=True, nogil=True)

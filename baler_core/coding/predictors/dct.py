@@ -99,9 +99,14 @@ def inverse32(x: np.ndarray, tol: float) -> bool:
     return x.dtype == np.float32 and x.size > 0 and tol >= FORWARD32_FROM * float(np.max(np.abs(x)))
 
 
-def _inverse(q: np.ndarray, shape: tuple[int, ...], step: float, f32: bool = False) -> np.ndarray:
+def _inverse(q: np.ndarray, shape: tuple[int, ...], step: float, f32: bool = False,
+             kernels: ModuleType | None = None) -> np.ndarray:
     """The inverse transform of indices ``q`` times ``step`` (products in float64, rounded to float32 where
-    ``f32``)."""
+    ``f32``: in one compiled pass where ``kernels``)."""
+    if f32 and kernels is not None:
+        coef = np.empty(q.size, dtype=np.float32)
+        kernels.scale32(q, step, coef)
+        return _transform(coef.reshape(shape), inverse=True, overwrite=True).ravel()
     return _back(q * step, shape, f32)
 
 
@@ -185,7 +190,7 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
         qi = _indices(coef, step, dead, kernels, shape)
         if qi is None:
             continue
-        rec = _inverse(qi, shape, step, f32)
+        rec = _inverse(qi, shape, step, f32, kernels)
         k = corrections(flat, rec, half, zeros if zero is not None else None, kernels)
         if k is None:
             continue
@@ -211,26 +216,40 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
 
 def _indices(coef: np.ndarray, step: float, dead: float | tuple, kernels: ModuleType | None,
              shape: tuple[int, ...]) -> np.ndarray | None:
-    """The coefficients' grid indices (int64), rounded with a dead zone of ``dead`` steps towards zero (or, for
-    ``(level, dead zone)`` points, of each envelope block's level after a first pass at ``FIRST_DEAD``), in
-    ``coef``'s dtype; None where one exceeds the format's limit."""
+    """The coefficients' grid indices (int64; compiled: int32 where they fit), rounded with a dead zone of ``dead``
+    steps towards zero (or, for ``(level, dead zone)`` points, of each envelope block's level after a first pass
+    at ``FIRST_DEAD``), in ``coef``'s dtype; None where one exceeds the format's limit."""
     t = coef.dtype.type
-    if not isinstance(dead, tuple):
-        if kernels is not None:
-            qi, ok = kernels.quantize(coef, t(step), t(0.5 - dead), MAX_COEF)
-            return qi if ok else None
-        return _rounded(coef, step, 0.5 - dead)
-    first = _indices(coef, step, FIRST_DEAD, kernels, shape)
-    if first is None:
-        return None
+    if kernels is None:
+        if not isinstance(dead, tuple):
+            return _rounded(coef, step, 0.5 - dead)
+        first = _rounded(coef, step, 0.5 - FIRST_DEAD)
+        if first is None:
+            return None
+        offset = _dead_offsets(_block_levels(first, shape, None), dead, t)
+        del first
+        return _rounded(coef, step, offset[envelope_ids(shape)[0]])
+    dims, cut = np.array(shape, dtype=np.int64), envelope_cut(shape)
+    if isinstance(dead, tuple):  # the first pass's envelope straight from the coefficients
+        energy, ok = kernels.quantized_energy(coef, t(step), t(0.5 - FIRST_DEAD), MAX_COEF, dims, cut)
+        if not ok:
+            return None
+        offset = _dead_offsets(_level_of(energy / envelope_sizes(shape)), dead, t)
+    for dtype in (np.int32, np.int64):
+        qi = np.empty(coef.size, dtype=dtype)
+        if isinstance(dead, tuple):
+            status = kernels.quantize_blocks(coef, t(step), offset, dims, cut, MAX_COEF, qi)
+        else:
+            status = kernels.quantize(coef, t(step), t(0.5 - dead), MAX_COEF, qi)
+        if status != 2:
+            return qi if status == 0 else None
+    return None  # pragma: no cover - int64 holds every index within the limit
+
+
+def _dead_offsets(levels: np.ndarray, dead: tuple, t: type) -> np.ndarray:
+    """Each envelope block's rounding offset, ``0.5`` less its dead zone interpolated at its level."""
     xs, ys = zip(*dead)
-    offset = (0.5 - np.interp(_block_levels(first, shape, kernels), xs, ys)).astype(t)
-    del first
-    if kernels is not None:
-        qi, ok = kernels.quantize_blocks(coef, t(step), offset, np.array(shape, dtype=np.int64), envelope_cut(shape),
-                                         MAX_COEF)
-        return qi if ok else None
-    return _rounded(coef, step, offset[envelope_ids(shape)[0]])
+    return (0.5 - np.interp(levels, xs, ys)).astype(t)
 
 
 def _rounded(coef: np.ndarray, step: float, offset: float | np.ndarray) -> np.ndarray | None:

@@ -77,4 +77,6 @@ def read_corrections(rec: dict, read: Callable[[str], bytes], n: int) -> np.ndar
 
 def narrow(v: np.ndarray) -> np.ndarray:
     """int32 where every value fits (half the memory of a pending stream), else the array itself."""
+    if v.dtype == np.int32:
+        return v
     return v.astype(np.int32) if v.size and -(2**31) < int(v.min()) and int(v.max()) < 2**31 else v
