@@ -344,3 +344,34 @@ def test_plain_spline_files_still_decode():
     streams = {f"s{i}": encode_ints(p, "ans") for i, p in enumerate(parts)}
     got = decode_grid(rec, streams.__getitem__, x.size, x.dtype)
     assert np.abs(got.astype(np.float64) - x.ravel()).max() <= 0.001 * float(np.ptp(x)) * (1 + 1e-5)
+
+
+def test_a_sample_builds_the_grid_its_block_would_have(monkeypatch):
+    """A large field block's sample computes its grid indices and exceptions from its own values, only where a
+    predictor asks: they are the block's grid cut to the sample (the grid is value by value), and a block the
+    transform codes never builds its whole grid."""
+    from baler_core.coding import grid
+    from baler_core.coding.predictors import AUTO_PREDICTORS, base
+
+    field = make_field(n=96, h=96, w=64, seed=2)  # above SAMPLE_FROM values
+    x = field.reshape(-1)
+    x[::97], x[5::89] = -0.0, 0.0  # signed zeros the grid rebuilds with the other sign: exceptions
+    p = grid._grid(x, Bound("range", 1e-4))
+    block = base.GridBlock(x, field.shape, p["origin"], p["step"], p["tol"], True, "ans", 3)
+    sample = grid.sample_block(block)
+    assert sample is not None and "_grid" not in block.__dict__
+    q, idx = base.grid_indices(x, p["origin"], p["step"], p["tol"], True)
+    assert idx.size > 0
+    region = tuple(slice((n - m) // 2, (n - m) // 2 + m) for n, m in zip(field.shape, sample.shape))
+    mask = np.zeros(x.size, dtype=bool)
+    mask[idx] = True
+    assert np.array_equal(sample.q, q.reshape(field.shape)[region].ravel())
+    assert sample.n_exceptions == np.count_nonzero(mask.reshape(field.shape)[region]) > 0
+    assert "_grid" not in block.__dict__
+    built = []
+    real = base.grid_indices
+    monkeypatch.setattr(base, "grid_indices", lambda v, *a: built.append(v.size) or real(v, *a))
+    rec, _ = encode_grid(x, Bound("range", 1e-4), "ans", 3, field.shape, ("dct",))
+    assert "dct" in rec and built == []  # the transform codes the values themselves
+    rec, _ = encode_grid(x, Bound("range", 1e-4), "ans", 3, field.shape, AUTO_PREDICTORS)
+    assert built and (x.size in built) == ("dct" not in rec and "spline" not in rec)

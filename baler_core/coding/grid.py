@@ -26,6 +26,7 @@ from baler_core.coding.predictors.base import (
     dither_offsets,
     estimated_size,
     exception_streams,
+    grid_indices,
     grid_offsets,
     grid_values,
     misses,
@@ -82,38 +83,15 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
     unknown = [name for name in predictors if name not in PREDICTORS]
     if unknown:
         raise InputError(f"field predictor {unknown[0]!r} unknown; choose from {', '.join(PREDICTORS)}")
-    t = x.dtype.type
-    seed = zlib.crc32(x[:DITHER_SEED_VALUES].tobytes()) if dither and shape is None and p["tol"] > 0 else None
-    q = x - t(p["origin"])  # >= 0, so the indices need no zigzag
-    q *= t(1 / p["step"])
-    if seed is not None:  # index 0 stays the minimum itself; the rest is dithered, one up (grid_offsets)
-        at_min = q < t(0.5)
-        q -= dither_offsets(seed, x.size, x.dtype)
-        np.rint(q, out=q)
-        q += t(1)
-        q[at_min] = 0
-    else:
-        np.rint(q, out=q)
-    qi = q.astype(np.int32)
-    del q
-    offsets = None if seed is None else grid_offsets(qi, seed, x.dtype)
     zero_possible = p["origin"] <= 0 <= p["origin"] + p["range"]
-    recon = grid_values(qi, p["origin"], p["step"], x.dtype, offsets)
-    idx = np.flatnonzero(misses(x, recon, p["tol"], zero_possible))
-    del recon
-    qi[idx] = 0
     rec = {"mode": "grid", "origin": p["origin"], "step": p["step"], "range": p["range"]}
-    if seed is not None:  # a mode of its own: a 1.6 reader refuses it rather than rebuild it undithered
-        rec.update(mode=DITHERED, dither=seed)
-    n_exc, grid_exc = {"n_exceptions": int(idx.size)}, exception_streams(x, idx, level)
     if shape is None:
-        return {**rec, **n_exc}, {**grid_exc, "r": encode_ints(qi, entropy, level)}
-
-    block = GridBlock(x, qi, tuple(shape), p["step"], p["tol"], zero_possible, int(idx.size), grid_exc, entropy, level)
+        return _table_column(x, p, rec, zero_possible, entropy, level, dither)
+    block = GridBlock(x, tuple(shape), p["origin"], p["step"], p["tol"], zero_possible, entropy, level)
     names = [name for name in PREDICTORS if name in predictors]
     cands = []
     # the predictor chosen on a sample, where there is a choice
-    sample = sample_block(block, idx) if len(names) > 1 or "lorenzo" not in names else None
+    sample = sample_block(block) if len(names) > 1 or "lorenzo" not in names else None
     if sample is not None:
         sizes: dict[str, list[tuple[int, object]]] = {}  # each predictor's variants on the sample
         for name in names:
@@ -134,7 +112,34 @@ def encode_grid(x: np.ndarray, bound: Bound, entropy: str, level: int, shape: tu
     return {**rec, **extra}, coded(streams)
 
 
-def sample_block(block: GridBlock, exceptions: np.ndarray) -> GridBlock | None:
+def _table_column(x: np.ndarray, p: dict, rec: dict, zero_possible: bool, entropy: str, level: int,
+                  dither: bool) -> tuple[dict, dict[str, bytes]]:
+    """A table column on its grid (``p``), dithered where asked and the bound allows."""
+    if not (dither and p["tol"] > 0):
+        q, idx = grid_indices(x, p["origin"], p["step"], p["tol"], zero_possible)
+        return {**rec, "n_exceptions": int(idx.size)}, {**exception_streams(x, idx, level),
+                                                        "r": encode_ints(q, entropy, level)}
+    t = x.dtype.type
+    seed = zlib.crc32(x[:DITHER_SEED_VALUES].tobytes())
+    q = x - t(p["origin"])  # >= 0, so the indices need no zigzag
+    q *= t(1 / p["step"])
+    at_min = q < t(0.5)  # index 0 stays the minimum itself; the rest is dithered, one up (grid_offsets)
+    q -= dither_offsets(seed, x.size, x.dtype)
+    np.rint(q, out=q)
+    q += t(1)
+    q[at_min] = 0
+    qi = q.astype(np.int32)
+    del q
+    recon = grid_values(qi, p["origin"], p["step"], x.dtype, grid_offsets(qi, seed, x.dtype))
+    idx = np.flatnonzero(misses(x, recon, p["tol"], zero_possible))
+    del recon
+    qi[idx] = 0
+    # a mode of its own: a 1.6 reader refuses it rather than rebuild it undithered
+    return ({**rec, "mode": DITHERED, "dither": seed, "n_exceptions": int(idx.size)},
+            {**exception_streams(x, idx, level), "r": encode_ints(qi, entropy, level)})
+
+
+def sample_block(block: GridBlock) -> GridBlock | None:
     """The middle of a block large enough to sample (``SAMPLE_FROM`` values or more), about ``SAMPLE_SHARE`` of
     its values, each axis cut by the same fraction (at least ``SAMPLE_AXIS`` long): the predictors and their
     variants are compared on it, and only the winner (and any within ``SAMPLE_RUNOFF`` of it) runs on the whole
@@ -147,12 +152,8 @@ def sample_block(block: GridBlock, exceptions: np.ndarray) -> GridBlock | None:
                    for m in [min(n, max(SAMPLE_AXIS, int(round(n * f))))])
     sub = tuple(s.stop - s.start for s in region)
     x = np.ascontiguousarray(block.x.reshape(shape)[region]).ravel()
-    q = np.ascontiguousarray(block.q.reshape(shape)[region]).ravel()
-    mask = np.zeros(block.x.size, dtype=bool)
-    mask[exceptions] = True
-    idx = np.flatnonzero(mask.reshape(shape)[region])
-    return GridBlock(x, q, sub, block.step, block.tol, block.zero_possible, int(idx.size),
-                     exception_streams(x, idx, block.level), block.entropy, block.level)
+    # its grid, where a predictor asks, from its own values: the grid is value by value
+    return GridBlock(x, sub, block.origin, block.step, block.tol, block.zero_possible, block.entropy, block.level)
 
 
 def decode_grid(rec: dict, read: Callable[[str], bytes], n: int, dtype: np.dtype) -> np.ndarray:

@@ -22,18 +22,56 @@ MARGIN = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}  # covers rou
 
 @dataclass(frozen=True)
 class GridBlock:
-    """A field block on its grid: ``x`` the values (flat, float32/64), ``q`` their grid indices with every
-    exception zeroed, ``tol`` the absolute bound, ``exceptions`` the streams of the values the grid misses."""
+    """A field block and its grid: ``x`` the values (flat, float32/64), ``tol`` the absolute bound, the grid's
+    ``origin`` and ``step``. Its grid indices (``q``, every exception zeroed), the number of values the grid
+    misses and their streams are computed when a predictor first asks (Lorenzo, interpolation): the transform
+    and the spline code ``x`` itself, so a block the transform codes never builds them."""
     x: np.ndarray
-    q: np.ndarray
     shape: tuple[int, ...]
+    origin: float
     step: float
     tol: float
     zero_possible: bool
-    n_exceptions: int
-    exceptions: dict[str, bytes]
     entropy: str
     level: int
+
+    def _on_grid(self) -> tuple[np.ndarray, int, dict[str, bytes]]:
+        got = self.__dict__.get("_grid")
+        if got is None:
+            q, idx = grid_indices(self.x, self.origin, self.step, self.tol, self.zero_possible)
+            got = (q, int(idx.size), exception_streams(self.x, idx, self.level))
+            object.__setattr__(self, "_grid", got)
+        return got
+
+    @property
+    def q(self) -> np.ndarray:
+        return self._on_grid()[0]
+
+    @property
+    def n_exceptions(self) -> int:
+        return self._on_grid()[1]
+
+    @property
+    def exceptions(self) -> dict[str, bytes]:
+        return self._on_grid()[2]
+
+
+def grid_indices(x: np.ndarray, origin: float, step: float, tol: float,
+                 zero_possible: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (flat) on the grid ``origin + q * step`` (``rint((x - origin) / step)`` in ``x``'s dtype, int32; a
+    table column's dithered grid is ``grid.encode_grid``'s): the indices with every value that misses ``tol``
+    (``misses``) zeroed, and those values' positions."""
+    t = x.dtype.type
+    q = x - t(origin)  # >= 0, so the indices need no zigzag
+    q *= t(1 / step)
+    np.rint(q, out=q)
+    qi = q.astype(np.int32)
+    del q
+    recon = grid_values(qi, origin, step, x.dtype)
+    idx = np.flatnonzero(misses(x, recon, tol, zero_possible))
+    del recon
+    qi[idx] = 0
+    return qi, idx
 
 
 @dataclass(frozen=True)

@@ -86,17 +86,24 @@ def _level_of(ms: np.ndarray) -> np.ndarray:
     return np.clip(lv, 0, MAX_LEVEL).astype(np.int64)
 
 
-def margin(x: np.ndarray, tol: float, f32: bool = False) -> float:
+def peak(x: np.ndarray) -> float:
+    """A finite block's largest magnitude, ``max|x|`` (0 when empty), without an array of magnitudes."""
+    return max(-float(x.min()), float(x.max())) if x.size else 0.0
+
+
+def margin(x: np.ndarray, tol: float, f32: bool = False, top: float | None = None) -> float:
     """Slack kept below the bound so that another machine's transform (float64, or float32 where ``f32``)
-    rebuilds values within it (scaled by the largest value a rebuilt value can have, ``max|x| + tol``)."""
-    scale = (float(np.max(np.abs(x))) if x.size else 0.0) + tol
+    rebuilds values within it (scaled by the largest value a rebuilt value can have, ``max|x| + tol``; ``top``:
+    ``peak(x)``, where known)."""
+    scale = (peak(x) if top is None else top) + tol
     return ((_MARGIN32 if f32 else _MARGIN) + 2 * float(np.finfo(x.dtype).eps)) * scale
 
 
-def inverse32(x: np.ndarray, tol: float) -> bool:
+def inverse32(x: np.ndarray, tol: float, top: float | None = None) -> bool:
     """Whether a block's inverse transform runs in float32 (1.14): float32 values whose bound lies far above
-    float32's rounding (``FORWARD32_FROM`` of the largest magnitude). Twice as fast as float64's, on both sides."""
-    return x.dtype == np.float32 and x.size > 0 and tol >= FORWARD32_FROM * float(np.max(np.abs(x)))
+    float32's rounding (``FORWARD32_FROM`` of the largest magnitude, ``top`` where known). Twice as fast as
+    float64's, on both sides."""
+    return x.dtype == np.float32 and x.size > 0 and tol >= FORWARD32_FROM * (peak(x) if top is None else top)
 
 
 def _inverse(q: np.ndarray, shape: tuple[int, ...], step: float, f32: bool = False,
@@ -144,14 +151,14 @@ def _group_order(lv: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return order, levels, counts[levels]
 
 
-def _forward(x: np.ndarray, shape: tuple[int, ...], tol: float) -> np.ndarray | None:
+def _forward(x: np.ndarray, shape: tuple[int, ...], tol: float, top: float) -> np.ndarray | None:
     """The coefficients to quantize (flat), None where they overflow. They only choose the grid indices: the bound
     is checked on what the float64 inverse rebuilds from those, as the decoder does. So a float32 block whose
     bound lies far above float32's rounding (``FORWARD32_FROM`` of its largest magnitude) transforms in float32,
     twice as fast; the indices differ from float64's only where a coefficient lies within about 1e-5 steps of a
     rounding edge."""
     with np.errstate(over="ignore", invalid="ignore"):
-        if x.dtype == np.float32 and tol >= FORWARD32_FROM * float(np.max(np.abs(x))):
+        if x.dtype == np.float32 and tol >= FORWARD32_FROM * top:  # top: peak(x)
             coef = _transform(x.reshape(shape), inverse=False).ravel()
             if np.isfinite(coef).all():
                 return coef
@@ -160,20 +167,23 @@ def _forward(x: np.ndarray, shape: tuple[int, ...], tol: float) -> np.ndarray | 
 
 
 def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, level: int,
-               factors: tuple | None = None) -> list[tuple[dict, Streams, np.ndarray, tuple]] | None:
+               factors: tuple | None = None,
+               top: float | None = None) -> list[tuple[dict, Streams, np.ndarray, tuple]] | None:
     """Code a finite float block of ``shape`` within ``tol`` with each of ``STEP_FACTORS`` (by index, or index and
     ``dct_contexts`` scheme, in ``factors``; by default all) that applies: per factor the record, the streams
     (not yet entropy-coded), the rebuilt values (the caller stores the values that miss ``tol - margin(x, tol)``
     as exceptions) and the variant (index, scheme). None where the transform does not apply (an axis longer than
-    ``MAX_AXIS``, or a bound within the dtype's rounding of the values)."""
+    ``MAX_AXIS``, or a bound within the dtype's rounding of the values). ``top``: ``peak(x)``, where known."""
     if not shape or max(shape) > MAX_AXIS or x.size < 2:
         return None
-    f32 = inverse32(x, tol)
-    half = tol - 2 * margin(x, tol, f32)
+    top = peak(x) if top is None else top
+    f32 = inverse32(x, tol, top)
+    half = tol - 2 * margin(x, tol, f32, top)
     if not (np.isfinite(half) and half > 0.5 * tol):
         return None
-    base = tol - 2 * margin(x, tol)  # the step as in float64 blocks: the float32 margin narrows the corrections only
-    coef = _forward(x, shape, tol)
+    # the step as in float64 blocks: the float32 margin narrows the corrections only
+    base = tol - 2 * margin(x, tol, False, top)
+    coef = _forward(x, shape, tol, top)
     if coef is None:  # sums of values near the dtype's maximum overflow
         return None
     kernels = jit.module("transform_kernels") if jit.active() else None
@@ -333,10 +343,10 @@ def _decode_compiled(kernels: ModuleType, drec: dict, read: Callable[[str], byte
     return out
 
 
-def misses(x: np.ndarray, out: np.ndarray, tol: float, f32: bool = False) -> np.ndarray:
-    """Positions of the values outside ``tol`` less the margin (a float32 inverse's where ``f32``), or of zeros
-    whose sign differs."""
-    limit = tol - margin(x, tol, f32)
+def misses(x: np.ndarray, out: np.ndarray, tol: float, f32: bool = False, top: float | None = None) -> np.ndarray:
+    """Positions of the values outside ``tol`` less the margin (a float32 inverse's where ``f32``; ``top``:
+    ``peak(x)`` where known), or of zeros whose sign differs."""
+    limit = tol - margin(x, tol, f32, top)
     kernels = jit.module("transform_kernels") if jit.active() else None
     if kernels is not None:
         return kernels.misses(x.ravel(), out.ravel(), limit)
@@ -373,10 +383,11 @@ def decode_dct(rec: dict, read: Callable[[str], bytes], shape: tuple[int, ...], 
 
 def _encode(b: GridBlock, variants: tuple | None = None) -> list[Candidate]:
     factors = None if variants is None else tuple(v if isinstance(v, tuple) else int(v) for v in variants)
-    got = encode_dct(b.x, b.shape, b.tol, b.entropy, b.level, factors) if b.tol > 0 else None
+    top = peak(b.x)
+    got = encode_dct(b.x, b.shape, b.tol, b.entropy, b.level, factors, top) if b.tol > 0 else None
     cands = []
     for drec, dstreams, out, index in got or []:
-        idx = misses(b.x, out, b.tol, drec.get("dct_f32", False))
+        idx = misses(b.x, out, b.tol, drec.get("dct_f32", False), top)
         cands.append(({**drec, "n_exceptions": int(idx.size)}, {**exception_streams(b.x, idx, b.level), **dstreams},
                       index))
     return cands
