@@ -375,6 +375,12 @@ def test_compiled_indices_widen_where_int32_does_not_hold_them():
         assert ok and np.array_equal(energy, kernels.envelope_energy(wide, shape, cut))
     assert kernels.quantize(coef, np.float32(1e-6), np.float32(0.4), MAX_COEF, wide) == 1
     assert not kernels.quantized_energy(coef, np.float32(1e-6), np.float32(0.4), MAX_COEF, shape, cut)[1]
+    offsets = rng.uniform(0.2, 0.5, int(np.prod(-(-shape // cut)))).astype(np.float32)
+    energy = np.zeros(offsets.size)
+    assert kernels.quantize_blocks(coef, np.float32(1.0), offsets, shape, cut, MAX_COEF, wide, energy) == 0
+    assert np.array_equal(energy, kernels.envelope_energy(wide, shape, cut))  # summed as the indices are written
+    ids, _ = dct_envelope.envelope_ids(tuple(shape))
+    assert np.array_equal(wide, np.copysign(np.floor(np.abs(coef) + offsets[ids]), coef).astype(np.int64))
     scaled = np.empty(wide.size, dtype=np.float32)
     kernels.scale32(wide, 0.37, scaled)
     assert np.array_equal(scaled, (wide * 0.37).astype(np.float32))

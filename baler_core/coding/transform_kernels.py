@@ -163,9 +163,10 @@ def quantize(coef: np.ndarray, step: float, offset: float, limit: int, out: np.n
 
 @njit(cache=True, nogil=True)
 def quantize_blocks(coef: np.ndarray, step: float, offsets: np.ndarray, shape: np.ndarray, sizes: np.ndarray,
-                    limit: int, out: np.ndarray) -> int:
+                    limit: int, out: np.ndarray, energy: np.ndarray) -> int:
     """``quantize`` with the offset of each coefficient's envelope block (``offsets``, in ``coef``'s dtype; numpy:
-    ``floor(|c| / step + offsets[ids])``); the same status."""
+    ``floor(|c| / step + offsets[ids])``); the same status. Adds each block's ``envelope_energy`` of the indices
+    to ``energy`` (zeros; the same sums in the same order)."""
     nbs, bstride = _block_strides(shape, sizes)
     inner_n, inner_size, nbl = shape[-1], sizes[-1], nbs[-1]
     fits = np.float64(np.iinfo(out.dtype).max)
@@ -176,6 +177,7 @@ def quantize_blocks(coef: np.ndarray, step: float, offsets: np.ndarray, shape: n
         for b in range(nbl):
             offset = offsets[base + b]
             m = min(inner_size, inner_n - b * inner_size)
+            e = energy[base + b]
             for j in range(m):
                 c = coef[i + j]
                 a = np.floor(abs(c) / step + offset)
@@ -184,6 +186,9 @@ def quantize_blocks(coef: np.ndarray, step: float, offsets: np.ndarray, shape: n
                 if a > fits:
                     status = 2
                 out[i + j] = -a if c < 0 else a
+                w = np.float64(a)
+                e += w * w
+            energy[base + b] = e
             i += m
     return status
 

@@ -41,19 +41,10 @@ from baler_core.coding.predictors.dct_corrections import (
     read_corrections,
 )
 from baler_core.coding.predictors.dct_envelope import MAX_LEVEL, envelope_cut, envelope_ids, envelope_sizes
+from baler_core.coding.predictors.dct_quantize import STEP_FACTORS, indices
 from baler_core.errors import FormatError
 
 MAX_AXIS = 1024  # longer axes are not transformed (readers refuse them: formats up to 1.10 used matrix products)
-# Dead zones by envelope level, (level, dead zone) points interpolated linearly: the sparse groups of high
-# frequencies round harder towards zero (a coefficient there costs many bits, its error is spread over every
-# value and the corrections catch the few values it pushes out), the dense ones nearly to nearest. Against one
-# dead zone of 0.1 at step 2.2 and none at 2.9: turbulence -1.8 % (the throughput field), -0.9 % (campaign files
-# not tuned on), 3-D turbulence -1.3 %; wakes -1.4 % (tuned on) and -0.4 % (other windows, and the square flow)
-DEAD_BY_LEVEL = ((4, 0.3), (9, 0.05), (12, 0.0))
-# (coefficient step / correction half-width, dead zone) tried, the smaller file kept. Best measured: step 2.3 on
-# decaying turbulence, 2.6-3.0 on the laminar flow past a square
-STEP_FACTORS: tuple[tuple[float, float | tuple], ...] = ((2.2, DEAD_BY_LEVEL), (2.9, DEAD_BY_LEVEL))
-FIRST_DEAD = 0.1  # the dead zone of the first pass, whose envelope levels choose each block's dead zone
 _MARGIN = 1e-9  # of the block's largest magnitude: covers float64 rounding differences of the transform
 # A float32 inverse transform (1.14, ``dct_f32``) errs by up to about 3 float32 epsilons of the largest magnitude
 # (measured on turbulence blocks of 16-160 frames); two machines' results differ by at most twice that
@@ -71,19 +62,6 @@ def _transform(x: np.ndarray, inverse: bool, overwrite: bool = False) -> np.ndar
     if not axes:
         return x.copy()
     return (scipy.fft.idctn if inverse else scipy.fft.dctn)(x, type=2, norm="ortho", axes=axes, overwrite_x=overwrite)
-
-
-def _levels(q: np.ndarray, ids: np.ndarray, count: int) -> np.ndarray:
-    """Envelope level per block: twice the log2 of the RMS of its quantized coefficients, 0 for (nearly) zero."""
-    return _level_of(np.bincount(ids, weights=np.square(q, dtype=np.float64), minlength=count)
-                     / np.bincount(ids, minlength=count))
-
-
-def _level_of(ms: np.ndarray) -> np.ndarray:
-    """Envelope levels from the blocks' mean squared indices."""
-    with np.errstate(divide="ignore"):
-        lv = np.rint(np.log2(np.maximum(ms, 2.0**-8))) + 8
-    return np.clip(lv, 0, MAX_LEVEL).astype(np.int64)
 
 
 def peak(x: np.ndarray) -> float:
@@ -197,16 +175,16 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
         index, scheme = (variant, None) if isinstance(variant, int) else (variant[0], tuple(variant[1:]))
         factor, dead = STEP_FACTORS[index]
         step = factor * base
-        qi = _indices(coef, step, dead, kernels, shape)
-        if qi is None:
+        got = indices(coef, step, dead, kernels, shape)
+        if got is None:
             continue
+        qi, lv = got
         rec = _inverse(qi, shape, step, f32, kernels)
         k = corrections(flat, rec, half, zeros if zero is not None else None, kernels)
         if k is None:
             continue
         q = narrow(qi)
-        del qi
-        lv = _block_levels(q, shape, kernels)
+        del qi, got
         scheme, coefficients = coefficient_streams(q, lv, shape, tuple(envelope_cut(shape)), entropy, level,
                                                    kernels, scheme)
         del q
@@ -222,66 +200,6 @@ def encode_dct(x: np.ndarray, shape: tuple[int, ...], tol: float, entropy: str, 
         out.append((drec, streams, _rebuild(rec, k, half, zero, x.dtype, kernels), (index, *scheme)))
         del rec, k
     return out or None
-
-
-def _indices(coef: np.ndarray, step: float, dead: float | tuple, kernels: ModuleType | None,
-             shape: tuple[int, ...]) -> np.ndarray | None:
-    """The coefficients' grid indices (int64; compiled: int32 where they fit), rounded with a dead zone of ``dead``
-    steps towards zero (or, for ``(level, dead zone)`` points, of each envelope block's level after a first pass
-    at ``FIRST_DEAD``), in ``coef``'s dtype; None where one exceeds the format's limit."""
-    t = coef.dtype.type
-    if kernels is None:
-        if not isinstance(dead, tuple):
-            return _rounded(coef, step, 0.5 - dead)
-        first = _rounded(coef, step, 0.5 - FIRST_DEAD)
-        if first is None:
-            return None
-        offset = _dead_offsets(_block_levels(first, shape, None), dead, t)
-        del first
-        return _rounded(coef, step, offset[envelope_ids(shape)[0]])
-    dims, cut = np.array(shape, dtype=np.int64), envelope_cut(shape)
-    if isinstance(dead, tuple):  # the first pass's envelope straight from the coefficients
-        energy, ok = kernels.quantized_energy(coef, t(step), t(0.5 - FIRST_DEAD), MAX_COEF, dims, cut)
-        if not ok:
-            return None
-        offset = _dead_offsets(_level_of(energy / envelope_sizes(shape)), dead, t)
-    for dtype in (np.int32, np.int64):
-        qi = np.empty(coef.size, dtype=dtype)
-        if isinstance(dead, tuple):
-            status = kernels.quantize_blocks(coef, t(step), offset, dims, cut, MAX_COEF, qi)
-        else:
-            status = kernels.quantize(coef, t(step), t(0.5 - dead), MAX_COEF, qi)
-        if status != 2:
-            return qi if status == 0 else None
-    return None  # pragma: no cover - int64 holds every index within the limit
-
-
-def _dead_offsets(levels: np.ndarray, dead: tuple, t: type) -> np.ndarray:
-    """Each envelope block's rounding offset, ``0.5`` less its dead zone interpolated at its level."""
-    xs, ys = zip(*dead)
-    return (0.5 - np.interp(levels, xs, ys)).astype(t)
-
-
-def _rounded(coef: np.ndarray, step: float, offset: float | np.ndarray) -> np.ndarray | None:
-    """numpy's ``copysign(floor(|c| / step + offset), c)`` in ``coef``'s dtype (``offset`` one number, or one per
-    coefficient in that dtype), as int64; None where a magnitude exceeds the format's limit."""
-    q = np.abs(coef)
-    q /= step
-    q += offset
-    np.floor(q, out=q)
-    if not q.max() <= MAX_COEF:
-        return None
-    np.copysign(q, coef, out=q)
-    return q.astype(np.int64)
-
-
-def _block_levels(q: np.ndarray, shape: tuple[int, ...], kernels: ModuleType | None) -> np.ndarray:
-    """Each envelope block's level (``_levels``; compiled where ``kernels``)."""
-    if kernels is not None:
-        cut = envelope_cut(shape)
-        return _level_of(kernels.envelope_energy(q, np.array(shape, dtype=np.int64), cut) / envelope_sizes(shape))
-    ids, count = envelope_ids(shape)
-    return _levels(q, ids, count)
 
 
 def _level_streams(read: Callable[[str], bytes], shape: tuple[int, ...], prefix: str) -> tuple[np.ndarray, ...]:
