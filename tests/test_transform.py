@@ -384,3 +384,27 @@ def test_compiled_indices_widen_where_int32_does_not_hold_them():
     scaled = np.empty(wide.size, dtype=np.float32)
     kernels.scale32(wide, 0.37, scaled)
     assert np.array_equal(scaled, (wide * 0.37).astype(np.float32))
+
+
+def test_the_dense_corrections_estimate_from_the_sparse_histogram(monkeypatch):
+    """The dense correction stream's size is estimated from the nonzero values' histogram and the count of
+    zeros: the stream's own summary, so the same estimates (and choice) as from the stream itself."""
+    from baler_core.coding import jit
+    from baler_core.coding.entropy import plan_ints, summary_of
+
+    rng = np.random.default_rng(9)
+    forms = set()
+    for active in (False, True):
+        monkeypatch.setattr(jit, "_active", active and jit.module("rans_kernels") is not None)
+        for share, scale, run in ((0.01, 1, 1), (0.02, 30, 4), (0.002, 8, 4), (0.1, 2, 1)):
+            k = np.zeros(200_000, dtype=np.int32)  # scattered, or in runs of neighbours (a transform's large
+            runs = rng.choice(k.size // run - 1, int(share * k.size) // run, replace=False) * run  # errors)
+            at = (runs[:, None] + np.arange(run)).ravel()
+            k[at] = np.where(rng.random(at.size) < 0.5, -1, 1) * rng.geometric(1 / scale, at.size)
+            nz = np.flatnonzero(k)
+            got, want = dct_corrections._with_zeros(summary_of(k[nz]), k.size - nz.size), summary_of(k)
+            assert got[:2] == want[:2] and np.array_equal(got[2], want[2])
+            streams = dct_corrections.correction_streams(k, {}, "ans", 3)
+            forms.add("kval" in streams)
+            assert all(s.size() == plan_ints(s.values, "ans", 3)[0] for s in streams.values())
+    assert forms == {True, False}

@@ -161,21 +161,21 @@ def _bounds(x: np.ndarray) -> tuple[int, int]:
     return int(x.min()), int(x.max())
 
 
-def _ans_plans(x: np.ndarray, level: int,
-               bounds: tuple[int, int] | None = None) -> tuple[list[Plan], np.ndarray | None]:
+def _ans_plans(x: np.ndarray, level: int, bounds: tuple[int, int] | None = None,
+               counts: np.ndarray | None = None) -> tuple[list[Plan], np.ndarray | None]:
     """rANS with the stream's exact histogram (method 2) and with its log-quantized one (method 4), each with
     its size estimated from the histogram, and the histogram; none for alphabets of one value or wider than
-    ``MAX_ANS_ALPHABET``. ``bounds``: the stream's (``_bounds``), where known."""
+    ``MAX_ANS_ALPHABET``. ``bounds`` and ``counts`` (the histogram from ``lo``): the stream's, where known."""
     lo, hi = bounds or _bounds(x)
     k = hi - lo + 1
     if k > MAX_ANS_ALPHABET or k < 2:
         return [], None
     kernels = jit.module("rans_kernels") if jit.active() else None
     if kernels is not None:  # the histogram and both models' bits in two compiled passes, the same numbers
-        counts = kernels.histogram(x, lo, k)
+        counts = kernels.histogram(x, lo, k) if counts is None else counts
         exact_bits, q, q_bits = kernels.model_bits(counts, Q_MANTISSA, Q_PER_OCTAVE)
     else:
-        counts = np.bincount((x - lo).astype(np.int32, copy=False), minlength=k)
+        counts = np.bincount((x - lo).astype(np.int32, copy=False), minlength=k) if counts is None else counts
         q = quantized(counts)
         exact_bits, q_bits = information_bits(counts, counts / counts.sum()), information_bits(counts, q_weights(q))
     exact = zstd_compress(counts.astype("<u4").tobytes(), level)
@@ -301,12 +301,12 @@ def _distinct(x: np.ndarray, lo: int, hi: int) -> int:
     return int(np.unique(x).size)
 
 
-def _plans(x: np.ndarray, method: str, level: int, lo: int, hi: int) -> list[Plan]:
-    """The rANS-family encodings that apply to ``x`` (values ``lo`` to ``hi``) under ``method``, each with its
-    estimated size."""
+def _plans(x: np.ndarray, method: str, level: int, lo: int, hi: int, counts: np.ndarray | None) -> list[Plan]:
+    """The rANS-family encodings that apply to ``x`` (values ``lo`` to ``hi``; their histogram ``counts`` where
+    known) under ``method``, each with its estimated size."""
     if method not in ("auto", "ans"):
         return []
-    plans, counts = _ans_plans(x, level, (lo, hi))
+    plans, counts = _ans_plans(x, level, (lo, hi), counts)
     # tokens pay where the plain table is large against the payload: many distinct values per value coded
     if _HYB_MIN_WIDTH <= hi - lo:
         distinct = int(np.count_nonzero(counts)) if counts is not None else _distinct(x, lo, hi)
@@ -321,18 +321,34 @@ def _as_stream(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.int32 if values.dtype == np.int32 else np.int64).ravel()
 
 
-def plan_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> Plan:
+Summary = tuple[int, int, "np.ndarray | None"]  # a stream's smallest and largest value and histogram (from the first)
+
+
+def summary_of(values: np.ndarray) -> Summary:
+    """A non-empty stream's ``Summary`` (the histogram where its alphabet is at most ``MAX_ANS_ALPHABET``)."""
+    x = _as_stream(values)
+    lo, hi = _bounds(x)
+    if hi - lo >= MAX_ANS_ALPHABET:
+        return lo, hi, None
+    kernels = jit.module("rans_kernels") if jit.active() else None
+    if kernels is not None:
+        return lo, hi, kernels.histogram(x, lo, hi - lo + 1)
+    return lo, hi, np.bincount((x - lo).astype(np.int32, copy=False), minlength=hi - lo + 1)
+
+
+def plan_ints(values: np.ndarray, method: str = "auto", level: int = 9, summary: Summary | None = None) -> Plan:
     """``encode_ints``' coding of ``values`` before it runs: the bytes it is expected to take (from histograms;
     zstd, where no rANS method applies, is run) and the encoder. Only the rANS encoding estimated smallest is
     run (the estimates are within a few bytes); ``auto`` also tries zstd where that estimate is below
     ``ZSTD_TRIED`` bytes (zstd wins on short streams, where the rANS tables weigh most, and costs more time than
-    rANS on long ones). Callers that estimate first and code later keep the plan (``predictors.base.Pending``)."""
+    rANS on long ones). Callers that estimate first and code later keep the plan (``predictors.base.Pending``);
+    callers that know the stream's ``summary`` (``summary_of``: a grouping pass counts as it goes) pass it."""
     x = _as_stream(values)
-    lo, hi = _bounds(x) if x.size else (0, 0)
+    lo, hi, counts = summary if summary is not None else (*(_bounds(x) if x.size else (0, 0)), None)
     if lo == hi:
         blob = struct.pack("<Bq", _CONST, lo)
         return len(blob), lambda: blob
-    plans = _plans(x, method, level, lo, hi)
+    plans = _plans(x, method, level, lo, hi, counts)
     if not plans:  # zstd only
         blob = _zstd_encode(x, level)
         return len(blob), lambda: blob

@@ -14,7 +14,7 @@ import numpy as np
 import zstandard
 
 from baler_core.coding import jit
-from baler_core.coding.entropy import Plan, encode_ints, plan_ints
+from baler_core.coding.entropy import Plan, Summary, encode_ints, plan_ints
 from baler_core.errors import FormatError
 
 MARGIN = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}  # covers rounding in |recon - x|
@@ -81,13 +81,14 @@ class Pending:
     values: np.ndarray
     entropy: str
     level: int
+    summary: Summary | None = None  # the values' bounds and histogram, where the producer counted them
 
     def _plan(self) -> Plan:
         """``entropy.plan_ints``' estimate and encoder, kept: a predictor may choose between its streams before
         the grid compares candidates, and the one kept is coded as planned."""
         plan = self.__dict__.get("_kept")
         if plan is None:
-            plan = plan_ints(self.values, self.entropy, self.level)
+            plan = plan_ints(self.values, self.entropy, self.level, self.summary)
             object.__setattr__(self, "_kept", plan)
         return plan
 
