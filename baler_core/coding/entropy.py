@@ -45,6 +45,7 @@ _HYB_MIN_WIDTH = 32  # narrower alphabets: the plain rANS table is already small
 _HYB_DISTINCT = 64  # tried where a stream holds more than one distinct value per 64 values
 _WIDTHS = (1, 2, 4, 8)
 ZSTD_TRIED = 1 << 16  # auto: zstd is tried beside rANS on streams estimated smaller than this
+HYBRID = (_HYB_MIN_WIDTH, _HYB_DISTINCT, _HYB_SPLIT, _HYB_MSB)  # where method 5 is tried, and its tokens
 
 
 def unzstd(blob: bytes, size: int, what: str, exact: bool = True, dictionary: bytes | None = None) -> bytes:
@@ -120,6 +121,11 @@ def _zstd_encode(x: np.ndarray, level: int) -> bytes:
     width = next(w for w in _WIDTHS if top < 1 << (8 * w) or w == 8)
     return (struct.pack("<BB", _ZSTD_U if unsigned else _ZSTD, width)
             + zstd_compress(_to_planes(z, width), level))
+
+
+def zstd_stream(x: np.ndarray, level: int) -> bytes:
+    """The zstd coding of a stream (methods 1 and 3), as ``encode_ints`` writes it (its tables too)."""
+    return _zstd_encode(x, level)
 
 
 def _zstd_decode(blob: bytes, n: int, narrow: bool) -> np.ndarray:

@@ -82,6 +82,7 @@ class Pending:
     entropy: str
     level: int
     summary: Summary | None = None  # the values' bounds and histogram, where the producer counted them
+    estimate: int | None = None  # the plan's estimate, where the producer made it (``estimates``)
 
     def _plan(self) -> Plan:
         """``entropy.plan_ints``' estimate and encoder, kept: a predictor may choose between its streams before
@@ -93,7 +94,7 @@ class Pending:
         return plan
 
     def size(self) -> int:
-        return self._plan()[0]
+        return self.estimate if self.estimate is not None else self._plan()[0]
 
     def coded(self) -> bytes:
         return self._plan()[1]()

@@ -21,6 +21,7 @@ from types import ModuleType
 import numpy as np
 
 from baler_core.coding.entropy import decode_ints
+from baler_core.coding.estimates import estimate_groups
 from baler_core.coding.predictors.base import Pending, Streams, coded, estimated_size
 from baler_core.coding.predictors.dct_envelope import MAX_LEVEL, envelope_ids, envelope_sizes
 from baler_core.errors import FormatError
@@ -28,6 +29,7 @@ from baler_core.errors import FormatError
 # (cap on the previous magnitude along axis 0, levels interpolated) tried per block, the smallest kept
 SCHEMES: tuple[tuple[int, int], ...] = ((0, 0), (0, 1), (3, 0), (3, 1))
 MAX_CAP = 15  # readers refuse larger caps
+BATCH_BELOW = 1 << 14  # streams of fewer values than this on average have their estimates made together
 
 
 def interpolated_levels(lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...],
@@ -138,8 +140,13 @@ def _streams(q: np.ndarray, lev: np.ndarray, per_level: np.ndarray, shape: tuple
     if nctx > 1:
         streams["cn"] = Pending(counts.reshape(-1, nctx)[present].ravel(), entropy, level)
     used = np.flatnonzero(counts)
-    for key, part in zip(used, np.split(values, np.cumsum(counts[used])[:-1])):
-        streams[f"cc{int(key)}"] = Pending(part, entropy, level)
+    ends = np.cumsum(counts[used])
+    # short streams' estimates in one call (their Python overhead outweighs their passes); long ones plan one by
+    # one, and the plan of those coded is kept for their coding
+    batch = used.size and values.size < BATCH_BELOW * used.size
+    sizes = (estimate_groups(values, ends, entropy, level) if batch else None) or [None] * used.size
+    for key, part, size in zip(used, np.split(values, ends[:-1]), sizes):
+        streams[f"cc{int(key)}"] = Pending(part, entropy, level, estimate=size)
     return streams
 
 
