@@ -155,3 +155,31 @@ def test_format_114_blocks_decode_alike_by_numpy_and_the_kernel(monkeypatch, nam
         got[active] = np.asarray(decompress(path))
     assert np.array_equal(got[False], got[True])
     assert np.array_equal(got[True], np.load(path.with_suffix(".npy")))
+
+
+@pytest.mark.parametrize("active", [False, True])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_samples_levels_weigh_their_plain_groups_from_the_contexts_histograms(monkeypatch, active, seed):
+    """A large block whose sample kept its levels without contexts weighs those plain groups against the context
+    groups by histograms merged from the contexts' (no second grouping): the same choice and the same streams
+    as grouping the plain levels to estimate them, with and without the kernels."""
+    if active:
+        _kernels()
+    monkeypatch.setattr(jit, "_active", active)
+    rng = np.random.default_rng(seed)
+    shape = (24, 32, 30)
+    # coefficients whose magnitude follows the one a plane before (what the contexts read); seed 3's groups so
+    # wide that hybrid tokens are tried (their estimate needs the values, in order: they are picked)
+    q = np.round(rng.laplace(0, 1, shape) * np.exp(np.cumsum(rng.normal(0, 0.2, shape), axis=0)))
+    q = np.clip(q, -3000 if seed == 3 else -15, 3000 if seed == 3 else 15).astype(np.int32).ravel()
+    cut = tuple(int(c) for c in dct_envelope.envelope_cut(shape))
+    lv = rng.integers(0, 12, int(np.prod([-(-n // c) for n, c in zip(shape, cut)])))
+    kernels = jit.module("transform_kernels") if active else None
+    got = []
+    for merged in (True, False):  # then the plain groups grouped and estimated themselves
+        if not merged:
+            monkeypatch.setattr(dct_contexts, "SCHEMES", ((0, 1), (3, 1)))
+        scheme, streams = dct_contexts.coefficient_streams(q, lv, shape, cut, "ans", 3, kernels,
+                                                           (0, 1) if merged else None)
+        got.append((scheme, {k: v.size() for k, v in streams.items()}))
+    assert got[0] == got[1]

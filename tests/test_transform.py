@@ -390,7 +390,8 @@ def test_the_dense_corrections_estimate_from_the_sparse_histogram(monkeypatch):
     """The dense correction stream's size is estimated from the nonzero values' histogram and the count of
     zeros: the stream's own summary, so the same estimates (and choice) as from the stream itself."""
     from baler_core.coding import jit
-    from baler_core.coding.entropy import plan_ints, summary_of
+    from baler_core.coding.entropy import plan_ints
+    from baler_core.coding.estimates import summary_of
 
     rng = np.random.default_rng(9)
     forms = set()

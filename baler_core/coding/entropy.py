@@ -167,7 +167,7 @@ def _bounds(x: np.ndarray) -> tuple[int, int]:
     return int(x.min()), int(x.max())
 
 
-def _ans_plans(x: np.ndarray, level: int, bounds: tuple[int, int] | None = None,
+def _ans_plans(x: np.ndarray | None, level: int, bounds: tuple[int, int] | None = None,
                counts: np.ndarray | None = None) -> tuple[list[Plan], np.ndarray | None]:
     """rANS with the stream's exact histogram (method 2) and with its log-quantized one (method 4), each with
     its size estimated from the histogram, and the histogram; none for alphabets of one value or wider than
@@ -327,28 +327,14 @@ def _as_stream(values: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(values, dtype=np.int32 if values.dtype == np.int32 else np.int64).ravel()
 
 
-Summary = tuple[int, int, "np.ndarray | None"]  # a stream's smallest and largest value and histogram (from the first)
-
-
-def summary_of(values: np.ndarray) -> Summary:
-    """A non-empty stream's ``Summary`` (the histogram where its alphabet is at most ``MAX_ANS_ALPHABET``)."""
-    x = _as_stream(values)
-    lo, hi = _bounds(x)
-    if hi - lo >= MAX_ANS_ALPHABET:
-        return lo, hi, None
-    kernels = jit.module("rans_kernels") if jit.active() else None
-    if kernels is not None:
-        return lo, hi, kernels.histogram(x, lo, hi - lo + 1)
-    return lo, hi, np.bincount((x - lo).astype(np.int32, copy=False), minlength=hi - lo + 1)
-
-
-def plan_ints(values: np.ndarray, method: str = "auto", level: int = 9, summary: Summary | None = None) -> Plan:
+def plan_ints(values: np.ndarray, method: str = "auto", level: int = 9,
+              summary: tuple[int, int, np.ndarray | None] | None = None) -> Plan:
     """``encode_ints``' coding of ``values`` before it runs: the bytes it is expected to take (from histograms;
     zstd, where no rANS method applies, is run) and the encoder. Only the rANS encoding estimated smallest is
     run (the estimates are within a few bytes); ``auto`` also tries zstd where that estimate is below
     ``ZSTD_TRIED`` bytes (zstd wins on short streams, where the rANS tables weigh most, and costs more time than
     rANS on long ones). Callers that estimate first and code later keep the plan (``predictors.base.Pending``);
-    callers that know the stream's ``summary`` (``summary_of``: a grouping pass counts as it goes) pass it."""
+    callers that know the stream's ``summary`` (``estimates.summary_of``: a grouping pass counts as it goes) pass it."""
     x = _as_stream(values)
     lo, hi, counts = summary if summary is not None else (*(_bounds(x) if x.size else (0, 0)), None)
     if lo == hi:
@@ -362,6 +348,11 @@ def plan_ints(values: np.ndarray, method: str = "auto", level: int = 9, summary:
     if method == "auto" and best[0] < ZSTD_TRIED:
         return best[0], lambda: min((best[1](), _zstd_encode(x, level)), key=len)
     return best
+
+
+def ans_sizes(lo: int, hi: int, counts: np.ndarray, level: int) -> list[int]:
+    """The rANS methods' estimated sizes for a stream known by its histogram ``counts`` of ``lo`` to ``hi``."""
+    return [size for size, _ in _ans_plans(None, level, (lo, hi), counts)[0]]  # the values: read by encoders only
 
 
 def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> bytes:

@@ -14,7 +14,8 @@ import numpy as np
 import zstandard
 
 from baler_core.coding import jit
-from baler_core.coding.entropy import Plan, Summary, encode_ints, plan_ints
+from baler_core.coding.entropy import Plan, encode_ints, plan_ints
+from baler_core.coding.estimates import Summary, summary_of
 from baler_core.errors import FormatError
 
 MARGIN = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}  # covers rounding in |recon - x|
@@ -89,9 +90,16 @@ class Pending:
         the grid compares candidates, and the one kept is coded as planned."""
         plan = self.__dict__.get("_kept")
         if plan is None:
-            plan = plan_ints(self.values, self.entropy, self.level, self.summary)
+            plan = plan_ints(self.values, self.entropy, self.level, self.counted())
             object.__setattr__(self, "_kept", plan)
         return plan
+
+    def counted(self) -> Summary | None:
+        """The values' bounds and histogram (``estimates.summary_of``; None for no values), kept: counted once,
+        they serve the plan and whoever merges streams (``dct_contexts``)."""
+        if self.summary is None and self.values.size:
+            object.__setattr__(self, "summary", summary_of(self.values))
+        return self.summary
 
     def size(self) -> int:
         return self.estimate if self.estimate is not None else self._plan()[0]

@@ -21,7 +21,7 @@ from types import ModuleType
 import numpy as np
 
 from baler_core.coding.entropy import decode_ints
-from baler_core.coding.estimates import estimate_groups
+from baler_core.coding.estimates import estimate_counted, estimate_groups, merged
 from baler_core.coding.predictors.base import Pending, Streams, coded, estimated_size
 from baler_core.coding.predictors.dct_envelope import MAX_LEVEL, envelope_ids, envelope_sizes
 from baler_core.errors import FormatError
@@ -99,6 +99,12 @@ def coefficient_streams(q: np.ndarray, lv: np.ndarray, shape: tuple[int, ...], c
         streams = grouped(scheme)
         return estimated_size(streams), scheme, streams
 
+    if scheme is not None and entropy != "auto":  # a sample's levels: the plain groups only where they win
+        runs = [run(s) for s in SCHEMES if s[0] and s[1] == scheme[1]]
+        if runs:
+            plain = _plain_size(runs[0][2], runs[0][1][0] + 1, q, levels[scheme[1]][0], entropy, level)
+            size, kept, streams = min(runs, key=lambda t: t[0])  # the first of equals, as below
+            return (scheme, grouped(scheme)) if plain <= size else (kept, streams)
     tried = [run(s) for s in SCHEMES if not s[0] and (scheme is None or s == scheme)]
     interp = min(tried, key=lambda t: t[0])[1][1] if tried else None
     tried += [run(scheme) for scheme in SCHEMES if scheme[0] and interp in (None, scheme[1])]
@@ -109,6 +115,30 @@ def coefficient_streams(q: np.ndarray, lv: np.ndarray, shape: tuple[int, ...], c
     _, scheme, streams = min(((sum(map(len, coded(streams).values())), scheme, streams)
                               for _, scheme, streams in tried), key=lambda c: c[0])
     return scheme, streams
+
+
+def _plain_size(streams: Streams, nctx: int, q: np.ndarray, lev: np.ndarray, entropy: str, level: int) -> int:
+    """The estimated size of the same levels' streams without contexts, from a context scheme's (``cc<level *
+    nctx + context>``; the coefficients ``q`` of levels ``lev``): each level's histogram merged from its contexts'
+    (the estimates read histograms only, so the numbers are those of the plain groups themselves), and where a
+    level's estimate needs its values (hybrid tokens), those values picked from ``q`` in order."""
+    by_level: dict[int, list[Pending]] = {}
+    for name, stream in streams.items():
+        if name.startswith("cc") and isinstance(stream, Pending):
+            by_level.setdefault(int(name[2:]) // nctx, []).append(stream)
+    total, wanted = 0, []
+    for key, parts in by_level.items():
+        size = estimate_counted(sum(p.values.size for p in parts), merged([p.counted() for p in parts]), entropy,
+                                level)
+        if size is None:
+            wanted.append(key)
+        else:
+            total += size
+    if wanted:  # one pass picks every such level's coefficients, in C order
+        at = np.flatnonzero(np.isin(lev, wanted))
+        picked, picked_lev = q[at], lev[at]
+        total += sum(Pending(picked[picked_lev == key], entropy, level).size() for key in wanted)
+    return total
 
 
 def levels_of(lv: np.ndarray, shape: tuple[int, ...], cut: tuple[int, ...], interpolated: int,

@@ -8,7 +8,8 @@ from types import ModuleType
 
 import numpy as np
 
-from baler_core.coding.entropy import MAX_ANS_ALPHABET, Summary, decode_ints, summary_of
+from baler_core.coding.entropy import MAX_ANS_ALPHABET, decode_ints
+from baler_core.coding.estimates import Summary, summary_of
 from baler_core.coding.predictors.base import Pending, Streams, estimated_size
 from baler_core.errors import FormatError
 
