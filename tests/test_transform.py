@@ -391,7 +391,7 @@ def test_the_dense_corrections_estimate_from_the_sparse_histogram(monkeypatch):
     zeros: the stream's own summary, so the same estimates (and choice) as from the stream itself."""
     from baler_core.coding import jit
     from baler_core.coding.entropy import plan_ints
-    from baler_core.coding.estimates import summary_of
+    from baler_core.coding.estimates import merged, summary_of
 
     rng = np.random.default_rng(9)
     forms = set()
@@ -403,7 +403,7 @@ def test_the_dense_corrections_estimate_from_the_sparse_histogram(monkeypatch):
             at = (runs[:, None] + np.arange(run)).ravel()
             k[at] = np.where(rng.random(at.size) < 0.5, -1, 1) * rng.geometric(1 / scale, at.size)
             nz = np.flatnonzero(k)
-            got, want = dct_corrections._with_zeros(summary_of(k[nz]), k.size - nz.size), summary_of(k)
+            got, want = merged([summary_of(k[nz]), (0, 0, np.array([k.size - nz.size]))]), summary_of(k)
             assert got[:2] == want[:2] and np.array_equal(got[2], want[2])
             streams = dct_corrections.correction_streams(k, {}, "ans", 3)
             forms.add("kval" in streams)

@@ -158,7 +158,7 @@ def _read_quantized(table: bytes, k: int) -> np.ndarray:
 Plan = tuple[int, Callable[[], bytes]]  # (estimated bytes, the encoder that produces them)
 
 
-def _bounds(x: np.ndarray) -> tuple[int, int]:
+def stream_bounds(x: np.ndarray) -> tuple[int, int]:
     """The smallest and the largest value of a non-empty stream (one compiled pass where the kernels run)."""
     kernels = jit.module("rans_kernels") if jit.active() else None
     if kernels is not None:
@@ -172,7 +172,7 @@ def _ans_plans(x: np.ndarray | None, level: int, bounds: tuple[int, int] | None 
     """rANS with the stream's exact histogram (method 2) and with its log-quantized one (method 4), each with
     its size estimated from the histogram, and the histogram; none for alphabets of one value or wider than
     ``MAX_ANS_ALPHABET``. ``bounds`` and ``counts`` (the histogram from ``lo``): the stream's, where known."""
-    lo, hi = bounds or _bounds(x)
+    lo, hi = bounds or stream_bounds(x)
     k = hi - lo + 1
     if k > MAX_ANS_ALPHABET or k < 2:
         return [], None
@@ -336,7 +336,7 @@ def plan_ints(values: np.ndarray, method: str = "auto", level: int = 9,
     rANS on long ones). Callers that estimate first and code later keep the plan (``predictors.base.Pending``);
     callers that know the stream's ``summary`` (``estimates.summary_of``: a grouping pass counts as it goes) pass it."""
     x = _as_stream(values)
-    lo, hi, counts = summary if summary is not None else (*(_bounds(x) if x.size else (0, 0)), None)
+    lo, hi, counts = summary if summary is not None else (*(stream_bounds(x) if x.size else (0, 0)), None)
     if lo == hi:
         blob = struct.pack("<Bq", _CONST, lo)
         return len(blob), lambda: blob

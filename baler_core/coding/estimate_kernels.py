@@ -3,8 +3,8 @@
 
 A transform block's candidate coefficient schemes hold a few dozen streams each, many of a few hundred values;
 estimated one by one, a stream cost about 100 us of Python and numpy calls, most of compressing a field's
-samples. Here each stream's bounds, histogram, both rANS models' bits and, where ``entropy`` would try them,
-its hybrid tokens' histogram and raw bits come from one pass per stream, by the very kernels ``entropy`` calls.
+samples. Here each stream's bounds, histogram and, where ``entropy`` would try them, its hybrid tokens' model
+bits and raw bits come from one pass per stream, by the very kernels ``entropy`` calls.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ def group_stats(values: np.ndarray, ends: np.ndarray, max_alphabet: int, hyb_wid
                 split: int, msb: int, limit: int, mantissa: np.ndarray, per_octave: int):
     """For each stream ``values[ends[g - 1]:ends[g]]`` (none empty): ``kind`` (0 constant, 1 rANS applies, 2 rANS
     and hybrid tokens apply, -1 an alphabet wider than ``max_alphabet``: the caller plans it itself), its
-    bounds, the exact and quantized models' bits, their histogram and quantized counts (``tables`` from ``at``),
-    and for hybrid tokens their model's bits, raw bytes and quantized counts (``htables`` from ``hat``)."""
+    bounds, its histogram (``tables`` from ``at``), and for hybrid tokens their model's bits, raw bytes and
+    quantized counts (``htables`` from ``hat``)."""
     n_groups = ends.size
     kind = np.zeros(n_groups, dtype=np.int64)
     lo = np.zeros(n_groups, dtype=np.int64)
     hi = np.zeros(n_groups, dtype=np.int64)
-    bits = np.zeros((n_groups, 3), dtype=np.float64)  # exact, quantized, hybrid
+    bits = np.zeros(n_groups, dtype=np.float64)  # the hybrid tokens' model
     raw = np.zeros(n_groups, dtype=np.int64)
     at = np.zeros(n_groups + 1, dtype=np.int64)
     hat = np.zeros(n_groups + 1, dtype=np.int64)
@@ -45,11 +45,8 @@ def group_stats(values: np.ndarray, ends: np.ndarray, max_alphabet: int, hyb_wid
         distinct = -1
         if b - a < max_alphabet:
             counts = histogram(x, a, b - a + 1)
-            exact, q, q_bits = model_bits(counts, mantissa, per_octave)
-            bits[g, 0], bits[g, 1] = exact, q_bits
             tables.append(counts)
-            tables.append(q)
-            at[g + 1] = at[g] + 2
+            at[g + 1] = at[g] + 1
             kind[g] = 1
             distinct = 0
             for c in counts:
@@ -72,7 +69,7 @@ def group_stats(values: np.ndarray, ends: np.ndarray, max_alphabet: int, hyb_wid
                         used += 1
                 if used >= 2:
                     _, hq, hbits = model_bits(tok[: top + 1], mantissa, per_octave)
-                    bits[g, 2] = hbits
+                    bits[g] = hbits
                     for w in range(1, widths.size):
                         raw[g] += (widths[w] * w + 7) // 8
                     htables.append(hq)

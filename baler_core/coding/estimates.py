@@ -12,7 +12,6 @@ from baler_core.coding.rans import Q_MANTISSA, Q_PER_OCTAVE, payload_bytes
 from baler_core.coding.tokens import token_limit
 
 Summary = tuple[int, int, "np.ndarray | None"]  # a stream's smallest and largest value and histogram (from the first)
-_ANS_HEAD = struct.calcsize("<BqII")
 _HYB_HEAD = struct.calcsize("<BqBBIII")
 
 
@@ -34,13 +33,10 @@ def estimate_groups(values: np.ndarray, ends: np.ndarray, method: str, level: in
         elif kind[g] < 0:
             sizes.append(entropy.plan_ints(values[start : ends[g]], method, level)[0])
         else:
-            counts, q = tables[at[g]], tables[at[g] + 1]
-            size = min(_ANS_HEAD + len(entropy.zstd_compress(counts.astype("<u4").tobytes(), level))
-                       + payload_bytes(bits[g, 0]),
-                       _ANS_HEAD + len(entropy.zstd_stream(q, level)) + payload_bytes(bits[g, 1]))
+            size = min(entropy.ans_sizes(int(lo[g]), int(hi[g]), tables[at[g]], level))
             if kind[g] == 2:
                 size = min(size, _HYB_HEAD + len(entropy.zstd_stream(htables[hat[g]], level))
-                           + payload_bytes(bits[g, 2]) + int(raw[g]))
+                           + payload_bytes(bits[g]) + int(raw[g]))
             sizes.append(size)
         start = int(ends[g])
     return sizes
@@ -49,10 +45,10 @@ def estimate_groups(values: np.ndarray, ends: np.ndarray, method: str, level: in
 def summary_of(values: np.ndarray) -> Summary:
     """A non-empty stream's ``Summary`` (the histogram where its alphabet is at most ``MAX_ANS_ALPHABET``)."""
     x = np.ascontiguousarray(values).ravel()
-    kernels = jit.module("rans_kernels") if jit.active() else None
-    lo, hi = (int(v) for v in kernels.bounds(x)) if kernels is not None else (int(x.min()), int(x.max()))
+    lo, hi = entropy.stream_bounds(x)
     if hi - lo >= entropy.MAX_ANS_ALPHABET:
         return lo, hi, None
+    kernels = jit.module("rans_kernels") if jit.active() else None
     if kernels is not None:
         return lo, hi, kernels.histogram(x, lo, hi - lo + 1)
     return lo, hi, np.bincount(x.astype(np.int64) - lo, minlength=hi - lo + 1)

@@ -8,8 +8,8 @@ from types import ModuleType
 
 import numpy as np
 
-from baler_core.coding.entropy import MAX_ANS_ALPHABET, decode_ints
-from baler_core.coding.estimates import Summary, summary_of
+from baler_core.coding.entropy import decode_ints
+from baler_core.coding.estimates import merged, summary_of
 from baler_core.coding.predictors.base import Pending, Streams, estimated_size
 from baler_core.errors import FormatError
 
@@ -47,25 +47,14 @@ def correction_streams(k: np.ndarray, drec: dict, entropy: str, level: int) -> S
         return {"k": Pending(k, entropy, level)}
     vals = k[nz]
     counted = summary_of(vals) if vals.size else None  # the dense stream's histogram from the nonzero values'
-    dense = Pending(k, entropy, level, None if counted is None else _with_zeros(counted, k.size - nz.size))
+    zeros = (0, 0, np.array([k.size - nz.size]))
+    dense = Pending(k, entropy, level, None if counted is None else merged([counted, zeros]))
     sparse = {"kgap": Pending(narrow(np.diff(nz, prepend=-1) - 1), entropy, level),
               "kval": Pending(vals, entropy, level, counted)}
     if estimated_size(sparse) >= dense.size():
         return {"k": dense}
     drec["dct_k"] = int(nz.size)
     return sparse
-
-
-def _with_zeros(summary: Summary, zeros: int) -> Summary:
-    """The ``Summary`` of a stream's values and ``zeros`` zeros among them."""
-    lo, hi, counts = summary
-    a, b = min(lo, 0), max(hi, 0)
-    if b - a >= MAX_ANS_ALPHABET:
-        return a, b, None
-    both = np.zeros(b - a + 1, dtype=np.int64)
-    both[lo - a : hi - a + 1] = counts
-    both[-a] += zeros
-    return a, b, both
 
 
 def read_corrections(rec: dict, read: Callable[[str], bytes], n: int) -> np.ndarray:
