@@ -82,6 +82,29 @@ def test_kernels_write_constriction_streams_bit_for_bit(warm, monkeypatch):
     assert plain.output() == words
 
 
+def test_encoder_step_at_extreme_states(warm):
+    """The encoder's quotient by a reciprocal (``rans_kernels.reciprocals``) is the exact division for every
+    state the coder can hold before a symbol (up to ``width << 40``, 2^64 - 1 at the top), widths 1 to 2^24:
+    each single step against the rule in Python integers (``(x // w) << 24 | x % w + cdf[s]``, a word pushed
+    first when ``x >> 40 >= w``)."""
+    kernels = jit.module("rans_kernels")
+    rng = np.random.default_rng(3)
+    for widths in ([1, 2, 3, (1 << 24) - 6], [1 << 23, 1 << 23], [(1 << 24) - 1, 1],
+                   list(rng.integers(1, 50, 40)) + [(1 << 24) - 40 * 49]):
+        widths = np.array(widths, dtype=np.int64)
+        widths[-1] = (1 << 24) - widths[:-1].sum()
+        cdf = np.concatenate([[0], np.cumsum(widths)]).astype(np.uint32)
+        for s, w in enumerate(widths.tolist()):
+            top = (w << 40) - 1  # the largest state left unpushed before a symbol of width w
+            for x in {0, 1, w - 1, w, top, top - 1, top - w, top // 2, (1 << 64) - 1, int(rng.integers(0, 1 << 62))}:
+                if x < 0:
+                    continue
+                _, k, state, ok = kernels.push(np.array([s], np.int32), cdf, np.zeros(4, np.uint32), 0, np.uint64(x))
+                y = x >> 32 if x >> 40 >= w else x
+                assert ok and k == (1 if x >> 40 >= w else 0)
+                assert int(state) == ((y // w) << 24 | (y % w + int(cdf[s]))), (w, x)
+
+
 def test_kernels_and_constriction_agree_on_damage(warm, monkeypatch):
     """A stream with a word flipped or cut decodes to other symbols or leaves words or state over: both decoders
     raise FormatError, and a model constriction refuses is refused."""
