@@ -122,3 +122,26 @@ def test_zstd_frame_declaring_more_than_expected_is_refused_before_decompressing
     assert len(frame) < 4096
     with pytest.raises(FormatError, match="declares"):
         decode_ints(bytes([3, 1]) + frame, 10)
+
+
+def test_zstd_tried_on_table_streams_only_where_short():
+    """auto tries zstd beside rANS on streams estimated under ``zstd_below`` bytes: a long periodic stream (zstd
+    finds the repeats rANS cannot) is zstd-coded by default but rANS-coded under the tables' threshold
+    (``TABLE_ZSTD_TRIED``, as ``contexts.encode_split`` codes its groups); a short one is zstd-coded under both.
+    Every coding decodes to the values."""
+    from baler_core.coding.contexts import encode_split
+    from baler_core.coding.entropy import TABLE_ZSTD_TRIED, ZSTD_TRIED, plan_ints
+
+    rng = np.random.default_rng(4)
+    period = rng.integers(-40, 40, 97)
+    long, short = np.tile(period, 800), np.tile(period[:40], 25)
+    assert TABLE_ZSTD_TRIED <= plan_ints(long, "ans", 9)[0] < ZSTD_TRIED
+    assert plan_ints(short, "ans", 9)[0] < TABLE_ZSTD_TRIED
+    zstd, rans = (1, 3), (2, 4, 5)
+    for x, below, methods in ((long, ZSTD_TRIED, zstd), (long, TABLE_ZSTD_TRIED, rans),
+                              (short, ZSTD_TRIED, zstd), (short, TABLE_ZSTD_TRIED, zstd)):
+        blob = encode_ints(x, "auto", 9, below)
+        assert blob[0] in methods, (x.size, below, blob[0])
+        np.testing.assert_array_equal(decode_ints(blob, x.size), x)
+    (name, blob), = encode_split(long, np.zeros(long.size, np.int64), 1, "auto", 9).items()
+    assert name == "r@0" and blob[0] in rans

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from baler_core.coding.columns import DITHERED_MODES, encode_column, free_center
+from baler_core.coding.entropy import TABLE_ZSTD_TRIED
 from baler_core.coding.error_bounds import Bound
 from baler_core.coding.options import CompressionOptions
 from baler_core.coding.predictors.base import coded
@@ -24,7 +25,8 @@ def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: Compression
     def done(got: tuple[dict, dict, np.ndarray]) -> tuple[dict, dict, np.ndarray]:
         return got if pending else (got[0], coded(got[1]), got[2])
 
-    first = encode_column(x, pred, bound, opts.entropy, opts.level, dither=opts.dither, seed=seed, pending=True)
+    first = encode_column(x, pred, bound, opts.entropy, opts.level, dither=opts.dither, seed=seed, pending=True,
+                          zstd_below=TABLE_ZSTD_TRIED)
     if DITHERED_MODES.get(first[0]["mode"], first[0]["mode"]) not in ("lin", "log"):
         return done(first)
     taken = None if like is None else way_of(like)
@@ -32,15 +34,15 @@ def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: Compression
         return done(first)
     if taken == 1:
         return done(encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True, dither=opts.dither,
-                                  seed=seed, pending=True))
+                                  seed=seed, pending=True, zstd_below=TABLE_ZSTD_TRIED))
     center = free_center(x, bound)
     const = encode_column(x, np.full(x.shape, center), bound, opts.entropy, opts.level, aligned=True,
-                           stored_pred=True, dither=opts.dither, seed=seed, pending=True)
+                           stored_pred=True, dither=opts.dither, seed=seed, pending=True, zstd_below=TABLE_ZSTD_TRIED)
     const[0]["pred"] = center
     if taken == 2:
         return done(const)
     cands = [first, encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True, dither=opts.dither,
-                                  seed=seed, pending=True), const]
+                                  seed=seed, pending=True, zstd_below=TABLE_ZSTD_TRIED), const]
     return done(min(cands, key=coded_size))
 
 

@@ -24,7 +24,7 @@ import numpy as np
 import zstandard
 
 from baler_core.coding import contexts, prior_tables
-from baler_core.coding.entropy import decode_ints, encode_ints, unzstd
+from baler_core.coding.entropy import ZSTD_TRIED, decode_ints, encode_ints, unzstd
 from baler_core.coding.error_bounds import Bound
 from baler_core.coding.grid import DITHER_SEED_VALUES, GRID_MODES, decode_grid
 from baler_core.coding.grouping import ungroup
@@ -86,8 +86,8 @@ def misses_bound(mode: str, x: np.ndarray, recon: np.ndarray, bound: Bound, para
 
 def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, level: int,
                    lorenzo_shape: tuple[int, ...] | None = None, aligned: bool = False, stored_pred: bool = False,
-                   dither: bool = False, seed: int | None = None, pending: bool = False
-                   ) -> tuple[dict, dict, np.ndarray]:
+                   dither: bool = False, seed: int | None = None, pending: bool = False,
+                   zstd_below: int = ZSTD_TRIED) -> tuple[dict, dict, np.ndarray]:
     """Code one column (1-D values, any numeric dtype) against its float64 prediction. Fields pass their
     block shape as ``lorenzo_shape`` to code the residuals' Lorenzo differences instead. ``aligned`` codes
     float columns on the grid of multiples of the step (modes ``alin``/``alog``): the residual is the difference
@@ -96,11 +96,14 @@ def encode_column(x: np.ndarray, pred: np.ndarray, bound: Bound, entropy: str, l
     ``dither``: bounded float columns (not Lorenzo-coded blocks) are coded with subtractive dither, its offsets
     drawn from ``seed`` (by default a checksum of the first values; a table coded with a model passes the
     column's position, a few bits in the header instead of 32: any seed gives data-independent offsets).
-    ``pending``: the residual, zero and sign streams are left uncoded (``Pending``: sized by estimate)."""
+    ``pending``: the residual, zero and sign streams are left uncoded (``Pending``: sized by estimate).
+    ``zstd_below``: under entropy auto, streams estimated smaller also try zstd (``entropy.plan_ints``)."""
     n = x.size
 
     def ints(values: np.ndarray) -> bytes | Pending:
-        return Pending(values, entropy, level) if pending else encode_ints(values, entropy, level)
+        if pending:
+            return Pending(values, entropy, level, zstd_below=zstd_below)
+        return encode_ints(values, entropy, level, zstd_below)
 
     streams: dict[str, bytes] = {}
     if x.dtype.kind == "b":

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from baler_core.coding.entropy import decode_ints, encode_ints, estimate_ints, hybrid_tokens
+from baler_core.coding.entropy import TABLE_ZSTD_TRIED, decode_ints, encode_ints, estimate_ints, hybrid_tokens
 from baler_core.coding.grouping import by_group, group_of, labels, ungroup
 from baler_core.errors import FormatError
 
@@ -289,8 +289,10 @@ def record_key(stream: str) -> str:
 
 def encode_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int, stream: str = "r"
                  ) -> dict[str, bytes]:
-    """One stream per group, named ``r@0`` ... (a group without rows still gets its constant stream)."""
-    return {f"{stream}@{i}": encode_ints(part, entropy, level) for i, part in enumerate(by_group(r, g, k))}
+    """One stream per group, named ``r@0`` ... (a group without rows still gets its constant stream; a table's
+    groups try zstd only where short, ``entropy.TABLE_ZSTD_TRIED``)."""
+    return {f"{stream}@{i}": encode_ints(part, entropy, level, TABLE_ZSTD_TRIED)
+            for i, part in enumerate(by_group(r, g, k))}
 
 
 def estimate_split(r: np.ndarray, g: np.ndarray, k: int, entropy: str, level: int) -> int:

@@ -45,6 +45,11 @@ _HYB_MIN_WIDTH = 32  # narrower alphabets: the plain rANS table is already small
 _HYB_DISTINCT = 64  # tried where a stream holds more than one distinct value per 64 values
 _WIDTHS = (1, 2, 4, 8)
 ZSTD_TRIED = 1 << 16  # auto: zstd is tried beside rANS on streams estimated smaller than this
+# ... and on a table's column streams (model residuals, their context groups, the zero and sign flags): zstd beat
+# rANS there only on streams under 2.4 kB (jets with the sequential model, HZZ and NanoAOD-like events without),
+# and trying it on the rest took a tenth of the sequential model's coding. A laminar field's smooth streams are
+# another matter (zstd saves 8.5 % of the flow past a square's bytes on streams of 4-64 kB)
+TABLE_ZSTD_TRIED = 1 << 12
 HYBRID = (_HYB_MIN_WIDTH, _HYB_DISTINCT, _HYB_SPLIT, _HYB_MSB)  # where method 5 is tried, and its tokens
 
 
@@ -328,13 +333,14 @@ def _as_stream(values: np.ndarray) -> np.ndarray:
 
 
 def plan_ints(values: np.ndarray, method: str = "auto", level: int = 9,
-              summary: tuple[int, int, np.ndarray | None] | None = None) -> Plan:
+              summary: tuple[int, int, np.ndarray | None] | None = None, zstd_below: int = ZSTD_TRIED) -> Plan:
     """``encode_ints``' coding of ``values`` before it runs: the bytes it is expected to take (from histograms;
     zstd, where no rANS method applies, is run) and the encoder. Only the rANS encoding estimated smallest is
     run (the estimates are within a few bytes); ``auto`` also tries zstd where that estimate is below
-    ``ZSTD_TRIED`` bytes (zstd wins on short streams, where the rANS tables weigh most, and costs more time than
-    rANS on long ones). Callers that estimate first and code later keep the plan (``predictors.base.Pending``);
-    callers that know the stream's ``summary`` (``estimates.summary_of``: a grouping pass counts as it goes) pass it."""
+    ``zstd_below`` bytes (``ZSTD_TRIED``, or ``TABLE_ZSTD_TRIED``: zstd wins on short streams, where the rANS
+    tables weigh most, and costs more time than rANS on long ones). Callers that estimate first and code later
+    keep the plan (``predictors.base.Pending``); callers that know the stream's ``summary``
+    (``estimates.summary_of``: a grouping pass counts as it goes) pass it."""
     x = _as_stream(values)
     lo, hi, counts = summary if summary is not None else (*(stream_bounds(x) if x.size else (0, 0)), None)
     if lo == hi:
@@ -345,7 +351,7 @@ def plan_ints(values: np.ndarray, method: str = "auto", level: int = 9,
         blob = _zstd_encode(x, level)
         return len(blob), lambda: blob
     best = min(plans, key=lambda p: p[0])
-    if method == "auto" and best[0] < ZSTD_TRIED:
+    if method == "auto" and best[0] < zstd_below:
         return best[0], lambda: min((best[1](), _zstd_encode(x, level)), key=len)
     return best
 
@@ -355,10 +361,10 @@ def ans_sizes(lo: int, hi: int, counts: np.ndarray, level: int) -> list[int]:
     return [size for size, _ in _ans_plans(None, level, (lo, hi), counts)[0]]  # the values: read by encoders only
 
 
-def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> bytes:
+def encode_ints(values: np.ndarray, method: str = "auto", level: int = 9, zstd_below: int = ZSTD_TRIED) -> bytes:
     """Encode a 1-D integer array losslessly; ``method``: auto, zstd or ans (rANS on values or on hybrid
     tokens); see ``plan_ints``."""
-    return plan_ints(values, method, level)[1]()
+    return plan_ints(values, method, level, zstd_below=zstd_below)[1]()
 
 
 def estimate_ints(values: np.ndarray, method: str = "auto", level: int = 9) -> int:

@@ -14,7 +14,7 @@ import numpy as np
 import zstandard
 
 from baler_core.coding import jit
-from baler_core.coding.entropy import Plan, encode_ints, plan_ints
+from baler_core.coding.entropy import ZSTD_TRIED, Plan, encode_ints, plan_ints
 from baler_core.coding.estimates import Summary, summary_of
 from baler_core.errors import FormatError
 
@@ -84,13 +84,14 @@ class Pending:
     level: int
     summary: Summary | None = None  # the values' bounds and histogram, where the producer counted them
     estimate: int | None = None  # the plan's estimate, where the producer made it (``estimates``)
+    zstd_below: int = ZSTD_TRIED  # under auto, zstd is tried on streams estimated smaller (``entropy.plan_ints``)
 
     def _plan(self) -> Plan:
         """``entropy.plan_ints``' estimate and encoder, kept: a predictor may choose between its streams before
         the grid compares candidates, and the one kept is coded as planned."""
         plan = self.__dict__.get("_kept")
         if plan is None:
-            plan = plan_ints(self.values, self.entropy, self.level, self.counted())
+            plan = plan_ints(self.values, self.entropy, self.level, self.counted(), self.zstd_below)
             object.__setattr__(self, "_kept", plan)
         return plan
 
