@@ -156,6 +156,8 @@ def compress_table(chunks: Iterable[pd.DataFrame], bundle: ModelBundle | None, o
         # model blocks in parallel threads (their columns depend on each other); model-free blocks one at a time,
         # their columns in parallel threads
         n_threads = 1 if bundle is None else threads(opts.threads)
+        if n_threads > 1 and bundle is not None and is_sequential(bundle.model):
+            n_threads += 1  # the later blocks wait on the first's columns: one more keeps every core busy
         for chunk, recs_by_name, sections in ordered_map(encode, checked(), n_threads, ahead=n_threads):
             for key, data in sections:
                 w.add(key, data)

@@ -201,7 +201,15 @@ def ranked(r: np.ndarray, sources: dict[tuple[str, bool], Source], top: int = 3,
     ``cost``: the estimator of ``r`` when the caller has one (``choose`` refines the best split with it)."""
     if not _splittable(r):
         return []
-    cost = cost or _Costs(r)
+    return [((name, mag, edges), sources[(name, mag)].groups(m)[1], len(edges) + 1)
+            for name, mag, edges, m in _ranking(r, sources, cost or _Costs(r))[:top]]
+
+
+def _ranking(r: np.ndarray, sources: dict[tuple[str, bool], Source], cost: _Costs
+             ) -> list[tuple[str, bool, np.ndarray, int]]:
+    """Every single split that looks smaller than one stream, as ``(column, magnitude, edges, groups asked)``,
+    smallest estimate first (the first found of equals). Only the splits the caller estimates need each row's
+    group: ranking reads the finest split's groups (merged) and the non-nested ones' only."""
     zero = np.zeros(r.size, np.int64)
     single = cost(zero, 1)
     found = []
@@ -209,8 +217,7 @@ def ranked(r: np.ndarray, sources: dict[tuple[str, bool], Source], top: int = 3,
         for c, m, edges in _refinements(cost, zero, 1, src):
             if c < single:
                 found.append((c, len(found), (name, magnitude, edges, m)))
-    best = [item for _, _, item in sorted(found, key=lambda t: t[:2])[:top]]
-    return [((name, mag, edges), sources[(name, mag)].groups(m)[1], len(edges) + 1) for name, mag, edges, m in best]
+    return [item for _, _, item in sorted(found, key=lambda t: t[:2])]
 
 
 PHASE = ("", False)  # the sources keys of a column's own dither phase and position (``quantization``)
@@ -240,8 +247,9 @@ def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, co
         return None
     best = None
     cost = _Costs(r)
-    singles = ranked(r, sources, top=len(sources) * len(GROUPS), cost=cost)
-    for (name, magnitude, edges), g, k in singles[:3]:  # the rough estimates rank, the histograms' sizes decide
+    singles = _ranking(r, sources, cost)
+    for name, magnitude, edges, m in singles[:3]:  # the rough estimates rank, the histograms' sizes decide
+        g, k = sources[(name, magnitude)].groups(m)[1], len(edges) + 1
         est = estimate(r, g, k)
         if est < size:
             size, best = est, ([((name, magnitude), edges)], g, k)
@@ -251,7 +259,7 @@ def choose(r: np.ndarray, sources: dict[tuple[str, bool], Source], size: int, co
     # refine by the dither contexts and the sources that split best alone, five in all: estimating every source
     # as a refinement took longer than coding the column, and the rough estimates then picked worse refinements
     keys = [key for key in (PHASE, POSITION) if key in sources]
-    for (name, magnitude, _), _, _ in singles:
+    for name, magnitude, _, _ in singles:
         if (name, magnitude) not in keys and len(keys) < 5:
             keys.append((name, magnitude))
     tries = []
