@@ -153,3 +153,15 @@ def test_dither_context_records_checked():
             contexts.decode_split(lambda k: b"", {"ctx": ctx}, r.size, None, "r", have)
     with pytest.raises(FormatError, match="outside a sequential block"):
         contexts.decode_split(lambda k: b"", {"ctx": [{"col": "eta", "abs": True, "edges": [1.0]}]}, r.size, None)
+
+
+def test_sorted_quantiles_are_numpys():
+    """The split search's quantiles of values sorted already are ``np.quantile``'s numbers, bit for bit (the
+    edges of a dither split sit at the half steps of their floors): random values, repeats at quarter steps,
+    two values, quantiles on and between the values."""
+    rng = np.random.default_rng(8)
+    for trial in range(400):
+        n = int(rng.integers(2, 2000))
+        v = np.sort(rng.normal(0, rng.uniform(0.1, 100), n) if trial % 2 else np.floor(rng.uniform(-50, 50, n) * 4) / 4)
+        q = np.arange(1, int(rng.choice([2, 4, 8, 16]))) / 16 if trial % 3 else rng.uniform(0, 1, 7)
+        assert np.array_equal(contexts.sorted_quantiles(v, q), np.quantile(v, q))

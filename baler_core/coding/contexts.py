@@ -93,7 +93,7 @@ class IndexSource(Source):
         v = self.v
         if v.size < 2:
             return None
-        want = np.quantile(v, np.arange(1, k) / k)
+        want = sorted_quantiles(v, np.arange(1, k) / k)
         half = np.unique(np.floor(want) + 0.5)
         i = np.clip(np.searchsorted(v, half), 1, v.size - 1)
         lo, hi = v[i - 1], v[i]
@@ -101,6 +101,18 @@ class IndexSource(Source):
         if not np.any(ok):
             return None
         return np.unique(np.clip(half[ok], lo[ok] + self.gap, hi[ok] - self.gap))
+
+
+def sorted_quantiles(v: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(v, q)`` (its linear method, the same numbers) of values ``v`` already sorted: no partition of
+    a block's rows per call."""
+    pos = (v.size - 1) * q
+    i = np.floor(pos)
+    t = pos - i
+    i = i.astype(np.intp)
+    a, b = v[i], v[np.minimum(i + 1, v.size - 1)]
+    d = b - a
+    return np.where(t >= 0.5, b - d * (1 - t), a + d * t)
 
 
 def nested(coarse: np.ndarray, fine: np.ndarray) -> np.ndarray | None:
