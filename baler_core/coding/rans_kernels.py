@@ -4,8 +4,8 @@ perfect=False)``), reproduced bit for bit, so every stream either writes reads w
 
 Why: constriction's decoder holds the GIL and reads about 40 M symbols/s; this one reads about 120 M/s on one
 core (its lookup table holding most symbols' intervals whole), and blocks and columns decoding in threads run in
-parallel. Its encoder holds the GIL too, so coding threads waited on each other; the one here codes 190-250 M
-symbols/s on one core (a multiplication by each width's reciprocal instead of a division).
+parallel. Its encoder holds the GIL too, so coding threads waited on each other; the one here codes 210-270 M
+symbols/s on one core (a multiplication by each width's reciprocal instead of a division: 80 M/s with one).
 ``tests/test_rans_kernels.py`` checks both against constriction on random models and streams.
 
 constriction's scheme, for the reader of this file: a symbol's interval is ``[cdf[s], cdf[s + 1])`` of 2^24;
@@ -162,8 +162,7 @@ def push(sym: np.ndarray, cdf: np.ndarray, words: np.ndarray, k: int, state: np.
     whose state is ``state``; returns the (possibly grown) words, their count, the state and whether every
     symbol lay in ``cdf``'s alphabet (else nothing is encoded). The quotient by a symbol's width comes from a
     multiplication by its reciprocal (``reciprocals``) and one correction: a 64-bit division (and numba's
-    division check) held this loop to about 70 M symbols/s on runs of one frequent symbol, 240 M/s now; the
-    words are the same."""
+    division check) held this loop to about 80 M symbols/s, 210-270 M/s now; the words are the same."""
     nsym = cdf.size - 1
     for i in range(sym.size):
         if sym[i] < 0 or sym[i] >= nsym:
