@@ -25,24 +25,25 @@ def encode_best(x: np.ndarray, pred: np.ndarray, bound: Bound, opts: Compression
     def done(got: tuple[dict, dict, np.ndarray]) -> tuple[dict, dict, np.ndarray]:
         return got if pending else (got[0], coded(got[1]), got[2])
 
-    first = encode_column(x, pred, bound, opts.entropy, opts.level, dither=opts.dither, seed=seed, pending=True,
-                          zstd_below=TABLE_ZSTD_TRIED)
+    def way(p: np.ndarray, aligned: bool, stored_pred: bool = False) -> tuple[dict, dict, np.ndarray]:
+        """One of the three, its streams pending (a table's: zstd tried only where short)."""
+        return encode_column(x, p, bound, opts.entropy, opts.level, aligned=aligned, stored_pred=stored_pred,
+                             dither=opts.dither, seed=seed, pending=True, zstd_below=TABLE_ZSTD_TRIED)
+
+    first = way(pred, False)
     if DITHERED_MODES.get(first[0]["mode"], first[0]["mode"]) not in ("lin", "log"):
         return done(first)
     taken = None if like is None else way_of(like)
     if taken == 0:
         return done(first)
     if taken == 1:
-        return done(encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True, dither=opts.dither,
-                                  seed=seed, pending=True, zstd_below=TABLE_ZSTD_TRIED))
+        return done(way(pred, True))
     center = free_center(x, bound)
-    const = encode_column(x, np.full(x.shape, center), bound, opts.entropy, opts.level, aligned=True,
-                           stored_pred=True, dither=opts.dither, seed=seed, pending=True, zstd_below=TABLE_ZSTD_TRIED)
+    const = way(np.full(x.shape, center), True, stored_pred=True)
     const[0]["pred"] = center
     if taken == 2:
         return done(const)
-    cands = [first, encode_column(x, pred, bound, opts.entropy, opts.level, aligned=True, dither=opts.dither,
-                                  seed=seed, pending=True, zstd_below=TABLE_ZSTD_TRIED), const]
+    cands = [first, way(pred, True), const]
     return done(min(cands, key=coded_size))
 
 
